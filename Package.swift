@@ -1,0 +1,54 @@
+// swift-tools-version: 6.0
+// regionspotd — open-vocabulary region recognition daemon (RegionSpot on SAM + CLIP).
+// Layout fixed by the design card: Decode, Recognizer and Temporal never import each
+// other; Daemon composes them. C libraries come from Debian through module-map shims.
+import PackageDescription
+
+// Hot numeric code is optimized even in debug builds so the parity tests stay fast.
+let optimized: [SwiftSetting] = [.unsafeFlags(["-O"])]
+
+let package = Package(
+    name: "regionspotd",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "regionspotd", targets: ["Daemon"]),
+        .library(name: "Decode", targets: ["Decode"]),
+        .library(name: "Recognizer", targets: ["Recognizer"]),
+        .library(name: "Temporal", targets: ["Temporal"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CFFmpeg", path: "Sources/CFFmpeg",
+            pkgConfig: "libavformat",
+            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
+        .systemLibrary(
+            name: "CBLAS", path: "Sources/CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CZMQ", path: "Sources/CZMQ",
+            pkgConfig: "libzmq",
+            providers: [.apt(["libzmq3-dev"])]),
+
+        .target(name: "Decode", dependencies: ["CFFmpeg"], swiftSettings: optimized),
+        .target(name: "Recognizer", dependencies: ["CBLAS"], swiftSettings: optimized),
+        .target(name: "Temporal", swiftSettings: optimized),
+        .executableTarget(
+            name: "Daemon",
+            dependencies: [
+                "Decode", "Recognizer", "Temporal", "CZMQ",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
+        .testTarget(name: "DecodeTests", dependencies: ["Decode"]),
+        .testTarget(name: "RecognizerTests", dependencies: ["Recognizer"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TemporalTests", dependencies: ["Temporal"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

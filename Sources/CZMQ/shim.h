@@ -1,0 +1,3 @@
+// libzmq 4.3 (Debian 12).
+#pragma once
+#include <zmq.h>

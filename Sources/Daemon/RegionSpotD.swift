@@ -1,0 +1,13 @@
+import ArgumentParser
+
+/// `regionspotd`: the daemon and its operator tools, one subcommand each.
+@main
+struct RegionSpotD: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "regionspotd",
+        abstract: "Recognize any region in live or recorded video (RegionSpot on SAM + CLIP).",
+        version: "0.1.0",
+        subcommands: [
+            ProbeCommand.self,
+        ])
+}
