@@ -1,0 +1,96 @@
+import Foundation
+
+/// LayerNorm over the last axis of [rows, dim] (torch.nn.LayerNorm). LayerNorm2d on a
+/// channels-last [H*W, C] map is the same operation, so SAM's neck uses this too.
+public func layerNormInPlace(_ p: UnsafeMutablePointer<Float>, rows: Int, dim: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float) {
+    Parallel.forRanges(rows, grain: max(1, 16384 / dim)) { r in
+        for i in r {
+            let x = p + i * dim
+            var mean: Float = 0
+            for j in 0..<dim { mean += x[j] }
+            mean /= Float(dim)
+            var v: Float = 0
+            for j in 0..<dim { let d = x[j] - mean; v += d * d }
+            let inv = 1 / (v / Float(dim) + eps).squareRoot()
+            for j in 0..<dim { x[j] = (x[j] - mean) * inv * weight[j] + bias[j] }
+        }
+    }
+}
+
+extension Tensor {
+    public func layerNorm(_ weight: Tensor, _ bias: Tensor, eps: Float) -> Tensor {
+        var t = self
+        let dim = shape.last!
+        precondition(weight.count == dim && bias.count == dim, "layerNorm: \(shape) vs \(weight.shape)")
+        t.data.withUnsafeMutableBufferPointer { p in
+            weight.data.withUnsafeBufferPointer { w in
+                bias.data.withUnsafeBufferPointer { b in
+                    layerNormInPlace(p.baseAddress!, rows: count / dim, dim: dim, weight: w.baseAddress!, bias: b.baseAddress!, eps: eps)
+                }
+            }
+        }
+        return t
+    }
+
+    /// Naive reference (Double accumulation).
+    public func naiveLayerNorm(_ weight: Tensor, _ bias: Tensor, eps: Float) -> Tensor {
+        let dim = shape.last!
+        var out = data
+        for r in 0..<(count / dim) {
+            let row = data[(r * dim)..<((r + 1) * dim)].map(Double.init)
+            let m = row.reduce(0, +) / Double(dim)
+            let v = row.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(dim)
+            for j in 0..<dim {
+                out[r * dim + j] = Float((row[j] - m) / (v + Double(eps)).squareRoot()) * weight.data[j] + bias.data[j]
+            }
+        }
+        return Tensor(shape: shape, data: out)
+    }
+
+    /// Element-wise sum (shapes must hold the same number of elements).
+    public static func + (a: Tensor, b: Tensor) -> Tensor {
+        precondition(a.count == b.count, "add: \(a.shape) vs \(b.shape)")
+        var t = a
+        t.data.withUnsafeMutableBufferPointer { p in
+            b.data.withUnsafeBufferPointer { q in for i in 0..<p.count { p[i] += q[i] } }
+        }
+        return t
+    }
+
+    /// Adds a row vector to every row of a [rows, n] tensor.
+    public func addingRow(_ row: Tensor) -> Tensor {
+        let n = row.count
+        var t = self
+        t.data.withUnsafeMutableBufferPointer { p in
+            row.data.withUnsafeBufferPointer { q in
+                for r in 0..<(p.count / n) { for j in 0..<n { p[r * n + j] += q[j] } }
+            }
+        }
+        return t
+    }
+
+    /// [A, B] -> [B, A].
+    public func transposed2D() -> Tensor {
+        let a = shape[0], b = shape[1]
+        var out = [Float](repeating: 0, count: count)
+        data.withUnsafeBufferPointer { p in
+            out.withUnsafeMutableBufferPointer { o in
+                for i in 0..<a { for j in 0..<b { o[j * a + i] = p[i * b + j] } }
+            }
+        }
+        return Tensor(shape: [b, a], data: out)
+    }
+
+    /// L2-normalizes each row of the last axis: x / max(||x||, eps).
+    public func l2Normalized(eps: Float = 1e-7) -> Tensor {
+        let n = shape.last!
+        var t = self
+        for r in 0..<(count / n) {
+            var s: Float = 0
+            for j in 0..<n { s += data[r * n + j] * data[r * n + j] }
+            let inv = 1 / max(s.squareRoot(), eps)
+            for j in 0..<n { t.data[r * n + j] *= inv }
+        }
+        return t
+    }
+}

@@ -1,0 +1,239 @@
+import Foundation
+
+// SAM mask decoder (segment_anything/modeling/mask_decoder.py + transformer.py):
+// tokens [iou, mask x4, prompt...] attend to the image through a two-way transformer
+// (depth 2, token self-attn, token->image and image->token cross-attn at half width),
+// then a final token->image attention and LayerNorm. With multimask off the region token
+// is mask token 0 (row 1) after that; masks come from the upscaled image tokens x the
+// hypernetwork output, the IoU from an MLP on the iou token.
+//
+// Batching: B prompts share the image. Keys start identical for all prompts, so in layer
+// 0 the token->image key/value projections and the image->token query projection are
+// computed once; after layer 0's image->token update each prompt has its own keys
+// [B, G*G, C]. Prompts are processed in groups to bound that memory.
+
+struct SAMAttention {
+    let qW, qB, kW, kB, vW, vB, oW, oB: Tensor
+    let inner: Int
+    init(_ w: WeightSource, _ p: String, dim: Int, inner: Int) throws(RecognizerError) {
+        self.inner = inner
+        qW = try w.tensor(p + ".q_proj.weight", shape: [inner, dim]); qB = try w.tensor(p + ".q_proj.bias", shape: [inner])
+        kW = try w.tensor(p + ".k_proj.weight", shape: [inner, dim]); kB = try w.tensor(p + ".k_proj.bias", shape: [inner])
+        vW = try w.tensor(p + ".v_proj.weight", shape: [inner, dim]); vB = try w.tensor(p + ".v_proj.bias", shape: [inner])
+        oW = try w.tensor(p + ".out_proj.weight", shape: [dim, inner]); oB = try w.tensor(p + ".out_proj.bias", shape: [dim])
+    }
+
+    /// Attention of projected queries [B*nq, inner] over projected keys/values
+    /// ([B*nk, inner], or [nk, inner] shared by all B when `sharedKV`) -> out_proj [B*nq, C].
+    func attend(q: Tensor, k: Tensor, v: Tensor, batch: Int, nq: Int, nk: Int, heads: Int, sharedKV: Bool) -> Tensor {
+        let hd = inner / heads
+        var out = [Float](repeating: 0, count: batch * nq * inner)
+        let s = AttentionShape(batch: batch, queries: nq, keys: nk, heads: heads, headDim: hd,
+                               ldq: inner, ldk: inner, ldv: inner, ldo: inner,
+                               batchStrideQ: nq * inner, batchStrideK: sharedKV ? 0 : nk * inner,
+                               batchStrideV: sharedKV ? 0 : nk * inner, batchStrideO: nq * inner)
+        q.data.withUnsafeBufferPointer { qp in k.data.withUnsafeBufferPointer { kp in v.data.withUnsafeBufferPointer { vp in
+            out.withUnsafeMutableBufferPointer { op in
+                multiHeadAttention(s, scale: 1 / Float(hd).squareRoot(), q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, out: op.baseAddress!)
+            }
+        } } }
+        return linear(Tensor(shape: [batch * nq, inner], data: out), oW, oB)
+    }
+}
+
+struct SAMNorm {
+    let w, b: Tensor
+    init(_ ws: WeightSource, _ p: String, dim: Int) throws(RecognizerError) {
+        w = try ws.tensor(p + ".weight", shape: [dim]); b = try ws.tensor(p + ".bias", shape: [dim])
+    }
+    func callAsFunction(_ x: Tensor, eps: Float = 1e-5) -> Tensor { x.layerNorm(w, b, eps: eps) }
+}
+
+/// A stack of Linear layers with ReLU between them (SAM's MLP).
+struct SAMMLP {
+    let layers: [(Tensor, Tensor)]
+    init(_ w: WeightSource, _ p: String, count: Int) throws(RecognizerError) {
+        var l: [(Tensor, Tensor)] = []
+        for i in 0..<count {
+            let wt = try w.tensor("\(p).layers.\(i).weight", shape: [-1, -1])
+            l.append((wt, try w.tensor("\(p).layers.\(i).bias", shape: [wt.shape[0]])))
+        }
+        layers = l
+    }
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        var y = x
+        for (i, (w, b)) in layers.enumerated() {
+            y = linear(y, w, b)
+            if i < layers.count - 1 { y = y.relu() }
+        }
+        return y
+    }
+}
+
+struct TwoWayLayer {
+    let selfAttn, tokenToImage, imageToToken: SAMAttention
+    let norm1, norm2, norm3, norm4: SAMNorm
+    let lin1W, lin1B, lin2W, lin2B: Tensor
+    init(_ w: WeightSource, _ i: Int, _ c: SAMConfig) throws(RecognizerError) {
+        let p = "mask_decoder.transformer.layers.\(i)", d = c.promptDim, inner = d / c.attentionDownsample
+        selfAttn = try SAMAttention(w, p + ".self_attn", dim: d, inner: d)
+        tokenToImage = try SAMAttention(w, p + ".cross_attn_token_to_image", dim: d, inner: inner)
+        imageToToken = try SAMAttention(w, p + ".cross_attn_image_to_token", dim: d, inner: inner)
+        norm1 = try SAMNorm(w, p + ".norm1", dim: d); norm2 = try SAMNorm(w, p + ".norm2", dim: d)
+        norm3 = try SAMNorm(w, p + ".norm3", dim: d); norm4 = try SAMNorm(w, p + ".norm4", dim: d)
+        lin1W = try w.tensor(p + ".mlp.lin1.weight", shape: [c.decoderMLP, d]); lin1B = try w.tensor(p + ".mlp.lin1.bias", shape: [c.decoderMLP])
+        lin2W = try w.tensor(p + ".mlp.lin2.weight", shape: [d, c.decoderMLP]); lin2B = try w.tensor(p + ".mlp.lin2.bias", shape: [d])
+    }
+}
+
+struct SAMMaskDecoder {
+    let config: SAMConfig
+    let iouToken, maskTokens: Tensor
+    let layers: [TwoWayLayer]
+    let finalAttn: SAMAttention
+    let normFinal: SAMNorm
+    let up0W, up0B, up1W, up1B, up3W, up3B: Tensor
+    let hyper: [SAMMLP]
+    let iouHead: SAMMLP
+
+    init(_ w: WeightSource, _ c: SAMConfig) throws(RecognizerError) {
+        config = c
+        let d = c.promptDim
+        iouToken = try w.tensor("mask_decoder.iou_token.weight", shape: [1, d])
+        maskTokens = try w.tensor("mask_decoder.mask_tokens.weight", shape: [c.maskTokens, d])
+        var l: [TwoWayLayer] = []
+        for i in 0..<c.decoderDepth { l.append(try TwoWayLayer(w, i, c)) }
+        layers = l
+        finalAttn = try SAMAttention(w, "mask_decoder.transformer.final_attn_token_to_image", dim: d, inner: d / c.attentionDownsample)
+        normFinal = try SAMNorm(w, "mask_decoder.transformer.norm_final_attn", dim: d)
+        up0W = try w.tensor("mask_decoder.output_upscaling.0.weight", shape: [d, d / 4, 2, 2]); up0B = try w.tensor("mask_decoder.output_upscaling.0.bias", shape: [d / 4])
+        up1W = try w.tensor("mask_decoder.output_upscaling.1.weight", shape: [d / 4]); up1B = try w.tensor("mask_decoder.output_upscaling.1.bias", shape: [d / 4])
+        up3W = try w.tensor("mask_decoder.output_upscaling.3.weight", shape: [d / 4, d / 8, 2, 2]); up3B = try w.tensor("mask_decoder.output_upscaling.3.bias", shape: [d / 8])
+        var h: [SAMMLP] = []
+        for m in 0..<c.maskTokens { h.append(try SAMMLP(w, "mask_decoder.output_hypernetworks_mlps.\(m)", count: 3)) }
+        hyper = h
+        iouHead = try SAMMLP(w, "mask_decoder.iou_prediction_head", count: 3)
+    }
+
+    struct Output {
+        var regionTokens: Tensor  // [B, C]
+        var iou: [Float]  // [B] (mask 0)
+        var lowResMasks: Tensor?  // [B, 4G, 4G] (mask 0)
+    }
+
+    /// image [G*G, C] (+ no-mask dense embedding added here), pe [G*G, C], prompts:
+    /// sparse embeddings, all with the same token count S.
+    func callAsFunction(image: Tensor, pe: Tensor, dense: Tensor, sparse: [Tensor], masks: Bool) -> Output {
+        let c = config.promptDim, hw = image.shape[0], b = sparse.count
+        let heads = config.decoderHeads
+        let nq = 1 + config.maskTokens + sparse[0].shape[0]
+        // queries / query_pe [B*nq, C]: [iou, mask tokens, prompt tokens] per prompt
+        var tokens: [Float] = []
+        tokens.reserveCapacity(b * nq * c)
+        for s in sparse { tokens += iouToken.data + maskTokens.data + s.data }
+        let qpe = Tensor(shape: [b * nq, c], data: tokens)
+        var queries = qpe
+        let src = image.addingRow(dense)  // keys, shared until layer 0's image->token update
+        var keys: Tensor = src
+        var shared = true
+
+        for (li, layer) in layers.enumerated() {
+            // (1) token self-attention (the first layer skips the query PE)
+            let qIn = li == 0 ? queries : queries + qpe
+            let sa = layer.selfAttn.attend(q: linear(qIn, layer.selfAttn.qW, layer.selfAttn.qB),
+                                           k: linear(qIn, layer.selfAttn.kW, layer.selfAttn.kB),
+                                           v: linear(queries, layer.selfAttn.vW, layer.selfAttn.vB),
+                                           batch: b, nq: nq, nk: nq, heads: heads, sharedKV: false)
+            queries = layer.norm1(li == 0 ? sa : queries + sa)
+            // (2) tokens -> image
+            let kpe = shared ? keys + pe : addBroadcast(keys, pe, batch: b)
+            let t2i = layer.tokenToImage
+            let ca = t2i.attend(q: linear(queries + qpe, t2i.qW, t2i.qB), k: linear(kpe, t2i.kW, t2i.kB),
+                                v: linear(keys, t2i.vW, t2i.vB), batch: b, nq: nq, nk: hw, heads: heads, sharedKV: shared)
+            queries = layer.norm2(queries + ca)
+            // (3) MLP on tokens
+            let m = linear(linear(queries, layer.lin1W, layer.lin1B).relu(), layer.lin2W, layer.lin2B)
+            queries = layer.norm3(queries + m)
+            // (4) image -> tokens: image tokens query the prompt tokens
+            let i2t = layer.imageToToken
+            let qp = linear(kpe, i2t.qW, i2t.qB)  // [hw or B*hw, inner]
+            let tq = queries + qpe
+            let kk = linear(tq, i2t.kW, i2t.kB), vv = linear(queries, i2t.vW, i2t.vB)
+            let upd = attendImageToToken(i2t, q: qp, k: kk, v: vv, batch: b, hw: hw, nq: nq, heads: heads, sharedQ: shared)
+            keys = layer.norm4((shared ? broadcast(keys, batch: b) : keys) + upd)
+            shared = false
+        }
+        // final token -> image attention and norm
+        let kpe = shared ? keys + pe : addBroadcast(keys, pe, batch: b)
+        let fa = finalAttn.attend(q: linear(queries + qpe, finalAttn.qW, finalAttn.qB), k: linear(kpe, finalAttn.kW, finalAttn.kB),
+                                  v: linear(keys, finalAttn.vW, finalAttn.vB), batch: b, nq: nq, nk: hw, heads: heads, sharedKV: shared)
+        queries = normFinal(queries + fa)
+
+        var region = [Float](), iouIn = [Float]()
+        for i in 0..<b {
+            iouIn += queries.data[(i * nq * c)..<(i * nq * c + c)]
+            region += queries.data[((i * nq + 1) * c)..<((i * nq + 2) * c)]
+        }
+        let regionTokens = Tensor(shape: [b, c], data: region)
+        let iouAll = iouHead(Tensor(shape: [b, c], data: iouIn))  // [B, M]
+        let iou = (0..<b).map { iouAll.data[$0 * config.maskTokens] }
+        var low: Tensor? = nil
+        if masks {
+            let keysB = shared ? broadcast(keys, batch: b) : keys
+            low = lowResMasks(keys: keysB, regionTokens: regionTokens, batch: b)
+        }
+        return Output(regionTokens: regionTokens, iou: iou, lowResMasks: low)
+    }
+
+    /// Upscaled image tokens x hypernetwork(mask token 0) -> [B, 4G, 4G].
+    func lowResMasks(keys: Tensor, regionTokens: Tensor, batch: Int) -> Tensor {
+        let g = config.grid, c = config.promptDim, hw = g * g
+        let hyperIn = hyper[0](regionTokens)  // [B, C/8]
+        var out: [Float] = []
+        for i in 0..<batch {
+            var u = convTranspose2x2(keys.slice(i * hw, (i + 1) * hw), height: g, width: g, weight: up0W, bias: up0B)
+            u = u.layerNorm(up1W, up1B, eps: 1e-6).gelu()
+            u = convTranspose2x2(u, height: 2 * g, width: 2 * g, weight: up3W, bias: up3B).gelu()  // [16hw, C/8]
+            let m = linear(u, hyperIn.slice(i, i + 1), nil)  // [16hw, 1]
+            out += m.data
+        }
+        _ = c
+        return Tensor(shape: [batch, 4 * g, 4 * g], data: out)
+    }
+
+    /// Image tokens (queries, per prompt or shared) attend over each prompt's tokens.
+    private func attendImageToToken(_ a: SAMAttention, q: Tensor, k: Tensor, v: Tensor, batch: Int, hw: Int, nq: Int, heads: Int, sharedQ: Bool) -> Tensor {
+        let inner = a.inner, hd = inner / heads
+        var out = [Float](repeating: 0, count: batch * hw * inner)
+        let s = AttentionShape(batch: batch, queries: hw, keys: nq, heads: heads, headDim: hd,
+                               ldq: inner, ldk: inner, ldv: inner, ldo: inner,
+                               batchStrideQ: sharedQ ? 0 : hw * inner, batchStrideK: nq * inner,
+                               batchStrideV: nq * inner, batchStrideO: hw * inner)
+        q.data.withUnsafeBufferPointer { qp in k.data.withUnsafeBufferPointer { kp in v.data.withUnsafeBufferPointer { vp in
+            out.withUnsafeMutableBufferPointer { op in
+                multiHeadAttention(s, scale: 1 / Float(hd).squareRoot(), q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, out: op.baseAddress!)
+            }
+        } } }
+        return linear(Tensor(shape: [batch * hw, inner], data: out), a.oW, a.oB)
+    }
+}
+
+/// [hw, C] repeated B times -> [B*hw, C].
+func broadcast(_ x: Tensor, batch: Int) -> Tensor {
+    var d: [Float] = []
+    d.reserveCapacity(x.count * batch)
+    for _ in 0..<batch { d += x.data }
+    return Tensor(shape: [batch * x.shape[0]] + x.shape.dropFirst(), data: d)
+}
+
+/// x [B*hw, C] + y [hw, C] broadcast over B.
+func addBroadcast(_ x: Tensor, _ y: Tensor, batch: Int) -> Tensor {
+    var t = x
+    let n = y.count
+    t.data.withUnsafeMutableBufferPointer { p in
+        y.data.withUnsafeBufferPointer { q in
+            for bi in 0..<batch { for i in 0..<n { p[bi * n + i] += q[i] } }
+        }
+    }
+    return t
+}
