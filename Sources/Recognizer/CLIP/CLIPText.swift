@@ -1,0 +1,68 @@
+import Foundation
+
+// CLIP text tower (OpenAI clip/model.py encode_text): token + position embeddings,
+// causal residual blocks, ln_final, the end-of-text token's output @ text_projection.
+// Because of the causal mask the end token never sees later positions, so a batch runs
+// only up to its longest prompt instead of all 77 positions: same result, less work.
+
+public struct CLIPTextConfig: Sendable, Equatable, Codable {
+    public var contextLength: Int, vocabSize: Int, width: Int, layers: Int, heads: Int, embedDim: Int
+}
+
+public struct CLIPText: Sendable {
+    public let config: CLIPTextConfig
+    let tokenEmbedding, positional, lnFinalW, lnFinalB, projection: Tensor
+    let transformer: CLIPTransformer
+    /// exp of this scales cosine similarities into logits.
+    public let logitScale: Float
+
+    public init(weights w: WeightSource, heads: Int? = nil) throws(RecognizerError) {
+        tokenEmbedding = try w.tensor("token_embedding.weight", shape: [-1, -1])
+        let width = tokenEmbedding.shape[1]
+        positional = try w.tensor("positional_embedding", shape: [-1, width])
+        lnFinalW = try w.tensor("ln_final.weight", shape: [width]); lnFinalB = try w.tensor("ln_final.bias", shape: [width])
+        projection = try w.clipProjection(openAI: "text_projection", huggingFace: "text_projection.weight")
+        guard projection.shape[0] == width else { throw RecognizerError("\(w.fileNames): text projection has shape \(projection.shape), expected [\(width), E]") }
+        logitScale = try w.tensor("logit_scale").data.first ?? 0
+        let h = heads ?? max(1, width / 64)
+        transformer = try CLIPTransformer(w, prefix: "transformer.resblocks", width: width, heads: h)
+        config = CLIPTextConfig(contextLength: positional.shape[0], vocabSize: tokenEmbedding.shape[0], width: width,
+                                layers: transformer.blocks.count, heads: h, embedDim: projection.shape[1])
+    }
+
+    /// Token id sequences (with start/end tokens, unpadded or zero-padded) -> text
+    /// embeddings [B, E], not normalized. The end token is the highest id of each
+    /// sequence (as CLIP's argmax pooling). Runs `batchSize` prompts at a time.
+    public func callAsFunction(_ sequences: [[Int]], batchSize: Int = 64) throws(RecognizerError) -> Tensor {
+        var out: [Float] = []
+        out.reserveCapacity(sequences.count * config.embedDim)
+        var start = 0
+        while start < sequences.count {
+            let batch = Array(sequences[start..<min(sequences.count, start + batchSize)])
+            out += try encodeBatch(batch).data
+            start += batchSize
+        }
+        return Tensor(shape: [sequences.count, config.embedDim], data: out)
+    }
+
+    func encodeBatch(_ seqs: [[Int]]) throws(RecognizerError) -> Tensor {
+        let w = config.width
+        // the end token position of each sequence (first occurrence of its max id)
+        let ends = seqs.map { s in s.indices.max { s[$0] < s[$1] || (s[$0] == s[$1] && $0 > $1) } ?? 0 }
+        let t = (ends.max() ?? 0) + 1
+        guard t <= config.contextLength else { throw RecognizerError("text: \(t) tokens exceed the context length \(config.contextLength)") }
+        var x = [Float](repeating: 0, count: seqs.count * t * w)
+        for (b, s) in seqs.enumerated() {
+            for i in 0..<t {
+                let id = i < s.count ? s[i] : 0
+                guard id >= 0 && id < config.vocabSize else { throw RecognizerError("text: token id \(id) outside the vocabulary (\(config.vocabSize))") }
+                for c in 0..<w { x[(b * t + i) * w + c] = tokenEmbedding.data[id * w + c] + positional.data[i * w + c] }
+            }
+        }
+        let y = transformer(Tensor(shape: [seqs.count * t, w], data: x), batch: seqs.count, tokens: t, causal: true)
+        var pooled: [Float] = []
+        for (b, e) in ends.enumerated() { pooled += y.data[((b * t + e) * w)..<((b * t + e + 1) * w)] }
+        let normed = Tensor(shape: [seqs.count, w], data: pooled).layerNorm(lnFinalW, lnFinalB, eps: 1e-5)
+        return matmul(normed, projection)
+    }
+}
