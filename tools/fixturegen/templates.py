@@ -89,3 +89,11 @@ TEMPLATES = [
 ]
 
 assert len(TEMPLATES) == 81
+
+# Vocabulary of the end-to-end fixture (one '-other' suffix, stripped before templating as
+# RegionSpot's get_text_feat does with '-other', '-merged', '-stuff').
+E2E_CLASSES = ["person", "car", "traffic light", "dog-other", "bicycle"]
+
+
+def clean_class_name(name: str) -> str:
+    return name.replace("-other", "").replace("-merged", "").replace("-stuff", "")
