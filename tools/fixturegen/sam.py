@@ -233,4 +233,5 @@ def make(c: SamCfg, log) -> dict:
     save(wpath, weights, {"format": "sam-official-state-dict", "config": meta["config"]})
     save(FIXTURES / f"{c.name}_io.safetensors", io, meta)
     log(f"  wrote {wpath.name} ({len(weights)} tensors) and {c.name}_io.safetensors")
-    return dict(sam=sam, image=image, boxes=boxes, ref=ref, weights=weights, cfg=c)
+    refp["labels"] = torch.as_tensor(labels, dtype=torch.int)
+    return dict(sam=sam, image=image, boxes=boxes, ref=ref, ref_points=refp, weights=weights, cfg=c)
