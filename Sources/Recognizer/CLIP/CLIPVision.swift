@@ -1,7 +1,7 @@
 import Foundation
 
 // CLIP vision tower, OpenAI style (ViT-B/16, B/32, L/14, L/14@336): patch conv (no bias),
-// class token, absolute position embedding (resized bilinearly when the input size
+// class token, absolute position embedding (resized bicubically when the input size
 // differs from training), ln_pre, residual blocks, then
 //  - feature map: the last block's output for ALL tokens [1 + g*g, W], before ln_post
 //    (what RegionSpot's integration module attends to);
@@ -58,12 +58,12 @@ public struct CLIPVision: Sendable {
     }
 
     /// Position embedding for a g x g grid: as trained, or its grid part resized
-    /// (torch bilinear, align_corners False) when the input size differs.
+    /// (torch bicubic, align_corners False, as RegionSpot's build_model) when the input size differs.
     func positions(grid g: Int) -> Tensor {
         let g0 = config.grid, w = config.width
         if g == g0 { return positional }
         let grid = Tensor(shape: [g0 * g0, w], data: Array(positional.data[w...])).transposed2D().reshaped([w, g0, g0])
-        let r = torchBilinearResize(grid, toHeight: g, width: g).reshaped([w, g * g]).transposed2D()
+        let r = torchBicubicResize(grid, toHeight: g, width: g).reshaped([w, g * g]).transposed2D()
         return Tensor(shape: [1 + g * g, w], data: Array(positional.data[0..<w]) + r.data)
     }
 

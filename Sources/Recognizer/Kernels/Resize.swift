@@ -108,3 +108,46 @@ public func torchBilinearResize(_ x: Tensor, toHeight oh: Int, width ow: Int) ->
     }
     return Tensor(shape: [c, oh, ow], data: out)
 }
+
+/// torch-style bicubic (align_corners=False, A = -0.75, border clamped, no antialias) of
+/// a channels-first float image [C, h, w] -> [C, oh, ow]. Used for CLIP position
+/// embeddings at another input size (as RegionSpot's build_model resizes them).
+public func torchBicubicResize(_ x: Tensor, toHeight oh: Int, width ow: Int) -> Tensor {
+    let c = x.shape[0], h = x.shape[1], w = x.shape[2]
+    func weights(_ t: Float) -> [Float] {
+        let a: Float = -0.75
+        func near(_ x: Float) -> Float { ((a + 2) * x - (a + 3)) * x * x + 1 }
+        func far(_ x: Float) -> Float { ((a * x - 5 * a) * x + 8 * a) * x - 4 * a }
+        return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+    }
+    func taps(_ inSize: Int, _ outSize: Int) -> [(Int, [Float])] {
+        let scale = Float(inSize) / Float(outSize)
+        return (0..<outSize).map { o in
+            let src = (Float(o) + 0.5) * scale - 0.5
+            let i = Int(src.rounded(.down))
+            return (i, weights(src - Float(i)))
+        }
+    }
+    let ty = taps(h, oh), tx = taps(w, ow)
+    var out = [Float](repeating: 0, count: c * oh * ow)
+    for ch in 0..<c {
+        for oy in 0..<oh {
+            let (y, wy) = ty[oy]
+            for ox in 0..<ow {
+                let (xx, wx) = tx[ox]
+                var s: Float = 0
+                for i in 0..<4 {
+                    let yy = min(max(y - 1 + i, 0), h - 1)
+                    var r: Float = 0
+                    for j in 0..<4 {
+                        let xj = min(max(xx - 1 + j, 0), w - 1)
+                        r += wx[j] * x.data[(ch * h + yy) * w + xj]
+                    }
+                    s += wy[i] * r
+                }
+                out[(ch * oh + oy) * ow + ox] = s
+            }
+        }
+    }
+    return Tensor(shape: [c, oh, ow], data: out)
+}

@@ -22,8 +22,10 @@ public final class SAM: @unchecked Sendable {  // immutable after init
         if decoderHeads == nil {
             for f in w.files {
                 if let cfg = f.metadata["config"], let d = cfg.data(using: .utf8),
-                   let obj = try? JSONSerialization.jsonObject(with: d) as? [String: Any], let h = obj["dec_heads"] as? Int {
-                    heads = h
+                   let obj = try? JSONSerialization.jsonObject(with: d) as? [String: Any] {
+                    // our fixtures' config, or a Hugging Face SamConfig
+                    if let h = obj["dec_heads"] as? Int { heads = h }
+                    if let m = obj["mask_decoder_config"] as? [String: Any], let h = m["num_attention_heads"] as? Int { heads = h }
                 }
             }
         }

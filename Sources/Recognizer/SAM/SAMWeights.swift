@@ -63,6 +63,12 @@ let samHuggingFaceRules = NameRules([
     ("prompt_encoder.point_embeddings.{i}.weight", "prompt_encoder.point_embed.{i}.weight"),
     ("prompt_encoder.not_a_point_embed.weight", "prompt_encoder.not_a_point_embed.weight"),
     ("prompt_encoder.no_mask_embed.weight", "prompt_encoder.no_mask_embed.weight"),
+    // mask prompts' downscaling (listed for completeness; box/point prompts do not use it)
+    ("prompt_encoder.mask_downscaling.0.{a}", "prompt_encoder.mask_embed.conv1.{a}"),
+    ("prompt_encoder.mask_downscaling.1.{a}", "prompt_encoder.mask_embed.layer_norm1.{a}"),
+    ("prompt_encoder.mask_downscaling.3.{a}", "prompt_encoder.mask_embed.conv2.{a}"),
+    ("prompt_encoder.mask_downscaling.4.{a}", "prompt_encoder.mask_embed.layer_norm2.{a}"),
+    ("prompt_encoder.mask_downscaling.6.{a}", "prompt_encoder.mask_embed.conv3.{a}"),
     ("mask_decoder.transformer.layers.{i}.norm1.{a}", "mask_decoder.transformer.layers.{i}.layer_norm1.{a}"),
     ("mask_decoder.transformer.layers.{i}.norm2.{a}", "mask_decoder.transformer.layers.{i}.layer_norm2.{a}"),
     ("mask_decoder.transformer.layers.{i}.norm3.{a}", "mask_decoder.transformer.layers.{i}.layer_norm3.{a}"),
