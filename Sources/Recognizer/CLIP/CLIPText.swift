@@ -15,6 +15,8 @@ public struct CLIPText: Sendable {
     let transformer: CLIPTransformer
     /// exp of this scales cosine similarities into logits.
     public let logitScale: Float
+    /// Hash of every text-tower tensor (keys the vocabulary cache).
+    public let weightsHash: String
 
     public init(weights w: WeightSource, heads: Int? = nil) throws(RecognizerError) {
         tokenEmbedding = try w.tensor("token_embedding.weight", shape: [-1, -1])
@@ -26,6 +28,10 @@ public struct CLIPText: Sendable {
         logitScale = try w.tensor("logit_scale").data.first ?? 0
         let h = heads ?? max(1, width / 64)
         transformer = try CLIPTransformer(w, prefix: "transformer.resblocks", width: width, heads: h)
+        var hash = StableHash()
+        for t in [tokenEmbedding, positional, lnFinalW, lnFinalB, projection] { hash.add(t) }
+        for b in transformer.blocks { for t in [b.ln1w, b.ln1b, b.inW, b.inB, b.outW, b.outB, b.ln2w, b.ln2b, b.fcW, b.fcB, b.projW, b.projB] { hash.add(t) } }
+        weightsHash = hash.hex
         config = CLIPTextConfig(contextLength: positional.shape[0], vocabSize: tokenEmbedding.shape[0], width: width,
                                 layers: transformer.blocks.count, heads: h, embedDim: projection.shape[1])
     }

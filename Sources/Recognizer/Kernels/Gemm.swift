@@ -1,4 +1,8 @@
 import CBLAS
+import Synchronization
+
+/// FLOPs executed by `Gemm.sgemm` since start (2*m*n*k per call): benchmarks read it.
+public let gemmFlops = Atomic<Int>(0)
 
 /// Matrix products through OpenBLAS. Row-major; transposes are BLAS flags, never copies.
 public enum Gemm {
@@ -10,6 +14,7 @@ public enum Gemm {
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        gemmFlops.add(2 * m * n * k, ordering: .relaxed)
         cblas_sgemm(
             CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))

@@ -221,8 +221,8 @@ func halfToFloat(_ h: UInt16) -> Float {
     return Float(bitPattern: sign | UInt32(exp - 15 + 127) << 23 | (mant << 13))
 }
 
-/// Writes tensors (F32) to a safetensors file, names sorted, contiguous data.
-public func writeSafeTensors(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String) throws {
+/// Serializes tensors (F32) as a safetensors file: names sorted, contiguous data.
+public func serializeSafeTensors(_ tensors: [String: Tensor], metadata: [String: String] = [:]) throws -> [UInt8] {
     var header: [String: Any] = [:]
     if !metadata.isEmpty { header["__metadata__"] = metadata }
     var offset = 0
@@ -232,12 +232,24 @@ public func writeSafeTensors(_ tensors: [String: Tensor], metadata: [String: Str
         header[n] = ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + 4 * t.count]] as [String: Any]
         offset += 4 * t.count
     }
-    var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+    var json = [UInt8](try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]))
     while (json.count + 8) % 8 != 0 { json.append(0x20) }
-    var out = Data()
-    var len = UInt64(json.count).littleEndian
-    withUnsafeBytes(of: &len) { out.append(contentsOf: $0) }
-    out.append(json)
+    var out = [UInt8]()
+    out.reserveCapacity(8 + json.count + offset)
+    out += (0..<8).map { UInt8((json.count >> (8 * $0)) & 0xff) }
+    out += json
     for n in names { tensors[n]!.data.withUnsafeBytes { out.append(contentsOf: $0) } }
-    try out.write(to: URL(fileURLWithPath: path), options: .atomic)
+    return out
+}
+
+/// Writes tensors (F32) to a safetensors file.
+public func writeSafeTensors(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String) throws {
+    try Data(serializeSafeTensors(tensors, metadata: metadata)).write(to: URL(fileURLWithPath: path), options: .atomic)
+}
+
+extension SafeTensors {
+    /// An in-memory file holding `tensors` (generated weights for benchmarks and tests).
+    public convenience init(name: String, tensors: [String: Tensor], metadata: [String: String] = [:]) throws {
+        try self.init(name: name, bytes: serializeSafeTensors(tensors, metadata: metadata))
+    }
 }

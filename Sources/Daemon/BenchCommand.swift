@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import Recognizer
+
+/// `regionspotd bench`: times the engine on generated full-size weights next to the
+/// cblas_sgemm ceiling measured in the same run. FLOPs are the GEMM FLOPs the engine
+/// executes (2*m*n*k per call, counted by the GEMM wrapper), so GFLOP/s compares
+/// directly with the sgemm ceiling.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Benchmark the engine against the BLAS ceiling.")
+    @Flag(help: "One JSON object per line.") var json = false
+    @Flag(help: "Fewer repetitions and the smaller rows only.") var quick = false
+    @Option(help: "Threads for BLAS and kernels (default: all cores).") var threads: Int?
+    @Option(help: "Only rows whose name contains this.") var filter: String?
+
+    func run() async throws {
+        if let threads { Parallel.workers = threads }
+        let bench = Bench(json: json, reps: quick ? 2 : 5, filter: filter)
+        bench.header()
+        let ceiling = bench.row("sgemm_ceiling", reps: quick ? 3 : 7) { sgemmCeilingRun() }
+        bench.ceiling = ceiling
+        try samRows(bench)
+        try clipRows(bench)
+    }
+
+    func sgemmCeilingRun() {
+        let m = 4096, k = 768, n = 3072
+        let a = [Float](repeating: 0.5, count: m * k), b = [Float](repeating: 0.25, count: k * n)
+        var c = [Float](repeating: 0, count: m * n)
+        c.withUnsafeMutableBufferPointer { cp in
+            Gemm.sgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: cp.baseAddress!, ldc: n)
+        }
+    }
+
+    func samRows(_ bench: Bench) throws {
+        guard bench.wants("sam") else { return }
+        let st = try SafeTensors(name: "generated SAM ViT-B", tensors: SAMConfig.vitB.syntheticWeights())
+        let sam = try SAM(weights: SAMConfig.weights([st]))
+        var rgb = [UInt8](repeating: 0, count: 1024 * 768 * 3)
+        for i in rgb.indices { rgb[i] = UInt8(truncatingIfNeeded: i * 7 + i / 3000) }
+        let input = sam.preprocess(rgb: rgb, width: 1024, height: 768)
+        var emb = Tensor(zeros: [1])
+        bench.row("sam_vit_b_encoder", reps: quick ? 1 : 3) { emb = sam.encode(input) }
+        for n in quick ? [16] : [1, 16, 64] {
+            let boxes = (0..<n).map { i -> [Float] in
+                let x = Float((i * 97) % 900), y = Float((i * 61) % 600)
+                return [x, y, x + 60 + Float(i % 5) * 20, y + 80 + Float(i % 3) * 30]
+            }
+            bench.row("sam_decoder_tokens_\(n)") { _ = sam.decode(embedding: emb, input: input, boxes: boxes) }
+            bench.row("sam_decoder_masks_\(n)", reps: quick ? 1 : 3) { _ = sam.decode(embedding: emb, input: input, boxes: boxes, masks: true) }
+        }
+    }
+
+    func clipRows(_ bench: Bench) throws {
+        guard bench.wants("clip") || bench.wants("text") || bench.wants("head") || bench.wants("keyframe") else { return }
+        let st = try SafeTensors(name: "generated CLIP ViT-B/16", tensors: syntheticCLIPWeights(vision: .b16, text: .b))
+        let w = WeightSource.clip([st])
+        let vision = try CLIPVision(weights: w)
+        let pixels = Tensor(shape: [3, 224, 224], data: (0..<(3 * 224 * 224)).map { Float($0 % 255) / 255 - 0.5 })
+        var fm = Tensor(zeros: [1])
+        bench.row("clip_b16_vision") { fm = vision(pixels).featureMap }
+        if !quick && bench.wants("clip_l14") {
+            let l = try CLIPVision(weights: WeightSource.clip([try SafeTensors(name: "generated CLIP ViT-L/14", tensors: syntheticCLIPWeights(vision: .l14, text: .l))]))
+            bench.row("clip_l14_vision", reps: 2) { _ = l(pixels) }
+        }
+        let text = try CLIPText(weights: w)
+        // token sequences as long as the 81 templates with a two-word class name
+        let lengths = Vocabulary.templates.map { $0.split(separator: " ").count + 4 }
+        let seqs = lengths.enumerated().map { i, n in [49406] + (1..<(n - 1)).map { 320 + (i * 31 + $0 * 7) % 40000 } + [49407] }
+        bench.row("text_class_81") { _ = try? text(seqs) }
+        if !quick { bench.row("text_vocab_100", reps: 1) { for _ in 0..<100 { _ = try? text(seqs) } } }
+        let head = try RegionSpotHead(weights: RegionSpotHead.weights([try SafeTensors(name: "generated head", tensors: syntheticHeadWeights(width: 768, embedDim: 512))]))
+        for n in [16, 64] {
+            var r = [Float](repeating: 0, count: n * 256)
+            for i in r.indices { r[i] = Float((i * 37) % 101) / 101 - 0.5 }
+            let tokens = Tensor(shape: [n, 256], data: r)
+            bench.row("head_\(n)") { _ = head.embed(regionTokens: tokens, featureMap: fm) }
+        }
+    }
+}
+
+/// Timing rows: median and spread over repetitions, GEMM GFLOP/s, % of the ceiling.
+final class Bench: @unchecked Sendable {
+    let json: Bool, reps: Int, filter: String?
+    var ceiling: Double = 0
+
+    init(json: Bool, reps: Int, filter: String?) { self.json = json; self.reps = reps; self.filter = filter }
+
+    func wants(_ name: String) -> Bool { filter.map { name.contains($0) || $0.contains(name) } ?? true }
+
+    func header() {
+        guard !json else { return }
+        print("threads: \(Parallel.workers) (BLAS \(Gemm.threads))")
+        print("name                          GFLOP   median ms     min ms     max ms   GFLOP/s  % ceiling")
+    }
+
+    /// Runs `body` once to warm up, then `reps` times; returns achieved GFLOP/s.
+    @discardableResult
+    func row(_ name: String, reps: Int? = nil, _ body: () -> Void) -> Double {
+        guard filter.map({ name.contains($0) || name == "sgemm_ceiling" }) ?? true else { return 0 }
+        body()
+        var times: [Double] = []
+        var flops = 0
+        for _ in 0..<(reps ?? self.reps) {
+            let f0 = gemmFlops.load(ordering: .relaxed)
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+            flops = gemmFlops.load(ordering: .relaxed) - f0
+        }
+        times.sort()
+        let median = times[times.count / 2]
+        let gflop = Double(flops) / 1e9
+        let gflops = median > 0 ? gflop / (median / 1000) : 0
+        let pct = ceiling > 0 ? 100 * gflops / ceiling : 100
+        if json {
+            let obj: [String: Any] = ["name": name, "gflop": gflop, "median_ms": median, "min_ms": times.first!, "max_ms": times.last!,
+                                      "gflops": gflops, "ceiling_gflops": ceiling > 0 ? ceiling : gflops, "percent_of_ceiling": pct, "reps": times.count,
+                                      "threads": Parallel.workers]
+            let d = try! JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
+            print(String(decoding: d, as: UTF8.self))
+        } else {
+            print(name.padding(toLength: 26, withPad: " ", startingAt: 0)
+                  + String(format: "%9.2f %11.2f %10.2f %10.2f %9.1f %9.1f%%", gflop, median, times.first!, times.last!, gflops, pct))
+        }
+        fflush(nil)
+        return gflops
+    }
+}
