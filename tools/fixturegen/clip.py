@@ -171,7 +171,7 @@ def run_hf(stored_hf: dict, pixel_values: torch.Tensor, tokens: torch.Tensor):
     return fm, img, txt
 
 
-def make(log, with_hf: bool = True) -> dict:
+def make(log) -> dict:
     tok = SimpleTokenizer(context_length=77)
     model, stored = build_clip(tok)
     model = model.double()
@@ -218,19 +218,19 @@ def make(log, with_hf: bool = True) -> dict:
                     "CLIP mean/std. feature_map = output of the last residual block for all "
                     "tokens (class first), before ln_post. *_96: same image at 96x96 with the "
                     "position embedding interpolated bicubically (RegionSpot build_model)."}
-    if with_hf:
-        stored_hf = openai_to_hf(stored)
-        hfm, himg, htxt = run_hf(stored_hf, pix, tokens)
-        e = [check("HF feature map", hfm, fm, 1e-5), check("HF image embedding", himg, img, 1e-5),
-             check("HF text embeddings", htxt, txt, 1e-5)]
-        log("  transformers CLIPModel strict load OK; rel. errors " + ", ".join(f"{x:.1e}" for x in e))
-        io.update({"hf_feature_map": f32(hfm), "hf_image_embedding": f32(himg),
-                   "hf_text_embeddings": f32(htxt)})
-        save(FIXTURES / "clip_a_hf.safetensors", stored_hf,
-             {"format": "clip-huggingface-state-dict", "config": hf_config().to_json_string()})
+    stored_hf = openai_to_hf(stored)
+    hfm, himg, htxt = run_hf(stored_hf, pix, tokens)
+    e = [check("HF feature map", hfm, fm, 1e-5), check("HF image embedding", himg, img, 1e-5),
+         check("HF text embeddings", htxt, txt, 1e-5)]
+    log("  transformers CLIPModel strict load OK; rel. errors " + ", ".join(f"{x:.1e}" for x in e))
+    io.update({"hf_feature_map": f32(hfm), "hf_image_embedding": f32(himg),
+               "hf_text_embeddings": f32(htxt)})
+    save(FIXTURES / "clip_a_hf.safetensors", stored_hf,
+         {"format": "clip-huggingface-state-dict", "config": hf_config().to_json_string()})
     save(FIXTURES / "clip_a.safetensors", stored,
          {"format": "clip-openai-state-dict", "config": meta["config"]})
     save(FIXTURES / "clip_a_io.safetensors", io, meta)
-    log(f"  wrote clip_a.safetensors ({len(stored)} tensors), clip_a_io.safetensors"
-        + (", clip_a_hf.safetensors" if with_hf else ""))
-    return dict(model=model, stored=stored, tok=tok, image=image, feature_map=fm)
+    log(f"  wrote clip_a.safetensors ({len(stored)} tensors), clip_a_io.safetensors, "
+        "clip_a_hf.safetensors")
+    return dict(model=model, stored=stored, tok=tok, image=image, feature_map=fm,
+                text_embeddings=txt)
