@@ -33,9 +33,13 @@ let package = Package(
             name: "CZMQ", path: "Sources/CZMQ",
             pkgConfig: "libzmq",
             providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "Decode", dependencies: ["CFFmpeg"], swiftSettings: optimized),
-        .target(name: "Recognizer", dependencies: ["CBLAS"], swiftSettings: optimized),
+        .target(name: "Recognizer", dependencies: ["CBLAS", "CZlib"], swiftSettings: optimized),
         .target(name: "Temporal", swiftSettings: optimized),
         .executableTarget(
             name: "Daemon",
