@@ -81,14 +81,15 @@ extension Tensor {
         return Tensor(shape: [b, a], data: out)
     }
 
-    /// L2-normalizes each row of the last axis: x / max(||x||, eps).
+    /// L2-normalizes each row of the last axis: x / (||x|| + eps), as RegionSpot's
+    /// get_logits does (eps 1e-7); eps 0 for the vocabulary mean.
     public func l2Normalized(eps: Float = 1e-7) -> Tensor {
         let n = shape.last!
         var t = self
         for r in 0..<(count / n) {
             var s: Float = 0
             for j in 0..<n { s += data[r * n + j] * data[r * n + j] }
-            let inv = 1 / max(s.squareRoot(), eps)
+            let inv = 1 / (s.squareRoot() + eps)
             for j in 0..<n { t.data[r * n + j] *= inv }
         }
         return t

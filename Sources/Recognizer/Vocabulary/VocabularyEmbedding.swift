@@ -30,7 +30,7 @@ public enum VocabularyEmbedder {
             for j in 0..<e { mean[j] /= Float(seqs.count) }
             out += mean
         }
-        return Tensor(shape: [v.labels.count, e], data: out).l2Normalized(eps: 1e-12)
+        return Tensor(shape: [v.labels.count, e], data: out).l2Normalized(eps: 0)
     }
 
     /// `embed` with an on-disk cache keyed by the text weights' hash and the vocabulary,
@@ -87,4 +87,22 @@ public struct StableHash: Sendable {
 
 extension String {
     func leftPadded(_ n: Int) -> String { String(repeating: "0", count: max(0, n - count)) + self }
+}
+
+extension CLIPTokenizer: TextTokenizing {
+    public func encode(_ text: String) -> [Int] { encode(text, contextLength: CLIPTokenizer.contextLength) }
+}
+
+extension ModelDirectory {
+    /// The model's BPE tokenizer (OpenAI .gz, or HF vocab.json + merges.txt).
+    public func tokenizer() throws(RecognizerError) -> CLIPTokenizer {
+        let f = tokenizerFiles
+        do {
+            if let gz = f.bpeGz { return try CLIPTokenizer(bpeGzPath: gz) }
+            if let v = f.vocabJSON, let m = f.merges { return try CLIPTokenizer(vocabJSON: v, mergesTXT: m) }
+        } catch {
+            throw RecognizerError("model directory \(path): tokenizer files unreadable: \(error)")
+        }
+        throw RecognizerError("model directory \(path): no tokenizer (bpe_simple_vocab_16e6.txt.gz, or vocab.json + merges.txt)")
+    }
 }
