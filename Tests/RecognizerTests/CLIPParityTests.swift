@@ -86,7 +86,7 @@ struct SAMNameTests {
         #expect(a.imageSize == 256 && a.embedDim == 64 && a.depth == 3 && a.heads == 4 && a.windowSize == 5 && a.globalBlocks == [2])
         #expect(a.promptDim == 32 && a.decoderHeads == 8 && a.decoderMLP == 64 && a.iouHidden == 32)
         let b = try SAM(path: Fixtures.path("sam_b.safetensors")).config
-        #expect(b.imageSize == 192 && b.depth == 4 && b.heads == 2 && b.windowSize == 4 && b.globalBlocks == [1, 3] && b.decoderHeads == 4)
+        #expect(b.imageSize == 192 && b.depth == 4 && b.heads == 2 && b.windowSize == 4 && b.globalBlocks == [1, 3] && b.decoderHeads == 8 && b.promptDim == 48)
     }
 
     @Test("a missing or misshaped tensor is named")
