@@ -148,7 +148,7 @@ public final class VideoSource: @unchecked Sendable {
     public func interrupt() { watchdog.abort() }
 
     /// The next decoded frame in presentation order, or nil at the end of the source
-    /// (never for looping files). Throws `.stalled` when no packet arrived within
+    /// (never for looping files; `.noFrames` if the source ended without any frame). Throws `.stalled` when no packet arrived within
     /// `options.stallTimeout`, `.readFailed` on I/O errors, `.interrupted` after `interrupt()`.
     public func nextFrame() throws -> VideoFrame? {
         guard let format = handles.format, let codec = handles.codec,
@@ -165,12 +165,12 @@ public final class VideoSource: @unchecked Sendable {
                     try rewind(format, codec)
                     continue
                 }
-                return nil
+                return try end()
             }
             if received != cffmpeg_averror_eagain() {
                 throw DecodeError.decoderFailed(source: name, reason: averrorString(received))
             }
-            if draining { return nil }  // EAGAIN while draining should not happen; end cleanly.
+            if draining { return try end() }  // EAGAIN while draining should not happen; end cleanly.
 
             watchdog.arm(.stall, seconds: options.stallTimeout)
             let read = av_read_frame(format, packet)
@@ -192,6 +192,12 @@ public final class VideoSource: @unchecked Sendable {
             let sent = avcodec_send_packet(codec, packet)
             if sent < 0 && sent != cffmpeg_averror_eagain() { corruptPackets += 1 }
         }
+    }
+
+    /// End of the source: nil, or an error when it never produced a frame.
+    private func end() throws -> VideoFrame? {
+        if framesDecoded == 0 { throw DecodeError.noFrames(source: name, corruptPackets: corruptPackets) }
+        return nil
     }
 
     /// Wraps the decoder's current frame: PTS in seconds, estimate if missing, pacing.
