@@ -74,7 +74,10 @@ public final class VideoSource: @unchecked Sendable {
         }
         watchdog.arm(.openTimeout, seconds: options.openTimeout)
         var fmtOpt: UnsafeMutablePointer<AVFormatContext>? = fmt
-        let openResult = avformat_open_input(&fmtOpt, url, nil, &dict)
+        // A local path with a ':' ("cam1:2024.mp4") would be read as a protocol name.
+        let target = !live && url.contains(":") && !url.contains("://") && !url.hasPrefix("file:")
+            && FileManager.default.fileExists(atPath: url) ? "file:" + url : url
+        let openResult = avformat_open_input(&fmtOpt, target, nil, &dict)
         if openResult < 0 {
             // avformat_open_input frees the context on failure.
             if watchdog.fired == .openTimeout { throw DecodeError.openTimedOut(source: name, seconds: options.openTimeout) }
