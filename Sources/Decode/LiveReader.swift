@@ -90,9 +90,10 @@ public final class LiveReader: @unchecked Sendable {
         cond.lock()
         stopping = true
         cond.broadcast()
+        let readerThread = thread
         cond.unlock()
         cancel.cancel()
-        if Thread.current == thread { return }
+        if let readerThread, Thread.current == readerThread { return }
         cond.lock()
         while started && !finished { cond.wait() }
         cond.unlock()
