@@ -1,3 +1,14 @@
+// Decode: video in, frames out (FFmpeg 5.1 through the CFFmpeg shim; no other project module).
+//
+//   VideoSource      open a path / file: / rtsp: / rtsps: URL, decode frames in presentation
+//                    order (keyframes-only, motion vectors, looping, real-time pacing),
+//                    open timeout + stall watchdog (AVIOInterruptCB)           VideoSource.swift
+//   VideoFrame       index, pts (+estimated flag), arrival, key/pict type, size, motion
+//                    vectors, and the ref-counted decoded picture                VideoFrame.swift
+//   FrameConverter   swscale to RGB24 / float CHW: native, letterbox(N), WxH   FrameConverter.swift
+//   LiveReader       a source on its own thread with reconnect/backoff and states LiveReader.swift
+//   decodeImage      JPEG/PNG -> RGB24                                          ImageDecoder.swift
+//   DecodeError, redactURL                                                      DecodeError.swift
 import CFFmpeg
 
 public enum Decode {
@@ -5,5 +16,24 @@ public enum Decode {
     public static var version: String {
         let v = avformat_version()
         return "\(v >> 16).\((v >> 8) & 0xff).\(v & 0xff)"
+    }
+
+    /// One-time global setup: network (RTSP/TLS) and FFmpeg's log through a callback that
+    /// redacts URL credentials. Called by every entry point; safe to call again.
+    public static func initialize() { _ = setup }
+
+    private static let setup: Void = {
+        avformat_network_init()
+        cffmpeg_install_redacting_log()
+    }()
+
+    public enum LogLevel: Int32, Sendable {
+        case quiet = -8, panic = 0, fatal = 8, error = 16, warning = 24, info = 32, verbose = 40, debug = 48
+    }
+
+    /// FFmpeg's own log threshold (lines go to stderr, credentials redacted).
+    public static func setLibraryLogLevel(_ level: LogLevel) {
+        initialize()
+        av_log_set_level(level.rawValue)
     }
 }
