@@ -10,8 +10,52 @@
 #include <libavutil/error.h>
 #include <libavutil/log.h>
 #include <libswscale/swscale.h>
+#include <stdio.h>
+#include <string.h>
+#include <stdarg.h>
 
 static inline int cffmpeg_averror(int e) { return AVERROR(e); }
 static inline int cffmpeg_averror_eof(void) { return AVERROR_EOF; }
 static inline int64_t cffmpeg_nopts_value(void) { return AV_NOPTS_VALUE; }
 static inline AVRational cffmpeg_time_base_q(void) { return AV_TIME_BASE_Q; }
+
+// Decode: flag values that are macros (some with casts), and AVFrame/AVPacket field access
+// that Swift imports awkwardly.
+static inline int cffmpeg_flag2_export_mvs(void) { return AV_CODEC_FLAG2_EXPORT_MVS; }
+static inline int cffmpeg_pkt_flag_key(void) { return AV_PKT_FLAG_KEY; }
+static inline int cffmpeg_pkt_flag_corrupt(void) { return AV_PKT_FLAG_CORRUPT; }
+static inline int cffmpeg_frame_flag_corrupt(void) { return AV_FRAME_FLAG_CORRUPT; }
+static inline int cffmpeg_averror_eagain(void) { return AVERROR(EAGAIN); }
+static inline int cffmpeg_averror_exit(void) { return AVERROR_EXIT; }
+static inline int cffmpeg_averror_decoder_not_found(void) { return AVERROR_DECODER_NOT_FOUND; }
+static inline int cffmpeg_averror_invaliddata(void) { return AVERROR_INVALIDDATA; }
+
+/// sws_scale over an AVFrame's planes into one packed destination (RGB24), so Swift need
+/// not rebind the 8-element data/linesize tuples.
+static inline int cffmpeg_sws_scale_frame_to(struct SwsContext *ctx, const AVFrame *src,
+                                             uint8_t *dst, int dst_stride) {
+    uint8_t *dst_data[4] = { dst, NULL, NULL, NULL };
+    int dst_lines[4] = { dst_stride, 0, 0, 0 };
+    return sws_scale(ctx, (const uint8_t * const *)src->data, src->linesize, 0, src->height,
+                     dst_data, dst_lines);
+}
+
+/// An av_log callback that formats the line like FFmpeg's default one, blanks the userinfo
+/// of any "scheme://user:pass@host" in it (credentials never reach a log), and writes it
+/// to stderr. Installed by Decode (`Decode.installRedactingLog()`).
+static inline void cffmpeg_log_redacting(void *avcl, int level, const char *fmt, va_list vl) {
+    if (level > av_log_get_level()) return;
+    char line[2048];
+    int print_prefix = 1;
+    av_log_format_line2(avcl, level, fmt, vl, line, (int)sizeof line, &print_prefix);
+    for (char *p = strstr(line, "://"); p; p = strstr(p, "://")) {
+        p += 3;
+        char *end = p;
+        while (*end && *end != '/' && *end != ' ' && *end != '\n' && *end != '?' && *end != '#') end++;
+        char *at = NULL;
+        for (char *q = p; q < end; q++) if (*q == '@') at = q;
+        if (at) { for (char *q = p; q < at; q++) *q = '*'; }
+    }
+    fputs(line, stderr);
+}
+static inline void cffmpeg_install_redacting_log(void) { av_log_set_callback(cffmpeg_log_redacting); }

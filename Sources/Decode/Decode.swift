@@ -6,4 +6,23 @@ public enum Decode {
         let v = avformat_version()
         return "\(v >> 16).\((v >> 8) & 0xff).\(v & 0xff)"
     }
+
+    /// One-time global setup: network (RTSP/TLS) and FFmpeg's log through a callback that
+    /// redacts URL credentials. Called by every entry point; safe to call again.
+    public static func initialize() { _ = setup }
+
+    private static let setup: Void = {
+        avformat_network_init()
+        cffmpeg_install_redacting_log()
+    }()
+
+    public enum LogLevel: Int32, Sendable {
+        case quiet = -8, panic = 0, fatal = 8, error = 16, warning = 24, info = 32, verbose = 40, debug = 48
+    }
+
+    /// FFmpeg's own log threshold (lines go to stderr, credentials redacted).
+    public static func setLibraryLogLevel(_ level: LogLevel) {
+        initialize()
+        av_log_set_level(level.rawValue)
+    }
 }

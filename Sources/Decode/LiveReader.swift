@@ -1,0 +1,158 @@
+import Foundation
+
+/// States a `LiveReader` reports, each with a reason.
+public enum ReaderState: String, Sendable, Equatable {
+    case connecting, streaming, stalled, reconnecting, ended, failed
+}
+
+public struct ReaderEvent: Sendable, CustomStringConvertible {
+    public var state: ReaderState
+    /// Why (redacted: no credentials), e.g. "end of stream", "no packet for 5.0 s".
+    public var reason: String
+    /// Reconnect attempts since the last frame was received (0 on the first open).
+    public var attempt: Int
+    public var time: Date
+    public var description: String { "\(state.rawValue): \(reason)" }
+}
+
+/// Reconnect timing: delay = min(maxDelay, initialDelay * 2^(attempt-1)) * (1 ± jitter).
+public struct ReconnectPolicy: Sendable, Equatable {
+    public var initialDelay: Double
+    public var maxDelay: Double
+    /// Fraction of the delay randomized in both directions (0.2 = ±20 %).
+    public var jitter: Double
+    /// Give up (state `failed`) after this many consecutive failed attempts; nil = never.
+    public var maxAttempts: Int?
+
+    public init(initialDelay: Double = 0.5, maxDelay: Double = 30, jitter: Double = 0.2, maxAttempts: Int? = nil) {
+        self.initialDelay = initialDelay
+        self.maxDelay = maxDelay
+        self.jitter = jitter
+        self.maxAttempts = maxAttempts
+    }
+
+    /// The delay before reconnect attempt `attempt` (1-based), jittered with `random` in [-1, 1].
+    public func delay(attempt: Int, random: Double) -> Double {
+        let base = min(maxDelay, initialDelay * pow(2, Double(max(0, attempt - 1))))
+        return max(0, base * (1 + jitter * max(-1, min(1, random))))
+    }
+}
+
+/// Runs one source on its own thread: opens it, hands every frame to `onFrame`, and for
+/// live sources reconnects after end of stream, errors and stalls with exponential backoff
+/// and jitter. Files end (state `ended`) or loop (`SourceOptions.loop`); a file that cannot
+/// be read is `failed` at once. Callbacks run on the reader thread; keep them short.
+public final class LiveReader: @unchecked Sendable {
+    public let name: String
+    private let url: String
+    private let options: SourceOptions
+    private let policy: ReconnectPolicy
+    private let onState: @Sendable (ReaderEvent) -> Void
+    private let onFrame: @Sendable (VideoFrame) -> Void
+    private let cancel = CancelToken()
+    private let cond = NSCondition()
+    private var stopping = false
+    private var started = false
+    private var finished = false
+    private var thread: Thread?
+    private var currentInfo: StreamInfo?
+
+    public init(url: String, options: SourceOptions = SourceOptions(), reconnect: ReconnectPolicy = ReconnectPolicy(),
+                onState: @escaping @Sendable (ReaderEvent) -> Void,
+                onFrame: @escaping @Sendable (VideoFrame) -> Void) {
+        self.url = url
+        self.name = redactURL(url)
+        self.options = options
+        self.policy = reconnect
+        self.onState = onState
+        self.onFrame = onFrame
+    }
+
+    deinit { stop() }
+
+    /// The open source's stream info (nil while not connected).
+    public var info: StreamInfo? { cond.lock(); defer { cond.unlock() }; return currentInfo }
+
+    /// Starts the reader thread (once).
+    public func start() {
+        cond.lock(); defer { cond.unlock() }
+        guard !started else { return }
+        started = true
+        let t = Thread { [self] in run() }
+        t.name = "decode \(name)"
+        thread = t
+        t.start()
+    }
+
+    /// Stops reading (interrupting any blocking open/read) and waits for the thread to end.
+    /// Safe to call more than once and from the callbacks (then it does not wait).
+    public func stop() {
+        cond.lock()
+        stopping = true
+        cond.broadcast()
+        cond.unlock()
+        cancel.cancel()
+        if Thread.current == thread { return }
+        cond.lock()
+        while started && !finished { cond.wait() }
+        cond.unlock()
+    }
+
+    private var isStopping: Bool { cond.lock(); defer { cond.unlock() }; return stopping }
+
+    private func emit(_ state: ReaderState, _ reason: String, _ attempt: Int) {
+        onState(ReaderEvent(state: state, reason: reason, attempt: attempt, time: Date()))
+    }
+
+    private func run() {
+        defer {
+            cond.lock(); finished = true; currentInfo = nil; cond.broadcast(); cond.unlock()
+        }
+        var attempt = 0
+        while !isStopping {
+            emit(.connecting, attempt == 0 ? "opening \(name)" : "reopening \(name) (attempt \(attempt))", attempt)
+            var reason: String
+            do {
+                let source = try VideoSource(url: url, options: options, cancel: cancel)
+                cond.lock(); currentInfo = source.info; cond.unlock()
+                emit(.streaming, "\(source.info.codec) \(source.info.width)x\(source.info.height)", attempt)
+                while let frame = try source.nextFrame() {
+                    attempt = 0  // a frame arrived: the connection is good again
+                    onFrame(frame)
+                    if isStopping { break }
+                }
+                cond.lock(); currentInfo = nil; cond.unlock()
+                if isStopping { break }
+                if !source.info.isLive {
+                    emit(.ended, "end of file", attempt)
+                    return
+                }
+                reason = "end of stream (the server closed the connection)"
+            } catch let error as DecodeError {
+                cond.lock(); currentInfo = nil; cond.unlock()
+                if isStopping { break }
+                if case .stalled = error { emit(.stalled, error.description, attempt) }
+                if !isLiveURL(url) {
+                    emit(.failed, error.description, attempt)
+                    return
+                }
+                reason = error.description
+            } catch {
+                emit(.failed, "\(error)", attempt)
+                return
+            }
+            attempt += 1
+            if let max = policy.maxAttempts, attempt > max {
+                emit(.failed, "gave up after \(max) attempts: \(reason)", attempt)
+                return
+            }
+            let delay = policy.delay(attempt: attempt, random: Double.random(in: -1...1))
+            emit(.reconnecting, "\(reason); retrying in \(String(format: "%.2f", delay)) s", attempt)
+            cond.lock()
+            let deadline = Date(timeIntervalSinceNow: delay)
+            while !stopping && Date() < deadline { _ = cond.wait(until: deadline) }
+            cond.unlock()
+        }
+        emit(.ended, "stopped", attempt)
+    }
+}
