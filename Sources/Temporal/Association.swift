@@ -48,8 +48,12 @@ extension Tracker {
             let sim = cosineSimilarity(a, b)
             return sim >= c.reidMinSimilarity ? 1 - sim : nil
         }) {
-            // The box jumps to the proposal: restart the motion model there.
-            tracks[ti].kalman = BoxKalman(box: proposals[pi].box, noise: c.kalman)
+            // The box jumps to the proposal: restart the motion model there, with the mean
+            // velocity since the track was last seen.
+            let last = tracks[ti].lastSeenBox, newBox = proposals[pi].box
+            let frames = Float(max(1, frame.index - tracks[ti].lastSeenFrame))
+            tracks[ti].kalman = BoxKalman(box: newBox, noise: c.kalman)
+            tracks[ti].kalman.setVelocity(x: (newBox.cx - last.cx) / frames, y: (newBox.cy - last.cy) / frames)
             match(track: ti, proposal: proposals[pi], frame: frame)
             proposalUsed[pi] = true; trackUsed[ti] = true
         }
@@ -87,7 +91,7 @@ extension Tracker {
         guard iou >= config.minIoU else { return nil }
         var cost = 1 - iou
         if let a = p.regionToken, let b = t.regionToken, a.count == b.count {
-            let tokenDistance = (1 - cosineSimilarity(a, b)) / 2
+            let tokenDistance = min(max(1 - cosineSimilarity(a, b), 0), 1)
             let w = config.iouWeight + config.tokenWeight
             if w > 0 { cost = (config.iouWeight * cost + config.tokenWeight * tokenDistance) / w }
         }
@@ -111,13 +115,18 @@ extension Tracker {
     }
 
     mutating func match(track ti: Int, proposal p: Proposal, frame: FrameInfo) {
+        // The filter learns the velocity from the residual; the box re-anchors on the
+        // proposal (motion-vector drift is correlated, so the filter's own variance is
+        // too optimistic to average it with the proposal).
         tracks[ti].kalman.update(p.box, relativeStd: config.kalman.proposal)
-        tracks[ti].box = tracks[ti].kalman.box.clipped(width: frame.width, height: frame.height)
+        tracks[ti].kalman.anchor(at: p.box)
+        tracks[ti].box = p.box.clipped(width: frame.width, height: frame.height)
         tracks[ti].method = .observed
         tracks[ti].hits += 1
         tracks[ti].consecutiveHits += 1
         tracks[ti].misses = 0
         tracks[ti].lastSeenFrame = frame.index
+        tracks[ti].lastSeenBox = p.box
         tracks[ti].lastSeenTime = frame.time
         tracks[ti].lastFrame = frame.index
         tracks[ti].source = p.source

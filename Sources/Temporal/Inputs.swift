@@ -10,8 +10,11 @@ public struct MotionSample: Sendable, Equatable {
     public var y: Float
     public var dx: Float
     public var dy: Float
-    public init(x: Float, y: Float, dx: Float, dy: Float) {
-        self.x = x; self.y = y; self.dx = dx; self.dy = dy
+    /// Block area in pixels (16x16 = 256), 0 when unknown. Lets the field count the
+    /// blocks a decoder left out (see `MotionConfig.missingBlocksAreStatic`).
+    public var area: Float
+    public init(x: Float, y: Float, dx: Float, dy: Float, area: Float = 0) {
+        self.x = x; self.y = y; self.dx = dx; self.dy = dy; self.area = area
     }
 }
 

@@ -86,6 +86,16 @@ public struct BoxKalman: Sendable, Equatable {
         w.update(m.width, std: r); h.update(m.height, std: r)
     }
 
+    /// Moves the position to `m` keeping the velocity (and the covariance). A keyframe
+    /// proposal is an independent look at the object, while motion-vector updates drift
+    /// in a correlated way the filter cannot know about; so the tracker re-anchors on it.
+    public mutating func anchor(at m: Box) {
+        cx.p = m.cx; cy.p = m.cy; w.p = m.width; h.p = m.height
+    }
+
+    /// Sets the centre velocity (pixels per frame).
+    public mutating func setVelocity(x: Float, y: Float) { cx.v = x; cy.v = y }
+
     /// Uncertainty of the centre (std, pixels), for gating and diagnostics.
     public var centreStd: Float { max(cx.a, cy.a).squareRoot() }
 }

@@ -20,6 +20,12 @@ public struct MotionConfig: Sendable, Equatable {
     public var minScaleVectors: Int = 12
     /// Per-frame scale change clamp (1 +- this).
     public var maxScaleStep: Float = 0.05
+    /// The decoder drops zero vectors (regionspotd's Decode keeps only non-zero ones):
+    /// the part of a box not covered by vector blocks (by `MotionSample.area`) then
+    /// counts as that many zero vectors in the median, so a still object next to a moving
+    /// one is not dragged along by the few vectors that spill into its box. (Intra blocks
+    /// are counted as still too; they are rare in P-frames.)
+    public var missingBlocksAreStatic: Bool = false
     public init() {}
 }
 
@@ -48,6 +54,7 @@ public struct MotionScratch: Sendable {
     var dy: [Float] = []
     var x: [Float] = []
     var y: [Float] = []
+    var area: Float = 0
     public init() {}
 }
 
@@ -57,7 +64,7 @@ public struct MotionField: Sendable {
     public let count: Int
     let cols: Int, rows: Int
     let cellStart: [Int32]     // (rows*cols + 1) prefix offsets into the sorted arrays
-    let xs: [Float], ys: [Float], dxs: [Float], dys: [Float]   // (count) each
+    let xs: [Float], ys: [Float], dxs: [Float], dys: [Float], areas: [Float]   // (count) each
 
     /// Bins `samples` by their source point; points outside the frame are clamped to it.
     public init(samples: [MotionSample], width: Float, height: Float, config: MotionConfig = MotionConfig()) {
@@ -79,16 +86,17 @@ public struct MotionField: Sendable {
         }
         for c in 0..<(cols * rows) { start[c + 1] += start[c] }
         var fill = start
-        var xs = [Float](repeating: 0, count: n), ys = xs, dxs = xs, dys = xs
+        var xs = [Float](repeating: 0, count: n), ys = xs, dxs = xs, dys = xs, areas = xs
         samples.withUnsafeBufferPointer { s in
             for i in 0..<n {
                 let c = Int(cellOf[i])
                 let k = Int(fill[c]); fill[c] += 1
                 xs[k] = s[i].x; ys[k] = s[i].y; dxs[k] = s[i].dx; dys[k] = s[i].dy
+                areas[k] = s[i].area
             }
         }
         self.cellStart = start
-        self.xs = xs; self.ys = ys; self.dxs = dxs; self.dys = dys
+        self.xs = xs; self.ys = ys; self.dxs = dxs; self.dys = dys; self.areas = areas
         self.count = n
     }
 
@@ -96,39 +104,52 @@ public struct MotionField: Sendable {
     /// few or disagree too much to trust.
     public func estimate(for box: Box, scratch: inout MotionScratch) -> MotionEstimate? {
         let inner = box.inset(fraction: config.inset)
+        var region = inner
         gather(inner, into: &scratch)
-        if scratch.dx.count < config.minVectors { gather(box, into: &scratch) }
+        if scratch.dx.count < config.minVectors { gather(box, into: &scratch); region = box }
         let n = scratch.dx.count
-        if n < config.minVectors { return nil }
+        // Blocks the decoder left out, counted as still (when configured and known).
+        var still = 0
+        if config.missingBlocksAreStatic && scratch.area > 0 && n > 0 {
+            let mean = scratch.area / Float(n)
+            still = max(0, Int(((region.area - scratch.area) / mean).rounded()))
+        }
+        if n < config.minVectors && (n + still < config.minVectors || n == 0) { return nil }
+        for _ in 0..<still { scratch.dx.append(0); scratch.dy.append(0) }
         let mdx = median(&scratch.dx, scratchCopy: true)
         let mdy = median(&scratch.dy, scratchCopy: true)
+        if still > 0 { scratch.dx.removeLast(still); scratch.dy.removeLast(still) }
         // Inliers: vectors close to the median displacement. Gathered arrays are intact
         // (median works on a copy region at the end of each array).
         let hw = box.width / 2, hh = box.height / 2
         let tolX = config.inlierPixels + config.inlierSpread * hw
         let tolY = config.inlierPixels + config.inlierSpread * hh
         let cx = box.cx, cy = box.cy
-        var inliers = 0
-        var spreadX: Float = 0, spreadY: Float = 0, movedX: Float = 0, movedY: Float = 0
+        var inliers = 0, stillInliers = 0
+        if abs(mdx) <= tolX && abs(mdy) <= tolY { stillInliers = still }
+        // Scale by least squares on the inliers: residual e = (s - 1) r, with r the offset
+        // of the vector from the box centre, so s - 1 = sum(r e) / sum(r^2) (unbiased by
+        // noise in e, unlike a ratio of spreads).
+        var rrX: Float = 0, reX: Float = 0, rrY: Float = 0, reY: Float = 0
         for i in 0..<n {
             let ex = scratch.dx[i] - mdx, ey = scratch.dy[i] - mdy
             if abs(ex) <= tolX && abs(ey) <= tolY {
                 inliers += 1
                 let rx = scratch.x[i] - cx, ry = scratch.y[i] - cy
-                spreadX += abs(rx); spreadY += abs(ry)
-                movedX += abs(rx + ex); movedY += abs(ry + ey)
+                rrX += rx * rx; reX += rx * ex; rrY += ry * ry; reY += ry * ey
             }
         }
-        if Float(inliers) < config.minInlierFraction * Float(n) { return nil }
+        if Float(inliers + stillInliers) < config.minInlierFraction * Float(n + still) { return nil }
         var sx: Float = 1, sy: Float = 1
+        // Reliable: enough inliers spread over at least a third of the half-size (rms).
         let reliable = inliers >= config.minScaleVectors
-            && spreadX > 0.15 * hw * Float(inliers) && spreadY > 0.15 * hh * Float(inliers)
+            && rrX > Float(inliers) * (0.33 * hw) * (0.33 * hw) && rrY > Float(inliers) * (0.33 * hh) * (0.33 * hh)
         if reliable {
             let lo = 1 - config.maxScaleStep, hi = 1 + config.maxScaleStep
-            sx = min(max(movedX / spreadX, lo), hi)
-            sy = min(max(movedY / spreadY, lo), hi)
+            sx = min(max(1 + reX / rrX, lo), hi)
+            sy = min(max(1 + reY / rrY, lo), hi)
         }
-        return MotionEstimate(dx: mdx, dy: mdy, sx: sx, sy: sy, vectors: n, inliers: inliers,
+        return MotionEstimate(dx: mdx, dy: mdy, sx: sx, sy: sy, vectors: n + still, inliers: inliers + stillInliers,
                               scaleReliable: reliable)
     }
 
@@ -136,6 +157,7 @@ public struct MotionField: Sendable {
     func gather(_ box: Box, into s: inout MotionScratch) {
         s.dx.removeAll(keepingCapacity: true); s.dy.removeAll(keepingCapacity: true)
         s.x.removeAll(keepingCapacity: true); s.y.removeAll(keepingCapacity: true)
+        s.area = 0
         guard box.width > 0, box.height > 0, count > 0 else { return }
         let cs = Float(max(config.cellSize, 1))
         let c0 = min(max(Int(box.x1 / cs), 0), cols - 1), c1 = min(max(Int(box.x2 / cs), 0), cols - 1)
@@ -144,6 +166,7 @@ public struct MotionField: Sendable {
             let lo = Int(cellStart[r * cols + c0]), hi = Int(cellStart[r * cols + c1 + 1])
             for k in lo..<hi where box.contains(x: xs[k], y: ys[k]) {
                 s.dx.append(dxs[k]); s.dy.append(dys[k]); s.x.append(xs[k]); s.y.append(ys[k])
+                s.area += areas[k]
             }
         }
     }

@@ -37,6 +37,7 @@ public struct Track: Sendable {
     public internal(set) var lastInferredBox: Box?
     /// Frame and time of the last keyframe match (any proposal).
     public internal(set) var lastSeenFrame: Int
+    public internal(set) var lastSeenBox: Box
     public internal(set) var lastSeenTime: Double
     public internal(set) var lastFrame: Int
     /// Keyframe matches in total, consecutive matches, and consecutive missed keyframes.
@@ -55,7 +56,7 @@ public struct Track: Sendable {
         regionToken = proposal.regionToken.map(l2Normalized)
         embedding = proposal.embedding.map(l2Normalized)
         labels = LabelHistory()
-        lastSeenFrame = frame.index; lastSeenTime = frame.time; lastFrame = frame.index
+        lastSeenFrame = frame.index; lastSeenBox = proposal.box; lastSeenTime = frame.time; lastFrame = frame.index
         hits = 1; consecutiveHits = 1; misses = 0
         method = .observed
         source = proposal.source

@@ -15,10 +15,10 @@ public struct RecognitionPolicy: Sendable, Equatable {
 }
 
 public struct TrackerConfig: Sendable, Equatable {
-    /// Association cost = iouWeight x (1 - IoU) + tokenWeight x (1 - cos(token)) / 2.
-    /// Without tokens on either side the cost is (1 - IoU) alone.
-    public var iouWeight: Float = 0.6
-    public var tokenWeight: Float = 0.4
+    /// Association cost = (iouWeight x (1 - IoU) + tokenWeight x clamp(1 - cos(tokens), 0, 1))
+    /// / (iouWeight + tokenWeight). Without tokens on either side it is (1 - IoU) alone.
+    public var iouWeight: Float = 0.5
+    public var tokenWeight: Float = 0.5
     /// A pair is allowed only with IoU >= minIoU and cost <= maxCost.
     public var minIoU: Float = 0.1
     public var maxCost: Float = 0.75
