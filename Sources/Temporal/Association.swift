@@ -118,8 +118,16 @@ extension Tracker {
         // The filter learns the velocity from the residual; the box re-anchors on the
         // proposal (motion-vector drift is correlated, so the filter's own variance is
         // too optimistic to average it with the proposal).
-        tracks[ti].kalman.update(p.box, relativeStd: config.kalman.proposal)
+        // When motion vectors carried the box most of the way here, its velocity already
+        // comes from them, and the residual is mostly accumulated drift (or an occluder's
+        // pull), not a velocity error: then only re-anchor. Otherwise (constant velocity,
+        // intra frames) the residual is what teaches the filter the velocity.
+        let sinceLast = max(1, frame.index - tracks[ti].lastSeenFrame)
+        if tracks[ti].motionFrames * 2 < sinceLast {
+            tracks[ti].kalman.update(p.box, relativeStd: config.kalman.proposal)
+        }
         tracks[ti].kalman.anchor(at: p.box)
+        tracks[ti].motionFrames = 0
         tracks[ti].box = p.box.clipped(width: frame.width, height: frame.height)
         tracks[ti].method = .observed
         tracks[ti].hits += 1

@@ -89,12 +89,34 @@ public struct BoxKalman: Sendable, Equatable {
     /// Moves the position to `m` keeping the velocity (and the covariance). A keyframe
     /// proposal is an independent look at the object, while motion-vector updates drift
     /// in a correlated way the filter cannot know about; so the tracker re-anchors on it.
+    /// The position variance becomes the proposal's, uncorrelated with the velocity.
     public mutating func anchor(at m: Box) {
-        cx.p = m.cx; cy.p = m.cy; w.p = m.width; h.p = m.height
+        let r = noise.proposal * max(m.height, 1)
+        for k in 0..<4 {
+            var f = self[k]
+            f.p = [m.cx, m.cy, m.width, m.height][k]
+            f.a = r * r; f.b = 0
+            self[k] = f
+        }
+    }
+
+    subscript(k: Int) -> Kalman1D {
+        get { [cx, cy, w, h][k] }
+        set {
+            switch k {
+            case 0: cx = newValue
+            case 1: cy = newValue
+            case 2: w = newValue
+            default: h = newValue
+            }
+        }
     }
 
     /// Sets the centre velocity (pixels per frame).
     public mutating func setVelocity(x: Float, y: Float) { cx.v = x; cy.v = y }
+
+    /// Uncertainty of the centre velocity (std, pixels per frame).
+    public var velocityStd: Float { max(cx.c, cy.c).squareRoot() }
 
     /// Uncertainty of the centre (std, pixels), for gating and diagnostics.
     public var centreStd: Float { max(cx.a, cy.a).squareRoot() }

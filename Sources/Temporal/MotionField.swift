@@ -26,6 +26,16 @@ public struct MotionConfig: Sendable, Equatable {
     /// one is not dragged along by the few vectors that spill into its box. (Intra blocks
     /// are counted as still too; they are rare in P-frames.)
     public var missingBlocksAreStatic: Bool = false
+    /// Motion prior (the track's own velocity, when the filter is sure of it): vectors
+    /// within `priorPixels + priorSpread x |prior|` of it form the track's own cluster.
+    /// When that cluster holds at least `priorFraction` of the vectors, its median is the
+    /// motion (an object crossing in front does not drag the box along); otherwise the
+    /// overall median is used only if at least `switchFraction` of the vectors agree on
+    /// it (a real change of motion, e.g. a bounce), else there is no estimate.
+    public var priorPixels: Float = 1.5
+    public var priorSpread: Float = 0.3
+    public var priorFraction: Float = 0.3
+    public var switchFraction: Float = 0.6
     public init() {}
 }
 
@@ -54,7 +64,9 @@ public struct MotionScratch: Sendable {
     var dy: [Float] = []
     var x: [Float] = []
     var y: [Float] = []
+    var w: [Float] = []
     var area: Float = 0
+    var pairs: [(Float, Float)] = []
     public init() {}
 }
 
@@ -101,55 +113,95 @@ public struct MotionField: Sendable {
     }
 
     /// Motion of `box` (previous-frame position), or nil when the vectors inside it are too
-    /// few or disagree too much to trust.
-    public func estimate(for box: Box, scratch: inout MotionScratch) -> MotionEstimate? {
-        let inner = box.inset(fraction: config.inset)
-        var region = inner
-        gather(inner, into: &scratch)
+    /// few or disagree too much to trust. `prior` is the track's expected displacement.
+    /// Vectors count by block area (a block split into 4x4 partitions at an occluder's
+    /// edge must not outvote the 16x16 blocks of the object itself).
+    public func estimate(for box: Box, prior: (dx: Float, dy: Float)? = nil,
+                         scratch: inout MotionScratch) -> MotionEstimate? {
+        var region = box.inset(fraction: config.inset)
+        gather(region, into: &scratch)
         if scratch.dx.count < config.minVectors { gather(box, into: &scratch); region = box }
         let n = scratch.dx.count
-        // Blocks the decoder left out, counted as still (when configured and known).
-        var still = 0
-        if config.missingBlocksAreStatic && scratch.area > 0 && n > 0 {
-            let mean = scratch.area / Float(n)
-            still = max(0, Int(((region.area - scratch.area) / mean).rounded()))
+        if n < config.minVectors || n == 0 { return nil }
+        // Blocks the decoder left out count as one still pseudo-vector of their area.
+        var stillWeight: Float = 0
+        if config.missingBlocksAreStatic && scratch.area > 0 {
+            stillWeight = max(0, region.area - scratch.area)
         }
-        if n < config.minVectors && (n + still < config.minVectors || n == 0) { return nil }
-        for _ in 0..<still { scratch.dx.append(0); scratch.dy.append(0) }
-        let mdx = median(&scratch.dx, scratchCopy: true)
-        let mdy = median(&scratch.dy, scratchCopy: true)
-        if still > 0 { scratch.dx.removeLast(still); scratch.dy.removeLast(still) }
-        // Inliers: vectors close to the median displacement. Gathered arrays are intact
-        // (median works on a copy region at the end of each array).
+        var totalWeight = stillWeight
+        for i in 0..<n { totalWeight += scratch.w[i] }
+        var required = config.minInlierFraction
+        var mdx: Float, mdy: Float
+        var ownMedian: (Float, Float)?
+        if let prior {
+            let speed = (prior.dx * prior.dx + prior.dy * prior.dy).squareRoot()
+            let tol = config.priorPixels + config.priorSpread * speed
+            scratch.pairs.removeAll(keepingCapacity: true)
+            var ownWeight: Float = 0
+            for i in 0..<n where abs(scratch.dx[i] - prior.dx) <= tol && abs(scratch.dy[i] - prior.dy) <= tol {
+                ownWeight += scratch.w[i]
+                scratch.pairs.append((scratch.dx[i], scratch.w[i]))
+            }
+            let stillIsOwn = abs(prior.dx) <= tol && abs(prior.dy) <= tol
+            if stillIsOwn && stillWeight > 0 { ownWeight += stillWeight; scratch.pairs.append((0, stillWeight)) }
+            if scratch.pairs.count >= config.minVectors && ownWeight >= config.priorFraction * totalWeight {
+                let ox = weightedMedian(&scratch.pairs)
+                scratch.pairs.removeAll(keepingCapacity: true)
+                for i in 0..<n where abs(scratch.dx[i] - prior.dx) <= tol && abs(scratch.dy[i] - prior.dy) <= tol {
+                    scratch.pairs.append((scratch.dy[i], scratch.w[i]))
+                }
+                if stillIsOwn && stillWeight > 0 { scratch.pairs.append((0, stillWeight)) }
+                ownMedian = (ox, weightedMedian(&scratch.pairs))
+                required = 0
+            } else {
+                required = max(required, config.switchFraction)
+            }
+        }
+        if let ownMedian {
+            (mdx, mdy) = ownMedian
+        } else {
+            scratch.pairs.removeAll(keepingCapacity: true)
+            for i in 0..<n { scratch.pairs.append((scratch.dx[i], scratch.w[i])) }
+            if stillWeight > 0 { scratch.pairs.append((0, stillWeight)) }
+            mdx = weightedMedian(&scratch.pairs)
+            scratch.pairs.removeAll(keepingCapacity: true)
+            for i in 0..<n { scratch.pairs.append((scratch.dy[i], scratch.w[i])) }
+            if stillWeight > 0 { scratch.pairs.append((0, stillWeight)) }
+            mdy = weightedMedian(&scratch.pairs)
+        }
+        // Inliers: vectors close to the chosen displacement.
         let hw = box.width / 2, hh = box.height / 2
         let tolX = config.inlierPixels + config.inlierSpread * hw
         let tolY = config.inlierPixels + config.inlierSpread * hh
         let cx = box.cx, cy = box.cy
-        var inliers = 0, stillInliers = 0
-        if abs(mdx) <= tolX && abs(mdy) <= tolY { stillInliers = still }
-        // Scale by least squares on the inliers: residual e = (s - 1) r, with r the offset
-        // of the vector from the box centre, so s - 1 = sum(r e) / sum(r^2) (unbiased by
+        var inliers = 0
+        var inlierWeight: Float = abs(mdx) <= tolX && abs(mdy) <= tolY ? stillWeight : 0
+        // Scale by weighted least squares on the inliers: residual e = (s - 1) r, with r
+        // the offset from the box centre, so s - 1 = sum(w r e) / sum(w r^2) (unbiased by
         // noise in e, unlike a ratio of spreads).
-        var rrX: Float = 0, reX: Float = 0, rrY: Float = 0, reY: Float = 0
+        var rrX: Float = 0, reX: Float = 0, rrY: Float = 0, reY: Float = 0, ssX: Float = 0, ssY: Float = 0
         for i in 0..<n {
             let ex = scratch.dx[i] - mdx, ey = scratch.dy[i] - mdy
             if abs(ex) <= tolX && abs(ey) <= tolY {
                 inliers += 1
+                let w = scratch.w[i]
+                inlierWeight += w
                 let rx = scratch.x[i] - cx, ry = scratch.y[i] - cy
-                rrX += rx * rx; reX += rx * ex; rrY += ry * ry; reY += ry * ey
+                rrX += w * rx * rx; reX += w * rx * ex; rrY += w * ry * ry; reY += w * ry * ey
+                ssX += w; ssY += w
             }
         }
-        if Float(inliers + stillInliers) < config.minInlierFraction * Float(n + still) { return nil }
+        if inlierWeight < required * totalWeight || inliers == 0 && inlierWeight == 0 { return nil }
         var sx: Float = 1, sy: Float = 1
         // Reliable: enough inliers spread over at least a third of the half-size (rms).
         let reliable = inliers >= config.minScaleVectors
-            && rrX > Float(inliers) * (0.33 * hw) * (0.33 * hw) && rrY > Float(inliers) * (0.33 * hh) * (0.33 * hh)
+            && rrX > ssX * (0.33 * hw) * (0.33 * hw) && rrY > ssY * (0.33 * hh) * (0.33 * hh)
         if reliable {
             let lo = 1 - config.maxScaleStep, hi = 1 + config.maxScaleStep
             sx = min(max(1 + reX / rrX, lo), hi)
             sy = min(max(1 + reY / rrY, lo), hi)
         }
-        return MotionEstimate(dx: mdx, dy: mdy, sx: sx, sy: sy, vectors: n + still, inliers: inliers + stillInliers,
+        return MotionEstimate(dx: mdx, dy: mdy, sx: sx, sy: sy, vectors: n, inliers: inliers,
                               scaleReliable: reliable)
     }
 
@@ -157,6 +209,7 @@ public struct MotionField: Sendable {
     func gather(_ box: Box, into s: inout MotionScratch) {
         s.dx.removeAll(keepingCapacity: true); s.dy.removeAll(keepingCapacity: true)
         s.x.removeAll(keepingCapacity: true); s.y.removeAll(keepingCapacity: true)
+        s.w.removeAll(keepingCapacity: true)
         s.area = 0
         guard box.width > 0, box.height > 0, count > 0 else { return }
         let cs = Float(max(config.cellSize, 1))
@@ -167,34 +220,23 @@ public struct MotionField: Sendable {
             for k in lo..<hi where box.contains(x: xs[k], y: ys[k]) {
                 s.dx.append(dxs[k]); s.dy.append(dys[k]); s.x.append(xs[k]); s.y.append(ys[k])
                 s.area += areas[k]
+                s.w.append(areas[k] > 0 ? areas[k] : 1)
             }
         }
     }
 }
 
-/// Median (lower middle for even counts) by quickselect. With `scratchCopy` the values
-/// are selected in a copy appended after the originals, which are left as they were.
-func median(_ v: inout [Float], scratchCopy: Bool) -> Float {
-    let n = v.count
-    precondition(n > 0)
-    if scratchCopy { v.append(contentsOf: v) }
-    let base = scratchCopy ? n : 0
-    let k = (n - 1) / 2
-    let m: Float = v.withUnsafeMutableBufferPointer { buf in
-        var lo = base, hi = base + n - 1
-        let target = base + k
-        while lo < hi {
-            let pivot = buf[(lo + hi) / 2]
-            var i = lo, j = hi
-            while i <= j {
-                while buf[i] < pivot { i += 1 }
-                while buf[j] > pivot { j -= 1 }
-                if i <= j { buf.swapAt(i, j); i += 1; j -= 1 }
-            }
-            if target <= j { hi = j } else if target >= i { lo = i } else { break }
-        }
-        return buf[target]
+/// Weighted median of (value, weight) pairs: the smallest value at which the cumulative
+/// weight reaches half the total. Sorts `pairs` in place.
+func weightedMedian(_ pairs: inout [(Float, Float)]) -> Float {
+    precondition(!pairs.isEmpty)
+    pairs.sort { $0.0 < $1.0 }
+    var total: Float = 0
+    for p in pairs { total += p.1 }
+    var acc: Float = 0
+    for p in pairs {
+        acc += p.1
+        if acc >= total / 2 { return p.0 }
     }
-    if scratchCopy { v.removeLast(n) }
-    return m
+    return pairs[pairs.count - 1].0
 }

@@ -23,7 +23,7 @@ public struct Track: Sendable {
     public internal(set) var state: TrackState
     /// Current box, xyxy source pixels.
     public internal(set) var box: Box
-    var kalman: BoxKalman
+    public internal(set) var kalman: BoxKalman
     /// (vx, vy) pixels per frame, from the Kalman state.
     public var velocity: (x: Float, y: Float) { kalman.velocity }
     /// Running mean of the SAM region tokens of matched proposals (L2-normalized).
@@ -45,6 +45,8 @@ public struct Track: Sendable {
     public internal(set) var consecutiveHits: Int
     public internal(set) var misses: Int
     public internal(set) var method: PropagationMethod
+    /// Frames moved by motion vectors since the last keyframe match.
+    public internal(set) var motionFrames = 0
     /// Source tag of the last matched proposal.
     public internal(set) var source: String
 

@@ -35,17 +35,45 @@ public struct Tracker: Sendable {
 
     /// As above with a field binned by the caller (lets one field serve several trackers).
     public mutating func propagate(to frame: FrameInfo, field: MotionField?) {
+        // Pass 1: predict every track and read its motion from the field. Vectors describe
+        // one frame step, so they are only used between consecutive frames. The filter's
+        // velocity serves as the prior once it is sure of it.
+        var estimates = [MotionEstimate?](repeating: nil, count: tracks.count)
+        var priors = [(dx: Float, dy: Float)?](repeating: nil, count: tracks.count)
+        var previous = [Box](repeating: Box(x1: 0, y1: 0, x2: 0, y2: 0), count: tracks.count)
+        var moving = [Bool](repeating: false, count: tracks.count)
         for t in tracks.indices where tracks[t].state != .ended {
             let dt = Float(frame.index - tracks[t].lastFrame)
             guard dt > 0 else { continue }
-            let previous = tracks[t].box
+            moving[t] = true
+            previous[t] = tracks[t].box
             tracks[t].kalman.predict(dt: dt)
-            // Vectors describe one frame step; only trust them for consecutive frames.
-            if dt == 1, let field, let m = field.estimate(for: previous, scratch: &scratch) {
-                let moved = m.apply(to: previous)
+            let k = tracks[t].kalman
+            if k.velocityStd < config.priorVelocityStd { priors[t] = (k.velocity.x, k.velocity.y) }
+            if dt == 1, let field {
+                estimates[t] = field.estimate(for: previous[t], prior: priors[t], scratch: &scratch)
+            }
+        }
+        // Pass 2: occlusion. A track whose vectors say it suddenly moves the way an
+        // overlapping track is known to move is being covered by that track: it coasts
+        // on its own prediction instead of being dragged along.
+        for t in tracks.indices where moving[t] {
+            guard let e = estimates[t], let p = priors[t], !Self.agrees(e, p, config.motion) else { continue }
+            for u in tracks.indices where u != t && moving[u] {
+                guard let q = priors[u], Self.agrees(e, q, config.motion),
+                      previous[u].iou(previous[t]) > 0 else { continue }
+                estimates[t] = nil
+                break
+            }
+        }
+        // Pass 3: move.
+        for t in tracks.indices where moving[t] {
+            if let m = estimates[t] {
+                let moved = m.apply(to: previous[t])
                 tracks[t].kalman.update(moved, relativeStd: config.kalman.motion)
                 tracks[t].box = moved.clipped(width: frame.width, height: frame.height)
                 tracks[t].method = .motionVectors
+                tracks[t].motionFrames += 1
             } else {
                 tracks[t].box = tracks[t].kalman.box.clipped(width: frame.width, height: frame.height)
                 tracks[t].method = .kalman
@@ -53,6 +81,12 @@ public struct Tracker: Sendable {
             tracks[t].lastFrame = frame.index
         }
         self.frame = frame
+    }
+
+    /// True when a motion estimate matches an expected displacement (prior tolerance).
+    static func agrees(_ e: MotionEstimate, _ p: (dx: Float, dy: Float), _ c: MotionConfig) -> Bool {
+        let tol = c.priorPixels + c.priorSpread * (p.dx * p.dx + p.dy * p.dy).squareRoot()
+        return abs(e.dx - p.dx) <= tol && abs(e.dy - p.dy) <= tol
     }
 
     // MARK: output

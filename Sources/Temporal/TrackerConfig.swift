@@ -48,6 +48,8 @@ public struct TrackerConfig: Sendable, Equatable {
     /// Use the codec's motion vectors between keyframes (false: constant velocity only).
     public var useMotionVectors: Bool = true
     public var motion = MotionConfig()
+    /// The Kalman velocity serves as the motion prior once its std is below this (px/frame).
+    public var priorVelocityStd: Float = 1.0
     public var kalman = KalmanNoise()
     public var recognition = RecognitionPolicy()
     /// Classes listed in each region's `top`.
