@@ -51,7 +51,7 @@ let package = Package(
 
         .testTarget(name: "DecodeTests", dependencies: ["Decode"]),
         .testTarget(name: "RecognizerTests", dependencies: ["Recognizer"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TemporalTests", dependencies: ["Temporal"]),
+        .testTarget(name: "TemporalTests", dependencies: ["Temporal"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon"]),
     ],
     swiftLanguageModes: [.v6]

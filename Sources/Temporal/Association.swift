@@ -1,0 +1,160 @@
+// Keyframe association, ByteTrack-style in stages, each an optimal assignment:
+//  1. confident proposals against every live track, cost mixing (1 - IoU) and region-token
+//     cosine distance;
+//  2. low-score proposals against the confirmed tracks still unmatched, by IoU alone
+//     (their tokens are less trustworthy);
+//  3. confident proposals still unmatched against unmatched confirmed or lost tracks
+//     (within the re-id window) by region-token similarity alone: re-identification.
+// Then births (tentative tracks, confirmed after N consecutive hits) and deaths (after M
+// missed keyframes).
+
+extension Tracker {
+    /// Folds a keyframe's proposals into the tracks. Call after `propagate(to:)` for the
+    /// same frame (if it was not, the tracks are moved by Kalman prediction first).
+    public mutating func update(frame: FrameInfo, proposals: [Proposal]) {
+        if self.frame?.index != frame.index { propagate(to: frame, field: nil) }
+        keyframesSeen += 1
+        let firstKeyframe = keyframesSeen == 1
+        let c = config
+
+        var proposalUsed = [Bool](repeating: false, count: proposals.count)
+        var trackUsed = [Bool](repeating: false, count: tracks.count)
+        let high = proposals.indices.filter { proposals[$0].score >= c.highScore }
+        let low = proposals.indices.filter { proposals[$0].score >= c.lowScore && proposals[$0].score < c.highScore }
+
+        // Stage 1: confident proposals x live tracks, IoU + token.
+        let live = tracks.indices.filter { tracks[$0].state != .ended }
+        for (pi, ti) in assign(proposals, high, live, cost: { p, t in self.mixedCost(p, t) }) {
+            match(track: ti, proposal: proposals[pi], frame: frame)
+            proposalUsed[pi] = true; trackUsed[ti] = true
+        }
+        // Stage 2: low-score proposals x unmatched confirmed tracks, IoU only.
+        let confirmedLeft = tracks.indices.filter { !trackUsed[$0] && tracks[$0].state == .confirmed }
+        for (pi, ti) in assign(proposals, low, confirmedLeft, cost: { p, t in
+            let iou = t.box.iou(p.box)
+            return iou >= c.lowScoreMinIoU ? 1 - iou : nil
+        }) {
+            match(track: ti, proposal: proposals[pi], frame: frame)
+            proposalUsed[pi] = true; trackUsed[ti] = true
+        }
+        // Stage 3: re-identification by region token.
+        let highLeft = high.filter { !proposalUsed[$0] }
+        let reidable = tracks.indices.filter {
+            !trackUsed[$0] && (tracks[$0].state == .confirmed || tracks[$0].state == .lost)
+                && frame.time - tracks[$0].lastSeenTime <= c.reidWindow
+        }
+        for (pi, ti) in assign(proposals, highLeft, reidable, cost: { p, t in
+            guard let a = p.regionToken, let b = t.regionToken else { return nil }
+            let sim = cosineSimilarity(a, b)
+            return sim >= c.reidMinSimilarity ? 1 - sim : nil
+        }) {
+            // The box jumps to the proposal: restart the motion model there, with the mean
+            // velocity since the track was last seen.
+            let last = tracks[ti].lastSeenBox, newBox = proposals[pi].box
+            let frames = Float(max(1, frame.index - tracks[ti].lastSeenFrame))
+            tracks[ti].kalman = BoxKalman(box: newBox, noise: c.kalman)
+            tracks[ti].kalman.setVelocity(x: (newBox.cx - last.cx) / frames, y: (newBox.cy - last.cy) / frames)
+            match(track: ti, proposal: proposals[pi], frame: frame)
+            proposalUsed[pi] = true; trackUsed[ti] = true
+        }
+        // Misses and deaths.
+        for ti in tracks.indices where !trackUsed[ti] && tracks[ti].state != .ended {
+            tracks[ti].misses += 1
+            tracks[ti].consecutiveHits = 0
+            switch tracks[ti].state {
+            case .tentative:
+                tracks[ti].state = .ended
+            case .confirmed where tracks[ti].misses >= c.lostAfterMisses:
+                tracks[ti].state = .lost
+            default: break
+            }
+            if tracks[ti].misses >= c.maxMisses
+                || (tracks[ti].state == .lost && frame.time - tracks[ti].lastSeenTime > c.reidWindow) {
+                tracks[ti].state = .ended
+            }
+        }
+        tracks.removeAll { $0.state == .ended }
+        // Births.
+        for pi in high where !proposalUsed[pi] && proposals[pi].score >= c.birthScore {
+            var t = Track(id: makeID(), proposal: proposals[pi], frame: frame, noise: c.kalman)
+            t.labels = LabelHistory(alpha: c.labelAlpha)
+            if firstKeyframe || c.birthHits <= 1 { t.state = .confirmed }
+            tracks.append(t)
+            observeLabel(track: tracks.count - 1, proposal: proposals[pi], frame: frame)
+        }
+        self.frame = frame
+    }
+
+    /// Combined cost, or nil when gated out. Both terms lie in 0...1.
+    func mixedCost(_ p: Proposal, _ t: Track) -> Float? {
+        let iou = t.box.iou(p.box)
+        guard iou >= config.minIoU else { return nil }
+        var cost = 1 - iou
+        if let a = p.regionToken, let b = t.regionToken, a.count == b.count {
+            let tokenDistance = min(max(1 - cosineSimilarity(a, b), 0), 1)
+            let w = config.iouWeight + config.tokenWeight
+            if w > 0 { cost = (config.iouWeight * cost + config.tokenWeight * tokenDistance) / w }
+        }
+        return cost <= config.maxCost ? cost : nil
+    }
+
+    /// Optimal assignment of `proposalIndices` to `trackIndices` under `cost` (nil = gated).
+    /// Returns (proposal index, track index) pairs.
+    func assign(_ proposals: [Proposal], _ proposalIndices: [Int], _ trackIndices: [Int],
+                cost: (Proposal, Track) -> Float?) -> [(Int, Int)] {
+        guard !proposalIndices.isEmpty, !trackIndices.isEmpty else { return [] }
+        let cols = trackIndices.count
+        var m = [Double](repeating: .infinity, count: proposalIndices.count * cols)
+        for (r, pi) in proposalIndices.enumerated() {
+            for (k, ti) in trackIndices.enumerated() {
+                if let x = cost(proposals[pi], tracks[ti]) { m[r * cols + k] = Double(x) }
+            }
+        }
+        return Assignment.solve(costs: m, rows: proposalIndices.count, cols: cols)
+            .map { (proposalIndices[$0.row], trackIndices[$0.col]) }
+    }
+
+    mutating func match(track ti: Int, proposal p: Proposal, frame: FrameInfo) {
+        // The filter learns the velocity from the residual; the box re-anchors on the
+        // proposal (motion-vector drift is correlated, so the filter's own variance is
+        // too optimistic to average it with the proposal).
+        // When motion vectors carried the box most of the way here, its velocity already
+        // comes from them, and the residual is mostly accumulated drift (or an occluder's
+        // pull), not a velocity error: then only re-anchor. Otherwise (constant velocity,
+        // intra frames) the residual is what teaches the filter the velocity.
+        let sinceLast = max(1, frame.index - tracks[ti].lastSeenFrame)
+        if tracks[ti].motionFrames * 2 < sinceLast {
+            tracks[ti].kalman.update(p.box, relativeStd: config.kalman.proposal)
+        }
+        tracks[ti].kalman.anchor(at: p.box)
+        tracks[ti].motionFrames = 0
+        tracks[ti].box = p.box.clipped(width: frame.width, height: frame.height)
+        tracks[ti].method = .observed
+        tracks[ti].hits += 1
+        tracks[ti].consecutiveHits += 1
+        tracks[ti].misses = 0
+        tracks[ti].lastSeenFrame = frame.index
+        tracks[ti].lastSeenBox = p.box
+        tracks[ti].lastSeenTime = frame.time
+        tracks[ti].lastFrame = frame.index
+        tracks[ti].source = p.source
+        tracks[ti].regionToken = Track.blend(tracks[ti].regionToken, p.regionToken, momentum: config.tokenMomentum)
+        tracks[ti].embedding = Track.blend(tracks[ti].embedding, p.embedding, momentum: config.tokenMomentum)
+        switch tracks[ti].state {
+        case .tentative where tracks[ti].consecutiveHits >= config.birthHits: tracks[ti].state = .confirmed
+        case .lost: tracks[ti].state = .confirmed
+        default: break
+        }
+        observeLabel(track: ti, proposal: p, frame: frame)
+    }
+
+    /// Folds a recognition result into the track's label history.
+    mutating func observeLabel(track ti: Int, proposal p: Proposal, frame: FrameInfo) {
+        guard p.isRecognized else { return }
+        let probs = p.classScores ?? p.embedding.flatMap { vocabulary?.probabilities(for: $0) }
+        if let probs { tracks[ti].labels.observe(probs) }
+        tracks[ti].lastInferredFrame = frame.index
+        tracks[ti].lastInferredTime = frame.time
+        tracks[ti].lastInferredBox = p.box
+    }
+}

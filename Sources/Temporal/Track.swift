@@ -1,0 +1,79 @@
+// One tracked region of one stream: where it is, how it moves, what it is, and when it
+// was last seen by the recognizer.
+
+/// Life cycle: tentative (born, not yet confirmed by N consecutive keyframe hits) ->
+/// confirmed (published) -> lost (missed keyframes, kept for re-identification) -> ended.
+public enum TrackState: String, Sendable, Codable {
+    case tentative, confirmed, lost, ended
+}
+
+/// How a track's box got to where it is on the current frame.
+public enum PropagationMethod: String, Sendable, Codable {
+    /// Matched to a proposal on this keyframe.
+    case observed
+    /// Moved by the codec's motion vectors.
+    case motionVectors
+    /// Constant-velocity Kalman prediction (no usable vectors).
+    case kalman
+}
+
+public struct Track: Sendable {
+    /// Monotonic within a stream, never reused.
+    public let id: UInt64
+    public internal(set) var state: TrackState
+    /// Current box, xyxy source pixels.
+    public internal(set) var box: Box
+    public internal(set) var kalman: BoxKalman
+    /// (vx, vy) pixels per frame, from the Kalman state.
+    public var velocity: (x: Float, y: Float) { kalman.velocity }
+    /// Running mean of the SAM region tokens of matched proposals (L2-normalized).
+    public internal(set) var regionToken: [Float]?
+    /// Running mean of the head's semantic embeddings (L2-normalized), for re-scoring.
+    public internal(set) var embedding: [Float]?
+    public internal(set) var labels: LabelHistory
+    /// Frame, time and box of the last recognition result folded into the labels.
+    public internal(set) var lastInferredFrame: Int?
+    public internal(set) var lastInferredTime: Double?
+    public internal(set) var lastInferredBox: Box?
+    /// Frame and time of the last keyframe match (any proposal).
+    public internal(set) var lastSeenFrame: Int
+    public internal(set) var lastSeenBox: Box
+    public internal(set) var lastSeenTime: Double
+    public internal(set) var lastFrame: Int
+    /// Keyframe matches in total, consecutive matches, and consecutive missed keyframes.
+    public internal(set) var hits: Int
+    public internal(set) var consecutiveHits: Int
+    public internal(set) var misses: Int
+    public internal(set) var method: PropagationMethod
+    /// Frames moved by motion vectors since the last keyframe match.
+    public internal(set) var motionFrames = 0
+    /// Source tag of the last matched proposal.
+    public internal(set) var source: String
+
+    init(id: UInt64, proposal: Proposal, frame: FrameInfo, noise: KalmanNoise) {
+        self.id = id
+        state = .tentative
+        box = proposal.box
+        kalman = BoxKalman(box: proposal.box, noise: noise)
+        regionToken = proposal.regionToken.map(l2Normalized)
+        embedding = proposal.embedding.map(l2Normalized)
+        labels = LabelHistory()
+        lastSeenFrame = frame.index; lastSeenBox = proposal.box; lastSeenTime = frame.time; lastFrame = frame.index
+        hits = 1; consecutiveHits = 1; misses = 0
+        method = .observed
+        source = proposal.source
+    }
+
+    /// Blends a new vector into a running L2-normalized mean (momentum on the old one).
+    static func blend(_ old: [Float]?, _ new: [Float]?, momentum: Float) -> [Float]? {
+        guard let new else { return old }
+        let n = l2Normalized(new)
+        guard let old, old.count == n.count else { return n }
+        var out = old
+        for i in out.indices { out[i] = momentum * old[i] + (1 - momentum) * n[i] }
+        return l2Normalized(out)
+    }
+
+    /// Age of the label in seconds at `time` (nil if never recognized).
+    public func labelAge(at time: Double) -> Double? { lastInferredTime.map { max(0, time - $0) } }
+}

@@ -1,0 +1,156 @@
+// The per-stream tracker. Call `propagate` on every decoded frame (with that frame's
+// motion vectors, or nil), then `update` on keyframes with the proposals; read `regions`.
+// A value type: one per stream, owned by that stream's pipeline.
+
+public struct Tracker: Sendable {
+    public var config: TrackerConfig
+    public private(set) var vocabulary: Vocabulary?
+    public internal(set) var tracks: [Track] = []
+    /// Next id to hand out (ids are never reused).
+    public private(set) var nextID: UInt64 = 1
+    /// The last frame seen by `propagate` or `update`.
+    public internal(set) var frame: FrameInfo?
+    var keyframesSeen = 0
+    var scratch = MotionScratch()
+
+    public init(config: TrackerConfig = TrackerConfig(), vocabulary: Vocabulary? = nil) {
+        self.config = config
+        self.vocabulary = vocabulary
+    }
+
+    mutating func makeID() -> UInt64 { defer { nextID += 1 }; return nextID }
+
+    // MARK: propagation (every frame)
+
+    /// Moves every live track to `frame`: by the median motion of the vectors inside its
+    /// box when they are usable, otherwise by the constant-velocity Kalman prediction.
+    /// `motion` is nil (or empty) on intra frames and for codecs without vectors.
+    public mutating func propagate(to frame: FrameInfo, motion: [MotionSample]?) {
+        let field: MotionField? =
+            if config.useMotionVectors, let motion, !motion.isEmpty {
+                MotionField(samples: motion, width: frame.width, height: frame.height, config: config.motion)
+            } else { nil }
+        propagate(to: frame, field: field)
+    }
+
+    /// As above with a field binned by the caller (lets one field serve several trackers).
+    public mutating func propagate(to frame: FrameInfo, field: MotionField?) {
+        // Pass 1: predict every track and read its motion from the field. Vectors describe
+        // one frame step, so they are only used between consecutive frames. The filter's
+        // velocity serves as the prior once it is sure of it.
+        var estimates = [MotionEstimate?](repeating: nil, count: tracks.count)
+        var priors = [(dx: Float, dy: Float)?](repeating: nil, count: tracks.count)
+        var previous = [Box](repeating: Box(x1: 0, y1: 0, x2: 0, y2: 0), count: tracks.count)
+        var moving = [Bool](repeating: false, count: tracks.count)
+        for t in tracks.indices where tracks[t].state != .ended {
+            let dt = Float(frame.index - tracks[t].lastFrame)
+            guard dt > 0 else { continue }
+            moving[t] = true
+            previous[t] = tracks[t].box
+            tracks[t].kalman.predict(dt: dt)
+            let k = tracks[t].kalman
+            if k.velocityStd < config.priorVelocityStd { priors[t] = (k.velocity.x, k.velocity.y) }
+            if dt == 1, let field {
+                estimates[t] = field.estimate(for: previous[t], prior: priors[t], scratch: &scratch)
+            }
+        }
+        // Pass 2: occlusion. A track whose vectors say it suddenly moves the way an
+        // overlapping track is known to move is being covered by that track: it coasts
+        // on its own prediction instead of being dragged along.
+        for t in tracks.indices where moving[t] {
+            guard let e = estimates[t], let p = priors[t], !Self.agrees(e, p, config.motion) else { continue }
+            for u in tracks.indices where u != t && moving[u] {
+                guard let q = priors[u], Self.agrees(e, q, config.motion),
+                      previous[u].iou(previous[t]) > 0 else { continue }
+                estimates[t] = nil
+                break
+            }
+        }
+        // Pass 3: move.
+        for t in tracks.indices where moving[t] {
+            if let m = estimates[t] {
+                let moved = m.apply(to: previous[t])
+                tracks[t].kalman.update(moved, relativeStd: config.kalman.motion)
+                tracks[t].box = moved.clipped(width: frame.width, height: frame.height)
+                tracks[t].method = .motionVectors
+                tracks[t].motionFrames += 1
+            } else {
+                tracks[t].box = tracks[t].kalman.box.clipped(width: frame.width, height: frame.height)
+                tracks[t].method = .kalman
+            }
+            tracks[t].lastFrame = frame.index
+        }
+        self.frame = frame
+    }
+
+    /// True when a motion estimate matches an expected displacement (prior tolerance).
+    static func agrees(_ e: MotionEstimate, _ p: (dx: Float, dy: Float), _ c: MotionConfig) -> Bool {
+        let tol = c.priorPixels + c.priorSpread * (p.dx * p.dx + p.dy * p.dy).squareRoot()
+        return abs(e.dx - p.dx) <= tol && abs(e.dy - p.dy) <= tol
+    }
+
+    // MARK: output
+
+    /// Tracks published on the current frame (confirmed ones), with provenance.
+    public func regions() -> [TrackedRegion] {
+        guard let frame else { return [] }
+        return tracks.filter { $0.state == .confirmed }.map { region(for: $0, at: frame) }
+    }
+
+    func region(for t: Track, at frame: FrameInfo) -> TrackedRegion {
+        let inferredNow = t.lastInferredFrame == frame.index
+        let label = t.labels.label
+        let name: String? =
+            if let label, let v = vocabulary, label < v.count { v.names[label] } else { nil }
+        return TrackedRegion(
+            trackID: t.id, state: t.state, box: t.box, label: label, labelName: name,
+            score: t.labels.score, margin: t.labels.margin, top: t.labels.top(config.topK),
+            provenance: Provenance(
+                kind: inferredNow ? .inferred : .propagated,
+                sourceFrame: t.lastInferredFrame,
+                labelAge: t.labelAge(at: frame.time),
+                boxMethod: t.method))
+    }
+
+    /// Live tracks (not ended), any state.
+    public var liveTracks: [Track] { tracks.filter { $0.state != .ended } }
+
+    // MARK: recognition
+
+    /// Confirmed tracks whose label should be refreshed at the next keyframe: never
+    /// recognized, drifted (area change or low IoU to the last recognized box), low label
+    /// margin, or a label older than the policy allows. The others reuse their label.
+    public func recognitionRequests() -> [RecognitionRequest] {
+        guard let frame else { return [] }
+        let p = config.recognition
+        var out: [RecognitionRequest] = []
+        for t in tracks where t.state == .confirmed {
+            let reason: RecognitionReason?
+            if let inferred = t.lastInferredBox, let time = t.lastInferredTime {
+                let areaChange = abs(t.box.area - inferred.area) / max(inferred.area, 1)
+                if areaChange > p.maxAreaChange || t.box.iou(inferred) < p.minIoUToInferred {
+                    reason = .drift
+                } else if t.labels.margin < p.minMargin {
+                    reason = .lowMargin
+                } else if frame.time - time > p.maxLabelAge {
+                    reason = .stale
+                } else { reason = nil }
+            } else { reason = .neverRecognized }
+            if let reason { out.append(RecognitionRequest(trackID: t.id, box: t.box, reason: reason)) }
+        }
+        return out
+    }
+
+    /// Switches to a new vocabulary and re-scores every live track from its stored
+    /// semantic embedding (no encoder run). Tracks without an embedding lose their label.
+    public mutating func setVocabulary(_ v: Vocabulary) {
+        vocabulary = v
+        for t in tracks.indices where tracks[t].state != .ended {
+            if let e = tracks[t].embedding, let p = v.probabilities(for: e) {
+                tracks[t].labels.reset(to: p)
+            } else {
+                tracks[t].labels = LabelHistory(alpha: config.labelAlpha)
+            }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+// Every knob of the tracker in one place, with the defaults the synthetic evaluation
+// (docs/temporal-results.md) was run with.
+
+/// When a track asks the recognizer for a fresh look instead of reusing its label.
+public struct RecognitionPolicy: Sendable, Equatable {
+    /// Box area changed by more than this fraction since the last recognition.
+    public var maxAreaChange: Float = 0.3
+    /// IoU of the current box with the last recognized box below this.
+    public var minIoUToInferred: Float = 0.5
+    /// Label margin (top-1 minus top-2 running score) below this.
+    public var minMargin: Float = 0.15
+    /// Label older than this many seconds.
+    public var maxLabelAge: Double = 10
+    public init() {}
+}
+
+public struct TrackerConfig: Sendable, Equatable {
+    /// Association cost = (iouWeight x (1 - IoU) + tokenWeight x clamp(1 - cos(tokens), 0, 1))
+    /// / (iouWeight + tokenWeight). Without tokens on either side it is (1 - IoU) alone.
+    public var iouWeight: Float = 0.5
+    public var tokenWeight: Float = 0.5
+    /// A pair is allowed only with IoU >= minIoU and cost <= maxCost.
+    public var minIoU: Float = 0.1
+    public var maxCost: Float = 0.75
+    /// ByteTrack stages: proposals at or above highScore go first against all tracks;
+    /// those in [lowScore, highScore) then go against the confirmed tracks left, by IoU.
+    public var highScore: Float = 0.5
+    public var lowScore: Float = 0.1
+    /// Stage-two gate (IoU only).
+    public var lowScoreMinIoU: Float = 0.4
+    /// Unmatched proposals at or above this start a tentative track.
+    public var birthScore: Float = 0.6
+    /// Consecutive keyframe hits to confirm a track (tracks born on the stream's first
+    /// keyframe are confirmed at once, as ByteTrack does).
+    public var birthHits: Int = 2
+    /// Missed keyframes after which a confirmed track is lost (no longer published).
+    public var lostAfterMisses: Int = 2
+    /// Missed keyframes after which a track ends.
+    public var maxMisses: Int = 4
+    /// A lost track can be re-identified by its region token for this many seconds.
+    public var reidWindow: Double = 6
+    /// Minimum token cosine similarity to re-identify a lost track.
+    public var reidMinSimilarity: Float = 0.75
+    /// Momentum of the running region token / embedding (weight on the old value).
+    public var tokenMomentum: Float = 0.8
+    /// Label history: weight of a new keyframe's class probabilities.
+    public var labelAlpha: Float = 0.4
+    /// Use the codec's motion vectors between keyframes (false: constant velocity only).
+    public var useMotionVectors: Bool = true
+    public var motion = MotionConfig()
+    /// The Kalman velocity serves as the motion prior once its std is below this (px/frame).
+    public var priorVelocityStd: Float = 1.0
+    public var kalman = KalmanNoise()
+    public var recognition = RecognitionPolicy()
+    /// Classes listed in each region's `top`.
+    public var topK: Int = 3
+    public init() {}
+}
