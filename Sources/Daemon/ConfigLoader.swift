@@ -50,7 +50,11 @@ public enum ConfigLoader {
         }
         let config = walker.daemon(root)
         if let config, walker.problems.isEmpty { return config }
-        throw ConfigError(problems: walker.problems)
+        // In file order (stable: problems on one line keep the order they were found in).
+        let ordered = walker.problems.enumerated().sorted {
+            ($0.element.line ?? .max, $0.offset) < ($1.element.line ?? .max, $1.offset)
+        }.map(\.element)
+        throw ConfigError(problems: ordered)
     }
 
     static func describeIOError(_ error: Error) -> String {

@@ -109,7 +109,7 @@ extension ConfigWalker {
         var entries: [VocabularyEntry] = []
         var seen: [String: String] = [:]
         for (text, n, p) in lines {
-            let names = text.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            let names = text.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
             if names.contains(where: \.isEmpty) { problem(n, p, "'\(text)' has an empty name (check the '|')"); continue }
             let entry = VocabularyEntry(label: names[0], names: names)
             if let other = seen[entry.label.lowercased()] { problem(n, p, "'\(entry.label)' is already listed at \(other)"); continue }

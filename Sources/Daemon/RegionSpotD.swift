@@ -10,5 +10,7 @@ struct RegionSpotD: AsyncParsableCommand {
         subcommands: [
             ProbeCommand.self,
             CheckConfigCommand.self,
+            TailCommand.self,
+            IdleCommand.self,
         ])
 }
