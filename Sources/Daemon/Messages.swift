@@ -68,8 +68,8 @@ public struct RegionsMessage: Codable, Sendable, Equatable {
     public var schema = SchemaVersion.regions
     public var stream: String
     public var frame: Int
-    /// Presentation time in seconds (stream time base); nil when the source has none.
-    public var pts: Double?
+    /// Presentation time in seconds (stream time base).
+    public var pts: Double
     /// Wall clock, RFC 3339 UTC with microseconds.
     public var time: String
     public var keyframe: Bool
@@ -79,11 +79,11 @@ public struct RegionsMessage: Codable, Sendable, Equatable {
     public var latency: Double?
     public var regions: [RegionRecord]
 
-    public init(stream: String, frame: Int, pts: Double?, time: Double, keyframe: Bool, inferred: Bool,
+    public init(stream: String, frame: Int, pts: Double, time: Double, keyframe: Bool, inferred: Bool,
                 latency: Double? = nil, regions: [RegionRecord]) {
         self.stream = stream
         self.frame = frame
-        self.pts = pts.map(jsonFinite)
+        self.pts = jsonFinite(pts)
         self.time = RFC3339.format(epochSeconds: time)
         self.keyframe = keyframe
         self.inferred = inferred
@@ -108,7 +108,7 @@ public struct TrackMessage: Codable, Sendable, Equatable {
     public var score: Double?
     public var box: [Double]
     public var frame: Int
-    public var pts: Double?
+    public var pts: Double
     public var time: String
 
     enum CodingKeys: String, CodingKey {
@@ -117,7 +117,7 @@ public struct TrackMessage: Codable, Sendable, Equatable {
     }
 
     public init(stream: String, event: TrackEvent, trackID: UInt64, label: String, previousLabel: String? = nil,
-                score: Double? = nil, box: [Double], frame: Int, pts: Double?, time: Double) {
+                score: Double? = nil, box: [Double], frame: Int, pts: Double, time: Double) {
         self.stream = stream
         self.event = event
         self.trackID = trackID
@@ -126,7 +126,7 @@ public struct TrackMessage: Codable, Sendable, Equatable {
         self.score = score.map(jsonFinite)
         self.box = box.map(jsonFinite)
         self.frame = frame
-        self.pts = pts.map(jsonFinite)
+        self.pts = jsonFinite(pts)
         self.time = RFC3339.format(epochSeconds: time)
     }
 }
