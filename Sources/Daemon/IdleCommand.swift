@@ -1,6 +1,7 @@
 // `regionspotd idle --config FILE` (hidden): the service shell without pipelines —
 // publisher bound, metrics up, READY/STATUS/WATCHDOG/STOPPING, SIGHUP reload, SIGTERM
-// drain — publishing a `status` message per configured stream. For smoke tests of a
+// drain — publishing `status` messages (state, then rates every metrics.interval) per
+// configured stream. For smoke tests of a
 // deployment (unit file, sockets, firewall) and for the daemon's own tests.
 import ArgumentParser
 import Foundation
@@ -13,7 +14,6 @@ struct IdleCommand: AsyncParsableCommand {
         shouldDisplay: false)
 
     @Option(help: "The YAML configuration file.") var config: String
-    @Option(help: "Seconds between status messages per stream.") var statusEvery = 1.0
     @Option(help: "Stop the heartbeat after this many seconds (to see the watchdog withheld).") var wedgeAfter: Double?
 
     func run() async throws {
@@ -40,15 +40,10 @@ struct IdleCommand: AsyncParsableCommand {
             if wedgeAfter.map({ Service.now() - started < $0 }) ?? true { heartbeat.beat() }
         }
         let reason = "idle: no pipeline composed"
-        let publishStates: @Sendable () -> Void = {
-            for s in service.config.streams {
-                try? service.publisher?.publish(StatusMessage.state(.connecting, stream: s.id, reason: reason, time: RFC3339.now()))
-            }
-        }
-        publishStates()
-        service.every(statusEvery, name: "status", publishStates)
-        service.statusLine { "idle: \(service.config.streams.count) streams configured, no pipeline" }
+        for stream in cfg.streams { service.streamStatus(stream.id).set(.connecting, reason: reason) }
         service.onReload { new, plan in
+            for stream in plan.added { service.streamStatus(stream.id).set(.connecting, reason: reason) }
+            for id in plan.removed { service.removeStreamStatus(id) }
             logger.notice("idle: reload would add \(plan.added.map(\.id)), remove \(plan.removed), change \(plan.changed.map(\.id))")
         }
         service.ready(status: "idle: \(cfg.streams.count) streams configured, no pipeline")

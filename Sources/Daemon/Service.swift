@@ -26,6 +26,9 @@ public final class Service: @unchecked Sendable {
     public let watchdogTimeout: Double?
     public private(set) var publisher: Publisher?
     public private(set) var metricsServer: MetricsHTTPServer?
+    /// Boxes from an upstream detector, per stream (nil unless external_boxes.endpoint is set).
+    public private(set) var externalBoxes: ExternalBoxInbox?
+    public private(set) var externalReceiver: ExternalBoxReceiver?
 
     private struct Job { var name: String; var interval: Double; var next: Double; var run: @Sendable () -> Void }
 
@@ -43,6 +46,8 @@ public final class Service: @unchecked Sendable {
     private let tickerDone = DispatchSemaphore(value: 0)
     private let signals = SignalHandlers()
     private var started = false
+    private var statuses: [String: StreamStatus] = [:]
+    private var statusOrder: [String] = []
 
     public init(config: DaemonConfig, logger: Logger = Logger(label: "regionspotd"),
                 environment: [String: String] = ProcessInfo.processInfo.environment) {
@@ -78,6 +83,20 @@ public final class Service: @unchecked Sendable {
                 throw error
             }
         }
+        if let ep = c.externalBoxesEndpoint {
+            let inbox = ExternalBoxInbox(capacityPerStream: c.limits.externalQueue)
+            do {
+                externalReceiver = try ExternalBoxReceiver(
+                    endpoint: ep, inbox: inbox, knownStreams: { [weak self] in Set(self?.config.streams.map(\.id) ?? []) },
+                    metrics: metrics, logger: logger, progress: progress.register("external boxes"))
+                externalBoxes = inbox
+                logger.info("external boxes on \(ep)")
+            } catch {
+                metricsServer?.stop()
+                pub.close(timeout: 1)
+                throw error
+            }
+        }
         if installSignals {
             signals.on([SIGTERM, SIGINT]) { [self] sig in requestStop(reason: sig == SIGTERM ? "SIGTERM" : "SIGINT") }
             signals.on([SIGHUP]) { [self] _ in reload() }
@@ -91,6 +110,35 @@ public final class Service: @unchecked Sendable {
 
     /// Per-stream metrics (the same instance for the same stream).
     public func streamMetrics(_ stream: String) -> StreamMetrics { StreamMetrics(registry: metrics, stream: stream) }
+
+    /// The stream's status publisher (the same instance for the same stream). The service
+    /// publishes its rates every `metrics.interval` and puts its summary in STATUS=.
+    public func streamStatus(_ stream: String) -> StreamStatus {
+        lock.withLock {
+            if let s = statuses[stream] { return s }
+            let s = StreamStatus(stream: stream, metrics: streamMetrics(stream), registry: metrics, publisher: publisher)
+            statuses[stream] = s
+            statusOrder.append(stream)
+            return s
+        }
+    }
+
+    /// Forgets a removed stream's status (after its pipeline stopped).
+    public func removeStreamStatus(_ stream: String) {
+        lock.withLock {
+            statuses[stream] = nil
+            statusOrder.removeAll { $0 == stream }
+        }
+    }
+
+    /// The default STATUS= line: "2/3 streams up: cam1 25.0 fps, cam2 reconnecting; last recognition 0.42 s".
+    public func defaultStatusLine() -> String {
+        let all = lock.withLock { statusOrder.compactMap { statuses[$0] } }
+        guard !all.isEmpty else { return "no streams" }
+        let up = all.filter { $0.current.state == .streaming }.count
+        let latency = all.compactMap(\.lastLatency).max().map { String(format: "; last recognition %.2f s", $0) } ?? ""
+        return "\(up)/\(all.count) streams up: " + all.map(\.summary).joined(separator: ", ") + latency
+    }
 
     /// READY=1 (send once models are loaded, the vocabulary embedded and sockets bound).
     public func ready(status: String? = nil) {
@@ -189,6 +237,7 @@ public final class Service: @unchecked Sendable {
         } else {
             logger.warning("drain exceeded \(bound) s (stuck in '\(stepName.value)'); exiting anyway")
         }
+        externalReceiver?.close()
         metricsServer?.stop()
         writeTextfile()
         lock.withLock { tickerStop = true }
@@ -248,8 +297,11 @@ public final class Service: @unchecked Sendable {
             }
             if t >= nextReport {
                 nextReport = t + interval
+                let streams = lock.withLock { statusOrder.compactMap { statuses[$0] } }
+                for s in streams { s.publishRates() }
                 writeTextfile()
-                if let line = lock.withLock({ statusProvider })?() { notifier?.status(line) }
+                let provider = lock.withLock { statusProvider }
+                if let line = provider?() ?? (streams.isEmpty ? nil : defaultStatusLine()) { notifier?.status(line) }
             }
             let due = lock.withLock { () -> [Job] in
                 var d: [Job] = []
