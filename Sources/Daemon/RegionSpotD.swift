@@ -10,5 +10,8 @@ struct RegionSpotD: AsyncParsableCommand {
         subcommands: [
             ProbeCommand.self,
             BenchCommand.self,
+            CheckConfigCommand.self,
+            TailCommand.self,
+            IdleCommand.self,
         ])
 }

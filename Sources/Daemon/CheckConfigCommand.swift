@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+
+/// `regionspotd check-config FILE`: validates a configuration, names every problem.
+struct CheckConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Validate a configuration file; list every problem (exit 78 when invalid).")
+
+    @Argument(help: "The YAML configuration file.") var file: String
+    @Flag(help: "Do not check that referenced files and directories exist.") var noFiles = false
+
+    func run() throws {
+        do {
+            let config = try ConfigLoader.load(file: file, checkFiles: !noFiles)
+            print(Self.summary(config))
+        } catch {
+            let n = error.problems.count
+            FileHandle.standardError.write(Data((Redaction.redact(error.description) + "\n").utf8))
+            FileHandle.standardError.write(Data("\(file): \(n) problem\(n == 1 ? "" : "s"); configuration is invalid\n".utf8))
+            throw ExitCode(ExitStatus.config)
+        }
+    }
+
+    static func summary(_ c: DaemonConfig) -> String {
+        var lines = ["\(c.file): OK"]
+        lines.append("  models: \(c.modelDirectory) (recognizer \(c.recognizer.rawValue))")
+        lines.append("  vocabulary: \(c.vocabulary.count) classes (\(c.vocabularySource))")
+        for s in c.streams {
+            let sources = s.proposals.sources.map(\.rawValue).joined(separator: ",")
+            lines.append("  stream \(s.id): \(Redaction.redact(s.url)) [\(s.transport.rawValue)\(s.loop ? ", loop" : "")] "
+                + "keyframes \(s.keyframes.minInterval)-\(s.keyframes.maxInterval) s, proposals \(sources)")
+        }
+        lines.append("  publish: \(c.publisher.endpoints.joined(separator: " "))")
+        if let e = c.externalBoxesEndpoint { lines.append("  external boxes: \(e)") }
+        if let t = c.metrics.textfile { lines.append("  metrics textfile: \(t)") }
+        if let l = c.metrics.listen { lines.append("  metrics http: http://\(l)/metrics") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// sysexits(3) codes the daemon uses.
+public enum ExitStatus {
+    /// EX_CONFIG: configuration error (systemd: RestartPreventExitStatus=78).
+    public static let config: Int32 = 78
+    /// EX_UNAVAILABLE: a needed service (socket, port) is unavailable.
+    public static let unavailable: Int32 = 69
+    /// EX_SOFTWARE: internal error.
+    public static let software: Int32 = 70
+}

@@ -1,0 +1,163 @@
+// The daemon's configuration as typed values. `ConfigLoader` builds it from one YAML file
+// (docs/config.md documents every key); everything here is already validated.
+import Foundation
+
+/// Which recognizer the daemon runs on keyframes.
+public enum RecognizerKind: String, Sendable, Equatable, CaseIterable {
+    /// RegionSpot: SAM region tokens + CLIP feature map through the RegionSpot module.
+    case regionspot
+    /// Baseline: CLIP on each cropped box, no SAM.
+    case clipCrop = "clip-crop"
+}
+
+/// Where a keyframe's boxes come from (issue 6), in merge priority order.
+public enum ProposalSource: String, Sendable, Equatable, Codable, CaseIterable {
+    case tracked, external, zones, motion, everything
+}
+
+public enum Transport: String, Sendable, Equatable, CaseIterable { case tcp, udp }
+
+/// What the publisher's bounded queue does when it is full.
+public enum OverflowPolicy: String, Sendable, Equatable, CaseIterable {
+    case dropOldest = "drop_oldest"
+    case dropNewest = "drop_newest"
+}
+
+/// One vocabulary entry: the label published and the names it is recognized by
+/// (`car|automobile` -> label "car", synonyms ["car", "automobile"]).
+public struct VocabularyEntry: Sendable, Equatable {
+    public var label: String
+    public var names: [String]
+    public init(label: String, names: [String]) { self.label = label; self.names = names }
+}
+
+public struct Zone: Sendable, Equatable {
+    public var name: String
+    /// [x1, y1, x2, y2] in source pixels.
+    public var box: [Double]
+}
+
+public struct KeyframePolicy: Sendable, Equatable {
+    /// Never recognize twice within this many seconds (stream time).
+    public var minInterval: Double = 1.0
+    /// Always recognize at least this often, codec keyframe or not.
+    public var maxInterval: Double = 10.0
+    /// Prefer codec I-frames as recognition points when one falls inside the window.
+    public var preferCodecKeyframes: Bool = true
+}
+
+public struct ProposalConfig: Sendable, Equatable {
+    public var sources: [ProposalSource] = [.tracked, .motion, .everything]
+    public var zones: [Zone] = []
+    /// Seconds between "everything" (SAM automatic) passes; it also runs at stream start.
+    public var everythingInterval: Double = 60
+}
+
+public struct StreamConfig: Sendable, Equatable {
+    public var id: String
+    /// As written in the file; may hold credentials — log `Redaction.redact(url)` only.
+    public var url: String
+    public var transport: Transport = .tcp
+    /// Files only: start again at the end.
+    public var loop: Bool = false
+    public var keyframes = KeyframePolicy()
+    public var proposals = ProposalConfig()
+    /// Regions messages per second at most; 0 = one per processed frame.
+    public var publishRate: Double = 0
+}
+
+public struct PublisherConfig: Sendable, Equatable {
+    public var endpoints: [String] = ["tcp://127.0.0.1:5556"]
+    /// ZMQ_SNDHWM: messages queued per subscriber inside libzmq.
+    public var sendHighWaterMark: Int = 1000
+    /// ZMQ_LINGER in seconds: how long close waits to flush.
+    public var linger: Double = 1.0
+    public var overflow: OverflowPolicy = .dropOldest
+    /// ZMQ_XPUB_NODROP: refuse (and count) a message when any subscriber is at its HWM.
+    public var nodrop: Bool = false
+}
+
+public struct LimitsConfig: Sendable, Equatable {
+    /// Decoded frames buffered per stream between decode and tracking.
+    public var frameQueue: Int = 8
+    /// Messages buffered in front of the publisher thread.
+    public var publishQueue: Int = 4096
+    /// External-box messages buffered per stream.
+    public var externalQueue: Int = 64
+    public var maxBoxesPerKeyframe: Int = 64
+    public var recognizerWorkers: Int = 1
+    /// OpenBLAS threads per recognizer worker (0 = leave OpenBLAS's default).
+    public var blasThreads: Int = 0
+}
+
+public struct MetricsConfig: Sendable, Equatable {
+    /// node_exporter textfile-collector path (`*.prom`), written atomically.
+    public var textfile: String? = nil
+    /// `host:port` of a tiny HTTP endpoint serving GET /metrics.
+    public var listen: String? = nil
+    /// Seconds between textfile writes and between periodic status messages.
+    public var interval: Double = 10
+}
+
+public struct ServiceConfig: Sendable, Equatable {
+    /// A pipeline component silent for this many seconds is wedged: watchdog pings stop.
+    public var stallTimeout: Double = 30
+    /// SIGTERM: seconds allowed to drain before exiting anyway.
+    public var drainTimeout: Double = 5
+}
+
+public enum LogLevel: String, Sendable, Equatable, CaseIterable {
+    case trace, debug, info, notice, warning, error, critical
+}
+
+public struct DaemonConfig: Sendable, Equatable {
+    /// The file it was read from (absolute).
+    public var file: String
+    public var modelDirectory: String
+    public var recognizer: RecognizerKind = .regionspot
+    public var vocabulary: [VocabularyEntry]
+    /// Where the vocabulary came from: "inline" or the resolved `@file` path.
+    public var vocabularySource: String = "inline"
+    public var streams: [StreamConfig]
+    public var publisher = PublisherConfig()
+    /// Endpoint the daemon binds a PULL socket on for external boxes; nil = off.
+    public var externalBoxesEndpoint: String? = nil
+    public var limits = LimitsConfig()
+    public var metrics = MetricsConfig()
+    public var service = ServiceConfig()
+    public var logLevel: LogLevel = .info
+}
+
+/// What a SIGHUP reload changes, for the pipeline composer: unaffected streams keep running.
+public struct ReloadPlan: Sendable, Equatable {
+    public var added: [StreamConfig] = []
+    public var removed: [String] = []
+    public var changed: [StreamConfig] = []
+    public var vocabularyChanged = false
+    /// Keys that cannot change without a restart (listed so the reload can warn).
+    public var needsRestart: [String] = []
+
+    public init(from old: DaemonConfig, to new: DaemonConfig) {
+        let oldByID = Dictionary(old.streams.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let newIDs = Set(new.streams.map(\.id))
+        for s in new.streams {
+            if let o = oldByID[s.id] {
+                if o != s { changed.append(s) }
+            } else {
+                added.append(s)
+            }
+        }
+        removed = old.streams.map(\.id).filter { !newIDs.contains($0) }
+        vocabularyChanged = old.vocabulary != new.vocabulary
+        if old.modelDirectory != new.modelDirectory { needsRestart.append("models.directory") }
+        if old.recognizer != new.recognizer { needsRestart.append("models.recognizer") }
+        if old.publisher != new.publisher { needsRestart.append("publisher") }
+        if old.externalBoxesEndpoint != new.externalBoxesEndpoint { needsRestart.append("external_boxes") }
+        if old.metrics != new.metrics { needsRestart.append("metrics") }
+        if old.limits != new.limits { needsRestart.append("limits") }
+    }
+
+    public var isEmpty: Bool {
+        added.isEmpty && removed.isEmpty && changed.isEmpty && !vocabularyChanged && needsRestart.isEmpty
+    }
+}

@@ -1,0 +1,218 @@
+// A small in-process metrics registry rendering the Prometheus text exposition format
+// (version 0.0.4). Written here instead of swift-metrics + swift-prometheus: those add
+// swift-atomics and a process-global bootstrap (one per process, awkward for parallel
+// tests) for what is ~200 lines: counters, gauges and fixed-bucket histograms with labels.
+// The lead can swap in swift-metrics later behind the same `StreamMetrics` seam.
+import Foundation
+import Synchronization
+
+public typealias MetricLabels = [(String, String)]
+
+public final class CounterMetric: Sendable {
+    private let raw = Atomic<UInt64>(0)
+    public func inc(_ by: UInt64 = 1) { raw.add(by, ordering: .relaxed) }
+    public var value: UInt64 { raw.load(ordering: .relaxed) }
+}
+
+public final class GaugeMetric: Sendable {
+    private let bits = Atomic<UInt64>(0)
+    public func set(_ v: Double) { bits.store(v.bitPattern, ordering: .relaxed) }
+    public var value: Double { Double(bitPattern: bits.load(ordering: .relaxed)) }
+}
+
+public final class HistogramMetric: Sendable {
+    /// Upper bounds, ascending; +Inf is implicit.
+    public let bounds: [Double]
+    private struct State { var counts: [UInt64]; var sum = 0.0; var count: UInt64 = 0 }
+    private let state: Mutex<State>
+
+    init(bounds: [Double]) {
+        self.bounds = bounds
+        state = Mutex(State(counts: Array(repeating: 0, count: bounds.count)))
+    }
+
+    public func observe(_ v: Double) {
+        guard v.isFinite else { return }
+        state.withLock { s in
+            if let i = bounds.firstIndex(where: { v <= $0 }) { s.counts[i] += 1 }
+            s.sum += v
+            s.count += 1
+        }
+    }
+
+    /// (cumulative counts per bound, sum, count)
+    public var snapshot: (buckets: [UInt64], sum: Double, count: UInt64) {
+        state.withLock { s in
+            var acc: UInt64 = 0
+            return (s.counts.map { acc += $0; return acc }, s.sum, s.count)
+        }
+    }
+}
+
+public final class MetricsRegistry: Sendable {
+    enum Kind: String { case counter, gauge, histogram }
+    enum Instance {
+        case counter(CounterMetric), gauge(GaugeMetric), histogram(HistogramMetric)
+    }
+    struct Series { var labels: MetricLabels; var instance: Instance }
+    struct Family { var name: String; var help: String; var kind: Kind; var series: [Series] }
+    private struct State {
+        var families: [Family] = []
+        var index: [String: Int] = [:]
+        var collectors: [@Sendable () -> Void] = []
+    }
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// The counter `name{labels}`; the same instance for the same name and labels.
+    public func counter(_ name: String, help: String, labels: MetricLabels = []) -> CounterMetric {
+        let i = series(name, help, .counter, labels) { .counter(CounterMetric()) }
+        guard case .counter(let c) = i else { fatalError("metric \(name) is not a counter") }
+        return c
+    }
+
+    public func gauge(_ name: String, help: String, labels: MetricLabels = []) -> GaugeMetric {
+        let i = series(name, help, .gauge, labels) { .gauge(GaugeMetric()) }
+        guard case .gauge(let g) = i else { fatalError("metric \(name) is not a gauge") }
+        return g
+    }
+
+    public func histogram(_ name: String, help: String, labels: MetricLabels = [], buckets: [Double]) -> HistogramMetric {
+        let i = series(name, help, .histogram, labels) { .histogram(HistogramMetric(bounds: buckets.sorted())) }
+        guard case .histogram(let h) = i else { fatalError("metric \(name) is not a histogram") }
+        return h
+    }
+
+    /// Runs `update` before every render (for values read on demand, e.g. memory).
+    public func onCollect(_ update: @escaping @Sendable () -> Void) {
+        state.withLock { $0.collectors.append(update) }
+    }
+
+    private func series(_ name: String, _ help: String, _ kind: Kind, _ labels: MetricLabels,
+                        make: () -> Instance) -> Instance {
+        state.withLock { s in
+            let fi: Int
+            if let i = s.index[name] {
+                precondition(s.families[i].kind == kind, "metric \(name) registered as \(s.families[i].kind)")
+                fi = i
+            } else {
+                s.families.append(Family(name: name, help: help, kind: kind, series: []))
+                fi = s.families.count - 1
+                s.index[name] = fi
+            }
+            if let existing = s.families[fi].series.first(where: { $0.labels.elementsEqual(labels, by: ==) }) {
+                return existing.instance
+            }
+            let inst = make()
+            s.families[fi].series.append(Series(labels: labels, instance: inst))
+            return inst
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    public func render() -> String {
+        let collectors = state.withLock { $0.collectors }
+        for c in collectors { c() }
+        let families = state.withLock { $0.families }
+        var out = ""
+        for f in families {
+            out += "# HELP \(f.name) \(f.help.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n"))\n"
+            out += "# TYPE \(f.name) \(f.kind.rawValue)\n"
+            for s in f.series {
+                switch s.instance {
+                case .counter(let c): out += "\(f.name)\(Self.labels(s.labels)) \(c.value)\n"
+                case .gauge(let g): out += "\(f.name)\(Self.labels(s.labels)) \(Self.number(g.value))\n"
+                case .histogram(let h):
+                    let snap = h.snapshot
+                    for (b, n) in zip(h.bounds, snap.buckets) {
+                        out += "\(f.name)_bucket\(Self.labels(s.labels + [("le", Self.number(b))])) \(n)\n"
+                    }
+                    out += "\(f.name)_bucket\(Self.labels(s.labels + [("le", "+Inf")])) \(snap.count)\n"
+                    out += "\(f.name)_sum\(Self.labels(s.labels)) \(Self.number(snap.sum))\n"
+                    out += "\(f.name)_count\(Self.labels(s.labels)) \(snap.count)\n"
+                }
+            }
+        }
+        return out
+    }
+
+    static func labels(_ l: MetricLabels) -> String {
+        guard !l.isEmpty else { return "" }
+        let body = l.map { k, v in
+            let e = v.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                .replacingOccurrences(of: "\n", with: "\\n")
+            return "\(k)=\"\(e)\""
+        }
+        return "{" + body.joined(separator: ",") + "}"
+    }
+
+    static func number(_ v: Double) -> String {
+        if v.isNaN { return "NaN" }
+        if v.isInfinite { return v > 0 ? "+Inf" : "-Inf" }
+        if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
+        return "\(v)"
+    }
+}
+
+/// The per-stream metrics issue 7 lists, by name. Pipelines get one per stream.
+public final class StreamMetrics: Sendable {
+    public let stream: String
+    public let framesDecoded: CounterMetric
+    public let framesDropped: CounterMetric
+    public let recognitions: CounterMetric
+    public let recognitionsSkipped: CounterMetric
+    /// Seconds from keyframe selection to labels back.
+    public let recognitionLatency: HistogramMetric
+    public let reconnects: CounterMetric
+    public let liveTracks: GaugeMetric
+
+    public static let latencyBuckets: [Double] = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+
+    public init(registry: MetricsRegistry, stream: String) {
+        self.stream = stream
+        let l: MetricLabels = [("stream", stream)]
+        framesDecoded = registry.counter("regionspotd_frames_decoded_total", help: "Frames decoded.", labels: l)
+        framesDropped = registry.counter("regionspotd_frames_dropped_total",
+                                         help: "Decoded frames dropped before tracking (queue full).", labels: l)
+        recognitions = registry.counter("regionspotd_recognitions_total", help: "Keyframes recognized.", labels: l)
+        recognitionsSkipped = registry.counter("regionspotd_recognitions_skipped_total",
+                                               help: "Recognitions the policy asked for but the recognizer could not serve in time.", labels: l)
+        recognitionLatency = registry.histogram("regionspotd_recognition_latency_seconds",
+                                                help: "Recognition latency per keyframe.", labels: l, buckets: Self.latencyBuckets)
+        reconnects = registry.counter("regionspotd_reconnects_total", help: "Stream reconnect attempts.", labels: l)
+        liveTracks = registry.gauge("regionspotd_live_tracks", help: "Tracks alive now.", labels: l)
+    }
+}
+
+/// Publisher counters per stream and message kind (the topic `kind.stream` split).
+public final class PublisherMetrics: Sendable {
+    let registry: MetricsRegistry
+    public init(registry: MetricsRegistry) { self.registry = registry }
+
+    public func published(topic: String) -> CounterMetric {
+        let (kind, stream) = Self.split(topic)
+        return registry.counter("regionspotd_messages_published_total", help: "Messages handed to ZeroMQ.",
+                                labels: [("stream", stream), ("kind", kind)])
+    }
+
+    /// reason: queue_full (publisher queue), hwm (EAGAIN at the send high-water mark), error.
+    public func dropped(topic: String, reason: String) -> CounterMetric {
+        let (kind, stream) = Self.split(topic)
+        return registry.counter("regionspotd_messages_dropped_total", help: "Messages dropped before ZeroMQ took them.",
+                                labels: [("stream", stream), ("kind", kind), ("reason", reason)])
+    }
+
+    static func split(_ topic: String) -> (String, String) {
+        guard let dot = topic.firstIndex(of: ".") else { return (topic, "") }
+        return (String(topic[..<dot]), String(topic[topic.index(after: dot)...]))
+    }
+}
+
+/// Resident memory of this process in bytes (from /proc/self/statm), or nil.
+public func residentMemoryBytes() -> Int? {
+    guard let s = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }
+    let parts = s.split(separator: " ")
+    guard parts.count > 1, let pages = Int(parts[1]) else { return nil }
+    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}

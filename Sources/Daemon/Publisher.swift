@@ -1,0 +1,257 @@
+// The ZeroMQ PUB socket: multipart [topic, JSON], one owner thread fed by a bounded queue.
+// Producers (stream pipelines) never block: `publish` enqueues or drops (counted); the
+// owner sends with ZMQ_DONTWAIT under a send high-water mark, so a slow subscriber can
+// neither stall decoding nor grow memory.
+//
+// Slow subscribers and what is counted: by default (nodrop false) libzmq drops messages
+// for a subscriber that is at its HWM and keeps serving the others; libzmq does not report
+// those drops. With nodrop true (ZMQ_XPUB_NODROP) a message is refused with EAGAIN when
+// any subscriber is at its HWM; every refusal is counted (reason "hwm"), but then one stuck
+// subscriber makes every subscriber miss messages.
+import CZMQ
+import Foundation
+import Synchronization
+
+public struct PublisherError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+public final class Publisher: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var endpoints: [String]
+        public var sendHighWaterMark: Int32
+        public var lingerMilliseconds: Int32
+        public var queueCapacity: Int
+        public var overflow: OverflowPolicy
+        public var nodrop: Bool
+
+        public init(endpoints: [String] = ["tcp://127.0.0.1:5556"], sendHighWaterMark: Int32 = 1000,
+                    lingerMilliseconds: Int32 = 1000, queueCapacity: Int = 4096,
+                    overflow: OverflowPolicy = .dropOldest, nodrop: Bool = false) {
+            self.endpoints = endpoints
+            self.sendHighWaterMark = sendHighWaterMark
+            self.lingerMilliseconds = lingerMilliseconds
+            self.queueCapacity = queueCapacity
+            self.overflow = overflow
+            self.nodrop = nodrop
+        }
+
+        public init(_ c: PublisherConfig, limits: LimitsConfig) {
+            self.init(endpoints: c.endpoints, sendHighWaterMark: Int32(c.sendHighWaterMark),
+                      lingerMilliseconds: Int32(c.linger * 1000), queueCapacity: limits.publishQueue,
+                      overflow: c.overflow, nodrop: c.nodrop)
+        }
+    }
+
+    public struct Stats: Sendable, Equatable {
+        public var published: UInt64
+        public var droppedQueueFull: UInt64
+        public var droppedHWM: UInt64
+        public var sendErrors: UInt64
+        public var queued: Int
+        public var dropped: UInt64 { droppedQueueFull + droppedHWM + sendErrors }
+    }
+
+    struct Outgoing { var topic: String; var payload: [UInt8] }
+
+    public let options: Options
+    /// Endpoints as bound (a `tcp://host:*` endpoint resolved to its port).
+    public let boundEndpoints: [String]
+    private let context: UnsafeMutableRawPointer
+    private let socket: UnsafeMutableRawPointer
+    private let metrics: PublisherMetrics?
+
+    private let cond = NSCondition()
+    private var queue: RingBuffer<Outgoing>
+    private var stopping = false
+    private let finished = DispatchSemaphore(value: 0)
+
+    private let published = Atomic<UInt64>(0)
+    private let droppedQueueFull = Atomic<UInt64>(0)
+    private let droppedHWM = Atomic<UInt64>(0)
+    private let sendErrors = Atomic<UInt64>(0)
+
+    /// Creates the socket, binds every endpoint (an error names the endpoint) and starts
+    /// the owner thread.
+    public init(options: Options, metrics: PublisherMetrics? = nil) throws {
+        guard !options.endpoints.isEmpty else { throw PublisherError(description: "no publisher endpoints") }
+        self.options = options
+        self.metrics = metrics
+        queue = RingBuffer(capacity: max(1, options.queueCapacity))
+        guard let ctx = zmq_ctx_new() else { throw PublisherError(description: "zmq_ctx_new failed: \(zmqError())") }
+        guard let sock = zmq_socket(ctx, ZMQ_PUB) else {
+            let e = zmqError()
+            zmq_ctx_term(ctx)
+            throw PublisherError(description: "zmq_socket(PUB) failed: \(e)")
+        }
+        context = ctx
+        socket = sock
+        var bound: [String] = []
+        do {
+            try setOption(sock, ZMQ_SNDHWM, options.sendHighWaterMark)
+            try setOption(sock, ZMQ_LINGER, options.lingerMilliseconds)
+            if options.nodrop { try setOption(sock, ZMQ_XPUB_NODROP, 1) }
+            // ZMTP heartbeats drop subscribers whose host vanished (no FIN) within ~30 s.
+            try setOption(sock, ZMQ_HEARTBEAT_IVL, 10_000)
+            try setOption(sock, ZMQ_HEARTBEAT_TIMEOUT, 30_000)
+            if options.endpoints.contains(where: { $0.contains("[") }) { try setOption(sock, ZMQ_IPV6, 1) }
+            for ep in options.endpoints {
+                if zmq_bind(sock, ep) != 0 {
+                    throw PublisherError(description: "cannot bind publisher to \(ep): \(zmqError())")
+                }
+                bound.append(lastEndpoint(sock) ?? ep)
+            }
+        } catch {
+            zmq_close(sock)
+            zmq_ctx_term(ctx)
+            throw error
+        }
+        boundEndpoints = bound
+        let thread = Thread { [self] in self.ownerLoop() }
+        thread.name = "zmq-publisher"
+        thread.start()
+    }
+
+    /// Queues one message; never blocks. Returns false when the message (or, with
+    /// drop_oldest, an older one) was dropped because the queue was full.
+    @discardableResult
+    public func publish(topic: String, payload: [UInt8]) -> Bool {
+        cond.lock()
+        if stopping { cond.unlock(); return false }
+        var evicted: Outgoing?
+        var accepted = true
+        if queue.isFull {
+            switch options.overflow {
+            case .dropOldest: evicted = queue.popFirst()
+            case .dropNewest: accepted = false
+            }
+        }
+        if accepted { queue.append(Outgoing(topic: topic, payload: payload)) }
+        cond.signal()
+        cond.unlock()
+        if let evicted { countQueueDrop(evicted.topic) }
+        if !accepted { countQueueDrop(topic) }
+        return accepted && evicted == nil
+    }
+
+    /// Encodes and queues a message.
+    @discardableResult
+    public func publish<M: Encodable>(_ message: M, topic: String) throws -> Bool {
+        publish(topic: topic, payload: try MessageCoding.encode(message))
+    }
+
+    public func publish(_ m: RegionsMessage) throws { try publish(m, topic: Topic.regions(m.stream)) }
+    public func publish(_ m: TrackMessage) throws { try publish(m, topic: Topic.tracks(m.stream)) }
+    public func publish(_ m: StatusMessage) throws { try publish(m, topic: Topic.status(m.stream)) }
+
+    public var stats: Stats {
+        Stats(published: published.load(ordering: .relaxed), droppedQueueFull: droppedQueueFull.load(ordering: .relaxed),
+              droppedHWM: droppedHWM.load(ordering: .relaxed), sendErrors: sendErrors.load(ordering: .relaxed),
+              queued: cond.withLock { queue.count })
+    }
+
+    /// Stops accepting, sends what is queued (non-blocking), closes the socket (libzmq
+    /// lingers at most the configured linger) and waits for the owner thread up to
+    /// `timeout` seconds. Returns whether it finished in time. Idempotent.
+    @discardableResult
+    public func close(timeout: Double = 5) -> Bool {
+        cond.lock()
+        let first = !stopping
+        stopping = true
+        cond.signal()
+        cond.unlock()
+        guard first else { return true }
+        return finished.wait(timeout: .now() + timeout) == .success
+    }
+
+    private func countQueueDrop(_ topic: String) {
+        droppedQueueFull.add(1, ordering: .relaxed)
+        metrics?.dropped(topic: topic, reason: "queue_full").inc()
+    }
+
+    private func ownerLoop() {
+        var batch: [Outgoing] = []
+        while true {
+            cond.lock()
+            while queue.isEmpty && !stopping { cond.wait() }
+            let done = stopping
+            queue.drain(into: &batch)
+            cond.unlock()
+            for m in batch { send(m) }
+            batch.removeAll(keepingCapacity: true)
+            if done { break }
+        }
+        zmq_close(socket)
+        zmq_ctx_term(context)  // returns once linger expired or everything was flushed
+        finished.signal()
+    }
+
+    private func send(_ m: Outgoing) {
+        let flags = ZMQ_DONTWAIT
+        let rc = m.topic.utf8CString.withUnsafeBufferPointer { t in
+            zmq_send(socket, t.baseAddress, t.count - 1, flags | ZMQ_SNDMORE)
+        }
+        if rc < 0 {
+            let err = zmq_errno()
+            if err == EAGAIN {
+                droppedHWM.add(1, ordering: .relaxed)
+                metrics?.dropped(topic: m.topic, reason: "hwm").inc()
+            } else {
+                sendErrors.add(1, ordering: .relaxed)
+                metrics?.dropped(topic: m.topic, reason: "error").inc()
+            }
+            return
+        }
+        // Once the first part is accepted libzmq accepts the rest of the message.
+        let rc2 = m.payload.withUnsafeBytes { zmq_send(socket, $0.baseAddress, $0.count, flags) }
+        if rc2 < 0 {
+            sendErrors.add(1, ordering: .relaxed)
+            metrics?.dropped(topic: m.topic, reason: "error").inc()
+            return
+        }
+        published.add(1, ordering: .relaxed)
+        metrics?.published(topic: m.topic).inc()
+    }
+}
+
+func zmqError() -> String { String(cString: zmq_strerror(zmq_errno())) }
+
+func setOption(_ sock: UnsafeMutableRawPointer, _ option: Int32, _ value: Int32) throws {
+    var v = value
+    if zmq_setsockopt(sock, option, &v, MemoryLayout<Int32>.size) != 0 {
+        throw PublisherError(description: "zmq_setsockopt(\(option)) failed: \(zmqError())")
+    }
+}
+
+func lastEndpoint(_ sock: UnsafeMutableRawPointer) -> String? {
+    var buf = [CChar](repeating: 0, count: 1024)
+    var len = buf.count
+    guard zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, &buf, &len) == 0 else { return nil }
+    return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// Fixed-capacity FIFO.
+struct RingBuffer<T> {
+    private var storage: [T?]
+    private var head = 0
+    private(set) var count = 0
+    init(capacity: Int) { storage = Array(repeating: nil, count: capacity) }
+    var isEmpty: Bool { count == 0 }
+    var isFull: Bool { count == storage.count }
+    mutating func append(_ v: T) {
+        precondition(!isFull)
+        storage[(head + count) % storage.count] = v
+        count += 1
+    }
+    mutating func popFirst() -> T? {
+        guard count > 0 else { return nil }
+        let v = storage[head]
+        storage[head] = nil
+        head = (head + 1) % storage.count
+        count -= 1
+        return v
+    }
+    mutating func drain(into out: inout [T]) {
+        while let v = popFirst() { out.append(v) }
+    }
+}

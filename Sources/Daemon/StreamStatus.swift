@@ -1,0 +1,102 @@
+// Per-stream state and rates for the `status.<stream>` topic, the metrics and systemd's
+// STATUS= line. A pipeline calls `set(.reconnecting, reason:)` on every state change
+// (published once per change) and `recognized(latency:)` per keyframe; the service
+// publishes the rates every metrics interval.
+import Foundation
+import Synchronization
+
+public final class StreamStatus: Sendable {
+    public let stream: String
+    public let metrics: StreamMetrics
+    private let publisher: Publisher?
+    private let publishedRegions: CounterMetric
+
+    private struct Snapshot { var at: Double; var decoded: UInt64; var published: UInt64; var recognitions: UInt64; var skipped: UInt64; var dropped: UInt64 }
+    private struct State {
+        var state: StreamState = .connecting
+        var reason: String?
+        var last: Snapshot
+        var lastLatency: Double?
+        var lastRates: StreamRates?
+    }
+    private let state: Mutex<State>
+
+    public init(stream: String, metrics: StreamMetrics, registry: MetricsRegistry, publisher: Publisher?) {
+        self.stream = stream
+        self.metrics = metrics
+        self.publisher = publisher
+        publishedRegions = PublisherMetrics(registry: registry).published(topic: Topic.regions(stream))
+        state = Mutex(State(last: Snapshot(at: Service.now(), decoded: 0, published: 0, recognitions: 0, skipped: 0, dropped: 0)))
+    }
+
+    public var current: (state: StreamState, reason: String?) { state.withLock { ($0.state, $0.reason) } }
+
+    /// Records a state change and publishes it (nothing when state and reason are unchanged).
+    /// `reason` is redacted before it leaves the process.
+    public func set(_ new: StreamState, reason: String? = nil, time: Double = RFC3339.now()) {
+        let changed = state.withLock { s -> Bool in
+            guard s.state != new || s.reason != reason else { return false }
+            s.state = new
+            s.reason = reason
+            return true
+        }
+        if changed { try? publisher?.publish(StatusMessage.state(new, stream: stream, reason: reason, time: time)) }
+    }
+
+    /// One keyframe recognized, `latency` seconds from selection to labels.
+    public func recognized(latency: Double) {
+        metrics.recognitions.inc()
+        metrics.recognitionLatency.observe(latency)
+        state.withLock { $0.lastLatency = latency }
+    }
+
+    /// Rates since the previous call; publishes them as a `rates` status message.
+    @discardableResult
+    public func publishRates(time: Double = RFC3339.now()) -> StreamRates {
+        let now = Service.now()
+        let snap = Snapshot(at: now, decoded: metrics.framesDecoded.value, published: publishedRegions.value,
+                            recognitions: metrics.recognitions.value, skipped: metrics.recognitionsSkipped.value,
+                            dropped: metrics.framesDropped.value)
+        let (rates, st) = state.withLock { s -> (StreamRates, StreamState) in
+            let dt = max(1e-3, now - s.last.at)
+            let r = StreamRates(interval: dt, decodedFPS: Double(snap.decoded &- s.last.decoded) / dt,
+                                publishedFPS: Double(snap.published &- s.last.published) / dt,
+                                recognitionsPerSecond: Double(snap.recognitions &- s.last.recognitions) / dt,
+                                recognitionsSkipped: Int(snap.skipped &- s.last.skipped),
+                                framesDropped: Int(snap.dropped &- s.last.dropped),
+                                liveTracks: Int(metrics.liveTracks.value), recognitionLatency: s.lastLatency)
+            s.last = snap
+            s.lastRates = r
+            return (r, s.state)
+        }
+        try? publisher?.publish(StatusMessage.rates(rates, stream: stream, state: st, time: time))
+        return rates
+    }
+
+    /// "cam1 streaming 25.0 fps" / "cam2 reconnecting" for the STATUS= line.
+    public var summary: String {
+        state.withLock { s in
+            if s.state == .streaming, let r = s.lastRates { return "\(stream) \(String(format: "%.1f", r.decodedFPS)) fps" }
+            return "\(stream) \(s.state.rawValue)"
+        }
+    }
+
+    var lastLatency: Double? { state.withLock { $0.lastLatency } }
+}
+
+/// Enforces `publish_rate` on regions messages in stream time (so replay is deterministic):
+/// frames where the recognizer ran always pass; others pass at most `maxPerSecond` times
+/// per second of stream time. 0 = every frame.
+public struct RegionsThrottle: Sendable {
+    public let maxPerSecond: Double
+    private var last: Double?
+
+    public init(maxPerSecond: Double) { self.maxPerSecond = maxPerSecond }
+
+    public mutating func shouldPublish(streamTime: Double, inferred: Bool) -> Bool {
+        guard maxPerSecond > 0, !inferred else { last = streamTime; return true }
+        if let l = last, streamTime >= l, streamTime - l < 1 / maxPerSecond - 1e-9 { return false }
+        last = streamTime
+        return true
+    }
+}

@@ -1,0 +1,188 @@
+import Foundation
+import Testing
+@testable import Daemon
+
+@Suite("Configuration")
+struct ConfigTests {
+    static let example = Repo.root.appendingPathComponent("systemd/regionspotd.yaml").path
+
+    @Test("the shipped example config is valid and reads as documented")
+    func example() throws {
+        let c = try ConfigLoader.load(file: Self.example, checkFiles: false)
+        #expect(c.modelDirectory == "/var/lib/regionspotd/models")
+        #expect(c.recognizer == .regionspot)
+        #expect(c.vocabulary.map(\.label) == ["person", "car", "bicycle", "dog", "backpack"])
+        #expect(c.vocabulary[1].names == ["car", "automobile"])
+        #expect(c.streams.map(\.id) == ["gate", "lobby-replay"])
+        let gate = c.streams[0]
+        #expect(gate.transport == .tcp)
+        #expect(gate.proposals.sources == [.tracked, .zones, .motion, .everything, .external])
+        #expect(gate.proposals.zones.map(\.name) == ["doorway", "parking-bay-3"])
+        #expect(gate.proposals.zones[0].box == [120, 80, 420, 560])
+        #expect(c.streams[1].loop == true)
+        #expect(c.streams[1].keyframes.maxInterval == 20)
+        #expect(c.streams[1].publishRate == 5)
+        #expect(c.publisher.endpoints == ["tcp://127.0.0.1:5556"])
+        #expect(c.externalBoxesEndpoint == "tcp://127.0.0.1:5557")
+        #expect(c.metrics.listen == "127.0.0.1:9464")
+        #expect(c.service.drainTimeout == 5)
+    }
+
+    @Test("a minimal config gets the documented defaults")
+    func defaults() throws {
+        let c = try ConfigLoader.parse(yaml: """
+            models: {directory: /m}
+            vocabulary: [person]
+            streams: [{id: a, url: "rtsp://h/x"}]
+            """, file: "/etc/x.yaml", checkFiles: false)
+        #expect(c.publisher.endpoints == ["tcp://127.0.0.1:5556"])
+        #expect(c.publisher.overflow == .dropOldest)
+        #expect(c.streams[0].proposals.sources == [.tracked, .motion, .everything])
+        #expect(c.streams[0].keyframes == KeyframePolicy())
+        #expect(c.limits.recognizerWorkers == 1)
+        #expect(c.logLevel == .info)
+    }
+
+    @Test("every problem is reported with its line and key path")
+    func everyProblem() throws {
+        let yaml = """
+            models:
+              directory: /m
+              recogniser: regionspot
+            vocabulary: [person, "car|", person]
+            streams:
+              - id: "bad id"
+                url: http://cam/x
+                keyframes: {min_interval: 5, max_interval: 2}
+                proposals: {sources: [motion, zones, flying]}
+              - id: ok
+                url: rtsp://user:hunter2@cam/x
+                loop: yes
+                transport: sctp
+            publisher:
+              endpoints: [tcp://127.0.0.1, "tcp://*:5556"]
+              send_hwm: -3
+            limits: {max_boxes_per_keyframe: lots}
+            metrics: {listen: "9464", textfile: /tmp/x.txt}
+            servce: {}
+            """
+        let error = try #require(throws: ConfigError.self) {
+            try ConfigLoader.parse(yaml: yaml, file: "/etc/bad.yaml", checkFiles: false)
+        }
+        let found = Set(error.problems.map { "\($0.line ?? 0) \($0.path)" })
+        let expected: Set<String> = [
+            "3 models.recogniser", "4 vocabulary[1]", "4 vocabulary[2]", "6 streams[0].id", "7 streams[0].url",
+            "8 streams[0].keyframes.min_interval", "9 streams[0].proposals.sources[2]", "9 streams[0].proposals.sources",
+            "12 streams[1].loop", "13 streams[1].transport", "15 publisher.endpoints[0]", "16 publisher.send_hwm",
+            "17 limits.max_boxes_per_keyframe", "18 metrics.listen", "18 metrics.textfile", "19 servce",
+        ]
+        #expect(found == expected)
+        #expect(error.problems.map(\.line) == error.problems.map(\.line).sorted { ($0 ?? 0) < ($1 ?? 0) })
+        let text = error.description
+        #expect(text.contains("/etc/bad.yaml:3: models.recogniser: unknown key (did you mean 'recognizer'?)"))
+        #expect(!text.contains("hunter2"))
+    }
+
+    @Test("missing required sections are named")
+    func missing() throws {
+        let error = try #require(throws: ConfigError.self) {
+            try ConfigLoader.parse(yaml: "log_level: loud\n", file: "/x.yaml", checkFiles: false)
+        }
+        #expect(Set(error.problems.map(\.path)) == ["models", "vocabulary", "streams", "log_level"])
+    }
+
+    @Test("YAML syntax errors name the line")
+    func syntax() throws {
+        let error = try #require(throws: ConfigError.self) {
+            try ConfigLoader.parse(yaml: "models:\n  directory: [unclosed\nstreams: x\n", file: "/x.yaml", checkFiles: false)
+        }
+        #expect(error.problems.count == 1)
+        #expect(error.problems[0].line != nil)
+        #expect(error.problems[0].message.hasPrefix("not valid YAML"))
+    }
+
+    @Test("@file vocabulary: relative to the config, comments, synonyms, file checks")
+    func vocabularyFile() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        try FileManager.default.createDirectory(atPath: dir.file("models"), withIntermediateDirectories: true)
+        dir.write("vocab.txt", "# classes\nperson\n\ncar | automobile\n")
+        let file = dir.write("c.yaml", """
+            models: {directory: models}
+            vocabulary: "@vocab.txt"
+            streams: [{id: a, url: clip.mp4, loop: true}]
+            """)
+        let error = try #require(throws: ConfigError.self) { try ConfigLoader.load(file: file) }
+        #expect(error.problems.map(\.path) == ["streams[0].url"])  // clip.mp4 does not exist
+        dir.write("clip.mp4", "")
+        let c = try ConfigLoader.load(file: file)
+        #expect(c.vocabulary == [VocabularyEntry(label: "person", names: ["person"]),
+                                 VocabularyEntry(label: "car", names: ["car", "automobile"])])
+        #expect(c.vocabularySource == dir.file("vocab.txt"))
+        #expect(c.modelDirectory == dir.file("models"))
+        #expect(c.streams[0].url == dir.file("clip.mp4"))
+    }
+
+    @Test("reload plan: added, removed, changed streams and vocabulary")
+    func reloadPlan() throws {
+        let base = """
+            models: {directory: /m}
+            vocabulary: [person]
+            streams:
+              - {id: a, url: "rtsp://h/a"}
+              - {id: b, url: "rtsp://h/b"}
+            """
+        let old = try ConfigLoader.parse(yaml: base, file: "/x.yaml", checkFiles: false)
+        let new = try ConfigLoader.parse(yaml: """
+            models: {directory: /m}
+            vocabulary: [person, dog]
+            streams:
+              - {id: a, url: "rtsp://h/a"}
+              - {id: b, url: "rtsp://h/b2"}
+              - {id: c, url: "rtsp://h/c"}
+            publisher: {endpoints: ["tcp://127.0.0.1:6000"]}
+            """, file: "/x.yaml", checkFiles: false)
+        let plan = ReloadPlan(from: old, to: new)
+        #expect(plan.added.map(\.id) == ["c"])
+        #expect(plan.changed.map(\.id) == ["b"])
+        #expect(plan.removed.isEmpty)
+        #expect(plan.vocabularyChanged)
+        #expect(plan.needsRestart == ["publisher"])
+        #expect(ReloadPlan(from: old, to: old).isEmpty)
+        #expect(ReloadPlan(from: new, to: old).removed == ["c"])
+    }
+
+    @Test("check-config: exit 78 naming the key; exit 0 with a summary when valid")
+    func checkConfigBinary() throws {
+        let binary = try #require(Repo.binary, "regionspotd not built")
+        let dir = TempDir()
+        defer { dir.remove() }
+        let bad = dir.write("bad.yaml", """
+            models: {directory: \(dir.path)}
+            vocabulary: [person]
+            streams:
+              - id: cam
+                url: rtsp://admin:s3cret@10.0.0.2/live
+                keyframes: {min_interval: fast}
+            """)
+        let r = try Child.run(binary, ["check-config", bad], dir: dir)
+        #expect(r.status == 78)
+        #expect(r.stderr.contains("bad.yaml:6: streams[0].keyframes.min_interval: expected a number, found 'fast'"))
+        #expect(!r.stderr.contains("s3cret"))
+        let good = dir.write("good.yaml", """
+            models: {directory: \(dir.path)}
+            vocabulary: [person, "car|automobile"]
+            streams:
+              - {id: cam, url: "rtsp://admin:s3cret@10.0.0.2/live"}
+            """)
+        let ok = try Child.run(binary, ["check-config", good], dir: dir)
+        #expect(ok.status == 0)
+        #expect(ok.stdout.contains("OK"))
+        #expect(ok.stdout.contains("vocabulary: 2 classes"))
+        #expect(ok.stdout.contains("rtsp://***@10.0.0.2/live"))
+        #expect(!ok.stdout.contains("s3cret"))
+        let missing = try Child.run(binary, ["check-config", dir.file("nope.yaml")], dir: dir)
+        #expect(missing.status == 78)
+        #expect(missing.stderr.contains("nope.yaml: cannot read"))
+    }
+}
