@@ -83,7 +83,7 @@ HANDWRITTEN = [
     "caf\u00c3\u00a9", "doesn\u00e2\u20ac\u2122t", "\u00c3\u00bcber alles", "\u00e2\u20ac\u0153quoted\u00e2\u20ac\x9d",
     "person\u2019s bag", "\u201cquoted\u201d word", "\u00ab\u2039single\u203a\u00bb", "don\u02bct",
     "\u4f60\u597d\uff0c\u4e16\u754c\uff01", "\uff76\uff80\uff76\uff85", "\uff08\uff11\uff09", "\ufb00 \ufb02 \u0133",
-    "Cafe\u0301", "\u1100\u1161\u11a8", "A\u030a", "\u212b", "\u2126", "\u037e",
+    "Cafe\u0301", "\u1100\u1161\u11a8", "\ud6c4\u11b3", "\U00010041\u0301", "\U0001d400\u0323\u0301", "A\u030a", "\u212b", "\u2126", "\u037e",
     "P&EACUTE;REZ", "&NTILDE; &nTILDE;", "BUNDESSTRA&SZLIG;E", "&checkmark;", "&Jscr;ohn",
     "<b>&amp;amp;amp;</b>", "&amp;amp;amp;\n<b>", "<b>\n&amp;amp;amp;", "&amp;amp;amp;amp;amp;",
     "&#x92;s", "&#146;s", "&#65;&#66;", "&#xyz;", "&abcdefghijklmnopqrstuvwxyz;", "&x;",

@@ -16,8 +16,6 @@
 //   remove_control_chars     C0 controls but \t \n \f \r, DEL, U+206A...U+206F, BOM, U+FFF9...U+FFFC
 //   NFC
 
-import Foundation
-
 enum FixText {
     static func fixText(_ text: [Unicode.Scalar]) -> [Unicode.Scalar] {
         if text.allSatisfy(isInertASCII) { return text }  // every step is a no-op
@@ -153,10 +151,15 @@ enum FixText {
         }
     }
 
+    /// NFC by the standard library's own normalizer (`String._nfcCodeUnits`, public though
+    /// underscored; the one String comparison uses). Not Foundation's
+    /// precomposedStringWithCanonicalMapping: on Linux it turns U+10041 U+0301 into "Á" and
+    /// leaves a Hangul LV syllable + T jamo apart. Checked against Python's unicodedata on
+    /// every assigned code point (alone, decomposed, with combining marks).
     static func nfc(_ text: [Unicode.Scalar]) -> [Unicode.Scalar] {
-        if text.allSatisfy({ $0.value < 0x300 }) { return text }  // nothing below U+0300 composes
+        if text.allSatisfy({ $0.value < 0x300 }) { return text }  // nothing below U+0300 changes
         let string = String(String.UnicodeScalarView(text))
-        return Array(string.precomposedStringWithCanonicalMapping.unicodeScalars)
+        return Array(String(decoding: string._nfcCodeUnits, as: UTF8.self).unicodeScalars)
     }
 
     // MARK: tables (TextTables.swift)
