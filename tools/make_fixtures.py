@@ -47,35 +47,41 @@ def main() -> int:
     def log(msg: str) -> None:
         print(msg, flush=True)
 
+    # Parts depend on each other (head needs SAM A and CLIP A, ...); a prerequisite is
+    # regenerated (and rewritten, byte-identical) whenever a later part needs it.
+    need = set(parts)
+    if need & {"head", "e2e", "model"}:
+        need |= {"sam", "clip", "head"}
+    if "sam_hf" in need:
+        need.add("sam")
     from fixturegen import sam as sam_fx
     state: dict = {}
     t0 = time.time()
-    if "sam" in parts or "sam_hf" in parts or "e2e" in parts or "model" in parts:
+    if "sam" in need:
         log("SAM config A / B")
         state["sam_a"] = sam_fx.make(sam_fx.CONFIG_A, log)
-        if "sam" in parts:
-            state["sam_b"] = sam_fx.make(sam_fx.CONFIG_B, log)
-    if "sam_hf" in parts:
+        state["sam_b"] = sam_fx.make(sam_fx.CONFIG_B, log)
+    if "sam_hf" in need:
         from fixturegen import sam_hf
         log("SAM config A in Hugging Face naming")
         sam_hf.make(state["sam_a"], log)
-    if "tokenizer" in parts:
+    if "tokenizer" in need:
         from fixturegen import tokenizer
         log("BPE tokenizer cases")
         tokenizer.make(log)
-    if any(p in parts for p in ("clip", "head", "e2e", "model")):
+    if "clip" in need:
         from fixturegen import clip as clip_fx
         log("CLIP A (open_clip, OpenAI naming) + Hugging Face copy")
-        state["clip_a"] = clip_fx.make(log, with_hf="clip" in parts)
-    if any(p in parts for p in ("head", "e2e", "model")):
+        state["clip_a"] = clip_fx.make(log)
+    if "head" in need:
         from fixturegen import head as head_fx
         log("RegionSpot head A")
         state["head_a"] = head_fx.make(state["clip_a"], state["sam_a"], log)
-    if "e2e" in parts or "model" in parts:
+    if need & {"e2e", "model"}:
         from fixturegen import e2e
         log("End to end (SAM A + CLIP A + head A)")
-        e2e.make(state, log)
-    if "model" in parts:
+        state["e2e"] = e2e.make(state, log)
+    if "model" in need:
         from fixturegen import checkpoint
         log("Tiny RegionSpot checkpoint -> model_tiny/")
         checkpoint.make(state, args.checkpoint_dir, log)

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
+import struct
+
+from safetensors.torch import load_file
+from safetensors.torch import save as st_save
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "Tests" / "RecognizerTests" / "Fixtures"
@@ -115,14 +118,23 @@ def make_image(h: int, w: int, seed: int) -> np.ndarray:
 
 
 def save(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
-    """Write a safetensors file; tensors are made contiguous and detached. Metadata values
-    must be strings (non-strings are JSON-encoded)."""
+    """Write a safetensors file with the `safetensors` package, then rewrite its JSON header
+    with sorted keys: the package stores metadata in a hash map, so without this the bytes
+    change from run to run. Metadata values must be strings (others are JSON-encoded)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     out = {k: v.detach().contiguous().clone() for k, v in tensors.items()}
     meta = None
     if metadata:
-        meta = {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in metadata.items()}
-    save_file(out, str(path), metadata=meta)
+        meta = {k: (v if isinstance(v, str) else json.dumps(v, sort_keys=True))
+                for k, v in metadata.items()}
+    blob = st_save(out, metadata=meta)
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + n])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    path.write_bytes(struct.pack("<Q", len(text)) + text + blob[8 + n:])
+    back = load_file(str(path))
+    assert set(back) == set(out) and all(torch.equal(back[k], out[k]) for k in out), path
 
 
 def f32(t: torch.Tensor) -> torch.Tensor:

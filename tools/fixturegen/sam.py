@@ -33,7 +33,7 @@ class SamCfg:
     window: int
     global_attn: tuple[int, ...]
     out_chans: int          # = prompt embed dim = two-way transformer dim
-    dec_heads: int
+    dec_heads: int          # 8 in both (SAM's builder fixes it; shapes cannot tell it)
     dec_mlp: int
     iou_hidden: int
     mask_in_chans: int
@@ -59,7 +59,7 @@ CONFIG_A = SamCfg(
 
 CONFIG_B = SamCfg(
     name="sam_b", img_size=192, embed_dim=48, depth=4, heads=2, window=4, global_attn=(1, 3),
-    out_chans=24, dec_heads=4, dec_mlp=40, iou_hidden=20, mask_in_chans=8,
+    out_chans=48, dec_heads=8, dec_mlp=40, iou_hidden=20, mask_in_chans=8,
     image_hw=(150, 230),  # non-square source, shrunk 230 -> 192 (antialiased) and padded
     boxes=[[0.0, 0.0, 100.0, 80.0], [130.0, 50.0, 230.0, 150.0], [0.0, 20.5, 229.5, 149.0],
            [40.0, 0.0, 160.0, 150.0], [200.0, 100.0, 230.0, 150.0]],
@@ -233,4 +233,5 @@ def make(c: SamCfg, log) -> dict:
     save(wpath, weights, {"format": "sam-official-state-dict", "config": meta["config"]})
     save(FIXTURES / f"{c.name}_io.safetensors", io, meta)
     log(f"  wrote {wpath.name} ({len(weights)} tensors) and {c.name}_io.safetensors")
-    return dict(sam=sam, image=image, boxes=boxes, ref=ref, weights=weights, cfg=c)
+    refp["labels"] = torch.as_tensor(labels, dtype=torch.int)
+    return dict(sam=sam, image=image, boxes=boxes, ref=ref, ref_points=refp, weights=weights, cfg=c)
