@@ -24,6 +24,13 @@ private struct TokenizerCases: Decodable {
     }()
 }
 
+/// The fixture helper's independent cases (tools/fixturegen/tokenizer.py): non-padding ids
+/// from open_clip, tagged; ftfy_* tags need ftfy's behaviour, which FixText ports.
+private struct FixtureTokenizerCases: Decodable {
+    struct Case: Decodable { var text: String; var ids: [Int]; var truncated: Bool; var tags: [String] }
+    var cases: [Case]
+}
+
 /// One tokenizer per test process: loading the 49408-token vocabulary takes a moment.
 private let gzTokenizer: CLIPTokenizer = try! CLIPTokenizer(bpeGzPath: Fixtures.path("bpe_simple_vocab_16e6.txt.gz"))
 
@@ -117,6 +124,19 @@ struct TokenizerTests {
             }
         }
         #expect(rows.allSatisfy { $0.count == 77 })
+        #expect(wrong.isEmpty, "\(wrong.count) of \(cases.count) texts differ:\n\(wrong.prefix(10).joined(separator: "\n"))")
+    }
+
+    @Test("ids equal open_clip's for the fixture helper's tagged cases (tokenizer_cases.json)")
+    func fixtureHelperCases() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("tokenizer_cases.json")))
+        let cases = try JSONDecoder().decode(FixtureTokenizerCases.self, from: data).cases
+        #expect(cases.count >= 200)
+        #expect(cases.contains { $0.truncated } && cases.contains { $0.tags.contains { $0.hasPrefix("ftfy") } })
+        var wrong: [String] = []
+        for c in cases where gzTokenizer.encode(c.text) != c.ids {
+            wrong.append("\(c.tags) \(c.text.debugDescription): \(gzTokenizer.encode(c.text)) want \(c.ids)")
+        }
         #expect(wrong.isEmpty, "\(wrong.count) of \(cases.count) texts differ:\n\(wrong.prefix(10).joined(separator: "\n"))")
     }
 
