@@ -35,9 +35,9 @@ enum FixText {
         return out
     }
 
-    /// Printable ASCII and \t \n \f \r, with no '&': nothing for ftfy to do.
+    /// Printable ASCII and \t \n \f, with no '&': nothing for ftfy to do.
     private static func isInertASCII(_ s: Unicode.Scalar) -> Bool {
-        (s.value >= 0x20 && s.value < 0x7F && s != "&") || s == "\t" || s == "\n" || s == "\u{0C}" || s == "\r"
+        (s.value >= 0x20 && s.value < 0x7F && s != "&") || s == "\t" || s == "\n" || s == "\u{0C}"
     }
 
     static func fixSegment(_ segment: [Unicode.Scalar], unescapeHTML: Bool) -> [Unicode.Scalar] {
