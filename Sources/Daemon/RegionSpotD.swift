@@ -8,7 +8,10 @@ struct RegionSpotD: AsyncParsableCommand {
         abstract: "Recognize any region in live or recorded video (RegionSpot on SAM + CLIP).",
         version: "0.1.0",
         subcommands: [
+            RunCommand.self,
             ProbeCommand.self,
+            RecognizeCommand.self,
+            ModelsCommand.self,
             BenchCommand.self,
             CheckConfigCommand.self,
             TailCommand.self,

@@ -13,6 +13,7 @@ struct RecognitionJob: Sendable {
     var width: Int, height: Int
     var boxes: [[Float]]
     var sources: [String]
+    var confidences: [Float]
     var submitted: Double
     var completion: @Sendable (RecognitionResult) -> Void
 }
@@ -22,6 +23,7 @@ struct RecognitionResult: Sendable {
     var pts: Double
     var regions: [RecognizedRegion]
     var sources: [String]
+    var confidences: [Float]
     /// Seconds from submission to result.
     var latency: Double
 }
@@ -92,7 +94,7 @@ final class RecognizerWorker: @unchecked Sendable {
             let regions = engine.recognize(rgb: job.rgb, width: job.width, height: job.height, boxes: job.boxes)
             progress?.beat()
             cond.lock(); running = false; cond.unlock()
-            job.completion(RecognitionResult(frame: job.frame, pts: job.pts, regions: regions, sources: job.sources,
+            job.completion(RecognitionResult(frame: job.frame, pts: job.pts, regions: regions, sources: job.sources, confidences: job.confidences,
                                              latency: Date().timeIntervalSince1970 - job.submitted))
         }
     }
