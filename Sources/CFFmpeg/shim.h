@@ -59,3 +59,18 @@ static inline void cffmpeg_log_redacting(void *avcl, int level, const char *fmt,
     fputs(line, stderr);
 }
 static inline void cffmpeg_install_redacting_log(void) { av_log_set_callback(cffmpeg_log_redacting); }
+
+// Encode (VideoEncoder): flag macros, and packed RGB24 -> an AVFrame's planes.
+static inline int cffmpeg_codec_flag_global_header(void) { return AV_CODEC_FLAG_GLOBAL_HEADER; }
+static inline int cffmpeg_fmt_globalheader(void) { return AVFMT_GLOBALHEADER; }
+static inline int cffmpeg_fmt_nofile(void) { return AVFMT_NOFILE; }
+static inline int cffmpeg_avio_flag_write(void) { return AVIO_FLAG_WRITE; }
+
+/// sws_scale from one packed source buffer (RGB24, `src_stride` bytes per row, `src_h`
+/// rows) into the planes of `dst` (allocated by av_frame_get_buffer).
+static inline int cffmpeg_sws_scale_packed_to_frame(struct SwsContext *ctx, const uint8_t *src,
+                                                    int src_stride, int src_h, AVFrame *dst) {
+    const uint8_t *src_data[4] = { src, NULL, NULL, NULL };
+    int src_lines[4] = { src_stride, 0, 0, 0 };
+    return sws_scale(ctx, src_data, src_lines, 0, src_h, dst->data, dst->linesize);
+}

@@ -15,6 +15,7 @@ struct RegionSpotD: AsyncParsableCommand {
             BenchCommand.self,
             CheckConfigCommand.self,
             TailCommand.self,
+            ReplayCommand.self,
             IdleCommand.self,
         ])
 }

@@ -27,6 +27,8 @@ final class JSONLSink: MessageSink, @unchecked Sendable {
         }
         handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
     }
+    /// Writes to an open handle (standard output).
+    init(handle: FileHandle) { self.handle = handle }
     private func write<M: Encodable>(_ m: M) {
         guard var line = try? MessageCoding.encode(m) else { return }
         line.append(0x0a)

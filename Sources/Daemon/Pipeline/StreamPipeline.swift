@@ -16,6 +16,10 @@ final class StreamPipeline: @unchecked Sendable {
         var synchronous = false
         /// Wall-clock `time` of a frame: arrival (live) or start + PTS (replay).
         var clock: @Sendable (VideoFrame) -> Double = { $0.arrival.timeIntervalSince1970 }
+        /// `time` of a state change before the first frame: now (live) or the start (replay).
+        var startClock: @Sendable () -> Double = { RFC3339.now() }
+        /// Compute source-size masks when recognizing inline (replay draws them).
+        var masks = false
         var sourceOptions = SourceOptions()
         var reconnect = ReconnectPolicy()
         /// Called on the reader thread after each processed frame with what was published
@@ -98,7 +102,7 @@ final class StreamPipeline: @unchecked Sendable {
         if state == .reconnecting { metrics?.reconnects.inc() }
         status?.set(state, reason: e.reason)
         if status == nil {
-            sink.send(StatusMessage.state(state, stream: config.id, reason: e.reason, time: lastFrame?.time ?? RFC3339.now()))
+            sink.send(StatusMessage.state(state, stream: config.id, reason: e.reason, time: lastFrame?.time ?? options.startClock()))
         }
         options.onState?(e)
         let level: Logger.Level = (state == .streaming || state == .connecting) ? .info : (state == .ended ? .notice : .warning)
@@ -133,7 +137,7 @@ final class StreamPipeline: @unchecked Sendable {
                                          submitted: Date().timeIntervalSince1970, completion: { [weak self] r in self?.deliver(r) })
                 if options.synchronous {
                     let t0 = Date().timeIntervalSince1970
-                    let regions = engine.recognize(rgb: job.rgb, width: job.width, height: job.height, boxes: job.boxes)
+                    let regions = engine.recognize(rgb: job.rgb, width: job.width, height: job.height, boxes: job.boxes, masks: options.masks)
                     done.append(RecognitionResult(frame: frame.index, pts: frame.pts, regions: regions, sources: job.sources,
                                                   confidences: job.confidences, latency: Date().timeIntervalSince1970 - t0))
                 } else if let worker, worker.submit(job) {
@@ -236,7 +240,8 @@ final class StreamPipeline: @unchecked Sendable {
             announced[r.trackID] = (label, box)
         }
         let shown = Set(records.map(\.trackID))
-        for (id, prev) in announced where !shown.contains(id) && (live[id] == nil || live[id]!.state == .ended) {
+        // In id order: equal inputs give equal message order (replay compares bytes).
+        for (id, prev) in announced.sorted(by: { $0.key < $1.key }) where !shown.contains(id) && (live[id] == nil || live[id]!.state == .ended) {
             sink.send(TrackMessage(stream: config.id, event: .ended, trackID: id, label: prev.label, box: prev.box,
                                    frame: frame.index, pts: frame.pts, time: time))
             announced[id] = nil

@@ -1,0 +1,224 @@
+// `regionspotd replay FILE...`: recorded footage through the same pipeline as `run` (keyframe
+// policy, proposals, tracking, message format), recognizing inline so nothing the policy
+// asks for is skipped, as fast as the machine allows (or paced with --realtime). Output:
+// JSONL (one line per message, the ZeroMQ payload) and/or a PUB socket, an annotated MP4,
+// PNG snapshots of recognized keyframes; a summary on stderr. Message times are start time
+// + PTS (start: --start-time, else the file's creation_time, else the epoch), so the same
+// file, models, vocabulary and configuration give byte-identical JSONL on every run.
+import ArgumentParser
+import Decode
+import Foundation
+import Logging
+import Recognizer
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct ReplayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay", abstract: "Run recorded video files through the pipeline; JSONL, annotated video, snapshots.")
+
+    @Argument(help: "Video files (each is its own stream, id = file name stem).") var files: [String]
+    @Option(help: "A daemon configuration: models, vocabulary, stream settings (matched by id or URL, else its first stream's).")
+    var config: String?
+    @Option(help: "Model directory (overrides the configuration's).") var weights: String?
+    @Option(help: "Class names, comma separated ('a|b' = synonyms), or @file (overrides the configuration's).") var vocab: String?
+    @Option(help: "regionspot or clip-crop.") var recognizer: String?
+    @Option(help: "Write every message as one JSON line here ('-' = standard output; the default when no other output is given).")
+    var out: String?
+    @Option(help: "Also publish on a ZeroMQ PUB socket bound to this endpoint.") var publish: String?
+    @Flag(help: "Pace frames by their PTS as if live (default: as fast as possible).") var realtime = false
+    @Flag(help: "Recognize every frame (ignore the keyframe policy).") var everyFrame = false
+    @Option(help: "Write an annotated MP4 (with several files: NAME-<stream>.mp4).") var annotate: String?
+    @Option(help: "Write a PNG of each recognized keyframe into this directory.") var snapshots: String?
+    @Flag(help: "Do not compute SAM masks for the drawings.") var noMasks = false
+    @Option(help: "Wall-clock time of PTS 0, RFC 3339 (default: the file's creation_time, else 1970-01-01T00:00:00Z).")
+    var startTime: String?
+    @Option(help: "Recognizer threads (BLAS and kernels); default: the configuration's limits.blas_threads, else all cores.")
+    var threads: Int?
+    @Flag(help: "No progress line and no summary.") var quiet = false
+
+    func validate() throws {
+        if config == nil && (weights == nil || vocab == nil) {
+            throw ValidationError("give --config FILE, or --weights DIR and --vocab NAMES")
+        }
+        if let startTime, parseRFC3339(startTime) == nil {
+            throw ValidationError("--start-time '\(startTime)': expected RFC 3339, e.g. 2026-01-31T08:00:00Z")
+        }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let recognizer, RecognizerKind(rawValue: recognizer) == nil { throw ValidationError("--recognizer: regionspot or clip-crop") }
+    }
+
+    func run() throws {
+        Decode.setLibraryLogLevel(quiet ? .fatal : .error)
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = .error
+            return h
+        }
+        let logger = Logger(label: "regionspotd")
+        func fail(_ message: String, _ status: Int32) -> ExitCode {
+            FileHandle.standardError.write(Data("regionspotd replay: \(Redaction.redact(message))\n".utf8))
+            return ExitCode(status)
+        }
+
+        // Models, vocabulary and stream settings.
+        var cfg: DaemonConfig?
+        if let config {
+            do { cfg = try ConfigLoader.load(file: config, checkFiles: false) } catch { throw fail("\(error)", ExitStatus.config) }
+        }
+        let vocabulary: [VocabularyEntry]
+        if let vocab {
+            do {
+                let v = try Recognizer.Vocabulary.load(vocab)
+                vocabulary = zip(v.labels, v.names).map { VocabularyEntry(label: $0, names: $1) }
+            } catch { throw fail("--vocab: \(error)", ExitStatus.config) }
+        } else {
+            vocabulary = cfg!.vocabulary
+        }
+        let kind = recognizer.flatMap(RecognizerKind.init(rawValue:)) ?? cfg?.recognizer ?? .regionspot
+        let engine: RecognitionEngine
+        do {
+            engine = try RecognitionEngine(modelDirectory: weights ?? cfg!.modelDirectory, kind: kind, vocabulary: vocabulary,
+                                           blasThreads: threads ?? cfg?.limits.blasThreads ?? 0, logger: logger)
+        } catch { throw fail("models: \(error)", ExitStatus.config) }
+
+        // Where messages go.
+        var sinks: [any MessageSink] = []
+        var jsonl: JSONLSink?
+        let outPath = out ?? (publish == nil && annotate == nil && snapshots == nil ? "-" : nil)
+        if let outPath {
+            do {
+                jsonl = outPath == "-" ? JSONLSink(handle: FileHandle.standardOutput) : try JSONLSink(path: outPath)
+                sinks.append(jsonl!)
+            } catch { throw fail("--out: \(error)", 1) }
+        }
+        var publisher: Publisher?
+        if let publish {
+            do {
+                publisher = try Publisher(options: .init(endpoints: [publish], lingerMilliseconds: 2000))
+                sinks.append(PublisherSink(publisher: publisher!))
+            } catch { throw fail("--publish: \(error)", ExitStatus.unavailable) }
+        }
+        if let snapshots {
+            do { try FileManager.default.createDirectory(atPath: snapshots, withIntermediateDirectories: true) } catch {
+                throw fail("--snapshots \(snapshots): \(error.localizedDescription)", 1)
+            }
+        }
+        let sink = FanOutSink(sinks: sinks)
+
+        // Ctrl-C / SIGTERM: stop the current file, finish its outputs, skip the rest.
+        let interrupted = StopFlag()
+        let signals = SignalHandlers()
+        signals.on([SIGINT, SIGTERM]) { _ in interrupted.set() }
+        defer { signals.cancel() }
+
+        let ids = Self.streamIDs(files)
+        let progress = ReplayProgress(enabled: !quiet && isatty(STDERR_FILENO) != 0)
+        var results: [ReplaySession.Summary] = []
+        let t0 = Date()
+        for (file, id) in zip(files, ids) {
+            if interrupted.isSet { break }
+            let meta = try? FileMetadata.read(path: file)
+            let start = startTime.flatMap(parseRFC3339) ?? meta?.creationTime.flatMap(parseRFC3339) ?? 0
+            var o = StreamPipeline.Options()
+            o.maxBoxes = cfg?.limits.maxBoxesPerKeyframe ?? o.maxBoxes
+            o.clock = { start + $0.pts }
+            o.startClock = { start }
+            o.masks = !noMasks
+            o.sourceOptions.pacing = realtime ? .realTime : .asFastAsPossible
+            o.reconnect = ReconnectPolicy(maxAttempts: 0)
+            let outputs = ReplaySession.Outputs(annotate: annotate.map { files.count > 1 ? Self.perStream($0, id) : $0 },
+                                                snapshots: snapshots)
+            let session = ReplaySession(file: file, config: streamConfig(for: file, id: id, cfg), metadata: meta, outputs: outputs)
+            let r = session.run(engine: engine, sink: sink, options: o, logger: logger,
+                                shouldStop: { interrupted.isSet }, tick: { progress.show($0) })
+            progress.clear()
+            results.append(r)
+            if !quiet { FileHandle.standardError.write(Data(ReplayReport.file(r).utf8)) }
+            else if let f = r.failure { FileHandle.standardError.write(Data("regionspotd replay: \(file): \(f)\n".utf8)) }
+        }
+        jsonl?.close()
+        _ = publisher?.close(timeout: 5)
+        if !quiet && files.count > 1 {
+            FileHandle.standardError.write(Data(ReplayReport.total(results, files: files.count, wall: Date().timeIntervalSince(t0)).utf8))
+        }
+        if interrupted.isSet { throw ExitCode(130) }
+        if results.count < files.count || results.contains(where: { $0.failure != nil }) { throw ExitCode(1) }
+    }
+
+    /// A file's stream settings: the configuration's stream with the same id or URL, else
+    /// its first stream's settings under this id, else the defaults. Never loops.
+    func streamConfig(for file: String, id: String, _ cfg: DaemonConfig?) -> StreamConfig {
+        let path = URL(fileURLWithPath: file).standardizedFileURL.path
+        func samePath(_ url: String) -> Bool {
+            let u = url.hasPrefix("file://") ? String(url.dropFirst(7)) : url
+            return u == file || URL(fileURLWithPath: u).standardizedFileURL.path == path
+        }
+        var s: StreamConfig
+        if let match = cfg?.streams.first(where: { $0.id == id || (!isLiveURL($0.url) && samePath($0.url)) }) {
+            s = match
+        } else {
+            s = cfg?.streams.first ?? StreamConfig(id: id, url: file)
+            s.id = id
+        }
+        s.url = file
+        s.loop = false
+        if everyFrame {
+            s.keyframes.minInterval = 0
+            s.keyframes.maxInterval = 0
+        }
+        return s
+    }
+
+    /// Stream ids from file names: the stem, characters outside [A-Za-z0-9_-] as '_', at
+    /// most 64 characters; repeated stems get -2, -3, ...
+    static func streamIDs(_ files: [String]) -> [String] {
+        var used: [String: Int] = [:]
+        return files.map { f in
+            let stem = ((f as NSString).lastPathComponent as NSString).deletingPathExtension
+            var id = String(stem.unicodeScalars.map { c -> Character in
+                (c.isASCII && (CharacterSet.alphanumerics.contains(c) || c == "_" || c == "-")) ? Character(c) : "_"
+            }.prefix(58))
+            if id.isEmpty { id = "stream" }
+            used[id, default: 0] += 1
+            if let n = used[id], n > 1 { id += "-\(n)" }
+            return id
+        }
+    }
+
+    /// "out.mp4" + "cam1" -> "out-cam1.mp4".
+    static func perStream(_ path: String, _ id: String) -> String {
+        let ext = (path as NSString).pathExtension
+        let base = (path as NSString).deletingPathExtension
+        return ext.isEmpty ? "\(base)-\(id)" : "\(base)-\(id).\(ext)"
+    }
+}
+
+/// A flag set from the signal queue, read by the main thread.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
+}
+
+/// RFC 3339 / ISO 8601 date-time with optional fractional seconds, as epoch seconds
+/// (microsecond precision kept: "2026-01-31T08:00:00.123456Z").
+func parseRFC3339(_ text: String) -> Double? {
+    let s = text.trimmingCharacters(in: .whitespaces)
+    // Split off the fraction so it keeps every digit (ISO8601DateFormatter keeps ms only).
+    var whole = s, fraction = 0.0
+    if let dot = s.firstIndex(of: "."), let end = s[dot...].firstIndex(where: { !$0.isNumber && $0 != "." }) {
+        let digits = s[s.index(after: dot)..<end]
+        guard !digits.isEmpty, let f = Double("0." + digits) else { return nil }
+        fraction = f
+        whole = String(s[..<dot] + s[end...])
+    }
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime]
+    if let d = f.date(from: whole) { return d.timeIntervalSince1970 + fraction }
+    f.formatOptions = [.withInternetDateTime, .withSpaceBetweenDateAndTime]
+    return f.date(from: whole).map { $0.timeIntervalSince1970 + fraction }
+}

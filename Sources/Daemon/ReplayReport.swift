@@ -1,0 +1,78 @@
+// Replay's human-facing text on stderr: a progress line rewritten in place while a file
+// runs (only on a terminal), and a summary per file and for the whole run.
+import Foundation
+
+final class ReplayProgress {
+    let enabled: Bool
+    private var shown = false
+    init(enabled: Bool) { self.enabled = enabled }
+
+    /// "cam1  412/1500 frames  27.5%  38.2 fps  9 recognitions  ETA 0:28"
+    func show(_ s: ReplaySession.Summary) {
+        guard enabled else { return }
+        let fps = s.wallSeconds > 0 ? Double(s.frames) / s.wallSeconds : 0
+        var line = "\(s.stream)  \(s.frames)"
+        if let total = s.totalFrames, total > 0 {
+            line += "/\(total) frames  \(String(format: "%.1f", min(100, 100 * Double(s.frames) / Double(total))))%"
+        } else {
+            line += " frames"
+        }
+        line += "  \(String(format: "%.1f", fps)) fps  \(s.recognitions) recognitions"
+        if let total = s.totalFrames, fps > 0, total > s.frames {
+            line += "  ETA \(ReplayReport.duration(Double(total - s.frames) / fps))"
+        }
+        FileHandle.standardError.write(Data("\r\(line)\u{1B}[K".utf8))
+        shown = true
+    }
+
+    func clear() {
+        guard enabled, shown else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        shown = false
+    }
+}
+
+enum ReplayReport {
+    /// A file's summary, several lines.
+    static func file(_ s: ReplaySession.Summary) -> String {
+        var out = "\(s.file) (stream \(s.stream))"
+        if let f = s.failure { out += ": FAILED: \(f)" }
+        out += "\n  frames \(s.frames) (\(String(format: "%.2f", s.mediaSeconds)) s of video), keyframes recognized \(s.recognitions), tracks \(s.tracks)\n"
+        out += "  labels: \(labels(s.labels))\n"
+        out += "  wall \(String(format: "%.2f", s.wallSeconds)) s, \(speed(media: s.mediaSeconds, wall: s.wallSeconds))"
+        if s.annotatedFrames > 0 { out += ", \(s.annotatedFrames) frames annotated" }
+        if s.snapshots > 0 { out += ", \(s.snapshots) snapshots" }
+        return out + "\n"
+    }
+
+    /// The whole run.
+    static func total(_ all: [ReplaySession.Summary], files: Int, wall: Double) -> String {
+        let failed = all.filter { $0.failure != nil }.count + (files - all.count)
+        let frames = all.reduce(0) { $0 + $1.frames }, recs = all.reduce(0) { $0 + $1.recognitions }
+        let media = all.reduce(0.0) { $0 + $1.mediaSeconds }
+        var labels: [String: (tracks: Int, regions: Int)] = [:]
+        for s in all { for (k, v) in s.labels { labels[k, default: (0, 0)].tracks += v.tracks; labels[k, default: (0, 0)].regions += v.regions } }
+        return "total: \(files) files (\(failed) failed), frames \(frames), keyframes recognized \(recs), tracks \(all.reduce(0) { $0 + $1.tracks })\n"
+            + "  labels: \(Self.labels(labels))\n"
+            + "  wall \(String(format: "%.2f", wall)) s, \(speed(media: media, wall: wall))\n"
+    }
+
+    /// "person 3 tracks / 412 regions, car 1 track / 80 regions", most regions first.
+    static func labels(_ l: [String: (tracks: Int, regions: Int)]) -> String {
+        guard !l.isEmpty else { return "none" }
+        return l.sorted { $0.value.regions != $1.value.regions ? $0.value.regions > $1.value.regions : $0.key < $1.key }
+            .map { "\($0.key) \($0.value.tracks) track\($0.value.tracks == 1 ? "" : "s") / \($0.value.regions) regions" }
+            .joined(separator: ", ")
+    }
+
+    static func speed(media: Double, wall: Double) -> String {
+        guard wall > 0, media > 0 else { return "throughput n/a" }
+        return "\(String(format: "%.2f", media / wall))x real time"
+    }
+
+    /// "1:05" or "1:02:05".
+    static func duration(_ t: Double) -> String {
+        let s = Int(t.rounded())
+        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+    }
+}

@@ -1,0 +1,172 @@
+// `regionspotd replay` end to end: the built binary on generated clips with the tiny
+// random-weight models (Tests/RecognizerTests/Fixtures/model_tiny).
+import Foundation
+import Testing
+
+enum ReplayFixture {
+    static let model = Repo.root.appendingPathComponent("Tests/RecognizerTests/Fixtures/model_tiny").path
+    static let vocab = "person,car|automobile,dog,bicycle,tree"
+    static let frames = 30
+
+    /// A 3 s, 10 fps, 160x120 H.264 clip: a textured square moving right over a dimmed
+    /// texture (flat colours would give no motion vectors), GOP 10, with a creation time.
+    static func clip(in dir: TempDir, name: String = "clip.mp4", creationTime: String? = "2024-05-01T12:00:00Z") throws -> String {
+        let path = dir.file(name)
+        var args = ["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "lavfi", "-i",
+                    "testsrc2=s=160x120:r=10:d=3,geq=lum='lum(X,Y)*0.3+40':cb=128:cr=128[bg];testsrc=s=40x40:r=10:d=3[fg];[bg][fg]overlay=x='10+t*30':y=40",
+                    "-c:v", "libx264", "-g", "10", "-bf", "0"]
+        if let creationTime { args += ["-metadata", "creation_time=\(creationTime)"] }
+        let r = try Child.run("/usr/bin/ffmpeg", args + [path], dir: dir, timeout: 60)
+        try #require(r.status == 0, "ffmpeg: \(r.stderr)")
+        return path
+    }
+
+    /// Runs `regionspotd replay` with the tiny models; `extra` goes before the files.
+    static func replay(_ files: [String], _ extra: [String], dir: TempDir, timeout: Double = 240) throws
+        -> (status: Int32?, stdout: String, stderr: String) {
+        let bin = try #require(Repo.binary, "regionspotd not built")
+        return try Child.run(bin, ["replay", "--weights", model, "--vocab", vocab, "--quiet"] + extra + files,
+                             env: ["XDG_CACHE_HOME": dir.file("cache")], dir: dir, timeout: timeout)
+    }
+
+    static func lines(_ path: String) throws -> [String] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+    }
+
+    static func object(_ line: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    }
+
+    static func ffprobeFrames(_ path: String, dir: TempDir) throws -> Int {
+        let r = try Child.run("/usr/bin/ffprobe", ["-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries",
+                                                   "stream=nb_read_frames", "-of", "csv=p=0", path], dir: dir, timeout: 60)
+        return try #require(Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), "ffprobe \(path): \(r.stdout) \(r.stderr)")
+    }
+
+    /// Every frame as packed RGB24, decoded by the ffmpeg CLI.
+    static func rgbFrames(_ path: String, width: Int, height: Int, dir: TempDir) throws -> [[UInt8]] {
+        let raw = dir.file("raw-\(UUID().uuidString.prefix(6)).rgb")
+        let r = try Child.run("/usr/bin/ffmpeg", ["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", path,
+                                                  "-f", "rawvideo", "-pix_fmt", "rgb24", raw], dir: dir, timeout: 60)
+        try #require(r.status == 0, "ffmpeg: \(r.stderr)")
+        let data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: raw)))
+        let n = width * height * 3
+        return stride(from: 0, to: data.count - n + 1, by: n).map { Array(data[$0..<($0 + n)]) }
+    }
+}
+
+@Suite("Replay", .serialized)
+struct ReplayTests {
+    @Test("same file, models and vocabulary: byte-identical JSONL at 1 and 2 threads; every line valid; times from creation_time")
+    func deterministic() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let clip = try ReplayFixture.clip(in: dir)
+        let a = try ReplayFixture.replay([clip], ["--out", dir.file("a.jsonl"), "--threads", "1"], dir: dir)
+        #expect(a.status == 0, "replay failed: \(a.stderr)")
+        let b = try ReplayFixture.replay([clip], ["--out", dir.file("b.jsonl"), "--threads", "2"], dir: dir)
+        #expect(b.status == 0, "replay failed: \(b.stderr)")
+        let bytesA = try Data(contentsOf: URL(fileURLWithPath: dir.file("a.jsonl")))
+        let bytesB = try Data(contentsOf: URL(fileURLWithPath: dir.file("b.jsonl")))
+        #expect(bytesA == bytesB, "JSONL differs between runs")
+
+        let lines = try ReplayFixture.lines(dir.file("a.jsonl"))
+        let objects = try lines.map(ReplayFixture.object)
+        let regions = objects.filter { ($0["schema"] as? String) == "regionspotd/regions/1" }
+        // One regions message per frame, in order, all of stream "clip".
+        #expect(regions.count == ReplayFixture.frames)
+        #expect(regions.map { $0["frame"] as? Int } == (0..<ReplayFixture.frames).map { $0 })
+        #expect(Set(objects.compactMap { $0["stream"] as? String }) == ["clip"])
+        // The recognizer ran (on keyframes once motion gave boxes), and labelled regions were published.
+        let recognized = regions.filter { ($0["inferred"] as? Bool) == true }.count
+        #expect(recognized >= 2 && recognized < ReplayFixture.frames, "recognized \(recognized) frames")
+        let published = regions.reduce(0) { $0 + (($1["regions"] as? [Any])?.count ?? 0) }
+        #expect(published > 0, "no region published")
+        #expect(objects.contains { ($0["schema"] as? String) == "regionspotd/tracks/1" && ($0["event"] as? String) == "started" })
+        // time = creation_time + PTS (frame 10 is at 1.0 s); the stream ends with `ended`.
+        #expect(regions[0]["time"] as? String == "2024-05-01T12:00:00.000000Z")
+        #expect(regions[10]["time"] as? String == "2024-05-01T12:00:01.000000Z")
+        #expect(regions.allSatisfy { $0["latency"] == nil })
+        let last = try #require(objects.last)
+        #expect(last["schema"] as? String == "regionspotd/status/1" && last["state"] as? String == "ended")
+
+        // Every line validates against its schema.
+        let schemaFile = ["regionspotd/regions/1": "regions.schema.json", "regionspotd/tracks/1": "tracks.schema.json",
+                          "regionspotd/status/1": "status.schema.json"]
+        let docs = try zip(lines, objects).map { line, o in
+            (schema: try #require(schemaFile[o["schema"] as? String ?? ""], "unknown schema in \(line)"), json: line)
+        }
+        let results = try SchemaCheck.validate(docs, dir: dir)
+        #expect(results.count == docs.count)
+        for (d, r) in zip(docs, results) { #expect(r == nil, "\(d.json): \(r ?? "")") }
+    }
+
+    @Test("--annotate: an MP4 with every source frame, boxes drawn; --snapshots: one PNG per recognized keyframe")
+    func annotated() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let clip = try ReplayFixture.clip(in: dir, creationTime: nil)
+        let snaps = dir.file("snaps")
+        let r = try ReplayFixture.replay([clip], ["--out", dir.file("r.jsonl"), "--annotate", dir.file("out.mp4"), "--snapshots", snaps,
+                                                  "--start-time", "2026-01-31T08:00:00.5Z"], dir: dir)
+        #expect(r.status == 0, "replay failed: \(r.stderr)")
+        let objects = try ReplayFixture.lines(dir.file("r.jsonl")).map(ReplayFixture.object)
+        let regions = objects.filter { ($0["schema"] as? String) == "regionspotd/regions/1" }
+        #expect(regions.first?["time"] as? String == "2026-01-31T08:00:00.500000Z")
+
+        // Same frame count as the source.
+        #expect(try ReplayFixture.ffprobeFrames(dir.file("out.mp4"), dir: dir) == ReplayFixture.ffprobeFrames(clip, dir: dir))
+        // One PNG per recognized frame, named <stream>-<frame>.png.
+        let recognizedFrames = regions.filter { ($0["inferred"] as? Bool) == true }.compactMap { $0["frame"] as? Int }
+        let pngs = try FileManager.default.contentsOfDirectory(atPath: snaps).sorted()
+        #expect(pngs == recognizedFrames.map { String(format: "clip-%06d.png", $0) }.sorted())
+        let png = try Data(contentsOf: URL(fileURLWithPath: (snaps as NSString).appendingPathComponent(pngs[0])))
+        #expect(Array(png.prefix(8)) == [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
+
+        // Along a drawn box's edge the annotated picture differs clearly from the source.
+        let src = try ReplayFixture.rgbFrames(clip, width: 160, height: 120, dir: dir)
+        let ann = try ReplayFixture.rgbFrames(dir.file("out.mp4"), width: 160, height: 120, dir: dir)
+        try #require(src.count == ReplayFixture.frames && ann.count == ReplayFixture.frames)
+        let (frame, box) = try #require(regions.lazy.compactMap { m -> (Int, [Double])? in
+            guard let f = m["frame"] as? Int, let rs = m["regions"] as? [[String: Any]], let b = rs.first?["box"] as? [Double],
+                  b[2] - b[0] >= 8, b[3] - b[1] >= 8 else { return nil }
+            return (f, b)
+        }.first, "no region with a box to check")
+        // The left edge (a vertical line, 1-2 px wide) below any label backing.
+        let x = min(159, max(0, Int(box[0].rounded(.down))))
+        var diff = 0, n = 0
+        for y in Int(box[1].rounded(.up)) + 4..<min(120, Int(box[3]) - 2) {
+            let i = (y * 160 + x) * 3
+            for c in 0..<3 { diff += abs(Int(src[frame][i + c]) - Int(ann[frame][i + c])) }
+            n += 1
+        }
+        try #require(n > 0)
+        #expect(Double(diff) / Double(3 * n) > 25, "mean difference on the box edge \(Double(diff) / Double(3 * n))")
+    }
+
+    @Test("a corrupt and a missing file among good ones: non-zero exit, complete output for the good ones")
+    func failures() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let good = try ReplayFixture.clip(in: dir, name: "good one.mp4")
+        let other = try ReplayFixture.clip(in: dir, name: "other.mp4", creationTime: nil)
+        var junk = [UInt8](repeating: 0, count: 4096)
+        for i in junk.indices { junk[i] = UInt8(truncatingIfNeeded: i &* 2654435761 >> 13) }
+        let corrupt = dir.file("corrupt.mp4")
+        try Data(junk).write(to: URL(fileURLWithPath: corrupt))
+        let missing = dir.file("missing.mp4")
+        let r = try ReplayFixture.replay([good, corrupt, missing, other], ["--out", dir.file("all.jsonl")], dir: dir)
+        #expect(r.status == 1, "exit \(String(describing: r.status)): \(r.stderr)")
+        #expect(r.stderr.contains("corrupt.mp4") && r.stderr.contains("missing.mp4"), "stderr: \(r.stderr)")
+        let objects = try ReplayFixture.lines(dir.file("all.jsonl")).map(ReplayFixture.object)
+        for stream in ["good_one", "other"] {
+            let frames = objects.filter { $0["stream"] as? String == stream && ($0["schema"] as? String) == "regionspotd/regions/1" }
+            #expect(frames.count == ReplayFixture.frames, "\(stream): \(frames.count) frames")
+            #expect(objects.contains { $0["stream"] as? String == stream && $0["state"] as? String == "ended" })
+        }
+        for stream in ["corrupt", "missing"] {
+            #expect(objects.contains { $0["stream"] as? String == stream && $0["state"] as? String == "failed" })
+            #expect(!objects.contains { $0["stream"] as? String == stream && ($0["schema"] as? String) == "regionspotd/regions/1" })
+        }
+    }
+}
