@@ -128,6 +128,9 @@ struct ReplayCommand: ParsableCommand {
             o.startClock = { start }
             o.masks = !noMasks
             o.sourceOptions.pacing = realtime ? .realTime : .asFastAsPossible
+            // One decoder thread: with FFmpeg's frame threading the exported motion vectors
+            // (and so the tracked boxes) differ from run to run on longer H.264 clips.
+            o.sourceOptions.decoderThreads = 1
             o.reconnect = ReconnectPolicy(maxAttempts: 0)
             let outputs = ReplaySession.Outputs(annotate: annotate.map { files.count > 1 ? Self.perStream($0, id) : $0 },
                                                 snapshots: snapshots)
