@@ -99,6 +99,9 @@ struct ReplayCommand: ParsableCommand {
             do {
                 publisher = try Publisher(options: .init(endpoints: [publish], lingerMilliseconds: 2000))
                 sinks.append(PublisherSink(publisher: publisher!))
+                // PUB drops what it sends before a subscriber has connected: give the ones
+                // already waiting for this endpoint a moment to reconnect.
+                Thread.sleep(forTimeInterval: 0.5)
             } catch { throw fail("--publish: \(error)", ExitStatus.unavailable) }
         }
         if let snapshots {

@@ -22,8 +22,9 @@ final class FrameAnnotator {
     /// A track's colour: stable for its whole life, neighbours in id order differ.
     static func color(track id: UInt64) -> RGB { palette[Int(id % UInt64(palette.count))] }
 
-    /// Scale of lines and text for a picture of this height (1 up to 480 px, 2 to 960, ...).
-    static func scale(height: Int) -> Int { max(1, (height + 479) / 480) }
+    /// Scale of lines and text for a picture of this height (1 below 480 px, 2 at 480-799,
+    /// 3 at 1080p, ...): labels stay legible without hiding the scene.
+    static func scale(height: Int) -> Int { max(1, Int((Double(height) / 320).rounded())) }
 
     /// Draws `message` (and, on a recognized frame, the recognizer's regions) on `image`.
     func draw(_ image: RGBImage, message: RegionsMessage, recognized: [RecognizedRegion]?) -> RGBImage {
@@ -63,7 +64,10 @@ final class FrameAnnotator {
         }
         // Labels last, so no box line crosses a label; each where it hides no earlier one.
         let lh = BitmapFont.glyphHeight * s + 4 * s
-        var placed: [(Int, Int, Int, Int)] = [(0, image.height - lh, image.width, image.height)]  // header
+        var placed: [(Int, Int, Int, Int)] = [(0, image.height - lh, image.width, image.height)]  // footer
+        let badge = recognized.map { "RECOGNIZED \($0.count) boxes" }
+        let badgeWidth = badge.map { BitmapFont.width($0, scale: s) + 4 * s } ?? 0
+        if badge != nil { placed.append((image.width - badgeWidth - 2 * s, 0, image.width, lh + 2 * s)) }
         for r in message.regions {
             let b = pixelBox(r.box)
             let text = "#\(r.trackID) \(r.label) \(fmt2(r.score))"
@@ -83,12 +87,10 @@ final class FrameAnnotator {
         var header = "\(message.stream)  frame \(message.frame)  \(fmtTime(message.pts))  \(message.regions.count) regions"
         if BitmapFont.width(header, scale: s) + 4 * s > image.width { header = "\(message.stream) \(message.frame) \(fmtTime(message.pts))" }
         c.label(header, x: 0, y: image.height - BitmapFont.glyphHeight * s - 4 * s, scale: s)
-        if let recognized {
+        if let badge {
             let t = 2 * s
             c.outline(0, 0, image.width, image.height, Self.amber, thickness: t)
-            let badge = "RECOGNIZED \(recognized.count) boxes"
-            let w = BitmapFont.width(badge, scale: s) + 4 * s
-            c.label(badge, x: image.width - w - t, y: t, scale: s, color: .black, backing: Self.amber, backingAlpha: 1)
+            c.label(badge, x: image.width - badgeWidth - t, y: t, scale: s, color: .black, backing: Self.amber, backingAlpha: 1)
         }
         return c.image
     }
