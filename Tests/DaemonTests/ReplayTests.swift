@@ -2,6 +2,7 @@
 // random-weight models (Tests/RecognizerTests/Fixtures/model_tiny).
 import Foundation
 import Testing
+@testable import Daemon
 
 enum ReplayFixture {
     static let model = Repo.root.appendingPathComponent("Tests/RecognizerTests/Fixtures/model_tiny").path
@@ -106,6 +107,12 @@ struct ReplayTests {
         #expect(regions[0]["time"] as? String == "2024-05-01T12:00:00.000000Z")
         #expect(regions[10]["time"] as? String == "2024-05-01T12:00:01.000000Z")
         #expect(regions.allSatisfy { $0["latency"] == nil })
+        // Every track that started also ends (at the latest when the file does).
+        func trackIDs(_ event: String) -> [Int] {
+            objects.filter { ($0["schema"] as? String) == "regionspotd/tracks/1" && ($0["event"] as? String) == event }
+                .compactMap { $0["track_id"] as? Int }.sorted()
+        }
+        #expect(trackIDs("started") == trackIDs("ended"))
         let last = try #require(objects.last)
         #expect(last["schema"] as? String == "regionspotd/status/1" && last["state"] as? String == "ended")
 
@@ -194,5 +201,52 @@ struct ReplayTests {
             #expect(objects.contains { $0["stream"] as? String == stream && $0["state"] as? String == "failed" })
             #expect(!objects.contains { $0["stream"] as? String == stream && ($0["schema"] as? String) == "regionspotd/regions/1" })
         }
+    }
+}
+
+@Suite("Replay options")
+struct ReplayOptionsTests {
+    @Test("stream ids: file stem, sanitized, unique")
+    func streamIDs() {
+        #expect(ReplayCommand.streamIDs(["/a/good one.mp4", "/b/good one.mkv", "cam-1_x.ts", "/x/été.mov", "/y/.mp4", "noext"])
+                == ["good_one", "good_one-2", "cam-1_x", "_t_", "_mp4", "noext"])
+        #expect(ReplayCommand.perStream("/o/out.mp4", "cam1") == "/o/out-cam1.mp4")
+        #expect(ReplayCommand.perStream("out", "cam1") == "out-cam1")
+    }
+
+    @Test("RFC 3339 start times, fractions kept to the microsecond")
+    func startTimes() throws {
+        #expect(parseRFC3339("1970-01-01T00:00:00Z") == 0)
+        #expect(parseRFC3339("2024-05-01T12:00:00.000000Z") == 1_714_564_800)
+        let t = try #require(parseRFC3339("2026-01-31T08:00:00.123456Z"))
+        #expect(RFC3339.format(epochSeconds: t) == "2026-01-31T08:00:00.123456Z")
+        #expect(parseRFC3339("2026-01-31T10:00:00+02:00") == parseRFC3339("2026-01-31T08:00:00Z"))
+        #expect(parseRFC3339("yesterday") == nil)
+        #expect(parseRFC3339("2026-01-31") == nil)
+    }
+
+    @Test("stream settings: same id or path from the configuration, else its first stream's, never looping")
+    func streamSettings() throws {
+        let yaml = """
+        models: {directory: /models}
+        vocabulary: [person]
+        streams:
+          - {id: lobby, url: "rtsp://cam/lobby", loop: false, keyframes: {min_interval: 0.5, max_interval: 2}}
+          - {id: dock, url: /rec/dock.mp4, loop: true, keyframes: {min_interval: 3, max_interval: 9}}
+        """
+        let cfg = try ConfigLoader.parse(yaml: yaml, file: "/etc/t.yaml", checkFiles: false)
+        let cmd = try ReplayCommand.parse(["x.mp4", "--config", "/etc/t.yaml"])
+        let byPath = cmd.streamConfig(for: "/rec/dock.mp4", id: "dock", cfg)
+        #expect(byPath.id == "dock" && byPath.keyframes.minInterval == 3 && !byPath.loop && byPath.url == "/rec/dock.mp4")
+        let byID = cmd.streamConfig(for: "/elsewhere/dock.mkv", id: "dock", cfg)
+        #expect(byID.keyframes.maxInterval == 9 && byID.url == "/elsewhere/dock.mkv")
+        let other = cmd.streamConfig(for: "/rec/yard.mp4", id: "yard", cfg)
+        #expect(other.id == "yard" && other.keyframes.minInterval == 0.5 && other.url == "/rec/yard.mp4")
+        let every = try ReplayCommand.parse(["x.mp4", "--config", "/etc/t.yaml", "--every-frame"]).streamConfig(for: "/rec/yard.mp4", id: "yard", cfg)
+        #expect(every.keyframes.minInterval == 0 && every.keyframes.maxInterval == 0)
+        let plain = try ReplayCommand.parse(["x.mp4", "--weights", "/m", "--vocab", "a"]).streamConfig(for: "y.mp4", id: "y", nil)
+        #expect(plain.keyframes == KeyframePolicy() && plain.id == "y")
+        #expect(throws: (any Error).self) { try ReplayCommand.parse(["x.mp4"]) }
+        #expect(throws: (any Error).self) { try ReplayCommand.parse(["x.mp4", "--config", "c", "--start-time", "noon"]) }
     }
 }

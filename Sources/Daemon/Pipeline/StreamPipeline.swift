@@ -101,12 +101,24 @@ final class StreamPipeline: @unchecked Sendable {
         let state = StreamState(rawValue: e.state.rawValue) ?? .failed
         if state == .reconnecting { metrics?.reconnects.inc() }
         status?.set(state, reason: e.reason)
+        if state == .ended || state == .failed { endAnnouncedTracks() }
         if status == nil {
             sink.send(StatusMessage.state(state, stream: config.id, reason: e.reason, time: lastFrame?.time ?? options.startClock()))
         }
         options.onState?(e)
         let level: Logger.Level = (state == .streaming || state == .connecting) ? .info : (state == .ended ? .notice : .warning)
         logger.log(level: level, "stream \(config.id): \(e.state.rawValue): \(e.reason)")
+    }
+
+    /// The reader is done (no frame will follow): every announced track ends at the last frame.
+    private func endAnnouncedTracks() {
+        guard let last = lastFrame else { return }
+        for (id, prev) in announced.sorted(by: { $0.key < $1.key }) {
+            sink.send(TrackMessage(stream: config.id, event: .ended, trackID: id, label: prev.label, box: prev.box,
+                                   frame: last.index, pts: last.pts, time: last.time))
+        }
+        announced = [:]
+        inferredAt = [:]
     }
 
     // MARK: per frame
