@@ -104,6 +104,13 @@ struct ReplayCommand: ParsableCommand {
                 Thread.sleep(forTimeInterval: 0.5)
             } catch { throw fail("--publish: \(error)", ExitStatus.unavailable) }
         }
+        if let annotate {
+            let parent = (annotate as NSString).deletingLastPathComponent
+            var isDir: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: parent.isEmpty ? "." : parent, isDirectory: &isDir) || !isDir.boolValue {
+                throw fail("--annotate \(annotate): directory \(parent) does not exist", 1)
+            }
+        }
         if let snapshots {
             do { try FileManager.default.createDirectory(atPath: snapshots, withIntermediateDirectories: true) } catch {
                 throw fail("--snapshots \(snapshots): \(error.localizedDescription)", 1)

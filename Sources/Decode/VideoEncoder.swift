@@ -54,8 +54,9 @@ public final class VideoEncoder {
             throw EncodeError(path, "bad picture size \(width)x\(height)")
         }
         self.path = path
-        // 1/90000 s: fine enough for any frame rate, the usual MPEG clock.
-        timeBase = AVRational(num: 1, den: 90_000)
+        // 1/30000 s: exact for 24, 25, 30, 50, 60 and 30000/1001 fps, and within MPEG-4
+        // part 2's limit (denominator <= 65535) for the mpeg4 fallback.
+        timeBase = AVRational(num: 1, den: 30_000)
 
         // Locals until everything is open; `cleanup` frees them if init throws.
         var fmtOpt: UnsafeMutablePointer<AVFormatContext>?

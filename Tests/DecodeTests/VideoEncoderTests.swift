@@ -54,6 +54,23 @@ import Testing
         #expect(i == 20)
     }
 
+    /// Without libx264 the next encoder FFmpeg has is used (here: forced to mpeg4).
+    @Test func fallsBackToAnotherEncoder() throws {
+        let dir = try TestMedia.makeTempDir("encoder")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("fallback.mp4").path
+        var o = VideoEncoder.Options()
+        o.codecs = ["no-such-encoder", "mpeg4"]
+        let enc = try VideoEncoder(path: path, width: 96, height: 64, frameRate: 10, options: o)
+        #expect(enc.codecName == "mpeg4")
+        for i in 0..<12 { try enc.write(Self.picture(i), pts: Double(i) / 10) }
+        try enc.finish()
+        #expect(try TestMedia.ffprobeFrameCount(path) == 12)
+        #expect(try TestMedia.ffprobe(["-select_streams", "v:0", "-show_entries", "stream=codec_name", "-of", "csv=p=0", path]) == "mpeg4")
+        o.codecs = ["no-such-encoder"]
+        #expect(throws: EncodeError.self) { try VideoEncoder(path: path, width: 96, height: 64, frameRate: 10, options: o) }
+    }
+
     @Test func oddSizesAndSizeChangesAreScaled() throws {
         let dir = try TestMedia.makeTempDir("encoder")
         defer { try? FileManager.default.removeItem(at: dir) }
