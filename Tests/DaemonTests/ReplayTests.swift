@@ -29,10 +29,10 @@ enum ReplayFixture {
     }
 
     /// Runs `regionspotd replay` with the tiny models; `extra` goes before the files.
-    static func replay(_ files: [String], _ extra: [String], dir: TempDir, timeout: Double = 240) throws
+    static func replay(_ files: [String], _ extra: [String], dir: TempDir, quiet: Bool = true, timeout: Double = 240) throws
         -> (status: Int32?, stdout: String, stderr: String) {
         let bin = try #require(Repo.binary, "regionspotd not built")
-        return try Child.run(bin, ["replay", "--weights", model, "--vocab", vocab, "--quiet"] + extra + files,
+        return try Child.run(bin, ["replay", "--weights", model, "--vocab", vocab] + (quiet ? ["--quiet"] : []) + extra + files,
                              env: ["XDG_CACHE_HOME": dir.file("cache")], dir: dir, timeout: timeout)
     }
 
@@ -201,6 +201,31 @@ struct ReplayTests {
             #expect(objects.contains { $0["stream"] as? String == stream && $0["state"] as? String == "failed" })
             #expect(!objects.contains { $0["stream"] as? String == stream && ($0["schema"] as? String) == "regionspotd/regions/1" })
         }
+    }
+}
+
+@Suite("Replay progress and summary")
+struct ReplayProgressTests {
+    @Test("not a terminal: no progress line, a summary; on a terminal: a progress line with total, fps and ETA")
+    func progress() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let clip = try ReplayFixture.clip(in: dir)
+        let plain = try ReplayFixture.replay([clip], ["--out", dir.file("p.jsonl")], dir: dir, quiet: false)
+        #expect(plain.status == 0)
+        #expect(!plain.stderr.contains("\r") && !plain.stderr.contains("ETA"), "stderr: \(plain.stderr)")
+        for part in ["frames 30 (3.00 s of video)", "keyframes recognized", "tracks", "labels: ", "x real time"] {
+            #expect(plain.stderr.contains(part), "summary lacks '\(part)': \(plain.stderr)")
+        }
+        // util-linux `script` gives the child a pseudo-terminal; --realtime makes it last
+        // long enough (3 s) for several progress updates.
+        let bin = try #require(Repo.binary)
+        let cmd = [bin, "replay", "--weights", ReplayFixture.model, "--vocab", "person,car", "--realtime", "--out", dir.file("t.jsonl"), clip]
+            .map { "'\($0)'" }.joined(separator: " ")
+        let tty = try Child.run("/usr/bin/script", ["-qec", cmd, "/dev/null"], env: ["XDG_CACHE_HOME": dir.file("cache")], dir: dir, timeout: 60)
+        #expect(tty.status == 0, "\(tty.stdout)")
+        #expect(tty.stdout.contains("\rclip  ") && tty.stdout.contains("/30 frames") && tty.stdout.contains(" fps ")
+                && tty.stdout.contains("recognitions") && tty.stdout.contains("ETA"), "terminal output: \(tty.stdout)")
     }
 }
 
