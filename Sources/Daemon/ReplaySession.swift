@@ -154,8 +154,12 @@ final class ReplaySession: @unchecked Sendable {
         let picture = annotator.draw(try converter.rgb(frame), message: message, recognized: inferred)
         if let path = outputs.annotate {
             if encoder == nil {
+                // The source's creation time travels along: replaying the annotated video
+                // gives the same message times.
+                var eo = VideoEncoder.Options()
+                if let t = metadata?.creationTime { eo.metadata["creation_time"] = t }
                 encoder = try VideoEncoder(path: path, width: picture.width, height: picture.height,
-                                           frameRate: metadata?.frameRate ?? 25)
+                                           frameRate: metadata?.frameRate ?? 25, options: eo)
             }
             try encoder?.write(picture, pts: frame.pts)
             lock.withLock { summary.annotatedFrames += 1 }

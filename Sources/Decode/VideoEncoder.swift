@@ -25,6 +25,8 @@ public final class VideoEncoder {
         public var preset = "veryfast"
         /// Bit rate for encoders without CRF (mpeg4), bits per pixel per second of frame rate.
         public var bitsPerPixel = 0.25
+        /// Container tags, e.g. ["creation_time": "2024-05-01T12:00:00.000000Z"].
+        public var metadata: [String: String] = [:]
         public init() {}
     }
 
@@ -129,6 +131,7 @@ public final class VideoEncoder {
             if r < 0 { throw EncodeError(path, "cannot create: \(averrorString(r))") }
             opened = true
         }
+        for (k, v) in options.metadata.sorted(by: { $0.key < $1.key }) { av_dict_set(&fmt.pointee.metadata, k, v, 0) }
         r = avformat_write_header(fmt, nil)
         if r < 0 { throw EncodeError(path, "cannot write the MP4 header: \(averrorString(r))") }
         ok = true

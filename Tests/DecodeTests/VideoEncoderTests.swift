@@ -61,12 +61,14 @@ import Testing
         let path = dir.appendingPathComponent("fallback.mp4").path
         var o = VideoEncoder.Options()
         o.codecs = ["no-such-encoder", "mpeg4"]
+        o.metadata = ["creation_time": "2024-05-01T12:00:00.000000Z"]
         let enc = try VideoEncoder(path: path, width: 96, height: 64, frameRate: 10, options: o)
         #expect(enc.codecName == "mpeg4")
         for i in 0..<12 { try enc.write(Self.picture(i), pts: Double(i) / 10) }
         try enc.finish()
         #expect(try TestMedia.ffprobeFrameCount(path) == 12)
         #expect(try TestMedia.ffprobe(["-select_streams", "v:0", "-show_entries", "stream=codec_name", "-of", "csv=p=0", path]) == "mpeg4")
+        #expect(try TestMedia.ffprobe(["-show_entries", "format_tags=creation_time", "-of", "csv=p=0", path]) == "2024-05-01T12:00:00.000000Z")
         o.codecs = ["no-such-encoder"]
         #expect(throws: EncodeError.self) { try VideoEncoder(path: path, width: 96, height: 64, frameRate: 10, options: o) }
     }
