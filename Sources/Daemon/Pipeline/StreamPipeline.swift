@@ -141,9 +141,12 @@ final class StreamPipeline: @unchecked Sendable {
                 }
             }
         }
+        // `inferred` marks the frame whose message first carries a recognition's labels:
+        // the frame itself when recognizing inline (replay), the frame the worker's result
+        // arrived on when live; each region's inferred_frame names the frame it saw.
         for r in done {
             apply(r, at: info)
-            if r.frame == frame.index { inferredNow = r.regions }
+            inferredNow = (inferredNow ?? []) + r.regions
         }
         publish(frame, time: time, info: info, inferred: inferredNow)
         lastFrame = (frame.index, frame.pts, time)
