@@ -239,9 +239,9 @@ public final class Service: @unchecked Sendable {
         }
         externalReceiver?.close()
         metricsServer?.stop()
-        writeTextfile()
         lock.withLock { tickerStop = true }
         _ = tickerDone.wait(timeout: .now() + 1)
+        writeTextfile()  // after the ticker stopped: the final numbers are the last written
         signals.cancel()
         return inTime
     }
@@ -331,9 +331,13 @@ public final class Service: @unchecked Sendable {
         for r in recovered { logger.notice("\(r) is progressing again") }
     }
 
+    private let textfileLock = NSLock()
+
     private func writeTextfile() {
         guard let path = config.metrics.textfile else { return }
-        do { try TextfileExporter.write(metrics.render(), to: path) } catch { logger.error("\(error)") }
+        textfileLock.withLock {
+            do { try TextfileExporter.write(metrics.render(), to: path) } catch { logger.error("\(error)") }
+        }
     }
 
     private func registerProcessMetrics() {
