@@ -98,6 +98,7 @@ public final class Service: @unchecked Sendable {
             }
         }
         if installSignals {
+            signal(SIGPIPE, SIG_IGN)  // a closed stderr/journal stream must not kill the daemon
             signals.on([SIGTERM, SIGINT]) { [self] sig in requestStop(reason: sig == SIGTERM ? "SIGTERM" : "SIGINT") }
             signals.on([SIGHUP]) { [self] _ in reload() }
         }
