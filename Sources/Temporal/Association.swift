@@ -31,7 +31,7 @@ extension Tracker {
         // Stage 2: low-score proposals x unmatched confirmed tracks, IoU only.
         let confirmedLeft = tracks.indices.filter { !trackUsed[$0] && tracks[$0].state == .confirmed }
         for (pi, ti) in assign(proposals, low, confirmedLeft, cost: { p, t in
-            let iou = t.box.iou(p.box)
+            let iou = self.visibleBox(t).iou(p.box)
             return iou >= c.lowScoreMinIoU ? 1 - iou : nil
         }) {
             match(track: ti, proposal: proposals[pi], frame: frame)
@@ -78,16 +78,22 @@ extension Tracker {
         for pi in high where !proposalUsed[pi] && proposals[pi].score >= c.birthScore {
             var t = Track(id: makeID(), proposal: proposals[pi], frame: frame, noise: c.kalman)
             t.labels = LabelHistory(alpha: c.labelAlpha)
-            if firstKeyframe || c.birthHits <= 1 { t.state = .confirmed }
+            if firstKeyframe || c.birthHits <= 1 || proposals[pi].score >= c.confirmScore { t.state = .confirmed }
             tracks.append(t)
             observeLabel(track: tracks.count - 1, proposal: proposals[pi], frame: frame)
         }
         self.frame = frame
     }
 
+    /// The track's box clipped to the current frame (proposals never leave the frame).
+    func visibleBox(_ t: Track) -> Box {
+        guard let f = frame else { return t.box }
+        return t.box.clipped(width: f.width, height: f.height)
+    }
+
     /// Combined cost, or nil when gated out. Both terms lie in 0...1.
     func mixedCost(_ p: Proposal, _ t: Track) -> Float? {
-        let iou = t.box.iou(p.box)
+        let iou = visibleBox(t).iou(p.box)
         guard iou >= config.minIoU else { return nil }
         var cost = 1 - iou
         if let a = p.regionToken, let b = t.regionToken, a.count == b.count {
@@ -128,7 +134,7 @@ extension Tracker {
         }
         tracks[ti].kalman.anchor(at: p.box)
         tracks[ti].motionFrames = 0
-        tracks[ti].box = p.box.clipped(width: frame.width, height: frame.height)
+        tracks[ti].box = p.box
         tracks[ti].method = .observed
         tracks[ti].hits += 1
         tracks[ti].consecutiveHits += 1

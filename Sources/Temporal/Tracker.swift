@@ -71,11 +71,11 @@ public struct Tracker: Sendable {
             if let m = estimates[t] {
                 let moved = m.apply(to: previous[t])
                 tracks[t].kalman.update(moved, relativeStd: config.kalman.motion)
-                tracks[t].box = moved.clipped(width: frame.width, height: frame.height)
+                tracks[t].box = moved
                 tracks[t].method = .motionVectors
                 tracks[t].motionFrames += 1
             } else {
-                tracks[t].box = tracks[t].kalman.box.clipped(width: frame.width, height: frame.height)
+                tracks[t].box = tracks[t].kalman.box
                 tracks[t].method = .kalman
             }
             tracks[t].lastFrame = frame.index
@@ -91,10 +91,13 @@ public struct Tracker: Sendable {
 
     // MARK: output
 
-    /// Tracks published on the current frame (confirmed ones), with provenance.
+    /// Tracks published on the current frame (confirmed ones with a box still on screen),
+    /// with provenance. Boxes are clipped to the frame here; internally a track keeps its
+    /// whole box, so an object half out of the frame keeps its shape and can come back.
     public func regions() -> [TrackedRegion] {
         guard let frame else { return [] }
-        return tracks.filter { $0.state == .confirmed }.map { region(for: $0, at: frame) }
+        return tracks.filter { $0.state == .confirmed && $0.box.clipped(width: frame.width, height: frame.height).area > 0 }
+            .map { region(for: $0, at: frame) }
     }
 
     func region(for t: Track, at frame: FrameInfo) -> TrackedRegion {
@@ -103,7 +106,7 @@ public struct Tracker: Sendable {
         let name: String? =
             if let label, let v = vocabulary, label < v.count { v.names[label] } else { nil }
         return TrackedRegion(
-            trackID: t.id, state: t.state, box: t.box, label: label, labelName: name,
+            trackID: t.id, state: t.state, box: t.box.clipped(width: frame.width, height: frame.height), label: label, labelName: name,
             score: t.labels.score, margin: t.labels.margin, top: t.labels.top(config.topK),
             provenance: Provenance(
                 kind: inferredNow ? .inferred : .propagated,

@@ -33,6 +33,9 @@ public struct TrackerConfig: Sendable, Equatable {
     /// Consecutive keyframe hits to confirm a track (tracks born on the stream's first
     /// keyframe are confirmed at once, as ByteTrack does).
     public var birthHits: Int = 2
+    /// A proposal at least this confident is confirmed at birth (with keyframes a second
+    /// apart, N hits cost N-1 seconds of a visible object going unreported). > 1 disables.
+    public var confirmScore: Float = 0.9
     /// Missed keyframes after which a confirmed track is lost (no longer published).
     public var lostAfterMisses: Int = 2
     /// Missed keyframes after which a track ends.
