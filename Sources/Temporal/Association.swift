@@ -31,7 +31,7 @@ extension Tracker {
         // Stage 2: low-score proposals x unmatched confirmed tracks, IoU only.
         let confirmedLeft = tracks.indices.filter { !trackUsed[$0] && tracks[$0].state == .confirmed }
         for (pi, ti) in assign(proposals, low, confirmedLeft, cost: { p, t in
-            let iou = self.visibleBox(t).iou(p.box)
+            let iou = self.gatingIoU(t, p.box)
             return iou >= c.lowScoreMinIoU ? 1 - iou : nil
         }) {
             match(track: ti, proposal: proposals[pi], frame: frame)
@@ -91,9 +91,22 @@ extension Tracker {
         return t.box.clipped(width: f.width, height: f.height)
     }
 
+    /// IoU of a proposal with the track's box, where the box may first move toward the
+    /// proposal by up to `gateSigmas` x the filter's centre std (capped at one box size):
+    /// a track that coasted on its prediction for a long time is uncertain, one carried by
+    /// motion vectors is not, and the gate follows.
+    func gatingIoU(_ t: Track, _ p: Box) -> Float {
+        let b = visibleBox(t)
+        let iou = b.iou(p)
+        let slack = min(config.gateSigmas * t.kalman.centreStd, max(b.width, b.height))
+        guard slack > 0 else { return iou }
+        let dx = min(max(p.cx - b.cx, -slack), slack), dy = min(max(p.cy - b.cy, -slack), slack)
+        return max(iou, b.translated(dx: dx, dy: dy).iou(p))
+    }
+
     /// Combined cost, or nil when gated out. Both terms lie in 0...1.
     func mixedCost(_ p: Proposal, _ t: Track) -> Float? {
-        let iou = visibleBox(t).iou(p.box)
+        let iou = gatingIoU(t, p.box)
         guard iou >= config.minIoU else { return nil }
         var cost = 1 - iou
         if let a = p.regionToken, let b = t.regionToken, a.count == b.count {

@@ -22,6 +22,9 @@ public struct TrackerConfig: Sendable, Equatable {
     /// A pair is allowed only with IoU >= minIoU and cost <= maxCost.
     public var minIoU: Float = 0.1
     public var maxCost: Float = 0.75
+    /// IoU for gating and cost is taken after moving the track's box toward the proposal
+    /// by up to this many centre standard deviations of its Kalman filter.
+    public var gateSigmas: Float = 2
     /// ByteTrack stages: proposals at or above highScore go first against all tracks;
     /// those in [lowScore, highScore) then go against the confirmed tracks left, by IoU.
     public var highScore: Float = 0.5
