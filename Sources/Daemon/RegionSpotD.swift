@@ -9,5 +9,6 @@ struct RegionSpotD: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             ProbeCommand.self,
+            TrackEvalCommand.self,
         ])
 }

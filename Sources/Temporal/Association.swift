@@ -139,15 +139,33 @@ extension Tracker {
         // too optimistic to average it with the proposal).
         // When motion vectors carried the box most of the way here, its velocity already
         // comes from them, and the residual is mostly accumulated drift (or an occluder's
-        // pull), not a velocity error: then only re-anchor. Otherwise (constant velocity,
-        // intra frames) the residual is what teaches the filter the velocity.
+        // pull), not a velocity error: the filter only re-anchors. Otherwise (constant
+        // velocity, intra frames) the residual is what teaches the filter the velocity.
         let sinceLast = max(1, frame.index - tracks[ti].lastSeenFrame)
-        if tracks[ti].motionFrames * 2 < sinceLast {
+        let carried = tracks[ti].motionFrames * 2 >= sinceLast
+        if !carried {
             tracks[ti].kalman.update(p.box, relativeStd: config.kalman.proposal)
         }
-        tracks[ti].kalman.anchor(at: p.box)
+        // The new box: a vector-carried box is itself a measurement of the object, as good
+        // as the last anchor plus the drift of every vector step since; fuse the two by
+        // their variances (relative to the box height squared). A carried box that hardly
+        // overlaps the proposal was dragged off (occlusion): the proposal alone counts.
+        let zVar = config.kalman.proposal * config.kalman.proposal
+        var newBox = p.box
+        var newVar = zVar
+        let predicted = tracks[ti].box
+        if carried && predicted.iou(p.box) >= 0.5 {
+            let drift = config.kalman.motionDrift
+            let pVar = tracks[ti].anchorVariance + Float(tracks[ti].motionFrames) * drift * drift
+            let k = pVar / (pVar + zVar)
+            newBox = Box(x1: predicted.x1 + k * (p.box.x1 - predicted.x1), y1: predicted.y1 + k * (p.box.y1 - predicted.y1),
+                         x2: predicted.x2 + k * (p.box.x2 - predicted.x2), y2: predicted.y2 + k * (p.box.y2 - predicted.y2))
+            newVar = (1 - k) * pVar
+        }
+        tracks[ti].anchorVariance = newVar
+        tracks[ti].kalman.anchor(at: newBox)
         tracks[ti].motionFrames = 0
-        tracks[ti].box = p.box
+        tracks[ti].box = newBox
         tracks[ti].method = .observed
         tracks[ti].hits += 1
         tracks[ti].consecutiveHits += 1
