@@ -114,3 +114,19 @@ import Testing
         #expect(ms.isFinite && ms >= 0)
     }
 }
+
+@Suite struct WeightedMedianTests {
+    @Test func quickselectMatchesSorting() {
+        var rng = SplitMix64(seed: 11)
+        for trial in 0..<500 {
+            let n = 1 + Int(rng.next() % 40)
+            var pairs: [(Float, Float)] = (0..<n).map { _ in
+                // Quarter-pel values with many ties, block-area weights.
+                (Float(Int(rng.uniform(-8, 8))) / 4, [16, 64, 256][Int(rng.next() % 3)])
+            }
+            if trial % 4 == 0 { for k in pairs.indices { pairs[k].1 = 1 } }
+            let want = weightedMedianBySorting(pairs)
+            #expect(weightedMedian(&pairs) == want, "trial \(trial)")
+        }
+    }
+}
