@@ -33,7 +33,7 @@ def main() -> None:
     factory.set_launch(
         "( videotestsrc is-live=true pattern=ball "
         f"! video/x-raw,width=320,height=240,framerate={args.fps}/1 "
-        f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.gop} "
+        f"! x264enc tune=zerolatency speed-preset=ultrafast threads=1 key-int-max={args.gop} "
         "! rtph264pay name=pay0 pt=96 config-interval=-1 )"
     )
     factory.set_shared(True)

@@ -1,3 +1,14 @@
+// Decode: video in, frames out (FFmpeg 5.1 through the CFFmpeg shim; no other project module).
+//
+//   VideoSource      open a path / file: / rtsp: / rtsps: URL, decode frames in presentation
+//                    order (keyframes-only, motion vectors, looping, real-time pacing),
+//                    open timeout + stall watchdog (AVIOInterruptCB)           VideoSource.swift
+//   VideoFrame       index, pts (+estimated flag), arrival, key/pict type, size, motion
+//                    vectors, and the ref-counted decoded picture                VideoFrame.swift
+//   FrameConverter   swscale to RGB24 / float CHW: native, letterbox(N), WxH   FrameConverter.swift
+//   LiveReader       a source on its own thread with reconnect/backoff and states LiveReader.swift
+//   decodeImage      JPEG/PNG -> RGB24                                          ImageDecoder.swift
+//   DecodeError, redactURL                                                      DecodeError.swift
 import CFFmpeg
 
 public enum Decode {

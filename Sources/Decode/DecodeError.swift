@@ -16,6 +16,8 @@ public enum DecodeError: Error, Sendable, Equatable, CustomStringConvertible {
     case decoderFailed(source: String, reason: String)
     /// Reading packets failed (I/O error, network error, corrupt container).
     case readFailed(source: String, reason: String)
+    /// The source ended without a single decodable frame.
+    case noFrames(source: String, corruptPackets: Int)
     /// No packet arrived for `seconds`: the stall watchdog ended the read.
     case stalled(source: String, seconds: Double)
     /// The read was interrupted on purpose (`interrupt()` / `LiveReader.stop()`).
@@ -33,6 +35,7 @@ public enum DecodeError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .unsupportedCodec(s, c): return "\(s): unsupported video codec '\(c)' (no decoder in this FFmpeg build)"
         case let .decoderFailed(s, r): return "\(s): decoder failed: \(r)"
         case let .readFailed(s, r): return "\(s): read failed: \(r)"
+        case let .noFrames(s, n): return "\(s): no decodable video frame" + (n > 0 ? " (\(n) corrupt packets skipped)" : "")
         case let .stalled(s, t): return "\(s) stalled: no packet for \(fmt(t)) s"
         case let .interrupted(s): return "\(s): interrupted"
         case let .conversionFailed(r): return "frame conversion failed: \(r)"

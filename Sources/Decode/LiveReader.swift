@@ -90,9 +90,10 @@ public final class LiveReader: @unchecked Sendable {
         cond.lock()
         stopping = true
         cond.broadcast()
+        let readerThread = thread
         cond.unlock()
         cancel.cancel()
-        if Thread.current == thread { return }
+        if let readerThread, Thread.current == readerThread { return }
         cond.lock()
         while started && !finished { cond.wait() }
         cond.unlock()
@@ -111,36 +112,12 @@ public final class LiveReader: @unchecked Sendable {
         var attempt = 0
         while !isStopping {
             emit(.connecting, attempt == 0 ? "opening \(name)" : "reopening \(name) (attempt \(attempt))", attempt)
-            var reason: String
-            do {
-                let source = try VideoSource(url: url, options: options, cancel: cancel)
-                cond.lock(); currentInfo = source.info; cond.unlock()
-                emit(.streaming, "\(source.info.codec) \(source.info.width)x\(source.info.height)", attempt)
-                while let frame = try source.nextFrame() {
-                    attempt = 0  // a frame arrived: the connection is good again
-                    onFrame(frame)
-                    if isStopping { break }
-                }
-                cond.lock(); currentInfo = nil; cond.unlock()
-                if isStopping { break }
-                if !source.info.isLive {
-                    emit(.ended, "end of file", attempt)
-                    return
-                }
-                reason = "end of stream (the server closed the connection)"
-            } catch let error as DecodeError {
-                cond.lock(); currentInfo = nil; cond.unlock()
-                if isStopping { break }
-                if case .stalled = error { emit(.stalled, error.description, attempt) }
-                if !isLiveURL(url) {
-                    emit(.failed, error.description, attempt)
-                    return
-                }
-                reason = error.description
-            } catch {
-                emit(.failed, "\(error)", attempt)
+            let outcome = session(&attempt)
+            if case let .finished(state, why) = outcome {
+                emit(state, why, attempt)
                 return
             }
+            guard case let .retry(reason) = outcome, !isStopping else { break }
             attempt += 1
             if let max = policy.maxAttempts, attempt > max {
                 emit(.failed, "gave up after \(max) attempts: \(reason)", attempt)
@@ -154,5 +131,45 @@ public final class LiveReader: @unchecked Sendable {
             cond.unlock()
         }
         emit(.ended, "stopped", attempt)
+    }
+
+    private enum Outcome { case stop, retry(String), finished(ReaderState, String) }
+
+    /// One connection: open, stream until it ends, report how it ended (before closing, so
+    /// a stall is reported at once, not after the TEARDOWN attempt).
+    private func session(_ attempt: inout Int) -> Outcome {
+        let source: VideoSource
+        do {
+            source = try VideoSource(url: url, options: options, cancel: cancel)
+        } catch {
+            return failure(error, attempt)
+        }
+        defer {
+            source.close()
+            cond.lock(); currentInfo = nil; cond.unlock()
+        }
+        cond.lock(); currentInfo = source.info; cond.unlock()
+        emit(.streaming, "\(source.info.codec) \(source.info.width)x\(source.info.height)", attempt)
+        do {
+            while let frame = try source.nextFrame() {
+                attempt = 0  // a frame arrived: the connection is good again
+                onFrame(frame)
+                if isStopping { return .stop }
+            }
+        } catch {
+            return failure(error, attempt)
+        }
+        if isStopping { return .stop }
+        if !source.info.isLive { return .finished(.ended, "end of file") }
+        return .retry("end of stream (the server closed the connection)")
+    }
+
+    private func failure(_ error: Error, _ attempt: Int) -> Outcome {
+        if isStopping { return .stop }
+        let text = (error as? DecodeError)?.description ?? "\(error)"
+        if case .stalled? = error as? DecodeError { emit(.stalled, text, attempt) }
+        // A file that cannot be read will not get better by retrying.
+        if !isLiveURL(url) { return .finished(.failed, text) }
+        return .retry(text)
     }
 }

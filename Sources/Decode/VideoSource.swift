@@ -74,7 +74,10 @@ public final class VideoSource: @unchecked Sendable {
         }
         watchdog.arm(.openTimeout, seconds: options.openTimeout)
         var fmtOpt: UnsafeMutablePointer<AVFormatContext>? = fmt
-        let openResult = avformat_open_input(&fmtOpt, url, nil, &dict)
+        // A local path with a ':' ("cam1:2024.mp4") would be read as a protocol name.
+        let target = !live && url.contains(":") && !url.contains("://") && !url.hasPrefix("file:")
+            && FileManager.default.fileExists(atPath: url) ? "file:" + url : url
+        let openResult = avformat_open_input(&fmtOpt, target, nil, &dict)
         if openResult < 0 {
             // avformat_open_input frees the context on failure.
             if watchdog.fired == .openTimeout { throw DecodeError.openTimedOut(source: name, seconds: options.openTimeout) }
@@ -147,8 +150,13 @@ public final class VideoSource: @unchecked Sendable {
     /// Ends a pending or future blocking read from any thread: it throws `.interrupted`.
     public func interrupt() { watchdog.abort() }
 
+    /// Frees the demuxer and decoder now (deinit does it otherwise); later reads throw
+    /// `.interrupted`. Closing an RTSP session sends TEARDOWN, bounded to 1 s, or none
+    /// after a stall (the server is not answering anyway).
+    public func close() { handles.close() }
+
     /// The next decoded frame in presentation order, or nil at the end of the source
-    /// (never for looping files). Throws `.stalled` when no packet arrived within
+    /// (never for looping files; `.noFrames` if the source ended without any frame). Throws `.stalled` when no packet arrived within
     /// `options.stallTimeout`, `.readFailed` on I/O errors, `.interrupted` after `interrupt()`.
     public func nextFrame() throws -> VideoFrame? {
         guard let format = handles.format, let codec = handles.codec,
@@ -165,33 +173,43 @@ public final class VideoSource: @unchecked Sendable {
                     try rewind(format, codec)
                     continue
                 }
-                return nil
+                return try end()
             }
             if received != cffmpeg_averror_eagain() {
                 throw DecodeError.decoderFailed(source: name, reason: averrorString(received))
             }
-            if draining { return nil }  // EAGAIN while draining should not happen; end cleanly.
+            if draining { return try end() }  // EAGAIN while draining should not happen; end cleanly.
 
             watchdog.arm(.stall, seconds: options.stallTimeout)
             let read = av_read_frame(format, packet)
             watchdog.disarm()
+            // libavformat may turn the interrupt into EOF or hand out a packet its parser still
+            // held (RTP H.264): the watchdog's verdict wins over the return code.
+            if let fired = watchdog.fired, fired == .stall || fired == .aborted {
+                av_packet_unref(packet)
+                if fired == .aborted { throw DecodeError.interrupted(source: name) }
+                handles.stalled = true
+                throw DecodeError.stalled(source: name, seconds: options.stallTimeout)
+            }
             if read == cffmpeg_averror_eof() {
                 draining = true
                 _ = avcodec_send_packet(codec, nil)  // flush: the decoder returns what it holds, then EOF
                 continue
             }
             if read < 0 {
-                switch watchdog.fired {
-                case .stall?: throw DecodeError.stalled(source: name, seconds: options.stallTimeout)
-                case .aborted?: throw DecodeError.interrupted(source: name)
-                default: throw DecodeError.readFailed(source: name, reason: averrorString(read))
-                }
+                throw DecodeError.readFailed(source: name, reason: averrorString(read))
             }
             defer { av_packet_unref(packet) }
             guard packet.pointee.stream_index == streamIndex else { continue }
             let sent = avcodec_send_packet(codec, packet)
             if sent < 0 && sent != cffmpeg_averror_eagain() { corruptPackets += 1 }
         }
+    }
+
+    /// End of the source: nil, or an error when it never produced a frame.
+    private func end() throws -> VideoFrame? {
+        if framesDecoded == 0 { throw DecodeError.noFrames(source: name, corruptPackets: corruptPackets) }
+        return nil
     }
 
     /// Wraps the decoder's current frame: PTS in seconds, estimate if missing, pacing.
@@ -271,9 +289,13 @@ private final class Handles {
     var packet: UnsafeMutablePointer<AVPacket>?
     var frame: UnsafeMutablePointer<AVFrame>?
 
-    deinit {
+    var stalled = false
+
+    deinit { close() }
+
+    func close() {
         // Closing an RTSP session sends TEARDOWN; never let a hung server block that long.
-        watchdog.arm(.closing, seconds: 1)
+        watchdog.arm(.closing, seconds: stalled ? 0 : 1)
         if packet != nil { av_packet_free(&packet) }
         if frame != nil { av_frame_free(&frame) }
         if codec != nil { avcodec_free_context(&codec) }

@@ -100,10 +100,10 @@ import Testing
         let start = Date()
         for _ in 0..<13 { _ = try #require(try source.nextFrame()) }  // 12 intervals of 40 ms
         let elapsed = Date().timeIntervalSince(start)
-        #expect(elapsed > 0.45 && elapsed < 0.9, "took \(elapsed) s")
+        #expect(elapsed > 0.45 && elapsed < 1.5, "took \(elapsed) s")
         let fast = try VideoSource(url: path)
         let t0 = Date()
         while try fast.nextFrame() != nil {}
-        #expect(Date().timeIntervalSince(t0) < 1.0)
+        #expect(Date().timeIntervalSince(t0) < 1.5)  // 2 s of video, unpaced
     }
 }

@@ -90,9 +90,16 @@ enum TestMedia {
     private static let clipLock = NSLock()
     nonisolated(unsafe) private static var clipDir: URL?
 
+    private static func removeClipDir() {
+        if let dir = clipDir { try? FileManager.default.removeItem(at: dir) }
+    }
+
     static func clip(_ spec: ClipSpec) throws -> String {
         clipLock.lock(); defer { clipLock.unlock() }
-        if clipDir == nil { clipDir = try makeTempDir("decode-clips") }
+        if clipDir == nil {
+            clipDir = try makeTempDir("decode-clips")
+            atexit { TestMedia.removeClipDir() }  // the clips live as long as the test process
+        }
         let path = clipDir!.appendingPathComponent(spec.fileName).path
         if FileManager.default.fileExists(atPath: path) { return path }
         var args = ["-f", "lavfi", "-i", "testsrc2=s=\(spec.width)x\(spec.height):r=\(spec.fps):d=\(spec.seconds)"]
