@@ -42,7 +42,7 @@ struct TrackEvalCommand: ParsableCommand {
                                                     intervals: ivs, dir: dir, log: { print($0) })
         let table = TrackEvalCommand.markdownTable(results)
         print(table)
-        let command = "regionspotd track-eval " + CommandLine.arguments.dropFirst().joined(separator: " ")
+        let command = "regionspotd " + CommandLine.arguments.dropFirst().joined(separator: " ")
         if let markdown {
             let doc = "Command: `\(command)`\n\n" + table
             try doc.write(toFile: markdown, atomically: true, encoding: .utf8)
