@@ -1,6 +1,9 @@
-// The per-stream tracker. Call `propagate` on every decoded frame (with that frame's
-// motion vectors, or nil), then `update` on keyframes with the proposals; read `regions`.
-// A value type: one per stream, owned by that stream's pipeline.
+// The per-stream tracker. On every decoded frame call `propagate` (with that frame's
+// motion vectors, or nil on intra frames / codecs without vectors); on an inference
+// keyframe then call `update` with the proposals for that same frame; read `regions()`
+// (published boxes with provenance) and `recognitionRequests()` (which tracks want a fresh
+// look at the next keyframe). `setVocabulary` re-scores every live track without any
+// encoder. A value type: one per stream, owned by that stream's pipeline.
 
 public struct Tracker: Sendable {
     public var config: TrackerConfig
@@ -139,7 +142,10 @@ public struct Tracker: Sendable {
                     reason = .stale
                 } else { reason = nil }
             } else { reason = .neverRecognized }
-            if let reason { out.append(RecognitionRequest(trackID: t.id, box: t.box, reason: reason)) }
+            if let reason {
+                out.append(RecognitionRequest(trackID: t.id, box: t.box.clipped(width: frame.width, height: frame.height),
+                                              reason: reason))
+            }
         }
         return out
     }
