@@ -58,15 +58,7 @@ enum TrackEvaluation {
         let src = try VideoSource(url: url.path, options: SourceOptions(decoderThreads: 1, motionVectors: true))
         var frames: [MotionFrame] = []
         while let f = try src.nextFrame() {
-            let samples = f.motionVectors.map { mvs in
-                mvs.compactMap { mv -> MotionSample? in
-                    guard mv.reference < 0 else { return nil }
-                    return MotionSample(x: mv.sourceX, y: mv.sourceY, dx: mv.displacementX, dy: mv.displacementY,
-                                        area: Float(mv.blockWidth) * Float(mv.blockHeight))
-                }
-            }
-            frames.append(MotionFrame(index: f.index, time: f.pts, isKeyframe: f.isKeyframe,
-                                      samples: f.pictureType == .i ? nil : samples))
+            frames.append(MotionFrame(index: f.index, time: f.pts, isKeyframe: f.isKeyframe, samples: f.motionSamples))
         }
         return (frames, src.info.width, src.info.height, src.info.frameRate)
     }
