@@ -73,6 +73,7 @@ extension Tracker {
                 tracks[ti].state = .ended
             }
         }
+        endedTrackIDs = tracks.filter { $0.state == .ended }.map(\.id)
         tracks.removeAll { $0.state == .ended }
         // Births.
         for pi in high where !proposalUsed[pi] && proposals[pi].score >= c.birthScore {

@@ -11,6 +11,9 @@ public struct Tracker: Sendable {
     public internal(set) var tracks: [Track] = []
     /// Next id to hand out (ids are never reused).
     public private(set) var nextID: UInt64 = 1
+    /// Tracks that ended in the last `update` (they are no longer in `tracks`), so a
+    /// publisher can announce the end of each track once.
+    public internal(set) var endedTrackIDs: [UInt64] = []
     /// The last frame seen by `propagate` or `update`.
     public internal(set) var frame: FrameInfo?
     var keyframesSeen = 0

@@ -40,8 +40,10 @@ import Testing
         t.update(frame: frameInfo(60), proposals: [])
         #expect(t.tracks[0].state == .lost)
         #expect(t.regions().isEmpty)
+        #expect(t.endedTrackIDs.isEmpty)
         t.update(frame: frameInfo(90), proposals: [])
         #expect(t.tracks.isEmpty)           // ended after maxMisses
+        #expect(t.endedTrackIDs == [1])
         t.update(frame: frameInfo(120), proposals: [Proposal(box: box(10, 10, 50, 50), score: 0.95)])
         #expect(t.tracks.map(\.id) == [2])  // a fresh id, never 1 again
         #expect(t.nextID == 3)
