@@ -16,5 +16,6 @@ struct RegionSpotD: AsyncParsableCommand {
             CheckConfigCommand.self,
             TailCommand.self,
             IdleCommand.self,
+            TrackEvalCommand.self,
         ])
 }

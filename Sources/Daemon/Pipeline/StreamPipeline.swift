@@ -112,8 +112,7 @@ final class StreamPipeline: @unchecked Sendable {
         metrics?.framesDecoded.inc()
         let time = options.clock(frame)
         let info = FrameInfo(index: frame.index, time: frame.pts, width: Float(frame.width), height: Float(frame.height))
-        // Temporal reads vectors forward from the previous frame: past references only.
-        let motion = frame.motionVectors?.filter { $0.reference < 0 }.map { MotionSample(x: $0.sourceX, y: $0.sourceY, dx: $0.displacementX, dy: $0.displacementY, area: Float($0.blockWidth) * Float($0.blockHeight)) }
+        let motion = frame.motionSamples
         tracker.propagate(to: info, motion: motion)
         if let mv = frame.motionVectors, !mv.isEmpty { recentMotion = mv }
 
