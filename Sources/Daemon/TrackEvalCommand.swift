@@ -21,6 +21,9 @@ struct TrackEvalCommand: ParsableCommand {
     @Option(help: "Frames per second.") var fps = 30
     @Option(help: "Codec GOP in seconds (fixed keyframe spacing).") var gop: Double = 0.5
     @Option(help: "Seconds between inference keyframes, comma-separated.") var intervals = "0.5,1,2"
+    @Option(help: "Proposal corner jitter, std as a fraction of the box size.") var jitter: Float = 0.04
+    @Option(help: "Probability that a visible object gets no proposal on a keyframe.") var missRate: Double = 0.1
+    @Option(help: "Mean false-positive proposals per keyframe.") var falsePositives: Double = 0.5
     @Option(help: "Write the results as Markdown to this file.") var markdown: String?
     @Option(help: "Write the results as JSON to this file.") var json: String?
 
@@ -33,13 +36,22 @@ struct TrackEvalCommand: ParsableCommand {
         guard !ivs.isEmpty, ivs.allSatisfy({ $0 > 0 }) else {
             throw ValidationError("--intervals: expected positive seconds like 0.5,1,2, got \(intervals)")
         }
+        guard scenes > 0, seconds > 0, objects > 0, fps > 0, gop > 0 else {
+            throw ValidationError("--scenes, --seconds, --objects, --fps and --gop must be positive")
+        }
+        guard jitter >= 0, (0...1).contains(missRate), falsePositives >= 0 else {
+            throw ValidationError("--jitter and --false-positives must be >= 0, --miss-rate within 0...1")
+        }
+        var noise = ProposalNoise()
+        noise.jitter = jitter; noise.missRate = missRate; noise.falsePositives = falsePositives
         let dir = URL(fileURLWithPath: workDir ?? NSTemporaryDirectory() + "regionspotd-track-eval-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         var config = SceneConfig()
         config.width = dims[0]; config.height = dims[1]; config.fps = fps
         config.seconds = seconds; config.objects = objects
+        config.lateObjects = min(config.lateObjects, objects / 3)
         let results = try TrackEvalCommand.evaluate(scene: config, scenes: scenes, gopSeconds: gop,
-                                                    intervals: ivs, dir: dir, log: { print($0) })
+                                                    intervals: ivs, dir: dir, noise: noise, log: { print($0) })
         let table = TrackEvalCommand.markdownTable(results)
         print(table)
         let command = "regionspotd " + CommandLine.arguments.dropFirst().joined(separator: " ")

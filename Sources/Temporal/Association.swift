@@ -45,6 +45,13 @@ extension Tracker {
         }
         for (pi, ti) in assign(proposals, highLeft, reidable, cost: { p, t in
             guard let a = p.regionToken, let b = t.regionToken else { return nil }
+            // Spatial sanity: no farther from where it was last seen than it could have gone.
+            let last = t.lastSeenBox
+            let diagonal = (last.width * last.width + last.height * last.height).squareRoot()
+            let elapsed = Float(max(0, frame.time - t.lastSeenTime))
+            let reach = diagonal * (1 + c.reidDiagonalsPerSecond * elapsed)
+            let ddx = p.box.cx - last.cx, ddy = p.box.cy - last.cy
+            guard (ddx * ddx + ddy * ddy).squareRoot() <= reach else { return nil }
             let sim = cosineSimilarity(a, b)
             return sim >= c.reidMinSimilarity ? 1 - sim : nil
         }) {

@@ -45,6 +45,10 @@ public struct TrackerConfig: Sendable, Equatable {
     public var maxMisses: Int = 4
     /// A lost track can be re-identified by its region token for this many seconds.
     public var reidWindow: Double = 6
+    /// Re-identification reach: a proposal farther than (1 + this x seconds since the track
+    /// was last seen) box diagonals from where it was last seen is not the same object
+    /// (region tokens of look-alike objects can be close).
+    public var reidDiagonalsPerSecond: Float = 3
     /// Minimum token cosine similarity to re-identify a lost track.
     public var reidMinSimilarity: Float = 0.75
     /// Momentum of the running region token / embedding (weight on the old value).

@@ -47,6 +47,16 @@ import Testing
         #expect(t.tracks.contains { $0.id == 3 })
     }
 
+    @Test func reidNeedsTheObjectWithinReach() {
+        var t = tracker()
+        t.update(frame: frameInfo(0), proposals: [Proposal(box: box(10, 10, 40, 40), score: 0.95, regionToken: token(0))])
+        t.update(frame: frameInfo(15), proposals: [])
+        // Half a second later, same token, 560 px away: farther than (1 + 3 x 1 s) x 57 px.
+        t.update(frame: frameInfo(30), proposals: [Proposal(box: box(570, 300, 40, 40), score: 0.95, regionToken: token(0))])
+        #expect(t.tracks.contains { $0.id == 2 && $0.box.x1 == 570 })
+        #expect(t.tracks.first { $0.id == 1 }?.state == .lost)
+    }
+
     @Test func tokensKeepIdentitiesWhenBoxesSwapPlaces() {
         // Two tracks whose predicted boxes both overlap both proposals: the token term
         // decides, not IoU alone.
