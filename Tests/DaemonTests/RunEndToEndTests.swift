@@ -203,3 +203,63 @@ struct RunEndToEndTests {
         #expect(r.stderr.contains("min_interval"), "\(r.stderr)")
     }
 }
+
+@Suite("regionspotd run with a subscriber that never reads")
+struct SlowSubscriberTests {
+    @Test("memory stays flat and the drop counter rises while decoding goes on")
+    func neverReads() throws {
+        let binary = try #require(Repo.binary)
+        let dir = TempDir()
+        defer { dir.remove() }
+        // 400 fps (paced in real time) so the kernel buffers between the sockets fill in seconds
+        let clip = dir.file("fast.mp4")
+        let ff = try Child.run("/usr/bin/ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i",
+            "testsrc2=s=320x240:r=400:d=4,geq=lum='lum(X,Y)*0.3+40':cb=128:cr=128[bg];testsrc=s=64x64:r=400:d=4[fg];[bg][fg]overlay=x='20+t*30':y=80",
+            "-c:v", "libx264", "-g", "50", "-bf", "0", "-pix_fmt", "yuv420p", clip], dir: dir, timeout: 60)
+        try #require(ff.status == 0)
+        let pubPort = freePort(), metricsPort = freePort()
+        let cfg = dir.write("c.yaml", """
+        models: { directory: \(RunEndToEndTests.model) }
+        vocabulary: [person, car]
+        streams:
+          - id: fast
+            url: \(clip)
+            loop: true
+            keyframes: { min_interval: 1, max_interval: 2 }
+            proposals: { sources: [tracked, zones], zones: [{ name: z, box: [0, 0, 320, 240] }] }
+        publisher: { endpoints: [tcp://127.0.0.1:\(pubPort)], send_hwm: 10, nodrop: true }
+        metrics: { listen: 127.0.0.1:\(metricsPort), interval: 1 }
+        """)
+        // a subscriber that connects and never reads
+        let script = dir.write("stuck.py", "import sys, time, zmq\ns = zmq.Context().socket(zmq.SUB)\ns.setsockopt(zmq.RCVHWM, 10)\ns.setsockopt(zmq.SUBSCRIBE, b'')\ns.connect(sys.argv[1])\ntime.sleep(600)\n")
+        let stuck = try Child(Repo.python, [script, "tcp://127.0.0.1:\(pubPort)"], dir: dir, name: "stuck")
+        defer { stuck.stop() }
+        let daemon = try Child(binary, ["run", "--config", cfg], env: ["CACHE_DIRECTORY": dir.file("cache")], dir: dir, name: "daemon")
+        defer { daemon.stop() }
+
+        func rssKB() -> Int? {
+            guard let s = try? String(contentsOfFile: "/proc/\(daemon.pid)/status", encoding: .utf8),
+                  let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return nil }
+            return Int(line.split(separator: " ").dropFirst().first ?? "")
+        }
+        func metric(_ prefix: String) -> Double {
+            let r = try? Child.run("/usr/bin/python3", ["-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
+                                                       "http://127.0.0.1:\(metricsPort)/metrics"], dir: dir, timeout: 5)
+            return (r?.stdout ?? "").split(separator: "\n").filter { $0.hasPrefix(prefix) }
+                .compactMap { Double($0.split(separator: " ").last ?? "") }.reduce(0, +)
+        }
+        #expect(eventually(30) { metric("regionspotd_frames_decoded_total") > 200 }, "decoding started: \(daemon.stderr.suffix(1500))")
+        #expect(eventually(30) { metric("regionspotd_messages_dropped_total") > 0 }, "drops are counted")
+        sleep(3)
+        let rss1 = try #require(rssKB())
+        let dropped1 = metric("regionspotd_messages_dropped_total"), frames1 = metric("regionspotd_frames_decoded_total")
+        sleep(25)
+        let rss2 = try #require(rssKB())
+        let dropped2 = metric("regionspotd_messages_dropped_total"), frames2 = metric("regionspotd_frames_decoded_total")
+        #expect(frames2 > frames1 + 4000, "decoding never stalls behind the subscriber (\(frames1) -> \(frames2))")
+        #expect(dropped2 > dropped1 + 500, "the drop counter keeps rising (\(dropped1) -> \(dropped2))")
+        #expect(rss2 - rss1 < 16 * 1024, "resident memory flat: \(rss1) kB -> \(rss2) kB")
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait(timeout: 8) == 0)
+    }
+}
