@@ -17,5 +17,6 @@ struct RegionSpotD: AsyncParsableCommand {
             TailCommand.self,
             ReplayCommand.self,
             IdleCommand.self,
+            TrackEvalCommand.self,
         ])
 }

@@ -14,13 +14,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "The YAML configuration file.") var config: String
 
     func run() async throws {
-        let cfg: DaemonConfig
-        do {
-            cfg = try ConfigLoader.load(file: config)
-        } catch {
-            FileHandle.standardError.write(Data((Redaction.redact(error.description) + "\n").utf8))
-            throw ExitCode(ExitStatus.config)
-        }
+        let cfg = try ConfigLoader.loadOrExit(file: config)
         JournalLogHandler.bootstrap(level: Service.loggerLevel(cfg.logLevel))
         let logger = Logger(label: "regionspotd")
         let service = Service(config: cfg, logger: logger)
@@ -63,6 +57,9 @@ final class Daemon: @unchecked Sendable {
         self.logger = logger
         worker = RecognizerWorker(engine: engine, progress: service.progress.register("recognizer", stallAfter: 600))
         worker.start()
+        if service.config.limits.recognizerWorkers > 1 {
+            logger.warning("limits.recognizer_workers = \(service.config.limits.recognizerWorkers): this version runs one recognizer worker (BLAS uses every core)")
+        }
     }
 
     func start(_ streams: [StreamConfig]) {

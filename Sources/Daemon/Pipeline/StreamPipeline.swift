@@ -128,8 +128,7 @@ final class StreamPipeline: @unchecked Sendable {
         metrics?.framesDecoded.inc()
         let time = options.clock(frame)
         let info = FrameInfo(index: frame.index, time: frame.pts, width: Float(frame.width), height: Float(frame.height))
-        // Temporal reads vectors forward from the previous frame: past references only.
-        let motion = frame.motionVectors?.filter { $0.reference < 0 }.map { MotionSample(x: $0.sourceX, y: $0.sourceY, dx: $0.displacementX, dy: $0.displacementY, area: Float($0.blockWidth) * Float($0.blockHeight)) }
+        let motion = frame.motionSamples
         tracker.propagate(to: info, motion: motion)
         if let mv = frame.motionVectors, !mv.isEmpty { recentMotion = mv }
 
@@ -157,9 +156,12 @@ final class StreamPipeline: @unchecked Sendable {
                 }
             }
         }
+        // `inferred` marks the frame whose message first carries a recognition's labels:
+        // the frame itself when recognizing inline (replay), the frame the worker's result
+        // arrived on when live; each region's inferred_frame names the frame it saw.
         for r in done {
             apply(r, at: info)
-            if r.frame == frame.index { inferredNow = r.regions }
+            inferredNow = (inferredNow ?? []) + r.regions
         }
         publish(frame, time: time, info: info, inferred: inferredNow)
         lastFrame = (frame.index, frame.pts, time)
