@@ -6,8 +6,10 @@
 //       Vectors of ONE inter frame (or several concatenated). Each vector marks the grid
 //       cells its block covers at its destination (x + dx, y + dy: where the content is
 //       in this frame) when |(dx, dy)| >= config.minDisplacement. Marked cells are
-//       grouped into 8-connected components (gaps of `config.gapCells` cells bridged),
-//       components whose boxes overlap are merged, components under `minCells` cells or
+//       grouped into 8-connected components of similar motion (gaps of
+//       `config.gapCells` cells bridged), components whose boxes mostly overlap and whose
+//       mean motion agrees are merged, a region whose box is poorly filled is cut in
+//       two along a grid line (`splitRatio`), components under `minCells` cells or
 //       `minArea` pixels are dropped; largest first, at most `maxRegions`.
 //       A keyframe that is a codec I-frame has no vectors of its own: pass the vectors
 //       of the frame(s) just before it (`MotionMemory` keeps them).
@@ -26,6 +28,9 @@ public struct MotionRegion: Sendable, Equatable {
     /// Mean displacement of the vectors in it (pixels per frame; 0 for differences).
     public var dx: Float
     public var dy: Float
+    public init(box: Box, cells: Int, dx: Float = 0, dy: Float = 0) {
+        self.box = box; self.cells = cells; self.dx = dx; self.dy = dy
+    }
 }
 
 public struct MotionProposalConfig: Sendable, Equatable {
@@ -35,6 +40,14 @@ public struct MotionProposalConfig: Sendable, Equatable {
     public var minDisplacement: Float = 0.75
     /// Cells of no motion bridged between two marked ones (1 joins blocks one cell apart).
     public var gapCells: Int = 1
+    /// A cell joins a region only when its mean vector differs from the region's by at
+    /// most `similarPixels + similarSpread x |v|` per axis (objects side by side moving
+    /// differently stay apart; for frame differences every cell has v = 0).
+    public var similarPixels: Float = 0.75
+    public var similarSpread: Float = 0.15
+    /// A region is cut in two when the two parts' boxes cover at most this fraction of
+    /// its box (1 disables cutting).
+    public var splitRatio: Float = 0.6
     /// Regions with fewer marked cells, or a smaller box (pixels^2), are dropped.
     public var minCells: Int = 4
     public var minArea: Float = 24 * 24
@@ -138,6 +151,38 @@ struct CellGrid {
         }
     }
 
+    /// Bounding box of the extents of `cells`.
+    func bounds(_ cells: ArraySlice<Int>) -> Box {
+        var b = extent[cells.first!]!
+        for k in cells.dropFirst() { b = union(b, extent[k]!) }
+        return b
+    }
+
+    /// A component whose box is poorly filled (two objects moving alike, close together)
+    /// is cut in two along the grid line that shrinks the two parts' boxes most, when
+    /// their areas add up to at most `splitRatio` of the whole; recursively.
+    func split(_ cells: [Int], config: MotionProposalConfig, depth: Int) -> [[Int]] {
+        guard depth < 4, cells.count >= 2 * max(1, config.minCells), config.splitRatio < 1 else { return [cells] }
+        let whole = bounds(cells[...]).area
+        var best: (area: Float, cells: [Int], cut: Int)? = nil
+        for axis in 0..<2 {
+            let key: (Int) -> Int = axis == 0 ? { $0 % cols } : { $0 / cols }
+            let sorted = cells.sorted { key($0) < key($1) }
+            for i in 1..<sorted.count where key(sorted[i]) != key(sorted[i - 1]) {
+                let a = bounds(sorted[..<i]).area + bounds(sorted[i...]).area
+                if a < (best?.area ?? .infinity) { best = (a, sorted, i) }
+            }
+        }
+        guard let b = best, b.area <= config.splitRatio * whole else { return [cells] }
+        return split(Array(b.cells[..<b.cut]), config: config, depth: depth + 1)
+            + split(Array(b.cells[b.cut...]), config: config, depth: depth + 1)
+    }
+
+    /// Mean vector of the blocks that marked cell `k` (0 for differences).
+    @inline(__always) func mean(_ k: Int) -> (Float, Float) {
+        n[k] > 0 ? (sumDx[k] / Float(n[k]), sumDy[k] / Float(n[k])) : (0, 0)
+    }
+
     mutating func markCell(_ k: Int) {
         marked[k] = true
         let cs = Float(cellSize), r = k / cols, c = k % cols
@@ -157,28 +202,46 @@ struct CellGrid {
             let id = Int32(out.count)
             label[start] = id
             stack.append(start)
-            var box: Box? = nil, cells = 0, tdx: Float = 0, tdy: Float = 0, tn: Int32 = 0
+            var tdx: Float = 0, tdy: Float = 0, tn: Int32 = 0
+            var members: [Int] = []
             while let k = stack.popLast() {
-                cells += 1
-                if let e = extent[k] { box = box.map { union($0, e) } ?? e }
+                members.append(k)
                 tdx += sumDx[k]; tdy += sumDy[k]; tn += n[k]
                 let r = k / cols, c = k % cols
+                // compared with the region's mean so far (no drift along a chain of cells)
+                let (vx, vy) = tn > 0 ? (tdx / Float(tn), tdy / Float(tn)) : mean(k)
+                let tol = config.similarPixels + config.similarSpread * (vx * vx + vy * vy).squareRoot()
                 for rr in max(0, r - reach)...min(rows - 1, r + reach) {
                     for cc in max(0, c - reach)...min(cols - 1, c + reach) {
                         let j = rr * cols + cc
-                        if marked[j] && label[j] < 0 { label[j] = id; stack.append(j) }
+                        guard marked[j] && label[j] < 0 else { continue }
+                        let (ux, uy) = mean(j)
+                        if abs(ux - vx) <= tol && abs(uy - vy) <= tol { label[j] = id; stack.append(j) }
                     }
                 }
             }
-            out.append(MotionRegion(box: box!, cells: cells, dx: 0, dy: 0))
-            sx.append(tdx); sy.append(tdy); sn.append(tn)
+            for part in split(members, config: config, depth: 0) {
+                var box: Box? = nil, px: Float = 0, py: Float = 0, pn: Int32 = 0
+                for k in part {
+                    if let e = extent[k] { box = box.map { union($0, e) } ?? e }
+                    px += sumDx[k]; py += sumDy[k]; pn += n[k]
+                }
+                out.append(MotionRegion(box: box!, cells: part.count, dx: 0, dy: 0))
+                sx.append(px); sy.append(py); sn.append(pn)
+            }
         }
-        // Merge components whose boxes overlap, until none do.
+        // Merge components whose boxes overlap and whose motion agrees, until none do.
+        func similar(_ i: Int, _ j: Int) -> Bool {
+            let ax = sn[i] > 0 ? sx[i] / Float(sn[i]) : 0, ay = sn[i] > 0 ? sy[i] / Float(sn[i]) : 0
+            let bx = sn[j] > 0 ? sx[j] / Float(sn[j]) : 0, by = sn[j] > 0 ? sy[j] / Float(sn[j]) : 0
+            let tol = config.similarPixels + config.similarSpread * max((ax * ax + ay * ay).squareRoot(), (bx * bx + by * by).squareRoot())
+            return abs(ax - bx) <= tol && abs(ay - by) <= tol
+        }
         var merged = true
         while merged {
             merged = false
             outer: for i in 0..<out.count {
-                for j in (i + 1)..<out.count where overlaps(out[i].box, out[j].box) {
+                for j in (i + 1)..<out.count where overlaps(out[i].box, out[j].box) && similar(i, j) {
                     out[i].box = union(out[i].box, out[j].box)
                     out[i].cells += out[j].cells
                     sx[i] += sx[j]; sy[i] += sy[j]; sn[i] += sn[j]
@@ -203,8 +266,11 @@ struct CellGrid {
     Box(x1: min(a.x1, b.x1), y1: min(a.y1, b.y1), x2: max(a.x2, b.x2), y2: max(a.y2, b.y2))
 }
 
+/// True when the intersection covers at least half of the smaller box (fragments of one
+/// object; two objects that merely touch diagonally stay apart).
 @inline(__always) func overlaps(_ a: Box, _ b: Box) -> Bool {
-    min(a.x2, b.x2) > max(a.x1, b.x1) && min(a.y2, b.y2) > max(a.y1, b.y1)
+    let w = min(a.x2, b.x2) - max(a.x1, b.x1), h = min(a.y2, b.y2) - max(a.y1, b.y1)
+    return w > 0 && h > 0 && w * h >= 0.5 * min(a.area, b.area)
 }
 
 /// The vectors of the last few inter frames, for keyframes that have none of their own

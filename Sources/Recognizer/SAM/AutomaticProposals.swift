@@ -62,6 +62,14 @@ extension SAM {
 
     /// Everything mode on the keyframe's embedding (see the file header).
     public func automaticProposals(embedding: Tensor, input: Input, config: AutomaticMaskConfig = AutomaticMaskConfig()) -> [AutomaticProposal] {
+        let kept = automaticCandidates(embedding: embedding, input: input, config: config)
+        let order = nonMaximumSuppression(boxes: kept.map(\.box), scores: kept.map(\.predictedIoU), iouThreshold: config.boxNMSThreshold)
+        return order.map { kept[$0] }
+    }
+
+    /// Steps 1-5: the masks that pass both filters, point-major then mask 1...3 (what
+    /// reaches NMS).
+    func automaticCandidates(embedding: Tensor, input: Input, config: AutomaticMaskConfig) -> [AutomaticProposal] {
         let (h, w) = input.originalSize
         let points = Self.pointGrid(config.pointsPerSide).map { ($0.0 * Double(w), $0.1 * Double(h)) }
         let (nh, nw) = input.resizedSize
@@ -89,8 +97,7 @@ extension SAM {
                 }
             }
         }
-        let order = nonMaximumSuppression(boxes: kept.map(\.box), scores: kept.map(\.predictedIoU), iouThreshold: config.boxNMSThreshold)
-        return order.map { kept[$0] }
+        return kept
     }
 
     /// #(x > t + offset) / #(x > t - offset) (NaN when nothing is above t - offset).
