@@ -8,8 +8,9 @@
 //   memory.add(Proposals.motionSamples(frame.motionVectors))     // every decoded frame
 //   candidates += Proposals.tracked(...) / .external(inbox.take(...)) / .zones(...) /
 //                 .motion(MotionProposals.fromVectors(memory.samples, ...)) /
-//                 .everything(sam.automaticProposals(embedding:input:config:))
-//   let boxes = ProposalMerge.merge(candidates, config: .init(maxBoxes: ...), width: w, height: h)
+//                 .everything(sam.automaticProposals(embedding:input:config: Proposals.everythingConfig(...)))
+//   let boxes = ProposalMerge.merge(candidates, config: Proposals.mergeConfig(for: stream.proposals),
+//                                   width: w, height: h)
 import Decode
 import Recognizer
 import Temporal
@@ -32,6 +33,18 @@ enum Proposals {
     /// keyframe, everything at start and every `everything_interval` seconds).
     static func schedule(for config: ProposalConfig) -> ProposalSchedule {
         ProposalSchedule(sources: config.sources.map(ProposalOrigin.init), everythingInterval: config.everythingInterval)
+    }
+
+    /// The merge settings of a stream (max_boxes, dedup_iou).
+    static func mergeConfig(for config: ProposalConfig) -> ProposalMergeConfig {
+        ProposalMergeConfig(iouThreshold: Float(config.dedupIoU), maxBoxes: config.maxBoxes)
+    }
+
+    /// Everything-mode settings of a stream (everything_grid; SAM's thresholds otherwise).
+    static func everythingConfig(for config: ProposalConfig) -> AutomaticMaskConfig {
+        var c = AutomaticMaskConfig()
+        c.pointsPerSide = config.everythingGrid
+        return c
     }
 
     /// Decode's motion vectors -> Temporal's samples (source = reference position, moved

@@ -4,6 +4,7 @@
 import Decode
 import Foundation
 import Logging
+import Recognizer
 import Temporal
 import Testing
 @testable import Daemon
@@ -134,6 +135,27 @@ struct ProposalsTests {
         #expect(merged[3].box == Box(x1: 250, y1: 250, x2: 300, y2: 300))
         // the next keyframe gets the later message
         #expect(Proposals.external(inbox.take(stream: "cam1", frame: 60, pts: 2.0)).map(\.box) == [Box(x1: 10, y1: 10, x2: 50, y2: 50)])
+    }
+
+    @Test("proposal keys: max_boxes, dedup_iou, everything_grid reach the merge and everything mode")
+    func configKeys() throws {
+        let c = try ConfigLoader.parse(yaml: """
+            models: {directory: /m}
+            vocabulary: [person]
+            streams: [{id: a, url: "rtsp://h/x", proposals: {max_boxes: 3, dedup_iou: 0.5, everything_grid: 8}}]
+            """, file: "/etc/x.yaml", checkFiles: false)
+        let p = c.streams[0].proposals
+        #expect(Proposals.mergeConfig(for: p) == ProposalMergeConfig(iouThreshold: 0.5, maxBoxes: 3))
+        #expect(Proposals.everythingConfig(for: p).pointsPerSide == 8)
+        let d = ProposalConfig()
+        #expect(Proposals.mergeConfig(for: d) == ProposalMergeConfig() && Proposals.everythingConfig(for: d).pointsPerSide == 16)
+        #expect(throws: (any Error).self) {
+            try ConfigLoader.parse(yaml: """
+                models: {directory: /m}
+                vocabulary: [person]
+                streams: [{id: a, url: "rtsp://h/x", proposals: {max_boxes: 0, dedup_iou: 1.5}}]
+                """, file: "/etc/x.yaml", checkFiles: false)
+        }
     }
 
     @Test("no proposal configuration: tracked + motion every keyframe, everything at start and once a minute")
