@@ -13,7 +13,7 @@
 //       `minArea` pixels are dropped; largest first, at most `maxRegions`.
 //       A keyframe that is a codec I-frame has no vectors of its own: pass the vectors
 //       of the frame(s) just before it (`MotionMemory` keeps them).
-//   MotionProposals.fromDifference(previous:, current:, width:, height:, channels:, config:)
+//   MotionProposals.fromDifference(previous:, current:, width:, height:, channels:, config:) throws
 //       Two decoded pictures of the same size (1 = luma/gray, 3 = RGB24, 4 = RGBA/BGRA
 //       packed, rows without padding): a cell is marked when the mean absolute difference
 //       of its pixels exceeds `config.differenceThreshold`; then the same grouping.
@@ -76,10 +76,16 @@ public enum MotionProposals {
     }
 
     /// Moving regions from two decoded pictures of the same geometry (see the file header).
+    /// Throws when a buffer does not hold `width x height x channels` bytes.
     public static func fromDifference(previous: [UInt8], current: [UInt8], width: Int, height: Int,
-                                      channels: Int, config: MotionProposalConfig = MotionProposalConfig()) -> [MotionRegion] {
-        precondition(previous.count == width * height * channels && current.count == previous.count,
-                     "fromDifference: buffers must hold \(width)x\(height)x\(channels) bytes")
+                                      channels: Int, config: MotionProposalConfig = MotionProposalConfig()) throws(MotionProposalError) -> [MotionRegion] {
+        guard width > 0, height > 0, (1...4).contains(channels) else {
+            throw MotionProposalError(description: "frame difference: bad geometry \(width)x\(height)x\(channels)")
+        }
+        let need = width * height * channels
+        guard previous.count == need, current.count == need else {
+            throw MotionProposalError(description: "frame difference: previous has \(previous.count) bytes, current \(current.count), \(width)x\(height)x\(channels) needs \(need)")
+        }
         var grid = CellGrid(width: Float(width), height: Float(height), cellSize: config.cellSize)
         let cs = grid.cellSize, ch = channels
         var sums = [UInt32](repeating: 0, count: grid.cols * grid.rows)
@@ -110,6 +116,10 @@ public enum MotionProposals {
         }
         return grid.regions(config)
     }
+}
+
+public struct MotionProposalError: Error, Sendable, CustomStringConvertible {
+    public var description: String
 }
 
 /// Marked cells of one frame and the exact extents of what marked them.

@@ -144,17 +144,21 @@ struct MotionProposalTests {
     }
 
     @Test("frame differencing finds a moved square in RGB and in luma")
-    func difference() {
+    func difference() throws {
         let w = 160, h = 120
         var a = [UInt8](repeating: 90, count: w * h * 3), b = a
         for y in 40..<80 { for x in 20..<60 { for c in 0..<3 { a[(y * w + x) * 3 + c] = 230 } } }
         for y in 40..<80 { for x in 36..<76 { for c in 0..<3 { b[(y * w + x) * 3 + c] = 230 } } }
-        let r = MotionProposals.fromDifference(previous: a, current: b, width: w, height: h, channels: 3)
+        let r = try MotionProposals.fromDifference(previous: a, current: b, width: w, height: h, channels: 3)
         #expect(r.count == 1)
         #expect(r.first?.box == Box(x1: 16, y1: 32, x2: 80, y2: 80))
         let la = stride(from: 0, to: a.count, by: 3).map { a[$0] }, lb = stride(from: 0, to: b.count, by: 3).map { b[$0] }
-        #expect(MotionProposals.fromDifference(previous: la, current: lb, width: w, height: h, channels: 1).map(\.box) == r.map(\.box))
-        #expect(MotionProposals.fromDifference(previous: a, current: a, width: w, height: h, channels: 3).isEmpty)
+        #expect(try MotionProposals.fromDifference(previous: la, current: lb, width: w, height: h, channels: 1).map(\.box) == r.map(\.box))
+        #expect(try MotionProposals.fromDifference(previous: a, current: a, width: w, height: h, channels: 3).isEmpty)
+        let e = #expect(throws: MotionProposalError.self) {
+            try MotionProposals.fromDifference(previous: la, current: b, width: w, height: h, channels: 3)
+        }
+        #expect(e?.description.contains("previous has 19200 bytes") == true)
     }
 
     @Test("1080p with ~14,000 vectors takes a few ms")
