@@ -8,15 +8,16 @@ transformers 5.23.0):
     python tools/make_tokenizer_cases.py
 
 For every text the file holds:
-  ids           open_clip.tokenizer.SimpleTokenizer()(text)[0] — the reference row,
-                start/end tokens, truncated, padded with 0 to 77
-  ids_no_ftfy   only where it differs from `ids`: the same with ftfy.fix_text replaced by
-                the identity. The Swift tokenizer has no ftfy; these cases record what ftfy
-                changes (NFC, curly quotes, full-width forms, control characters, ...).
-  cleaned       the text after open_clip's clean-up ("lower") with ftfy as the identity
-  words         the pre-tokenization of `cleaned` (regex findall with open_clip's pattern)
-The Swift tests compare their ids with `ids_no_ftfy` if present, else `ids`, and count
-at least 200 cases where ftfy changes nothing.
+  ids                  open_clip.tokenizer.SimpleTokenizer()(text)[0] — the reference
+                       row: start/end tokens, truncated, padded with 0 to 77
+  ids_no_fix_encoding  only where it differs from `ids`: the same with ftfy's heuristic
+                       mojibake repair off (fix_text(x, fix_encoding=False)) — what the
+                       Swift side, which ports the rest of ftfy, must produce
+  ids_no_ftfy          only where it differs from `ids`: with ftfy.fix_text as the identity
+  cleaned              open_clip's clean-up ("lower") with fix_encoding off
+  cleaned_no_ftfy      only where it differs: the clean-up with ftfy as the identity
+  words                the pre-tokenization of `cleaned` (regex findall, open_clip's pattern)
+At least 200 texts are ones ftfy leaves alone (no `ids_no_ftfy`).
 
 The script also checks the documented Hugging Face conversion (vocab.json = the token ->
 id table with "<|startoftext|>"/"<|endoftext|>", merges.txt = "#version: 0.2" + the
@@ -78,6 +79,17 @@ HANDWRITTEN = [
     "12345", "3.14159", "1,000,000", "2024-01-31", "v1.2.3-beta", "$9.99", "50%", "#1", "x2y3z",
     "\u0661\u0662\u0663", "\u0967\u0968", "\u00bd \u00bc \u00b2 \u2075", "\u2160\u2161\u2162 \u2170\u2171",
     "\u2460\u2461", "\u4e00\u4e8c\u4e09",
+    # ftfy's territory: mojibake (not reproduced in Swift), quotes, width, NFC, controls
+    "caf\u00c3\u00a9", "doesn\u00e2\u20ac\u2122t", "\u00c3\u00bcber alles", "\u00e2\u20ac\u0153quoted\u00e2\u20ac\x9d",
+    "person\u2019s bag", "\u201cquoted\u201d word", "\u00ab\u2039single\u203a\u00bb", "don\u02bct",
+    "\u4f60\u597d\uff0c\u4e16\u754c\uff01", "\uff76\uff80\uff76\uff85", "\uff08\uff11\uff09", "\ufb00 \ufb02 \u0133",
+    "Cafe\u0301", "\u1100\u1161\u11a8", "\ud6c4\u11b3", "\U00010041\u0301", "\U0001d400\u0323\u0301", "A\u030a", "\u212b", "\u2126", "\u037e",
+    "P&EACUTE;REZ", "&NTILDE; &nTILDE;", "BUNDESSTRA&SZLIG;E", "&checkmark;", "&Jscr;ohn",
+    "<b>&amp;amp;amp;</b>", "&amp;amp;amp;\n<b>", "<b>\n&amp;amp;amp;", "&amp;amp;amp;amp;amp;",
+    "&#x92;s", "&#146;s", "&#65;&#66;", "&#xyz;", "&abcdefghijklmnopqrstuvwxyz;", "&x;",
+    "\x1b[1;31mred\x1b[0m", "\x1b[mplain", "\x1b[\u0661mx", "\ufeffbom", "\u206aa\u206fb",
+    "\ufff9anchor\ufffb", "vt\x0bhere", "a\r\nb\rc", "\x93quoted\x94", "\x85ellipsis",
+    "line one\nline two\n", "\u00c3 alone", "\u00e9\u00e9\u00e9",
     "caf\u00e9", "CAF\u00c9", "na\u00efve r\u00e9sum\u00e9", "stra\u00dfe STRASSE", "\u00c5ngstr\u00f6m",
     "se\u00f1or pi\u00f1ata", "\u0141\u00f3d\u017a", "\u010de\u0161\u0165ina", "ma\u00f1ana",
     "\u0130stanbul", "I\u0307", "\u00df\u1e9e",
@@ -152,23 +164,32 @@ def main():
     seen = set()
     texts = [t for t in texts if not (t in seen or seen.add(t))]
 
-    reference = [tok([t])[0].tolist() for t in texts]
-    fix_text = oct.ftfy.fix_text
-    oct.ftfy.fix_text = lambda x: x
-    try:
-        no_ftfy = [tok([t])[0].tolist() for t in texts]
-        cleaned = [tok.clean_fn(t) for t in texts]
-        words = [oct.re.findall(tok.pat, c) for c in cleaned]
-    finally:
-        oct.ftfy.fix_text = fix_text
+    def run(fix):  # ids, cleaned text and words with ftfy.fix_text replaced by `fix`
+        saved = oct.ftfy.fix_text
+        oct.ftfy.fix_text = fix
+        try:
+            ids = [tok([t])[0].tolist() for t in texts]
+            cleaned = [tok.clean_fn(t) for t in texts]
+            return ids, cleaned, [oct.re.findall(tok.pat, c) for c in cleaned]
+        finally:
+            oct.ftfy.fix_text = saved
+
+    real = ftfy.fix_text
+    reference, _, _ = run(real)
+    lite, cleaned, words = run(lambda x: real(x, fix_encoding=False))
+    no_ftfy, cleaned_no_ftfy, _ = run(lambda x: x)
 
     cases = []
-    for t, ids, raw, c, w in zip(texts, reference, no_ftfy, cleaned, words):
-        case = {"text": t, "ids": ids}
-        if raw != ids:
-            case["ids_no_ftfy"] = raw
-        case["cleaned"] = c  # without ftfy
-        case["words"] = w
+    for i, t in enumerate(texts):
+        case = {"text": t, "ids": reference[i]}
+        if lite[i] != reference[i]:
+            case["ids_no_fix_encoding"] = lite[i]
+        if no_ftfy[i] != reference[i]:
+            case["ids_no_ftfy"] = no_ftfy[i]
+        case["cleaned"] = cleaned[i]
+        if cleaned_no_ftfy[i] != cleaned[i]:
+            case["cleaned_no_ftfy"] = cleaned_no_ftfy[i]
+        case["words"] = words[i]
         cases.append(case)
     same = sum(1 for c in cases if "ids_no_ftfy" not in c)
     print(f"{len(cases)} cases, {same} where ftfy changes nothing")

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Recognizer
+import Temporal
+import Decode
 
 /// `regionspotd bench`: times the engine on generated full-size weights next to the
 /// cblas_sgemm ceiling measured in the same run. FLOPs are the GEMM FLOPs the engine
@@ -21,6 +23,48 @@ struct BenchCommand: AsyncParsableCommand {
         bench.ceiling = ceiling
         try samRows(bench)
         try clipRows(bench)
+        videoRows(bench)
+    }
+
+    /// Tracking and decoding: the per-frame work between keyframes.
+    func videoRows(_ bench: Bench) {
+        if bench.wants("temporal") {
+            // benchmarkFrame times 200 frames itself and returns ms per frame
+            let runs = (0..<(quick ? 1 : 3)).map { _ in Temporal.benchmarkFrame(tracks: 50, vectors: 14_000) }
+            bench.report("temporal_50_tracks", gflop: 0, times: runs)
+            bench.note("temporal_50_tracks", "ms per frame: 50 tracks, 14,000 motion vectors at 1080p, binning included, one core")
+        }
+        guard bench.wants("decode"), !quick else { return }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rsd-bench-\(getpid())")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clip = dir.appendingPathComponent("1080p.mp4").path
+        guard runTool("/usr/bin/ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=1920x1080:r=25:d=10",
+                                          "-c:v", "libx264", "-preset", "veryfast", "-g", "50", "-pix_fmt", "yuv420p", clip]) else {
+            bench.note("decode_1080p", "skipped: the ffmpeg CLI could not write a 1080p H.264 clip")
+            return
+        }
+        let threads = Parallel.workers
+        var frames = 0
+        bench.row("decode_1080p", reps: 3) {
+            frames = 0
+            guard let src = try? VideoSource(url: clip, options: SourceOptions(decoderThreads: threads)) else { return }
+            while let f = try? src.nextFrame() { _ = f; frames += 1 }
+        }
+        let t0 = Date()
+        _ = runTool("/usr/bin/ffmpeg", ["-loglevel", "error", "-threads", "\(threads)", "-i", clip, "-f", "null", "-"])
+        bench.note("decode_1080p", "\(frames) frames; ffmpeg -threads \(threads) -i FILE -f null - took \(String(format: "%.1f", Date().timeIntervalSince(t0) * 1000)) ms in the same run")
+    }
+
+    func runTool(_ path: String, _ args: [String]) -> Bool {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return false }
+        p.waitUntilExit()
+        return p.terminationStatus == 0
     }
 
     func sgemmCeilingRun() {
@@ -86,6 +130,16 @@ final class Bench: @unchecked Sendable {
 
     init(json: Bool, reps: Int, filter: String?) { self.json = json; self.reps = reps; self.filter = filter }
 
+    /// A free-text line under a row (plain) or a {"name", "note"} object (JSON).
+    func note(_ name: String, _ text: String) {
+        if json {
+            let d = try! JSONSerialization.data(withJSONObject: ["name": name, "note": text], options: [.sortedKeys])
+            print(String(decoding: d, as: UTF8.self))
+        } else {
+            print("  " + text)
+        }
+    }
+
     func wants(_ name: String) -> Bool { filter.map { name.contains($0) || $0.contains(name) } ?? true }
 
     func header() {
@@ -108,9 +162,14 @@ final class Bench: @unchecked Sendable {
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
             flops = gemmFlops.load(ordering: .relaxed) - f0
         }
-        times.sort()
+        return report(name, gflop: Double(flops) / 1e9, times: times)
+    }
+
+    /// Prints one row from measured times (ms).
+    @discardableResult
+    func report(_ name: String, gflop: Double, times unsorted: [Double]) -> Double {
+        let times = unsorted.sorted()
         let median = times[times.count / 2]
-        let gflop = Double(flops) / 1e9
         let gflops = median > 0 ? gflop / (median / 1000) : 0
         let pct = ceiling > 0 ? 100 * gflops / ceiling : 100
         if json {

@@ -48,3 +48,18 @@ public enum ExitStatus {
     /// EX_SOFTWARE: internal error.
     public static let software: Int32 = 70
 }
+
+import ArgumentParser
+
+extension ConfigLoader {
+    /// For commands that start from a configuration: every problem on stderr (redacted)
+    /// and exit status 78 (EX_CONFIG) when it is invalid.
+    static func loadOrExit(file: String, checkFiles: Bool = true) throws -> DaemonConfig {
+        do {
+            return try load(file: file, checkFiles: checkFiles)
+        } catch {
+            FileHandle.standardError.write(Data((Redaction.redact(error.description) + "\n").utf8))
+            throw ExitCode(ExitStatus.config)
+        }
+    }
+}

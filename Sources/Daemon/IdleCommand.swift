@@ -17,13 +17,7 @@ struct IdleCommand: AsyncParsableCommand {
     @Option(help: "Stop the heartbeat after this many seconds (to see the watchdog withheld).") var wedgeAfter: Double?
 
     func run() async throws {
-        let cfg: DaemonConfig
-        do {
-            cfg = try ConfigLoader.load(file: config, checkFiles: false)
-        } catch {
-            FileHandle.standardError.write(Data((Redaction.redact(error.description) + "\n").utf8))
-            throw ExitCode(ExitStatus.config)
-        }
+        let cfg = try ConfigLoader.loadOrExit(file: config, checkFiles: false)
         JournalLogHandler.bootstrap(level: Service.loggerLevel(cfg.logLevel))
         let logger = Logger(label: "regionspotd")
         let service = Service(config: cfg, logger: logger)

@@ -14,7 +14,7 @@ struct ProbeCommand: AsyncParsableCommand {
     var json = false
     @Flag(help: "Decode keyframes only (fast scan).") var keyframesOnly = false
     @Flag(help: "Export the codec's motion vectors and print their statistics.") var motionVectors = false
-    @Option(help: "Stop after N seconds (wall clock for live sources, media time for files).")
+    @Option(help: "Stop after N seconds: of wall clock from the first frame for live sources, of media time for files.")
     var seconds: Double?
     @Option(help: "RTSP transport: tcp or udp.") var transport: String = "tcp"
     @Option(help: "Open timeout in seconds.") var openTimeout: Double = 10
@@ -83,13 +83,14 @@ struct ProbeReport: Codable {
         var motion = options.motionVectors ? MotionStats() : nil
         var magnitudeSum = 0.0
         var firstPts: Double?
+        var firstArrival = start
         var lastPts = 0.0
         while let frame = try source.nextFrame() {
             r.frames += 1
             if frame.isKeyframe { r.keyframes += 1 }
             if frame.ptsEstimated { r.estimatedPts += 1 }
             r.pictureTypes[frame.pictureType.rawValue, default: 0] += 1
-            if firstPts == nil { firstPts = frame.pts }
+            if firstPts == nil { firstPts = frame.pts; firstArrival = frame.arrival }
             lastPts = max(lastPts, frame.pts)
             if let mvs = frame.motionVectors, !mvs.isEmpty, motion != nil {
                 motion!.framesWithVectors += 1
@@ -101,7 +102,7 @@ struct ProbeReport: Codable {
                 }
             }
             if let limit {
-                let elapsed = info.isLive ? Date().timeIntervalSince(start) : lastPts - (firstPts ?? lastPts)
+                let elapsed = info.isLive ? Date().timeIntervalSince(firstArrival) : lastPts - (firstPts ?? lastPts)
                 if elapsed >= limit { break }
             }
         }

@@ -5,13 +5,12 @@
 //
 //   var schedule = Proposals.schedule(for: stream.proposals)     // once per stream
 //   let run = schedule.sources(at: frame.pts)                    // per keyframe
-//   memory.add(Proposals.motionSamples(frame.motionVectors))     // every decoded frame
+//   memory.add(frame.motionSamples ?? [])                        // every decoded frame (MotionSamples.swift)
 //   candidates += Proposals.tracked(...) / .external(inbox.take(...)) / .zones(...) /
 //                 .motion(MotionProposals.fromVectors(memory.samples, ...)) /
 //                 .everything(sam.automaticProposals(embedding:input:config: Proposals.everythingConfig(...)))
 //   let boxes = ProposalMerge.merge(candidates, config: Proposals.mergeConfig(for: stream.proposals),
 //                                   width: w, height: h)
-import Decode
 import Recognizer
 import Temporal
 
@@ -45,17 +44,6 @@ enum Proposals {
         var c = AutomaticMaskConfig()
         c.pointsPerSide = config.everythingGrid
         return c
-    }
-
-    /// Decode's motion vectors -> Temporal's samples (source = reference position, moved
-    /// by the displacement to where the block is in this frame). Nil/empty -> [].
-    static func motionSamples(_ vectors: [MotionVector]?) -> [MotionSample] {
-        guard let vectors else { return [] }
-        return vectors.compactMap { v in
-            guard v.reference < 0 else { return nil }   // past references only (no B-frame futures)
-            return MotionSample(x: v.sourceX, y: v.sourceY, dx: v.displacementX, dy: v.displacementY,
-                                area: Float(v.blockWidth) * Float(v.blockHeight))
-        }
     }
 
     /// Live tracks' propagated boxes (score: the track's confidence; tag: its id).

@@ -171,13 +171,14 @@ public final class Publisher: @unchecked Sendable {
 
     private func ownerLoop() {
         var batch: [Outgoing] = []
+        var counters: [String: CounterMetric] = [:]  // published, per topic (owner thread only)
         while true {
             cond.lock()
             while queue.isEmpty && !stopping { cond.wait() }
             let done = stopping
             queue.drain(into: &batch)
             cond.unlock()
-            for m in batch { send(m) }
+            for m in batch { send(m, &counters) }
             batch.removeAll(keepingCapacity: true)
             if done { break }
         }
@@ -186,7 +187,7 @@ public final class Publisher: @unchecked Sendable {
         finished.signal()
     }
 
-    private func send(_ m: Outgoing) {
+    private func send(_ m: Outgoing, _ counters: inout [String: CounterMetric]) {
         let flags = ZMQ_DONTWAIT
         let rc = m.topic.utf8CString.withUnsafeBufferPointer { t in
             zmq_send(socket, t.baseAddress, t.count - 1, flags | ZMQ_SNDMORE)
@@ -210,7 +211,13 @@ public final class Publisher: @unchecked Sendable {
             return
         }
         published.add(1, ordering: .relaxed)
-        metrics?.published(topic: m.topic).inc()
+        if let metrics {
+            if let c = counters[m.topic] { c.inc() } else {
+                let c = metrics.published(topic: m.topic)
+                if counters.count < 10_000 { counters[m.topic] = c }
+                c.inc()
+            }
+        }
     }
 }
 

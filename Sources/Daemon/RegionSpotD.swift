@@ -8,10 +8,14 @@ struct RegionSpotD: AsyncParsableCommand {
         abstract: "Recognize any region in live or recorded video (RegionSpot on SAM + CLIP).",
         version: "0.1.0",
         subcommands: [
+            RunCommand.self,
             ProbeCommand.self,
+            RecognizeCommand.self,
+            ModelsCommand.self,
             BenchCommand.self,
             CheckConfigCommand.self,
             TailCommand.self,
             IdleCommand.self,
+            TrackEvalCommand.self,
         ])
 }

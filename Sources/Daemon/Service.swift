@@ -98,6 +98,7 @@ public final class Service: @unchecked Sendable {
             }
         }
         if installSignals {
+            signal(SIGPIPE, SIG_IGN)  // a closed stderr/journal stream must not kill the daemon
             signals.on([SIGTERM, SIGINT]) { [self] sig in requestStop(reason: sig == SIGTERM ? "SIGTERM" : "SIGINT") }
             signals.on([SIGHUP]) { [self] _ in reload() }
         }
@@ -239,9 +240,9 @@ public final class Service: @unchecked Sendable {
         }
         externalReceiver?.close()
         metricsServer?.stop()
-        writeTextfile()
         lock.withLock { tickerStop = true }
         _ = tickerDone.wait(timeout: .now() + 1)
+        writeTextfile()  // after the ticker stopped: the final numbers are the last written
         signals.cancel()
         return inTime
     }
@@ -331,9 +332,13 @@ public final class Service: @unchecked Sendable {
         for r in recovered { logger.notice("\(r) is progressing again") }
     }
 
+    private let textfileLock = NSLock()
+
     private func writeTextfile() {
         guard let path = config.metrics.textfile else { return }
-        do { try TextfileExporter.write(metrics.render(), to: path) } catch { logger.error("\(error)") }
+        textfileLock.withLock {
+            do { try TextfileExporter.write(metrics.render(), to: path) } catch { logger.error("\(error)") }
+        }
     }
 
     private func registerProcessMetrics() {

@@ -31,7 +31,7 @@ extension Tracker {
         // Stage 2: low-score proposals x unmatched confirmed tracks, IoU only.
         let confirmedLeft = tracks.indices.filter { !trackUsed[$0] && tracks[$0].state == .confirmed }
         for (pi, ti) in assign(proposals, low, confirmedLeft, cost: { p, t in
-            let iou = t.box.iou(p.box)
+            let iou = self.gatingIoU(t, p.box)
             return iou >= c.lowScoreMinIoU ? 1 - iou : nil
         }) {
             match(track: ti, proposal: proposals[pi], frame: frame)
@@ -45,6 +45,13 @@ extension Tracker {
         }
         for (pi, ti) in assign(proposals, highLeft, reidable, cost: { p, t in
             guard let a = p.regionToken, let b = t.regionToken else { return nil }
+            // Spatial sanity: no farther from where it was last seen than it could have gone.
+            let last = t.lastSeenBox
+            let diagonal = (last.width * last.width + last.height * last.height).squareRoot()
+            let elapsed = Float(max(0, frame.time - t.lastSeenTime))
+            let reach = diagonal * (1 + c.reidDiagonalsPerSecond * elapsed)
+            let ddx = p.box.cx - last.cx, ddy = p.box.cy - last.cy
+            guard (ddx * ddx + ddy * ddy).squareRoot() <= reach else { return nil }
             let sim = cosineSimilarity(a, b)
             return sim >= c.reidMinSimilarity ? 1 - sim : nil
         }) {
@@ -73,21 +80,41 @@ extension Tracker {
                 tracks[ti].state = .ended
             }
         }
+        endedTrackIDs = tracks.filter { $0.state == .ended }.map(\.id)
         tracks.removeAll { $0.state == .ended }
         // Births.
         for pi in high where !proposalUsed[pi] && proposals[pi].score >= c.birthScore {
             var t = Track(id: makeID(), proposal: proposals[pi], frame: frame, noise: c.kalman)
             t.labels = LabelHistory(alpha: c.labelAlpha)
-            if firstKeyframe || c.birthHits <= 1 { t.state = .confirmed }
+            if firstKeyframe || c.birthHits <= 1 || proposals[pi].score >= c.confirmScore { t.state = .confirmed }
             tracks.append(t)
             observeLabel(track: tracks.count - 1, proposal: proposals[pi], frame: frame)
         }
         self.frame = frame
     }
 
+    /// The track's box clipped to the current frame (proposals never leave the frame).
+    func visibleBox(_ t: Track) -> Box {
+        guard let f = frame else { return t.box }
+        return t.box.clipped(width: f.width, height: f.height)
+    }
+
+    /// IoU of a proposal with the track's box, where the box may first move toward the
+    /// proposal by up to `gateSigmas` x the filter's centre std (capped at one box size):
+    /// a track that coasted on its prediction for a long time is uncertain, one carried by
+    /// motion vectors is not, and the gate follows.
+    func gatingIoU(_ t: Track, _ p: Box) -> Float {
+        let b = visibleBox(t)
+        let iou = b.iou(p)
+        let slack = min(config.gateSigmas * t.kalman.centreStd, max(b.width, b.height))
+        guard slack > 0 else { return iou }
+        let dx = min(max(p.cx - b.cx, -slack), slack), dy = min(max(p.cy - b.cy, -slack), slack)
+        return max(iou, b.translated(dx: dx, dy: dy).iou(p))
+    }
+
     /// Combined cost, or nil when gated out. Both terms lie in 0...1.
     func mixedCost(_ p: Proposal, _ t: Track) -> Float? {
-        let iou = t.box.iou(p.box)
+        let iou = gatingIoU(t, p.box)
         guard iou >= config.minIoU else { return nil }
         var cost = 1 - iou
         if let a = p.regionToken, let b = t.regionToken, a.count == b.count {
@@ -120,15 +147,33 @@ extension Tracker {
         // too optimistic to average it with the proposal).
         // When motion vectors carried the box most of the way here, its velocity already
         // comes from them, and the residual is mostly accumulated drift (or an occluder's
-        // pull), not a velocity error: then only re-anchor. Otherwise (constant velocity,
-        // intra frames) the residual is what teaches the filter the velocity.
+        // pull), not a velocity error: the filter only re-anchors. Otherwise (constant
+        // velocity, intra frames) the residual is what teaches the filter the velocity.
         let sinceLast = max(1, frame.index - tracks[ti].lastSeenFrame)
-        if tracks[ti].motionFrames * 2 < sinceLast {
+        let carried = tracks[ti].motionFrames * 2 >= sinceLast
+        if !carried {
             tracks[ti].kalman.update(p.box, relativeStd: config.kalman.proposal)
         }
-        tracks[ti].kalman.anchor(at: p.box)
+        // The new box: a vector-carried box is itself a measurement of the object, as good
+        // as the last anchor plus the drift of every vector step since; fuse the two by
+        // their variances (relative to the box height squared). A carried box that hardly
+        // overlaps the proposal was dragged off (occlusion): the proposal alone counts.
+        let zVar = config.kalman.proposal * config.kalman.proposal
+        var newBox = p.box
+        var newVar = zVar
+        let predicted = tracks[ti].box
+        if carried && predicted.iou(p.box) >= 0.5 {
+            let drift = config.kalman.motionDrift
+            let pVar = tracks[ti].anchorVariance + Float(tracks[ti].motionFrames) * drift * drift
+            let k = pVar / (pVar + zVar)
+            newBox = Box(x1: predicted.x1 + k * (p.box.x1 - predicted.x1), y1: predicted.y1 + k * (p.box.y1 - predicted.y1),
+                         x2: predicted.x2 + k * (p.box.x2 - predicted.x2), y2: predicted.y2 + k * (p.box.y2 - predicted.y2))
+            newVar = (1 - k) * pVar
+        }
+        tracks[ti].anchorVariance = newVar
+        tracks[ti].kalman.anchor(at: newBox)
         tracks[ti].motionFrames = 0
-        tracks[ti].box = p.box.clipped(width: frame.width, height: frame.height)
+        tracks[ti].box = newBox
         tracks[ti].method = .observed
         tracks[ti].hits += 1
         tracks[ti].consecutiveHits += 1

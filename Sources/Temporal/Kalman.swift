@@ -14,6 +14,9 @@ public struct KalmanNoise: Sendable, Equatable {
     public var proposal: Float = 0.05
     /// Measurement std of a motion-vector-propagated box.
     public var motion: Float = 0.02
+    /// Drift std per motion-vector step (fraction of the box height), used to weigh a
+    /// vector-carried box against a keyframe proposal.
+    public var motionDrift: Float = 0.01
     public init() {}
 }
 

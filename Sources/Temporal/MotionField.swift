@@ -60,6 +60,8 @@ public struct MotionEstimate: Sendable, Equatable {
 
 /// Reusable scratch buffers (one per tracker, so per-frame work allocates nothing).
 public struct MotionScratch: Sendable {
+    /// Valid entries in the arrays below.
+    var n = 0
     var dx: [Float] = []
     var dy: [Float] = []
     var x: [Float] = []
@@ -68,6 +70,19 @@ public struct MotionScratch: Sendable {
     var area: Float = 0
     var pairs: [(Float, Float)] = []
     public init() {}
+
+    subscript(k: Int) -> [Float] {
+        get { [dx, dy, x, y, w][k] }
+        set {
+            switch k {
+            case 0: dx = newValue
+            case 1: dy = newValue
+            case 2: x = newValue
+            case 3: y = newValue
+            default: w = newValue
+            }
+        }
+    }
 }
 
 /// The binned vectors of one frame. Arrays are structure-of-arrays sorted by cell.
@@ -76,39 +91,49 @@ public struct MotionField: Sendable {
     public let count: Int
     let cols: Int, rows: Int
     let cellStart: [Int32]     // (rows*cols + 1) prefix offsets into the sorted arrays
-    let xs: [Float], ys: [Float], dxs: [Float], dys: [Float], areas: [Float]   // (count) each
+    /// (5, count): x, y, dx, dy, area, each sorted by cell.
+    let data: [Float]
 
     /// Bins `samples` by their source point; points outside the frame are clamped to it.
     public init(samples: [MotionSample], width: Float, height: Float, config: MotionConfig = MotionConfig()) {
         self.config = config
-        let cs = Float(max(config.cellSize, 1))
-        let cols = max(1, Int((width / cs).rounded(.up))), rows = max(1, Int((height / cs).rounded(.up)))
+        let inv = 1 / Float(max(config.cellSize, 1))
+        let cols = max(1, Int((width * inv).rounded(.up))), rows = max(1, Int((height * inv).rounded(.up)))
         self.cols = cols; self.rows = rows
         let n = samples.count
-        var cellOf = [Int32](repeating: 0, count: n)
-        var start = [Int32](repeating: 0, count: cols * rows + 1)
-        samples.withUnsafeBufferPointer { s in
-            for i in 0..<n {
-                let cx = min(max(Int(s[i].x / cs), 0), cols - 1)
-                let cy = min(max(Int(s[i].y / cs), 0), rows - 1)
-                let cell = cy * cols + cx
-                cellOf[i] = Int32(cell)
-                start[cell + 1] += 1
+        let cells = cols * rows
+        // Counting sort by cell: histogram, prefix sums, scatter.
+        let cellOf = UnsafeMutablePointer<Int32>.allocate(capacity: max(n, 1))
+        defer { cellOf.deallocate() }
+        var start = [Int32](repeating: 0, count: cells + 1)
+        start.withUnsafeMutableBufferPointer { st in
+            samples.withUnsafeBufferPointer { s in
+                for i in 0..<n {
+                    let cx = min(max(Int(s[i].x * inv), 0), cols - 1)
+                    let cy = min(max(Int(s[i].y * inv), 0), rows - 1)
+                    let cell = cy * cols + cx
+                    cellOf[i] = Int32(cell)
+                    st[cell + 1] += 1
+                }
             }
+            for c in 0..<cells { st[c + 1] += st[c] }
         }
-        for c in 0..<(cols * rows) { start[c + 1] += start[c] }
-        var fill = start
-        var xs = [Float](repeating: 0, count: n), ys = xs, dxs = xs, dys = xs, areas = xs
-        samples.withUnsafeBufferPointer { s in
-            for i in 0..<n {
-                let c = Int(cellOf[i])
-                let k = Int(fill[c]); fill[c] += 1
-                xs[k] = s[i].x; ys[k] = s[i].y; dxs[k] = s[i].dx; dys[k] = s[i].dy
-                areas[k] = s[i].area
+        let fill = UnsafeMutablePointer<Int32>.allocate(capacity: cells + 1)
+        defer { fill.deallocate() }
+        start.withUnsafeBufferPointer { fill.initialize(from: $0.baseAddress!, count: cells + 1) }
+        self.data = [Float](unsafeUninitializedCapacity: 5 * n) { buf, initialized in
+            guard let xs = buf.baseAddress else { initialized = 0; return }
+            let ys = xs + n, dxs = xs + 2 * n, dys = xs + 3 * n, areas = xs + 4 * n
+            samples.withUnsafeBufferPointer { s in
+                for i in 0..<n {
+                    let c = Int(cellOf[i])
+                    let k = Int(fill[c]); fill[c] += 1
+                    xs[k] = s[i].x; ys[k] = s[i].y; dxs[k] = s[i].dx; dys[k] = s[i].dy; areas[k] = s[i].area
+                }
             }
+            initialized = 5 * n
         }
         self.cellStart = start
-        self.xs = xs; self.ys = ys; self.dxs = dxs; self.dys = dys; self.areas = areas
         self.count = n
     }
 
@@ -120,8 +145,8 @@ public struct MotionField: Sendable {
                          scratch: inout MotionScratch) -> MotionEstimate? {
         var region = box.inset(fraction: config.inset)
         gather(region, into: &scratch)
-        if scratch.dx.count < config.minVectors { gather(box, into: &scratch); region = box }
-        let n = scratch.dx.count
+        if scratch.n < config.minVectors { gather(box, into: &scratch); region = box }
+        let n = scratch.n
         if n < config.minVectors || n == 0 { return nil }
         // Blocks the decoder left out count as one still pseudo-vector of their area.
         var stillWeight: Float = 0
@@ -205,38 +230,93 @@ public struct MotionField: Sendable {
                               scaleReliable: reliable)
     }
 
-    /// Copies the vectors whose source point lies inside `box` into `scratch`.
+    /// Copies the vectors whose source point lies inside `box` into `scratch` (its first
+    /// `scratch.n` entries; the arrays only grow, so steady-state frames allocate nothing).
     func gather(_ box: Box, into s: inout MotionScratch) {
-        s.dx.removeAll(keepingCapacity: true); s.dy.removeAll(keepingCapacity: true)
-        s.x.removeAll(keepingCapacity: true); s.y.removeAll(keepingCapacity: true)
-        s.w.removeAll(keepingCapacity: true)
+        s.n = 0
         s.area = 0
         guard box.width > 0, box.height > 0, count > 0 else { return }
-        let cs = Float(max(config.cellSize, 1))
-        let c0 = min(max(Int(box.x1 / cs), 0), cols - 1), c1 = min(max(Int(box.x2 / cs), 0), cols - 1)
-        let r0 = min(max(Int(box.y1 / cs), 0), rows - 1), r1 = min(max(Int(box.y2 / cs), 0), rows - 1)
-        for r in r0...r1 {
-            let lo = Int(cellStart[r * cols + c0]), hi = Int(cellStart[r * cols + c1 + 1])
-            for k in lo..<hi where box.contains(x: xs[k], y: ys[k]) {
-                s.dx.append(dxs[k]); s.dy.append(dys[k]); s.x.append(xs[k]); s.y.append(ys[k])
-                s.area += areas[k]
-                s.w.append(areas[k] > 0 ? areas[k] : 1)
-            }
+        let inv = 1 / Float(max(config.cellSize, 1))
+        let c0 = min(max(Int(box.x1 * inv), 0), cols - 1), c1 = min(max(Int(box.x2 * inv), 0), cols - 1)
+        let r0 = min(max(Int(box.y1 * inv), 0), rows - 1), r1 = min(max(Int(box.y2 * inv), 0), rows - 1)
+        var bound = 0
+        for r in r0...r1 { bound += Int(cellStart[r * cols + c1 + 1] - cellStart[r * cols + c0]) }
+        if s.dx.count < bound {
+            let grow = max(bound, 2 * s.dx.count)
+            for k in 0..<5 { s[k] = [Float](repeating: 0, count: grow) }
         }
+        var n = 0
+        var area: Float = 0
+        let (bx1, by1, bx2, by2) = (box.x1, box.y1, box.x2, box.y2)
+        s.dx.withUnsafeMutableBufferPointer { odx in
+        s.dy.withUnsafeMutableBufferPointer { ody in
+        s.x.withUnsafeMutableBufferPointer { ox in
+        s.y.withUnsafeMutableBufferPointer { oy in
+        s.w.withUnsafeMutableBufferPointer { ow in
+        data.withUnsafeBufferPointer { D in
+            let X = D.baseAddress!, Y = X + count, DX = X + 2 * count, DY = X + 3 * count, A = X + 4 * count
+            for r in r0...r1 {
+                let lo = Int(cellStart[r * cols + c0]), hi = Int(cellStart[r * cols + c1 + 1])
+                for k in lo..<hi {
+                    let x = X[k], y = Y[k]
+                    if x >= bx1 && x < bx2 && y >= by1 && y < by2 {
+                        odx[n] = DX[k]; ody[n] = DY[k]; ox[n] = x; oy[n] = y
+                        let a = A[k]
+                        ow[n] = a > 0 ? a : 1
+                        area += a
+                        n += 1
+                    }
+                }
+            }
+        }}}}}}
+        s.n = n
+        s.area = area
     }
 }
 
 /// Weighted median of (value, weight) pairs: the smallest value at which the cumulative
-/// weight reaches half the total. Sorts `pairs` in place.
+/// weight (in ascending value order) reaches half the total. Weighted quickselect with a
+/// three-way partition: expected O(n); reorders `pairs`.
 func weightedMedian(_ pairs: inout [(Float, Float)]) -> Float {
     precondition(!pairs.isEmpty)
-    pairs.sort { $0.0 < $1.0 }
     var total: Float = 0
     for p in pairs { total += p.1 }
+    let target = total / 2
+    return pairs.withUnsafeMutableBufferPointer { a -> Float in
+        var lo = 0, hi = a.count - 1
+        var below: Float = 0           // weight of everything left of `lo`
+        while lo < hi {
+            let pivot = a[(lo + hi) / 2].0
+            // a[lo..<lt] < pivot, a[lt..<i] == pivot, a[gt+1...hi] > pivot
+            var lt = lo, i = lo, gt = hi
+            var wLess: Float = 0, wEqual: Float = 0
+            while i <= gt {
+                let v = a[i].0
+                if v < pivot { wLess += a[i].1; a.swapAt(i, lt); lt += 1; i += 1 }
+                else if v > pivot { a.swapAt(i, gt); gt -= 1 }
+                else { wEqual += a[i].1; i += 1 }
+            }
+            if below + wLess >= target && lt > lo {
+                hi = lt - 1
+            } else if below + wLess + wEqual >= target {
+                return pivot
+            } else {
+                below += wLess + wEqual
+                lo = gt + 1
+            }
+        }
+        return a[lo].0
+    }
+}
+
+/// Reference implementation (sort, then accumulate), kept for the tests.
+func weightedMedianBySorting(_ pairs: [(Float, Float)]) -> Float {
+    let sorted = pairs.sorted { $0.0 < $1.0 }
+    let total = sorted.reduce(0) { $0 + $1.1 }
     var acc: Float = 0
-    for p in pairs {
+    for p in sorted {
         acc += p.1
         if acc >= total / 2 { return p.0 }
     }
-    return pairs[pairs.count - 1].0
+    return sorted[sorted.count - 1].0
 }

@@ -47,6 +47,8 @@ public struct Track: Sendable {
     public internal(set) var method: PropagationMethod
     /// Frames moved by motion vectors since the last keyframe match.
     public internal(set) var motionFrames = 0
+    /// Variance of the last keyframe box, relative to the box height squared.
+    public internal(set) var anchorVariance: Float = 0.0025
     /// Source tag of the last matched proposal.
     public internal(set) var source: String
 

@@ -1,6 +1,9 @@
-// The per-stream tracker. Call `propagate` on every decoded frame (with that frame's
-// motion vectors, or nil), then `update` on keyframes with the proposals; read `regions`.
-// A value type: one per stream, owned by that stream's pipeline.
+// The per-stream tracker. On every decoded frame call `propagate` (with that frame's
+// motion vectors, or nil on intra frames / codecs without vectors); on an inference
+// keyframe then call `update` with the proposals for that same frame; read `regions()`
+// (published boxes with provenance) and `recognitionRequests()` (which tracks want a fresh
+// look at the next keyframe). `setVocabulary` re-scores every live track without any
+// encoder. A value type: one per stream, owned by that stream's pipeline.
 
 public struct Tracker: Sendable {
     public var config: TrackerConfig
@@ -8,6 +11,9 @@ public struct Tracker: Sendable {
     public internal(set) var tracks: [Track] = []
     /// Next id to hand out (ids are never reused).
     public private(set) var nextID: UInt64 = 1
+    /// Tracks that ended in the last `update` (they are no longer in `tracks`), so a
+    /// publisher can announce the end of each track once.
+    public internal(set) var endedTrackIDs: [UInt64] = []
     /// The last frame seen by `propagate` or `update`.
     public internal(set) var frame: FrameInfo?
     var keyframesSeen = 0
@@ -71,11 +77,11 @@ public struct Tracker: Sendable {
             if let m = estimates[t] {
                 let moved = m.apply(to: previous[t])
                 tracks[t].kalman.update(moved, relativeStd: config.kalman.motion)
-                tracks[t].box = moved.clipped(width: frame.width, height: frame.height)
+                tracks[t].box = moved
                 tracks[t].method = .motionVectors
                 tracks[t].motionFrames += 1
             } else {
-                tracks[t].box = tracks[t].kalman.box.clipped(width: frame.width, height: frame.height)
+                tracks[t].box = tracks[t].kalman.box
                 tracks[t].method = .kalman
             }
             tracks[t].lastFrame = frame.index
@@ -91,10 +97,13 @@ public struct Tracker: Sendable {
 
     // MARK: output
 
-    /// Tracks published on the current frame (confirmed ones), with provenance.
+    /// Tracks published on the current frame (confirmed ones with a box still on screen),
+    /// with provenance. Boxes are clipped to the frame here; internally a track keeps its
+    /// whole box, so an object half out of the frame keeps its shape and can come back.
     public func regions() -> [TrackedRegion] {
         guard let frame else { return [] }
-        return tracks.filter { $0.state == .confirmed }.map { region(for: $0, at: frame) }
+        return tracks.filter { $0.state == .confirmed && $0.box.clipped(width: frame.width, height: frame.height).area > 0 }
+            .map { region(for: $0, at: frame) }
     }
 
     func region(for t: Track, at frame: FrameInfo) -> TrackedRegion {
@@ -103,7 +112,7 @@ public struct Tracker: Sendable {
         let name: String? =
             if let label, let v = vocabulary, label < v.count { v.names[label] } else { nil }
         return TrackedRegion(
-            trackID: t.id, state: t.state, box: t.box, label: label, labelName: name,
+            trackID: t.id, state: t.state, box: t.box.clipped(width: frame.width, height: frame.height), label: label, labelName: name,
             score: t.labels.score, margin: t.labels.margin, top: t.labels.top(config.topK),
             provenance: Provenance(
                 kind: inferredNow ? .inferred : .propagated,
@@ -136,7 +145,10 @@ public struct Tracker: Sendable {
                     reason = .stale
                 } else { reason = nil }
             } else { reason = .neverRecognized }
-            if let reason { out.append(RecognitionRequest(trackID: t.id, box: t.box, reason: reason)) }
+            if let reason {
+                out.append(RecognitionRequest(trackID: t.id, box: t.box.clipped(width: frame.width, height: frame.height),
+                                              reason: reason))
+            }
         }
         return out
     }

@@ -22,6 +22,9 @@ public struct TrackerConfig: Sendable, Equatable {
     /// A pair is allowed only with IoU >= minIoU and cost <= maxCost.
     public var minIoU: Float = 0.1
     public var maxCost: Float = 0.75
+    /// IoU for gating and cost is taken after moving the track's box toward the proposal
+    /// by up to this many centre standard deviations of its Kalman filter.
+    public var gateSigmas: Float = 2
     /// ByteTrack stages: proposals at or above highScore go first against all tracks;
     /// those in [lowScore, highScore) then go against the confirmed tracks left, by IoU.
     public var highScore: Float = 0.5
@@ -33,12 +36,19 @@ public struct TrackerConfig: Sendable, Equatable {
     /// Consecutive keyframe hits to confirm a track (tracks born on the stream's first
     /// keyframe are confirmed at once, as ByteTrack does).
     public var birthHits: Int = 2
+    /// A proposal at least this confident is confirmed at birth (with keyframes a second
+    /// apart, N hits cost N-1 seconds of a visible object going unreported). > 1 disables.
+    public var confirmScore: Float = 0.9
     /// Missed keyframes after which a confirmed track is lost (no longer published).
     public var lostAfterMisses: Int = 2
     /// Missed keyframes after which a track ends.
     public var maxMisses: Int = 4
     /// A lost track can be re-identified by its region token for this many seconds.
     public var reidWindow: Double = 6
+    /// Re-identification reach: a proposal farther than (1 + this x seconds since the track
+    /// was last seen) box diagonals from where it was last seen is not the same object
+    /// (region tokens of look-alike objects can be close).
+    public var reidDiagonalsPerSecond: Float = 3
     /// Minimum token cosine similarity to re-identify a lost track.
     public var reidMinSimilarity: Float = 0.75
     /// Momentum of the running region token / embedding (weight on the old value).

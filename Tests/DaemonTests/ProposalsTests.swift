@@ -53,7 +53,7 @@ struct ProposalsTests {
             defer { source.close() }
             var memory = MotionMemory(frames: 1)
             while let frame = try source.nextFrame() {
-                defer { memory.add(Proposals.motionSamples(frame.motionVectors)) }
+                defer { memory.add(frame.motionSamples ?? []) }
                 guard frame.isKeyframe, frame.index > 0 else { continue }
                 keyframes += 1
                 // I-frame: no vectors of its own; the previous frame's stand in.

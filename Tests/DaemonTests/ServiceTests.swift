@@ -81,8 +81,8 @@ struct ServiceTests {
 
         let first = sock.collect(timeout: 10) { $0.contains { $0.hasPrefix("READY=1") } }
         #expect(first.last?.hasPrefix("READY=1\nSTATUS=idle: 1 streams configured") == true, "\(first) \(daemon.stderr)")
-        let running = sock.collect(timeout: 1.5) { _ in false }
-        #expect(running.filter { $0 == "WATCHDOG=1" }.count >= 4, "\(running)")
+        let running = sock.collect(timeout: 2.0) { _ in false }
+        #expect(running.filter { $0 == "WATCHDOG=1" }.count >= 3, "\(running)")  // ~10 expected; loaded CI machines are slow
         #expect(running.contains("STATUS=0/1 streams up: cam1 connecting"), "\(running)")
 
         // An invalid configuration is rejected; the daemon keeps running (and pinging).

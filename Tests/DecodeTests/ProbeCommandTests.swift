@@ -84,10 +84,11 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         let j = try Self.json(r.stdout)
         #expect(j["live"] as? Bool == true && j["codec"] as? String == "h264")
-        // 1.5 s of wall clock plus the ~1 s the opener buffered: 35-75 frames at 25 fps.
+        // 1.5 s of streaming at 25 fps, plus the ~1 s burst libavformat buffered while
+        // opening: ~60 frames; bounds leave room for a loaded machine.
         let frames = j["frames"] as? Int ?? 0
-        #expect(frames >= 30 && frames <= 80, "\(frames) frames")
+        #expect(frames >= 38 && frames <= 110, "\(frames) frames")
         #expect((j["keyframes"] as? Int ?? 0) >= 1)
-        #expect(took < 10)
+        #expect(took < 20, "probe took \(took) s: \(r.stdout) \(r.stderr)")
     }
 }

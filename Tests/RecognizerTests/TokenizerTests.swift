@@ -6,11 +6,14 @@ import Testing
 private struct TokenizerCases: Decodable {
     struct Case: Decodable {
         var text: String
-        var ids: [Int]               // (77) reference row, with ftfy
-        var ids_no_ftfy: [Int]?      // (77) the same without ftfy, where that differs
-        var cleaned: String          // open_clip's clean-up without ftfy
-        var words: [String]          // its pre-tokenization
-        var expected: [Int] { ids_no_ftfy ?? ids }
+        var ids: [Int]                  // (77) reference row
+        var ids_no_fix_encoding: [Int]? // (77) without ftfy's mojibake repair, where that differs
+        var ids_no_ftfy: [Int]?         // (77) without ftfy at all, where that differs
+        var cleaned: String             // open_clip's clean-up, ftfy without mojibake repair
+        var cleaned_no_ftfy: String?    // the same without ftfy, where that differs
+        var words: [String]             // pre-tokenization of `cleaned`
+        /// What the Swift side must give: it ports ftfy except its heuristic mojibake repair.
+        var expected: [Int] { ids_no_fix_encoding ?? ids }
     }
     var context_length: Int
     var cases: [Case]
@@ -19,6 +22,13 @@ private struct TokenizerCases: Decodable {
         let data = try! Data(contentsOf: URL(fileURLWithPath: Fixtures.path("tokenizer_ids.json")))
         return try! JSONDecoder().decode(TokenizerCases.self, from: data)
     }()
+}
+
+/// The fixture helper's independent cases (tools/fixturegen/tokenizer.py): non-padding ids
+/// from open_clip, tagged; ftfy_* tags need ftfy's behaviour, which FixText ports.
+private struct FixtureTokenizerCases: Decodable {
+    struct Case: Decodable { var text: String; var ids: [Int]; var truncated: Bool; var tags: [String] }
+    var cases: [Case]
 }
 
 /// One tokenizer per test process: loading the 49408-token vocabulary takes a moment.
@@ -71,12 +81,17 @@ struct TokenizerTests {
         #expect(TokenizerCases.shared.context_length == CLIPTokenizer.contextLength)
     }
 
-    @Test("text clean-up equals open_clip's (html unescape x2, whitespace, lower)")
+    @Test("text clean-up equals open_clip's (ftfy, html unescape x2, whitespace, lower)")
     func cleaning() {
         var wrong: [String] = []
         for c in TokenizerCases.shared.cases {
-            let got = CLIPTextCleaning.clean(c.text)
-            if got != Array(c.cleaned.unicodeScalars) { wrong.append("\(c.text.debugDescription) -> \(String(String.UnicodeScalarView(got)).debugDescription), want \(c.cleaned.debugDescription)") }
+            for fix in [true, false] {
+                let got = CLIPTextCleaning.clean(c.text, fixText: fix)
+                let want = fix ? c.cleaned : (c.cleaned_no_ftfy ?? c.cleaned)
+                if got != Array(want.unicodeScalars) {
+                    wrong.append("\(fix ? "" : "(no ftfy) ")\(c.text.debugDescription) -> \(String(String.UnicodeScalarView(got)).debugDescription), want \(want.debugDescription)")
+                }
+            }
         }
         #expect(wrong.isEmpty, "\(wrong.count) texts cleaned differently:\n\(wrong.prefix(10).joined(separator: "\n"))")
     }
@@ -109,6 +124,19 @@ struct TokenizerTests {
             }
         }
         #expect(rows.allSatisfy { $0.count == 77 })
+        #expect(wrong.isEmpty, "\(wrong.count) of \(cases.count) texts differ:\n\(wrong.prefix(10).joined(separator: "\n"))")
+    }
+
+    @Test("ids equal open_clip's for the fixture helper's tagged cases (tokenizer_cases.json)")
+    func fixtureHelperCases() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("tokenizer_cases.json")))
+        let cases = try JSONDecoder().decode(FixtureTokenizerCases.self, from: data).cases
+        #expect(cases.count >= 200)
+        #expect(cases.contains { $0.truncated } && cases.contains { $0.tags.contains { $0.hasPrefix("ftfy") } })
+        var wrong: [String] = []
+        for c in cases where gzTokenizer.encode(c.text) != c.ids {
+            wrong.append("\(c.tags) \(c.text.debugDescription): \(gzTokenizer.encode(c.text)) want \(c.ids)")
+        }
         #expect(wrong.isEmpty, "\(wrong.count) of \(cases.count) texts differ:\n\(wrong.prefix(10).joined(separator: "\n"))")
     }
 

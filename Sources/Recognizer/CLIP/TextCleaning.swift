@@ -1,16 +1,14 @@
 // CLIP's text clean-up before pre-tokenization, as open_clip's SimpleTokenizer does it
-// (clean = "lower"): html.unescape(html.unescape(text)), collapse whitespace runs to one
-// space and strip, then str.lower(). Everything works on Unicode scalars, as Python
-// strings are sequences of code points.
-//
-// Not reproduced: ftfy.fix_text, which open_clip runs first (mojibake repair, curly quotes
-// to straight ones, NFC, ligatures, full-width forms, ...). For text ftfy leaves alone —
-// all ordinary class names and prompt templates — the result is identical.
+// (clean = "lower"): ftfy.fix_text (its deterministic part, FixText.swift), then
+// html.unescape(html.unescape(text)), collapse whitespace runs to one space and strip,
+// then str.lower(). Everything works on Unicode scalars, as Python strings are sequences
+// of code points.
 
 enum CLIPTextCleaning {
-    /// The cleaned text as scalars: unescape twice, whitespace clean, lower-case.
-    static func clean(_ text: String) -> [Unicode.Scalar] {
+    /// The cleaned text as scalars. `fixText: false` skips the ftfy step.
+    static func clean(_ text: String, fixText: Bool = true) -> [Unicode.Scalar] {
         var scalars = Array(text.unicodeScalars)
+        if fixText { scalars = FixText.fixText(scalars) }
         scalars = htmlUnescape(htmlUnescape(scalars))
         return pythonLower(collapseWhitespace(scalars))
     }
@@ -96,6 +94,9 @@ enum CLIPTextCleaning {
         0x96: 0x2013, 0x97: 0x2014, 0x98: 0x02DC, 0x99: 0x2122, 0x9A: 0x0161, 0x9B: 0x203A,
         0x9C: 0x0153, 0x9D: 0x9D, 0x9E: 0x017E, 0x9F: 0x0178,
     ]
+
+    /// Windows-1252 decoding of a C1 byte 0x80...0x9F (undefined bytes stay as they are).
+    static func windows1252(_ byte: UInt32) -> Unicode.Scalar { Unicode.Scalar(remappedNumeric[byte]!)! }
 
     /// Numeric references that become nothing (controls, non-characters).
     private static func isDroppedCodePoint(_ n: UInt32) -> Bool {

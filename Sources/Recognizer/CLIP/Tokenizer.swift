@@ -1,7 +1,8 @@
 // CLIP's byte-level BPE tokenizer, matching open_clip's SimpleTokenizer (clean = "lower",
-// context 77) id for id on text that ftfy.fix_text leaves unchanged.
+// context 77) id for id — except on mojibake, which open_clip's ftfy repairs by heuristics
+// that are not ported (FixText.swift ports the rest of ftfy.fix_text).
 //
-// text -> TextCleaning (html unescape x2, whitespace, lower) -> PreTokenizer words ->
+// text -> TextCleaning (ftfy, html unescape x2, whitespace, lower) -> PreTokenizer words ->
 // each word's UTF-8 bytes as byte symbols, the last one with "</w>" -> BPE merges in rank
 // order -> ids; then <start_of_text> ... <end_of_text>, cut to the context length.
 // The vocabulary comes from OpenAI's .txt.gz or Hugging Face's vocab.json + merges.txt
@@ -46,7 +47,9 @@ public final class CLIPTokenizer: Sendable {
             throw fail("start/end tokens have ids \(v.startID)/\(v.endID), CLIP uses \(Self.startToken)/\(Self.endToken)")
         }
         let size = (v.encoder.values.max() ?? -1) + 1
-        guard size <= Int(Int32.max), v.encoder.values.allSatisfy({ $0 >= 0 }) else { throw fail("token ids out of range") }
+        guard size <= 1 << 24, v.encoder.values.allSatisfy({ $0 >= 0 }) else {
+            throw fail("token ids must lie in 0..<\(1 << 24), found \(v.encoder.values.min() ?? 0)...\(size - 1)")
+        }
         // Decoder: the byte sequence of each token.
         var symbolByte: [Unicode.Scalar: UInt8] = [:]
         for (byte, symbol) in clipByteSymbols { symbolByte[symbol] = byte }
@@ -87,6 +90,7 @@ public final class CLIPTokenizer: Sendable {
     /// Ids of `text` with start and end tokens, no padding, cut to `contextLength` tokens
     /// (the first 76, then the end token) as open_clip does.
     public func encode(_ text: String, contextLength: Int = CLIPTokenizer.contextLength) -> [Int] {
+        precondition(contextLength >= 2, "contextLength must hold the start and end tokens")
         var ids = [Int(startID)]
         let scalars = CLIPTextCleaning.clean(text)
         for word in CLIPPreTokenizer.split(scalars) {
@@ -104,8 +108,7 @@ public final class CLIPTokenizer: Sendable {
     /// One row per text: `encode` padded with 0 to `contextLength`.
     /// (batch, contextLength)
     public func tokenize(_ texts: [String], contextLength: Int = CLIPTokenizer.contextLength) -> [[Int]] {
-        precondition(contextLength >= 2, "contextLength must hold the start and end tokens")
-        return texts.map { text in
+        texts.map { text in
             let ids = encode(text, contextLength: contextLength)
             return ids + [Int](repeating: 0, count: contextLength - ids.count)
         }

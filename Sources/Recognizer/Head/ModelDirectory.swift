@@ -5,16 +5,37 @@ import Foundation
 ///   clip.safetensors  CLIP (OpenAI or Hugging Face names)
 ///   head.safetensors  the RegionSpot integration module (absent: clip-crop only)
 ///   bpe_simple_vocab_16e6.txt.gz, or vocab.json + merges.txt   the BPE tokenizer
-///   model.json        optional: variant name and settings not visible in shapes
-///                     ({"sam_decoder_heads": 8, "clip_vision_heads": 12, "clip_text_heads": 8,
-///                       "head_heads": 8, "variant": "RegionSpot-BB"})
+///   model.json        optional (tools/convert_checkpoint.py writes it): the variant name,
+///                     file names, and the head counts that shapes do not show:
+///                     {"variant": ..., "files": {"sam": ..., "clip": ..., "head": ..., "bpe": ...},
+///                      "sam": {"decoder": {"num_heads": 8}}, "clip": {"vision_heads": 12,
+///                      "text_heads": 8}, "head": {"num_heads": 8}}
+public struct ModelSettings: Sendable, Equatable {
+    public var variant: String?
+    public var files: [String: String] = [:]
+    public var samDecoderHeads: Int?
+    public var clipVisionHeads: Int?
+    public var clipTextHeads: Int?
+    public var headHeads: Int?
+
+    init(json obj: [String: Any]) {
+        variant = obj["variant"] as? String
+        files = obj["files"] as? [String: String] ?? [:]
+        samDecoderHeads = ((obj["sam"] as? [String: Any])?["decoder"] as? [String: Any])?["num_heads"] as? Int
+        clipVisionHeads = (obj["clip"] as? [String: Any])?["vision_heads"] as? Int
+        clipTextHeads = (obj["clip"] as? [String: Any])?["text_heads"] as? Int
+        headHeads = (obj["head"] as? [String: Any])?["num_heads"] as? Int
+    }
+    init() {}
+}
+
 public struct ModelDirectory: Sendable {
     public let path: String
     public let sam: SAM
     public let vision: CLIPVision
     public let text: CLIPText
     public let head: RegionSpotHead?
-    public let settings: [String: Any & Sendable]
+    public let settings: ModelSettings
 
     public var samPath: String { path + "/sam.safetensors" }
 
@@ -24,29 +45,28 @@ public struct ModelDirectory: Sendable {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
             throw RecognizerError("model directory \(path): does not exist")
         }
-        var settings: [String: Any & Sendable] = [:]
+        var settings = ModelSettings()
         let jsonPath = path + "/model.json"
         if FileManager.default.fileExists(atPath: jsonPath) {
             guard let d = FileManager.default.contents(atPath: jsonPath),
                   let obj = try? JSONSerialization.jsonObject(with: d) as? [String: Any] else {
                 throw RecognizerError("\(jsonPath): not a JSON object")
             }
-            for (k, v) in obj {
-                if let i = v as? Int { settings[k] = i } else if let s = v as? String { settings[k] = s } else if let f = v as? Double { settings[k] = f }
-            }
+            settings = ModelSettings(json: obj)
         }
         self.settings = settings
-        func file(_ name: String) throws(RecognizerError) -> SafeTensors {
+        func file(_ role: String) throws(RecognizerError) -> SafeTensors {
+            let name = settings.files[role] ?? "\(role).safetensors"
             let p = "\(path)/\(name)"
             guard FileManager.default.fileExists(atPath: p) else { throw RecognizerError("model directory \(path): missing \(name)") }
             return try SafeTensors(path: p)
         }
-        sam = try SAM(weights: SAMConfig.weights([try file("sam.safetensors")]), decoderHeads: settings["sam_decoder_heads"] as? Int)
-        let clip = WeightSource.clip([try file("clip.safetensors")])
-        vision = try CLIPVision(weights: clip, heads: settings["clip_vision_heads"] as? Int)
-        text = try CLIPText(weights: clip, heads: settings["clip_text_heads"] as? Int)
-        if FileManager.default.fileExists(atPath: path + "/head.safetensors") {
-            let h = try RegionSpotHead(weights: RegionSpotHead.weights([try file("head.safetensors")]), heads: settings["head_heads"] as? Int ?? 8)
+        sam = try SAM(weights: SAMConfig.weights([try file("sam")]), decoderHeads: settings.samDecoderHeads)
+        let clip = WeightSource.clip([try file("clip")])
+        vision = try CLIPVision(weights: clip, heads: settings.clipVisionHeads)
+        text = try CLIPText(weights: clip, heads: settings.clipTextHeads)
+        if FileManager.default.fileExists(atPath: path + "/" + (settings.files["head"] ?? "head.safetensors")) {
+            let h = try RegionSpotHead(weights: RegionSpotHead.weights([try file("head")]), heads: settings.headHeads ?? 8)
             guard h.config.tokenDim == sam.config.promptDim else {
                 throw RecognizerError("\(path)/head.safetensors: to_clip.weight takes \(h.config.tokenDim)-d tokens but SAM's are \(sam.config.promptDim)-d")
             }
@@ -65,7 +85,7 @@ public struct ModelDirectory: Sendable {
     /// Where the tokenizer files are (OpenAI .gz or HF vocab.json + merges.txt).
     public var tokenizerFiles: (bpeGz: String?, vocabJSON: String?, merges: String?) {
         let fm = FileManager.default
-        let gz = path + "/bpe_simple_vocab_16e6.txt.gz"
+        let gz = path + "/" + (settings.files["bpe"] ?? "bpe_simple_vocab_16e6.txt.gz")
         if fm.fileExists(atPath: gz) { return (gz, nil, nil) }
         let v = path + "/vocab.json", m = path + "/merges.txt"
         if fm.fileExists(atPath: v) && fm.fileExists(atPath: m) { return (nil, v, m) }
@@ -74,13 +94,12 @@ public struct ModelDirectory: Sendable {
 
     /// "RegionSpot-BB" etc. when the parts match a released variant.
     public var variant: String {
-        if let v = settings["variant"] as? String { return v }
         let s = sam.config.variant, c = vision.config.variant
         switch (s, c, head != nil) {
         case ("ViT-B", "ViT-B/16", true): return "RegionSpot-BB"
         case ("ViT-B", "ViT-L/14", true): return "RegionSpot-BL"
         case ("ViT-B", "ViT-L/14@336", true): return "RegionSpot-BL@336"
-        default: return "SAM \(s) + CLIP \(c)" + (head != nil ? " + RegionSpot head" : " (no head: clip-crop only)")
+        default: return (settings.variant.map { $0 + ": " } ?? "") + "SAM \(s) + CLIP \(c)" + (head != nil ? " + RegionSpot head" : " (no head: clip-crop only)")
         }
     }
 

@@ -97,6 +97,15 @@ public struct Vocabulary: Sendable, Equatable, Codable {
         "a tattoo of the {}.",
     ]
 
+    /// Labels with their synonyms (suffixes are removed here).
+    public init(labels: [String], names: [[String]]) throws(RecognizerError) {
+        guard !labels.isEmpty, labels.count == names.count, names.allSatisfy({ !$0.isEmpty }) else {
+            throw RecognizerError("vocabulary: \(labels.count) labels with \(names.count) synonym lists; each label needs at least one name")
+        }
+        self.labels = labels
+        self.names = names.map { $0.map(Self.cleanName) }
+    }
+
     /// "person, car|automobile, dog" (comma or newline separated; `#` comments in files).
     public init(parsing spec: String) throws(RecognizerError) {
         var labels: [String] = [], names: [[String]] = []

@@ -17,7 +17,7 @@ public struct SceneConfig: Sendable, Codable, Equatable {
     public var seed: UInt64 = 1
     /// Max speed, pixels per frame, and max acceleration, pixels per frame^2.
     public var maxSpeed: Double = 5
-    public var maxAccel: Double = 0.25
+    public var maxAccel: Double = 0.12
     public init() {}
     public var frameCount: Int { Int((seconds * Double(fps)).rounded()) }
 }

@@ -1,0 +1,64 @@
+// The models, loaded once: SAM + CLIP (+ RegionSpot head), the tokenizer and the embedded
+// vocabulary (cached on disk). `recognize` is the whole per-keyframe inference; calls are
+// serialized (one model instance, BLAS threads bounded by limits.blas_threads).
+import Foundation
+import Logging
+import Recognizer
+import Temporal
+
+final class RecognitionEngine: @unchecked Sendable {
+    let model: ModelDirectory
+    let recognizer: RegionRecognizer
+    let tokenizer: CLIPTokenizer
+    let cacheDirectory: String?
+    private let lock = NSLock()
+    private let vocabLock = NSLock()
+    private var _trackerVocabulary: TrackerVocabulary
+
+    /// Loads the model directory and embeds the vocabulary (from the cache when the same
+    /// text weights and vocabulary were embedded before).
+    init(modelDirectory: String, kind: RecognizerKind, vocabulary: [VocabularyEntry], blasThreads: Int,
+         cacheDirectory: String? = VocabularyEmbedder.defaultCacheDirectory, logger: Logger) throws {
+        if blasThreads > 0 { Parallel.workers = blasThreads }
+        let t0 = Date()
+        model = try ModelDirectory(path: modelDirectory)
+        tokenizer = try model.tokenizer()
+        self.cacheDirectory = cacheDirectory
+        let emb = try Self.embed(vocabulary, model: model, tokenizer: tokenizer, cache: cacheDirectory)
+        guard let k = Recognizer.RecognizerKind(rawValue: kind.rawValue) else { throw RecognizerError("unknown recognizer \(kind.rawValue)") }
+        recognizer = try RegionRecognizer(model: model, kind: k, vocabulary: emb)
+        _trackerVocabulary = try Self.trackerVocabulary(emb, logitScale: model.text.logitScale)
+        logger.info("models loaded from \(modelDirectory): \(model.variant); vocabulary of \(emb.vocabulary.labels.count) classes \(emb.fromCache ? "from cache" : "embedded"); \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
+    }
+
+    static func embed(_ entries: [VocabularyEntry], model: ModelDirectory, tokenizer: CLIPTokenizer, cache: String?) throws -> VocabularyEmbeddings {
+        let v = try Recognizer.Vocabulary(labels: entries.map(\.label), names: entries.map(\.names))
+        return try VocabularyEmbedder.embed(v, text: model.text, tokenizer: tokenizer, textWeightsHash: model.text.weightsHash, cacheDirectory: cache)
+    }
+
+    static func trackerVocabulary(_ e: VocabularyEmbeddings, logitScale: Float) throws -> TrackerVocabulary {
+        try TrackerVocabulary(names: e.vocabulary.labels, embeddings: e.embeddings.data, dim: e.embeddings.shape[1], scale: exp(logitScale))
+    }
+
+    /// The vocabulary as the trackers score with it (same embeddings, same scale).
+    var trackerVocabulary: TrackerVocabulary { vocabLock.withLock { _trackerVocabulary } }
+    var labels: [String] { recognizer.vocabulary.vocabulary.labels }
+    var kindName: String { recognizer.kind.rawValue }
+
+    /// Embeds and switches to a new vocabulary; returns it for the trackers' re-scoring.
+    func setVocabulary(_ entries: [VocabularyEntry]) throws -> TrackerVocabulary {
+        let emb = try Self.embed(entries, model: model, tokenizer: tokenizer, cache: cacheDirectory)
+        let tv = try Self.trackerVocabulary(emb, logitScale: model.text.logitScale)
+        lock.withLock { recognizer.vocabulary = emb }
+        vocabLock.withLock { _trackerVocabulary = tv }
+        return tv
+    }
+
+    /// Encoders once, then every box: labels, tokens, embeddings. Blocking.
+    func recognize(rgb: [UInt8], width: Int, height: Int, boxes: [[Float]], masks: Bool = false) -> [RecognizedRegion] {
+        lock.withLock {
+            let f = recognizer.features(rgb: rgb, width: width, height: height)
+            return recognizer.recognize(f, boxes: boxes, masks: masks, topK: 3)
+        }
+    }
+}

@@ -1,0 +1,101 @@
+// One recognizer thread serving every stream. It never queues frames without bound: each
+// stream has one slot, a newer keyframe replaces an older one that was still waiting
+// (counted as a skipped recognition), and streams are served round-robin so a busy stream
+// cannot starve the others.
+import Foundation
+import Recognizer
+
+struct RecognitionJob: Sendable {
+    var stream: String
+    var frame: Int
+    var pts: Double
+    var rgb: [UInt8]
+    var width: Int, height: Int
+    var boxes: [[Float]]
+    var sources: [String]
+    var confidences: [Float]
+    var submitted: Double
+    var completion: @Sendable (RecognitionResult) -> Void
+}
+
+struct RecognitionResult: Sendable {
+    var frame: Int
+    var pts: Double
+    var regions: [RecognizedRegion]
+    var sources: [String]
+    var confidences: [Float]
+    /// Seconds from submission to result.
+    var latency: Double
+}
+
+final class RecognizerWorker: @unchecked Sendable {
+    private let engine: RecognitionEngine
+    private let cond = NSCondition()
+    private var slots: [String: RecognitionJob] = [:]
+    private var order: [String] = []
+    private var next = 0
+    private var stopping = false
+    private var running = false
+    private var thread: Thread?
+    private let progress: ProgressToken?
+
+    init(engine: RecognitionEngine, progress: ProgressToken?) {
+        self.engine = engine
+        self.progress = progress
+    }
+
+    func start() {
+        let t = Thread { [self] in loop() }
+        t.name = "recognizer"
+        t.qualityOfService = .utility  // decoding and tracking come first
+        thread = t
+        t.start()
+    }
+
+    /// Queues `job` in its stream's slot; returns true when it replaced a waiting job.
+    @discardableResult
+    func submit(_ job: RecognitionJob) -> Bool {
+        cond.lock(); defer { cond.unlock() }
+        let replaced = slots[job.stream] != nil
+        slots[job.stream] = job
+        if !order.contains(job.stream) { order.append(job.stream) }
+        cond.signal()
+        return replaced
+    }
+
+    /// Whether `stream` has a job waiting or running.
+    func busy(_ stream: String) -> Bool { cond.lock(); defer { cond.unlock() }; return slots[stream] != nil }
+
+    /// Heartbeat while idle (the watchdog must not see an idle recognizer as wedged).
+    func idleBeat() { cond.lock(); let idle = !running; cond.unlock(); if idle { progress?.beat() } }
+
+    func stop() {
+        cond.lock(); stopping = true; cond.broadcast(); cond.unlock()
+    }
+
+    private func take() -> RecognitionJob? {
+        cond.lock(); defer { cond.unlock() }
+        while !stopping && slots.isEmpty { cond.wait(until: Date().addingTimeInterval(0.5)); if slots.isEmpty { progress?.beat() } }
+        if stopping { return nil }
+        for i in 0..<order.count {
+            let s = order[(next + i) % order.count]
+            if let job = slots.removeValue(forKey: s) {
+                next = (next + i + 1) % order.count
+                running = true
+                return job
+            }
+        }
+        return nil
+    }
+
+    private func loop() {
+        while let job = take() {
+            progress?.beat()
+            let regions = engine.recognize(rgb: job.rgb, width: job.width, height: job.height, boxes: job.boxes)
+            progress?.beat()
+            cond.lock(); running = false; cond.unlock()
+            job.completion(RecognitionResult(frame: job.frame, pts: job.pts, regions: regions, sources: job.sources, confidences: job.confidences,
+                                             latency: Date().timeIntervalSince1970 - job.submitted))
+        }
+    }
+}

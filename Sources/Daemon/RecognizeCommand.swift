@@ -1,0 +1,97 @@
+// `regionspotd recognize IMAGE --weights DIR --vocab "a,b|c" --box x1,y1,x2,y2 ...`: the
+// paper's whole inference path on one image, for checking a model directory by hand.
+// `regionspotd models info DIR`: what a model directory holds, every shape checked.
+import ArgumentParser
+import Decode
+import Foundation
+import Recognizer
+
+struct RecognizeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "recognize", abstract: "Label boxes on one image with an open vocabulary.")
+
+    @Argument(help: "A JPEG or PNG image.") var image: String
+    @Option(help: "Model directory (sam/clip/head safetensors + tokenizer).") var weights: String
+    @Option(help: "Class names, comma separated ('a|b' = synonyms of one label), or @file with one per line.") var vocab: String
+    @Option(name: .customLong("box"), help: "x1,y1,x2,y2 in image pixels (repeatable).") var boxes: [String] = []
+    @Option(help: "regionspot or clip-crop.") var recognizer: String = "regionspot"
+    @Option(help: "Labels per box to show.") var top: Int = 3
+    @Option(help: "Write the masks as a PNG overlay.") var masks: String?
+    @Flag(help: "Per-class sigmoid instead of softmax over the vocabulary.") var sigmoid = false
+    @Flag(help: "One JSON object.") var json = false
+
+    func run() async throws {
+        let boxList = try boxes.map { s -> [Float] in
+            let v = s.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
+            guard v.count == 4, v[2] > v[0], v[3] > v[1] else { throw ValidationError("--box \(s): expected x1,y1,x2,y2 with x2 > x1 and y2 > y1") }
+            return v
+        }
+        guard !boxList.isEmpty else { throw ValidationError("give at least one --box x1,y1,x2,y2") }
+        guard let kind = Recognizer.RecognizerKind(rawValue: recognizer) else { throw ValidationError("--recognizer: regionspot or clip-crop") }
+        do {
+            let img = try decodeImage(path: image)
+            let model = try ModelDirectory(path: weights)
+            let v = try Recognizer.Vocabulary.load(vocab)
+            let emb = try VocabularyEmbedder.embed(v, text: model.text, tokenizer: try model.tokenizer(), textWeightsHash: model.text.weightsHash,
+                                                   cacheDirectory: VocabularyEmbedder.defaultCacheDirectory)
+            let rec = try RegionRecognizer(model: model, kind: kind, vocabulary: emb)
+            if sigmoid { rec.scoring = .sigmoid }
+            let f = rec.features(rgb: img.bytes, width: img.width, height: img.height)
+            let regions = rec.recognize(f, boxes: boxList, masks: masks != nil, topK: top)
+            if let out = masks { try writeMaskOverlay(img, regions: regions, to: out) }
+            if json {
+                let obj: [String: Any] = ["recognizer": kind.rawValue, "variant": model.variant, "regions": regions.map { r in
+                    ["box": r.box.map(Double.init), "label": r.label, "score": Double(r.score), "iou": Double(r.iou),
+                     "top": r.top.map { ["label": $0.label, "score": Double($0.score)] }] as [String: Any]
+                }]
+                let d = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
+                print(String(decoding: d, as: UTF8.self))
+            } else {
+                print("\(model.variant), recognizer \(kind.rawValue), \(v.labels.count) classes")
+                for r in regions {
+                    let b = r.box.map { String(format: "%.0f", $0) }.joined(separator: ",")
+                    let t = r.top.map { "\($0.label) \(String(format: "%.3f", $0.score))" }.joined(separator: ", ")
+                    print("[\(b)] \(r.label) \(String(format: "%.3f", r.score))  iou \(String(format: "%.2f", r.iou))  top: \(t)")
+                }
+            }
+        } catch {
+            FileHandle.standardError.write(Data("regionspotd recognize: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    /// The image with each region's mask tinted, written as PNG by FFmpeg's encoder.
+    func writeMaskOverlay(_ img: RGBImage, regions: [RecognizedRegion], to path: String) throws {
+        var px = img.bytes
+        let tints: [(UInt8, UInt8, UInt8)] = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240)]
+        for (i, r) in regions.enumerated() {
+            guard let m = r.mask else { continue }
+            let t = tints[i % tints.count]
+            for p in 0..<(img.width * img.height) where m[p] {
+                px[p * 3] = UInt8((Int(px[p * 3]) + Int(t.0)) / 2)
+                px[p * 3 + 1] = UInt8((Int(px[p * 3 + 1]) + Int(t.1)) / 2)
+                px[p * 3 + 2] = UInt8((Int(px[p * 3 + 2]) + Int(t.2)) / 2)
+            }
+        }
+        try encodePNG(RGBImage(width: img.width, height: img.height, bytes: px), to: path)
+    }
+}
+
+struct ModelsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "models", abstract: "Inspect model directories.", subcommands: [Info.self])
+
+    struct Info: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "info", abstract: "List what a model directory holds and check every shape.")
+        @Argument(help: "Model directory.") var directory: String
+        func run() async throws {
+            do {
+                let m = try ModelDirectory(path: directory)
+                _ = try m.tokenizer()
+                print(m.summary)
+                print("ok: every tensor present with the expected shape")
+            } catch {
+                FileHandle.standardError.write(Data("regionspotd models info: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+}

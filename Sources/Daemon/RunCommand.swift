@@ -1,0 +1,110 @@
+// `regionspotd run --config FILE`: the daemon. Reads the configuration, loads the models
+// and the vocabulary, binds the publisher, starts one pipeline per stream and the
+// recognizer worker, tells systemd READY=1, then serves until SIGTERM (drain, exit 0).
+// SIGHUP re-reads the file: a new vocabulary re-scores every live track without touching
+// the streams; added, removed or changed streams start and stop alone.
+import ArgumentParser
+import Foundation
+import Logging
+import Decode
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the daemon (systemd Type=notify).")
+
+    @Option(help: "The YAML configuration file.") var config: String
+
+    func run() async throws {
+        let cfg = try ConfigLoader.loadOrExit(file: config)
+        JournalLogHandler.bootstrap(level: Service.loggerLevel(cfg.logLevel))
+        let logger = Logger(label: "regionspotd")
+        let service = Service(config: cfg, logger: logger)
+        let engine: RecognitionEngine
+        do {
+            engine = try RecognitionEngine(modelDirectory: cfg.modelDirectory, kind: cfg.recognizer, vocabulary: cfg.vocabulary,
+                                           blasThreads: cfg.limits.blasThreads, logger: logger)
+        } catch {
+            logger.critical("models: \(error)")
+            throw ExitCode(ExitStatus.config)
+        }
+        do {
+            try service.start()
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode(ExitStatus.unavailable)
+        }
+        let daemon = Daemon(service: service, engine: engine, logger: logger)
+        daemon.start(cfg.streams)
+        service.onReload { new, plan in try daemon.reload(new, plan) }
+        service.onDrain("streams") { _ in daemon.stop() }
+        service.statusLine { service.defaultStatusLine() }
+        service.ready(status: "\(cfg.streams.count) streams, \(engine.labels.count) classes, \(engine.model.variant)")
+        await service.runUntilStopped()
+    }
+}
+
+/// The running pipelines and the recognizer worker.
+final class Daemon: @unchecked Sendable {
+    let service: Service
+    let engine: RecognitionEngine
+    let worker: RecognizerWorker
+    let logger: Logger
+    private let lock = NSLock()
+    private var pipelines: [String: StreamPipeline] = [:]
+
+    init(service: Service, engine: RecognitionEngine, logger: Logger) {
+        self.service = service
+        self.engine = engine
+        self.logger = logger
+        worker = RecognizerWorker(engine: engine, progress: service.progress.register("recognizer", stallAfter: 600))
+        worker.start()
+        if service.config.limits.recognizerWorkers > 1 {
+            logger.warning("limits.recognizer_workers = \(service.config.limits.recognizerWorkers): this version runs one recognizer worker (BLAS uses every core)")
+        }
+    }
+
+    func start(_ streams: [StreamConfig]) {
+        for s in streams { startStream(s) }
+    }
+
+    private func startStream(_ s: StreamConfig) {
+        guard let publisher = service.publisher else { return }
+        var o = StreamPipeline.Options()
+        o.maxBoxes = service.config.limits.maxBoxesPerKeyframe
+        o.sourceOptions.stallTimeout = min(10, service.config.service.stallTimeout)
+        // A file in the daemon stands in for a camera: paced in real time by its PTS
+        // (`regionspotd replay` is the fast path for recorded footage).
+        if !isLiveURL(s.url) { o.sourceOptions.pacing = .realTime }
+        let p = StreamPipeline(config: s, engine: engine, worker: worker, sink: PublisherSink(publisher: publisher),
+                               metrics: service.streamMetrics(s.id), status: service.streamStatus(s.id),
+                               external: service.externalBoxes, progress: service.progress.register("stream \(s.id)"),
+                               logger: logger, options: o)
+        lock.withLock { pipelines[s.id] = p }
+        p.start()
+    }
+
+    private func stopStream(_ id: String) {
+        let p = lock.withLock { pipelines.removeValue(forKey: id) }
+        p?.stop()
+        p?.progress?.finish()
+        service.removeStreamStatus(id)
+    }
+
+    /// Applies a validated new configuration; throwing keeps the old one.
+    func reload(_ new: DaemonConfig, _ plan: ReloadPlan) throws {
+        if !plan.needsRestart.isEmpty {
+            logger.warning("reload: \(plan.needsRestart.joined(separator: ", ")) changed; these take effect after a restart")
+        }
+        if plan.vocabularyChanged {
+            let v = try engine.setVocabulary(new.vocabulary)
+            for p in lock.withLock({ Array(pipelines.values) }) { p.setVocabulary(v) }
+            logger.notice("reload: vocabulary now \(v.names.count) classes; live tracks re-scored")
+        }
+        for id in plan.removed + plan.changed.map(\.id) { stopStream(id) }
+        for s in plan.added + plan.changed { startStream(s) }
+    }
+
+    func stop() {
+        worker.stop()
+        for id in lock.withLock({ Array(pipelines.keys) }) { stopStream(id) }
+    }
+}

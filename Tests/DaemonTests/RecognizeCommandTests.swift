@@ -1,0 +1,67 @@
+// `regionspotd recognize` and `models info` through the built binary on the fixtures.
+import Foundation
+import Testing
+
+@Suite("recognize and models info")
+struct RecognizeCommandTests {
+    static let fixtures = Repo.root.appendingPathComponent("Tests/RecognizerTests/Fixtures").path
+
+    /// Raw bytes of one tensor of the end-to-end fixture.
+    static func fixtureTensor(_ name: String) throws -> Data {
+        let data = try Data(contentsOf: URL(fileURLWithPath: fixtures + "/e2e_io.safetensors"))
+        let n = data.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        let header = try #require(try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + n))) as? [String: Any])
+        let entry = try #require(header[name] as? [String: Any])
+        let offs = try #require(entry["data_offsets"] as? [Int])
+        return data.subdata(in: (8 + n + offs[0])..<(8 + n + offs[1]))
+    }
+
+    /// The end-to-end fixture's image (200x300 RGB) as a PNG, via ffmpeg.
+    static func fixtureImage(_ dir: TempDir) throws -> String {
+        let raw = dir.file("e2e.rgb")
+        try fixtureTensor("image").write(to: URL(fileURLWithPath: raw))
+        let png = dir.file("e2e.png")
+        let r = try Child.run("/usr/bin/ffmpeg", ["-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "300x200", "-i", raw, png], dir: dir)
+        try #require(r.status == 0)
+        return png
+    }
+
+    @Test("the end-to-end fixture's image and boxes give the reference labels and scores")
+    func referenceLabels() throws {
+        let binary = try #require(Repo.binary)
+        let dir = TempDir()
+        defer { dir.remove() }
+        let png = try Self.fixtureImage(dir)
+        // boxes and expected labels/scores from tools/make_fixtures.py (e2e_io.safetensors)
+        let boxes = ["10,20,140,180", "150,0,300,120", "0,100,300,200", "60.5,40.25,220.75,160.5", "250,150,299,199"]
+        let r = try Child.run(binary, ["recognize", png, "--weights", Self.fixtures + "/model_tiny", "--vocab", "person,car,traffic light,dog-other,bicycle",
+                                       "--json"] + boxes.flatMap { ["--box", $0] }, env: ["CACHE_DIRECTORY": dir.file("cache")], dir: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let regions = try #require(obj["regions"] as? [[String: Any]])
+        #expect(regions.compactMap { $0["label"] as? String } == ["bicycle", "traffic light", "bicycle", "person", "person"])
+        #expect(regions.allSatisfy { ($0["top"] as? [[String: Any]])?.count == 3 && $0["iou"] is Double })
+        // PNG is lossless, so each box's best score matches the float64 reference's softmax
+        let scores = regions.compactMap { $0["score"] as? Double }
+        let ref = try Self.fixtureTensor("scores").withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }  // [5, 5]
+        let best = (0..<5).map { i in Double(ref[(i * 5)..<(i * 5 + 5)].max()!) }
+        #expect(scores.count == 5)
+        for (a, b) in zip(scores, best) { #expect(abs(a - b) <= 1e-4, "score \(a) vs reference \(b)") }
+    }
+
+    @Test("bad inputs name the problem")
+    func errors() throws {
+        let binary = try #require(Repo.binary)
+        let dir = TempDir()
+        defer { dir.remove() }
+        let png = try Self.fixtureImage(dir)
+        var r = try Child.run(binary, ["recognize", png, "--weights", dir.path, "--vocab", "a", "--box", "0,0,10,10"], dir: dir)
+        #expect(r.status != 0 && r.stderr.contains("missing sam.safetensors"), "\(r.stderr)")
+        r = try Child.run(binary, ["recognize", dir.file("nope.png"), "--weights", Self.fixtures + "/model_tiny", "--vocab", "a", "--box", "0,0,10,10"], dir: dir)
+        #expect(r.status != 0 && r.stderr.contains("nope.png"), "\(r.stderr)")
+        r = try Child.run(binary, ["recognize", png, "--weights", Self.fixtures + "/model_tiny", "--vocab", "a", "--box", "10,10,5,5"], dir: dir)
+        #expect(r.status != 0 && r.stderr.contains("--box 10,10,5,5"), "\(r.stderr)")
+        r = try Child.run(binary, ["models", "info", Self.fixtures + "/model_tiny"], dir: dir)
+        #expect(r.status == 0 && r.stdout.contains("RegionSpot head: tokens 32 -> width 128, 3 layers, 8 heads, FFN 256, embed 32"), "\(r.stdout)")
+    }
+}

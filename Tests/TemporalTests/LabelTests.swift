@@ -1,0 +1,45 @@
+import Testing
+@testable import Temporal
+
+@Suite struct LabelTests {
+    let dim = 8
+    func vocab(_ names: [String], _ rows: [[Float]]) throws -> Vocabulary {
+        try Vocabulary(names: names, embeddings: rows.flatMap { $0 }, dim: dim, scale: 20)
+    }
+
+    @Test func oneNoisyKeyframeDoesNotFlipTheLabel() throws {
+        let v = try vocab(["cat", "dog"], [token(0), token(1)])
+        var t = Tracker(vocabulary: v)
+        let b = box(100, 100, 60, 60)
+        for k in 0..<3 { t.update(frame: frameInfo(30 * k), proposals: [Proposal(box: b, score: 0.9, embedding: token(0))]) }
+        #expect(t.regions()[0].labelName == "cat")
+        // One keyframe says "dog" (mildly).
+        t.update(frame: frameInfo(90), proposals: [Proposal(box: b, score: 0.9, embedding: unit([0.45, 0.55, 0, 0, 0, 0, 0, 0]))])
+        #expect(t.regions()[0].labelName == "cat")
+        #expect(t.regions()[0].margin > 0)
+    }
+
+    @Test func vocabularyChangeRescoresFromStoredEmbedding() throws {
+        var t = Tracker(vocabulary: try vocab(["cat", "dog"], [token(0), token(1)]))
+        t.update(frame: frameInfo(0), proposals: [
+            Proposal(box: box(10, 10, 60, 60), score: 0.9, embedding: unit([1, 0, 0.2, 0, 0, 0, 0, 0])),
+            Proposal(box: box(300, 10, 60, 60), score: 0.9, embedding: unit([0, 0, 0, 1, 0, 0, 0, 0])),
+            Proposal(box: box(300, 200, 60, 60), score: 0.9),   // never recognized
+        ])
+        t.propagate(to: frameInfo(5), motion: nil)
+        // New vocabulary: "truck" matches the second track's embedding, "tabby" the first.
+        t.setVocabulary(try vocab(["truck", "tabby", "bird"], [token(3), unit([1, 0, 0.2, 0, 0, 0, 0, 0]), token(5)]))
+        let r = t.regions().sorted { $0.trackID < $1.trackID }
+        #expect(r.map(\.labelName) == ["tabby", "truck", nil])
+        #expect(r[0].top.count == 3)
+        // Re-scored probabilities equal a fresh softmax over the new vocabulary.
+        let p = t.vocabulary!.probabilities(for: t.tracks[0].embedding!)!
+        #expect(zip(p, t.tracks[0].labels.scores).allSatisfy { abs($0 - $1) < 1e-6 })
+        // No recognition ran: provenance still points at frame 0.
+        #expect(r[0].provenance.sourceFrame == 0 && r[0].provenance.kind == .propagated)
+    }
+
+    @Test func vocabularyRejectsBadShape() {
+        #expect(throws: Vocabulary.Error.self) { try Vocabulary(names: ["a", "b"], embeddings: [1, 2, 3], dim: 2, scale: 1) }
+    }
+}

@@ -1,0 +1,74 @@
+import Testing
+@testable import Temporal
+
+@Suite struct LifecycleTests {
+    @Test func firstKeyframeConfirmsLaterBirthsNeedConsecutiveHits() {
+        var t = Tracker()
+        t.update(frame: frameInfo(0), proposals: [Proposal(box: box(10, 10, 50, 50), score: 0.8)])
+        #expect(t.tracks.map(\.state) == [.confirmed])
+        #expect(t.regions().map(\.trackID) == [1])
+        // A new object later: tentative (score below confirmScore), not published.
+        let b = box(300, 100, 60, 60)
+        t.update(frame: frameInfo(30), proposals: [Proposal(box: box(10, 10, 50, 50), score: 0.8),
+                                                   Proposal(box: b, score: 0.7)])
+        #expect(t.tracks.first { $0.id == 2 }?.state == .tentative)
+        #expect(t.regions().map(\.trackID) == [1])
+        // Second consecutive hit confirms it (birthHits = 2).
+        t.update(frame: frameInfo(60), proposals: [Proposal(box: box(10, 10, 50, 50), score: 0.8),
+                                                   Proposal(box: b, score: 0.7)])
+        #expect(t.tracks.first { $0.id == 2 }?.state == .confirmed)
+        #expect(Set(t.regions().map(\.trackID)) == [1, 2])
+    }
+
+    @Test func tentativeTrackDiesOnFirstMiss() {
+        var t = Tracker()
+        t.update(frame: frameInfo(0), proposals: [])
+        t.update(frame: frameInfo(30), proposals: [Proposal(box: box(100, 100, 40, 40), score: 0.7)])
+        #expect(t.tracks.count == 1 && t.tracks[0].state == .tentative)
+        t.update(frame: frameInfo(60), proposals: [])
+        #expect(t.tracks.isEmpty)
+    }
+
+    @Test func confirmedTrackIsLostThenEndsAndIDsAreNeverReused() {
+        var c = TrackerConfig()
+        c.lostAfterMisses = 2; c.maxMisses = 3; c.reidWindow = 100
+        var t = Tracker(config: c)
+        t.update(frame: frameInfo(0), proposals: [Proposal(box: box(10, 10, 50, 50), score: 0.9)])
+        t.update(frame: frameInfo(30), proposals: [])
+        #expect(t.tracks[0].state == .confirmed && t.tracks[0].misses == 1)
+        #expect(t.regions().count == 1)     // one missed keyframe: still published
+        t.update(frame: frameInfo(60), proposals: [])
+        #expect(t.tracks[0].state == .lost)
+        #expect(t.regions().isEmpty)
+        #expect(t.endedTrackIDs.isEmpty)
+        t.update(frame: frameInfo(90), proposals: [])
+        #expect(t.tracks.isEmpty)           // ended after maxMisses
+        #expect(t.endedTrackIDs == [1])
+        t.update(frame: frameInfo(120), proposals: [Proposal(box: box(10, 10, 50, 50), score: 0.95)])
+        #expect(t.tracks.map(\.id) == [2])  // a fresh id, never 1 again
+        #expect(t.nextID == 3)
+    }
+
+    @Test func hitsMissesAndTimesAreKept() {
+        var t = Tracker()
+        for k in 0..<3 {
+            t.propagate(to: frameInfo(k * 30), motion: nil)
+            t.update(frame: frameInfo(k * 30), proposals: [Proposal(box: box(10, 10, 50, 50), score: 0.9)])
+        }
+        let tr = t.tracks[0]
+        #expect(tr.hits == 3 && tr.consecutiveHits == 3 && tr.misses == 0)
+        #expect(tr.lastSeenFrame == 60 && abs(tr.lastSeenTime - 2) < 1e-9)
+    }
+
+    @Test func lowScoreProposalsOnlyExtendConfirmedTracks() {
+        var t = Tracker()
+        t.update(frame: frameInfo(0), proposals: [Proposal(box: box(10, 10, 50, 50), score: 0.9)])
+        // Stage two: a low-score proposal keeps the confirmed track alive ...
+        t.update(frame: frameInfo(30), proposals: [Proposal(box: box(12, 10, 50, 50), score: 0.3),
+                                                   Proposal(box: box(400, 200, 50, 50), score: 0.3)])
+        #expect(t.tracks.count == 1 && t.tracks[0].misses == 0)
+        #expect(abs(t.tracks[0].box.x1 - 12) < 1e-4)
+        // ... but never starts a track.
+        #expect(t.tracks.allSatisfy { $0.id == 1 })
+    }
+}

@@ -1,0 +1,54 @@
+import Testing
+@testable import Temporal
+
+@Suite struct RecognitionPolicyTests {
+    func v() throws -> Vocabulary { try Vocabulary(names: ["a", "b"], embeddings: token(0) + token(1), dim: 8, scale: 20) }
+
+    @Test func reasonsToReRecognize() throws {
+        var c = TrackerConfig()
+        c.recognition.maxLabelAge = 2
+        var t = Tracker(config: c, vocabulary: try v())
+        t.update(frame: frameInfo(0), proposals: [
+            Proposal(box: box(10, 10, 80, 80), score: 0.9, embedding: token(0)),              // clear label
+            Proposal(box: box(200, 10, 80, 80), score: 0.9, embedding: unit([1, 1, 0, 0, 0, 0, 0, 0])), // ambiguous
+            Proposal(box: box(400, 10, 80, 80), score: 0.9),                                   // detector only
+            Proposal(box: box(10, 200, 80, 80), score: 0.9, embedding: token(0)),             // will drift
+        ])
+        // Track 4 grows by 50 % through its motion vectors.
+        var b = box(10, 200, 80, 80)
+        for f in 1...10 {
+            t.propagate(to: frameInfo(f), motion: vectors(in: b, dx: 0, dy: 0, scale: 1.045))
+            b = b.scaled(sx: 1.045, sy: 1.045)
+        }
+        var reasons = Dictionary(uniqueKeysWithValues: t.recognitionRequests().map { ($0.trackID, $0.reason) })
+        #expect(reasons[1] == nil)
+        #expect(reasons[2] == .lowMargin)
+        #expect(reasons[3] == .neverRecognized)
+        #expect(reasons[4] == .drift)
+        // Three seconds later every label is stale.
+        t.propagate(to: frameInfo(90), motion: nil)
+        reasons = Dictionary(uniqueKeysWithValues: t.recognitionRequests().map { ($0.trackID, $0.reason) })
+        #expect(reasons[1] == .stale)
+    }
+
+    @Test func provenanceSaysInferredThenPropagated() throws {
+        var t = Tracker(vocabulary: try v())
+        let b = box(10, 10, 80, 80)
+        t.propagate(to: frameInfo(30), motion: nil)
+        t.update(frame: frameInfo(30), proposals: [Proposal(box: b, score: 0.9, embedding: token(1), source: "regionspot")])
+        var r = t.regions()[0]
+        #expect(r.provenance.kind == .inferred && r.provenance.sourceFrame == 30 && r.provenance.labelAge == 0)
+        #expect(r.provenance.boxMethod == .observed)
+        t.propagate(to: frameInfo(45), motion: nil)
+        r = t.regions()[0]
+        #expect(r.provenance.kind == .propagated && r.provenance.sourceFrame == 30)
+        #expect(abs((r.provenance.labelAge ?? -1) - 0.5) < 1e-9)
+        #expect(r.provenance.boxMethod == .kalman)
+        #expect(r.labelName == "b")
+        // A detector-only match refreshes the box but not the label's provenance.
+        t.update(frame: frameInfo(60), proposals: [Proposal(box: b, score: 0.9, source: "detector")])
+        r = t.regions()[0]
+        #expect(r.provenance.kind == .propagated && r.provenance.sourceFrame == 30 && r.provenance.boxMethod == .observed)
+        #expect(t.tracks[0].source == "detector")
+    }
+}

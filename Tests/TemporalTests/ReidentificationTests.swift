@@ -1,0 +1,75 @@
+import Testing
+@testable import Temporal
+
+@Suite struct ReidentificationTests {
+    func tracker() -> Tracker {
+        var c = TrackerConfig()
+        c.lostAfterMisses = 1; c.maxMisses = 5; c.reidWindow = 4
+        return Tracker(config: c)
+    }
+
+    @Test func lostTrackComesBackByItsToken() {
+        var t = tracker()
+        t.update(frame: frameInfo(0), proposals: [
+            Proposal(box: box(50, 50, 60, 60), score: 0.9, regionToken: token(0)),
+            Proposal(box: box(400, 50, 60, 60), score: 0.9, regionToken: token(1)),
+        ])
+        // Object 0 is hidden for two keyframes; object 1 stays.
+        for k in 1...2 {
+            t.update(frame: frameInfo(30 * k), proposals: [Proposal(box: box(400, 50, 60, 60), score: 0.9, regionToken: token(1))])
+        }
+        #expect(t.tracks.first { $0.id == 1 }?.state == .lost)
+        // It reappears far from where it was (no IoU), with a similar token.
+        t.update(frame: frameInfo(90), proposals: [
+            Proposal(box: box(400, 50, 60, 60), score: 0.9, regionToken: token(1)),
+            Proposal(box: box(200, 250, 60, 60), score: 0.9, regionToken: token(0, noise: 0.3)),
+        ])
+        let back = t.tracks.first { $0.box.iou(box(200, 250, 60, 60)) > 0.9 }
+        #expect(back?.id == 1)
+        #expect(back?.state == .confirmed)
+        #expect(t.nextID == 3)   // no new track was born
+    }
+
+    @Test func differentTokenOrExpiredWindowGivesNewTrack() {
+        var t = tracker()
+        t.update(frame: frameInfo(0), proposals: [Proposal(box: box(50, 50, 60, 60), score: 0.95, regionToken: token(0))])
+        t.update(frame: frameInfo(30), proposals: [])
+        // A different object appears elsewhere: new id.
+        t.update(frame: frameInfo(60), proposals: [Proposal(box: box(200, 250, 60, 60), score: 0.95, regionToken: token(2))])
+        #expect(t.tracks.contains { $0.id == 2 })
+        // Past the re-id window the old track is gone even with the right token.
+        for k in 3...7 { t.update(frame: frameInfo(30 * k), proposals: [Proposal(box: box(200, 250, 60, 60), score: 0.95, regionToken: token(2))]) }
+        t.update(frame: frameInfo(240), proposals: [
+            Proposal(box: box(200, 250, 60, 60), score: 0.95, regionToken: token(2)),
+            Proposal(box: box(500, 50, 60, 60), score: 0.95, regionToken: token(0)),
+        ])
+        #expect(!t.tracks.contains { $0.id == 1 })
+        #expect(t.tracks.contains { $0.id == 3 })
+    }
+
+    @Test func reidNeedsTheObjectWithinReach() {
+        var t = tracker()
+        t.update(frame: frameInfo(0), proposals: [Proposal(box: box(10, 10, 40, 40), score: 0.95, regionToken: token(0))])
+        t.update(frame: frameInfo(15), proposals: [])
+        // Half a second later, same token, 560 px away: farther than (1 + 3 x 1 s) x 57 px.
+        t.update(frame: frameInfo(30), proposals: [Proposal(box: box(570, 300, 40, 40), score: 0.95, regionToken: token(0))])
+        #expect(t.tracks.contains { $0.id == 2 && $0.box.x1 == 570 })
+        #expect(t.tracks.first { $0.id == 1 }?.state == .lost)
+    }
+
+    @Test func tokensKeepIdentitiesWhenBoxesSwapPlaces() {
+        // Two tracks whose predicted boxes both overlap both proposals: the token term
+        // decides, not IoU alone.
+        var t = tracker()
+        t.update(frame: frameInfo(0), proposals: [
+            Proposal(box: box(100, 100, 60, 60), score: 0.9, regionToken: token(0)),
+            Proposal(box: box(130, 100, 60, 60), score: 0.9, regionToken: token(1)),
+        ])
+        t.update(frame: frameInfo(30), proposals: [
+            Proposal(box: box(100, 100, 60, 60), score: 0.9, regionToken: token(1)),
+            Proposal(box: box(130, 100, 60, 60), score: 0.9, regionToken: token(0)),
+        ])
+        #expect(t.tracks.first { $0.id == 1 }.map { abs($0.box.x1 - 130) < 1 } == true)
+        #expect(t.tracks.first { $0.id == 2 }.map { abs($0.box.x1 - 100) < 1 } == true)
+    }
+}
