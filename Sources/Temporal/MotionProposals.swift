@@ -178,8 +178,13 @@ struct CellGrid {
         for axis in 0..<2 {
             let key: (Int) -> Int = axis == 0 ? { $0 % cols } : { $0 / cols }
             let sorted = cells.sorted { key($0) < key($1) }
+            // prefix[i] = bounds of sorted[..<i+1], suffix[i] = bounds of sorted[i...]
+            var prefix = [Box](), suffix = [Box](repeating: extent[sorted.last!]!, count: sorted.count)
+            prefix.reserveCapacity(sorted.count)
+            for k in sorted { prefix.append(prefix.last.map { union($0, extent[k]!) } ?? extent[k]!) }
+            for i in stride(from: sorted.count - 2, through: 0, by: -1) { suffix[i] = union(suffix[i + 1], extent[sorted[i]]!) }
             for i in 1..<sorted.count where key(sorted[i]) != key(sorted[i - 1]) {
-                let a = bounds(sorted[..<i]).area + bounds(sorted[i...]).area
+                let a = prefix[i - 1].area + suffix[i].area
                 if a < (best?.area ?? .infinity) { best = (a, sorted, i) }
             }
         }
