@@ -51,6 +51,12 @@ public struct ProposalConfig: Sendable, Equatable {
     public var zones: [Zone] = []
     /// Seconds between "everything" (SAM automatic) passes; it also runs at stream start.
     public var everythingInterval: Double = 60
+    /// Everything mode's prompt grid: n x n points.
+    public var everythingGrid: Int = 16
+    /// Boxes recognized per keyframe at most, after de-duplication (highest priority first).
+    public var maxBoxes: Int = 64
+    /// Boxes from different sources with IoU above this are one region.
+    public var dedupIoU: Double = 0.7
 }
 
 public struct StreamConfig: Sendable, Equatable {

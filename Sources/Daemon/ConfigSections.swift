@@ -186,7 +186,7 @@ extension ConfigWalker {
 
     func proposals(_ node: Node, _ path: String, external: Bool) -> ProposalConfig {
         var p = ProposalConfig()
-        guard let m = mapping(node, path, keys: ["sources", "zones", "everything_interval"]) else { return p }
+        guard let m = mapping(node, path, keys: ["sources", "zones", "everything_interval", "everything_grid", "max_boxes", "dedup_iou"]) else { return p }
         if let s = m["sources"], let list = sequence(s, join(path, "sources")) {
             var sources: [ProposalSource] = []
             for (i, item) in list.enumerated() {
@@ -209,6 +209,9 @@ extension ConfigWalker {
             }
         }
         p.everythingInterval = opt(m, "everything_interval", path) { self.double($0, $1, above: 0) } ?? p.everythingInterval
+        p.everythingGrid = opt(m, "everything_grid", path) { self.int($0, $1, min: 1, max: 64) } ?? p.everythingGrid
+        p.maxBoxes = opt(m, "max_boxes", path) { self.int($0, $1, min: 1, max: 1024) } ?? p.maxBoxes
+        p.dedupIoU = opt(m, "dedup_iou", path) { self.double($0, $1, min: 0, max: 1) } ?? p.dedupIoU
         if p.sources.contains(.zones) && p.zones.isEmpty && m["zones"] == nil {
             problem(m["sources"], join(path, "sources"), "'zones' is listed but no zones are defined")
         }

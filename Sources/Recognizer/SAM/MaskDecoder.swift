@@ -119,11 +119,16 @@ struct SAMMaskDecoder {
         var regionTokens: Tensor  // [B, C]
         var iou: [Float]  // [B] (mask 0)
         var lowResMasks: Tensor?  // [B, 4G, 4G] (mask 0)
+        /// With `multimask`: SAM's multimask output, mask tokens 1..M-1 (M = 4).
+        var multiIoU: [Float]? = nil  // [B, M-1]
+        var multiMasks: Tensor? = nil  // [B, M-1, 4G, 4G]
     }
 
     /// image [G*G, C] (+ no-mask dense embedding added here), pe [G*G, C], prompts:
-    /// sparse embeddings, all with the same token count S.
-    func callAsFunction(image: Tensor, pe: Tensor, dense: Tensor, sparse: [Tensor], masks: Bool) -> Output {
+    /// sparse embeddings, all with the same token count S. `multimask` also returns the
+    /// masks and IoUs of mask tokens 1..M-1 (what SAM returns with multimask_output=True);
+    /// the mask-0 outputs are computed exactly as without it.
+    func callAsFunction(image: Tensor, pe: Tensor, dense: Tensor, sparse: [Tensor], masks: Bool, multimask: Bool = false) -> Output {
         let c = config.promptDim, hw = image.shape[0], b = sparse.count
         let heads = config.decoderHeads
         let nq = 1 + config.maskTokens + sparse[0].shape[0]
@@ -177,28 +182,56 @@ struct SAMMaskDecoder {
         let regionTokens = Tensor(shape: [b, c], data: region)
         let iouAll = iouHead(Tensor(shape: [b, c], data: iouIn))  // [B, M]
         let iou = (0..<b).map { iouAll.data[$0 * config.maskTokens] }
-        var low: Tensor? = nil
-        if masks {
+        var out = Output(regionTokens: regionTokens, iou: iou, lowResMasks: nil)
+        if masks || multimask {
             let keysB = shared ? broadcast(keys, batch: b) : keys
-            low = lowResMasks(keys: keysB, regionTokens: regionTokens, batch: b)
+            // hypernetwork inputs: mask token m is row 1 + m of each prompt's tokens
+            var tokenRows: [Tensor] = [regionTokens]
+            if multimask {
+                for m in 1..<config.maskTokens {
+                    var rows = [Float]()
+                    for i in 0..<b {
+                        let row = i * nq + 1 + m
+                        rows += queries.data[(row * c)..<(row * c + c)]
+                    }
+                    tokenRows.append(Tensor(shape: [b, c], data: rows))
+                }
+            }
+            let all = lowResMasks(keys: keysB, tokens: tokenRows, batch: b)  // per token [B, 4G, 4G]
+            if masks { out.lowResMasks = all[0] }
+            if multimask {
+                let g4 = 4 * config.grid, m1 = config.maskTokens - 1, n = g4 * g4
+                var mm = [Float](repeating: 0, count: b * m1 * n)
+                var mi = [Float](repeating: 0, count: b * m1)
+                for m in 0..<m1 {
+                    for i in 0..<b {
+                        let dst = (i * m1 + m) * n, src = i * n
+                        mm.replaceSubrange(dst..<(dst + n), with: all[m + 1].data[src..<(src + n)])
+                        mi[i * m1 + m] = iouAll.data[i * config.maskTokens + 1 + m]
+                    }
+                }
+                out.multiMasks = Tensor(shape: [b, m1, g4, g4], data: mm)
+                out.multiIoU = mi
+            }
         }
-        return Output(regionTokens: regionTokens, iou: iou, lowResMasks: low)
+        return out
     }
 
-    /// Upscaled image tokens x hypernetwork(mask token 0) -> [B, 4G, 4G].
-    func lowResMasks(keys: Tensor, regionTokens: Tensor, batch: Int) -> Tensor {
-        let g = config.grid, c = config.promptDim, hw = g * g
-        let hyperIn = hyper[0](regionTokens)  // [B, C/8]
-        var out: [Float] = []
+    /// Upscaled image tokens x hypernetwork(mask token m) -> one [B, 4G, 4G] per entry of
+    /// `tokens` (entry m: [B, C] = mask token m of each prompt, hypernetwork m).
+    func lowResMasks(keys: Tensor, tokens: [Tensor], batch: Int) -> [Tensor] {
+        let g = config.grid, hw = g * g
+        let hyperIn = tokens.enumerated().map { hyper[$0.offset]($0.element) }  // each [B, C/8]
+        var out = [[Float]](repeating: [], count: tokens.count)
         for i in 0..<batch {
             var u = convTranspose2x2(keys.slice(i * hw, (i + 1) * hw), height: g, width: g, weight: up0W, bias: up0B)
             u = u.layerNorm(up1W, up1B, eps: 1e-6).gelu()
             u = convTranspose2x2(u, height: 2 * g, width: 2 * g, weight: up3W, bias: up3B).gelu()  // [16hw, C/8]
-            let m = linear(u, hyperIn.slice(i, i + 1), nil)  // [16hw, 1]
-            out += m.data
+            for t in 0..<tokens.count {
+                out[t] += linear(u, hyperIn[t].slice(i, i + 1), nil).data  // [16hw, 1]
+            }
         }
-        _ = c
-        return Tensor(shape: [batch, 4 * g, 4 * g], data: out)
+        return out.map { Tensor(shape: [batch, 4 * g, 4 * g], data: $0) }
     }
 
     /// Image tokens (queries, per prompt or shared) attend over each prompt's tokens.

@@ -120,6 +120,49 @@ public final class SAM: @unchecked Sendable {  // immutable after init
                       lowResMasks: masks ? Tensor(shape: [prompts.count, 4 * g, 4 * g], data: low.flatMap { $0 }) : nil)
     }
 
+    public struct MultimaskResult: Sendable {
+        /// [N, 3, 4G, 4G]: logits of mask tokens 1...3 per prompt (multimask_output=True).
+        public var lowResMasks: Tensor
+        /// [N * 3]: predicted IoU of those masks, prompt-major.
+        public var iou: [Float]
+    }
+
+    /// SAM's multimask output for prompts in the input frame (points, as the automatic
+    /// mask generator uses): three masks and IoU predictions per prompt. Groups of
+    /// `decoderGroup` prompts; results keep the given order.
+    public func decodeMultimask(embedding: Tensor, prompts: [SAMPrompt]) -> MultimaskResult {
+        let g4 = 4 * config.grid, m1 = config.maskTokens - 1, n = m1 * g4 * g4
+        var masks = [Float](repeating: 0, count: prompts.count * n)
+        var iou = [Float](repeating: 0, count: prompts.count * m1)
+        let sparse = prompts.map { self.prompts.sparse($0) }
+        var groups: [Int: [Int]] = [:]
+        for (i, s) in sparse.enumerated() { groups[s.shape[0], default: []].append(i) }
+        for (_, members) in groups.sorted(by: { $0.key < $1.key }) {
+            for start in stride(from: 0, to: members.count, by: decoderGroup) {
+                let idx = Array(members[start..<min(members.count, start + decoderGroup)])
+                let out = decoder(image: embedding, pe: densePE, dense: self.prompts.noMask,
+                                  sparse: idx.map { sparse[$0] }, masks: false, multimask: true)
+                let mm = out.multiMasks!, mi = out.multiIoU!
+                for (j, i) in idx.enumerated() {
+                    masks.replaceSubrange((i * n)..<((i + 1) * n), with: mm.data[(j * n)..<((j + 1) * n)])
+                    iou.replaceSubrange((i * m1)..<((i + 1) * m1), with: mi[(j * m1)..<((j + 1) * m1)])
+                }
+            }
+        }
+        return MultimaskResult(lowResMasks: Tensor(shape: [prompts.count, m1, g4, g4], data: masks), iou: iou)
+    }
+
+    /// Low-res logits [4G, 4G] -> logits at source size [H, W], as SAM's postprocess_masks
+    /// (bilinear up to S x S, crop the padding, bilinear to the source size).
+    public func fullLogits(lowRes: ArraySlice<Float>, input: Input) -> [Float] {
+        let g4 = 4 * config.grid, s = config.imageSize
+        let up = torchBilinearResize(Tensor(shape: [1, g4, g4], data: Array(lowRes)), toHeight: s, width: s)
+        let (nh, nw) = input.resizedSize
+        var crop = [Float](repeating: 0, count: nh * nw)
+        for y in 0..<nh { for x in 0..<nw { crop[y * nw + x] = up.data[y * s + x] } }
+        return torchBilinearResize(Tensor(shape: [1, nh, nw], data: crop), toHeight: input.originalSize.height, width: input.originalSize.width).data
+    }
+
     /// Mask-0 logits [4G, 4G] -> boolean mask at source size, as SAM's postprocess_masks:
     /// bilinear up to S x S, crop the padding, bilinear to the source size, > 0.
     public func fullMask(lowRes: [Float], input: Input) -> [Bool] {
