@@ -85,3 +85,16 @@ enum Proposals {
         }
     }
 }
+
+extension ProposalSource {
+    /// The configuration's / message schema's name of a merge origin.
+    init(_ o: ProposalOrigin) {
+        switch o {
+        case .tracked: self = .tracked
+        case .external: self = .external
+        case .zone: self = .zones
+        case .motion: self = .motion
+        case .everything: self = .everything
+        }
+    }
+}

@@ -54,6 +54,22 @@ final class RecognitionEngine: @unchecked Sendable {
         return tv
     }
 
+    /// A keyframe job: encoders once; everything mode's boxes from the same SAM embedding
+    /// when asked; the merge (priority, de-duplication, cap); then every kept box.
+    func run(_ job: RecognitionJob, masks: Bool = false) -> RecognitionResult {
+        let (kept, regions) = lock.withLock { () -> ([ProposalCandidate], [RecognizedRegion]) in
+            let f = recognizer.features(rgb: job.rgb, width: job.width, height: job.height)
+            var candidates = job.candidates
+            if let e = job.everything {
+                candidates += Proposals.everything(model.sam.automaticProposals(embedding: f.samEmbedding, input: f.samInput, config: e))
+            }
+            let kept = ProposalMerge.merge(candidates, config: job.merge, width: Float(job.width), height: Float(job.height))
+            let boxes = kept.map { [$0.box.x1, $0.box.y1, $0.box.x2, $0.box.y2] }
+            return (kept, recognizer.recognize(f, boxes: boxes, masks: masks, topK: 3))
+        }
+        return RecognitionResult(frame: job.frame, pts: job.pts, regions: regions, boxes: kept, latency: Date().timeIntervalSince1970 - job.submitted)
+    }
+
     /// Encoders once, then every box: labels, tokens, embeddings. Blocking.
     func recognize(rgb: [UInt8], width: Int, height: Int, boxes: [[Float]], masks: Bool = false) -> [RecognizedRegion] {
         lock.withLock {

@@ -4,6 +4,7 @@
 // cannot starve the others.
 import Foundation
 import Recognizer
+import Temporal
 
 struct RecognitionJob: Sendable {
     var stream: String
@@ -11,9 +12,11 @@ struct RecognitionJob: Sendable {
     var pts: Double
     var rgb: [UInt8]
     var width: Int, height: Int
-    var boxes: [[Float]]
-    var sources: [String]
-    var confidences: [Float]
+    /// Candidates from the stream's sources; merged (with everything mode's boxes when
+    /// `everything` is set) by the recognizer, which has the image embedding.
+    var candidates: [ProposalCandidate]
+    var merge: ProposalMergeConfig
+    var everything: AutomaticMaskConfig?
     var submitted: Double
     var completion: @Sendable (RecognitionResult) -> Void
 }
@@ -22,8 +25,8 @@ struct RecognitionResult: Sendable {
     var frame: Int
     var pts: Double
     var regions: [RecognizedRegion]
-    var sources: [String]
-    var confidences: [Float]
+    /// The merged boxes, one per region (source and score).
+    var boxes: [ProposalCandidate]
     /// Seconds from submission to result.
     var latency: Double
 }
@@ -91,11 +94,10 @@ final class RecognizerWorker: @unchecked Sendable {
     private func loop() {
         while let job = take() {
             progress?.beat()
-            let regions = engine.recognize(rgb: job.rgb, width: job.width, height: job.height, boxes: job.boxes)
+            let result = engine.run(job)
             progress?.beat()
             cond.lock(); running = false; cond.unlock()
-            job.completion(RecognitionResult(frame: job.frame, pts: job.pts, regions: regions, sources: job.sources, confidences: job.confidences,
-                                             latency: Date().timeIntervalSince1970 - job.submitted))
+            job.completion(result)
         }
     }
 }

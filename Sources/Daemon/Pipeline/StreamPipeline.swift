@@ -49,9 +49,11 @@ final class StreamPipeline: @unchecked Sendable {
     private var announced: [UInt64: (label: String, box: [Double])] = [:]
     private var inferredAt: [UInt64: (frame: Int, pts: Double)] = [:]
     private var lastFrame: (index: Int, pts: Double, time: Double)?
-    /// The latest frame's motion vectors that had any (I-frames carry none, and codec
-    /// keyframes are I-frames: motion proposals read the P-frame before).
-    private var recentMotion: [MotionVector] = []
+    /// The latest inter frame's motion (I-frames carry none, and codec keyframes are
+    /// I-frames: motion proposals read the P-frame before).
+    private var motionMemory = MotionMemory()
+    /// Which proposal sources run on a keyframe (everything mode at its own cadence).
+    private var schedule: ProposalSchedule
     // Mailbox from the worker / reload.
     private let mailbox = NSLock()
     private var results: [RecognitionResult] = []
@@ -74,6 +76,7 @@ final class StreamPipeline: @unchecked Sendable {
         tc.topK = 3
         tracker = Tracker(config: tc, vocabulary: engine.trackerVocabulary)
         throttle = RegionsThrottle(maxPerSecond: config.publishRate)
+        schedule = Proposals.schedule(for: config.proposals)
     }
 
     func start() {
@@ -130,7 +133,7 @@ final class StreamPipeline: @unchecked Sendable {
         let info = FrameInfo(index: frame.index, time: frame.pts, width: Float(frame.width), height: Float(frame.height))
         let motion = frame.motionSamples
         tracker.propagate(to: info, motion: motion)
-        if let mv = frame.motionVectors, !mv.isEmpty { recentMotion = mv }
+        if let motion { motionMemory.add(motion) }
 
         var (done, vocab) = mailbox.withLock { () -> ([RecognitionResult], TrackerVocabulary?) in
             defer { results = []; pendingVocabulary = nil }
@@ -141,16 +144,13 @@ final class StreamPipeline: @unchecked Sendable {
         var inferredNow: [RecognizedRegion]? = nil
         if wantsRecognition(frame) {
             lastRecognitionPTS = frame.pts
-            let boxes = proposals(frame, info: info)
-            if !boxes.isEmpty, let rgb = try? converter.rgb(frame) {
+            let plan = proposals(frame, info: info)
+            if !plan.candidates.isEmpty || plan.everything != nil, let rgb = try? converter.rgb(frame) {
                 let job = RecognitionJob(stream: config.id, frame: frame.index, pts: frame.pts, rgb: rgb.bytes, width: rgb.width, height: rgb.height,
-                                         boxes: boxes.map(\.box), sources: boxes.map(\.source.rawValue), confidences: boxes.map(\.confidence),
+                                         candidates: plan.candidates, merge: plan.merge, everything: plan.everything,
                                          submitted: Date().timeIntervalSince1970, completion: { [weak self] r in self?.deliver(r) })
                 if options.synchronous {
-                    let t0 = Date().timeIntervalSince1970
-                    let regions = engine.recognize(rgb: job.rgb, width: job.width, height: job.height, boxes: job.boxes, masks: options.masks)
-                    done.append(RecognitionResult(frame: frame.index, pts: frame.pts, regions: regions, sources: job.sources,
-                                                  confidences: job.confidences, latency: Date().timeIntervalSince1970 - t0))
+                    done.append(engine.run(job, masks: options.masks))
                 } else if let worker, worker.submit(job) {
                     metrics?.recognitionsSkipped.inc()  // replaced a keyframe still waiting
                 }
@@ -182,33 +182,24 @@ final class StreamPipeline: @unchecked Sendable {
         return !tracker.recognitionRequests().isEmpty
     }
 
-    /// Boxes from the configured sources, merged and capped.
-    private func proposals(_ frame: VideoFrame, info: FrameInfo) -> [CandidateBox] {
-        var c: [CandidateBox] = []
-        let sources = Set(config.proposals.sources)
-        if sources.contains(.tracked) {
-            for t in tracker.liveTracks where t.state == .confirmed || t.state == .tentative {
-                c.append(CandidateBox(box: [t.box.x1, t.box.y1, t.box.x2, t.box.y2], source: .tracked, confidence: 1))
-            }
+    /// Candidate boxes from the sources the schedule runs on this keyframe; everything
+    /// mode needs the image embedding, so the recognizer adds its boxes before the merge.
+    private func proposals(_ frame: VideoFrame, info: FrameInfo) -> (candidates: [ProposalCandidate], merge: ProposalMergeConfig, everything: AutomaticMaskConfig?) {
+        let run = Set(schedule.sources(at: frame.pts))
+        var c: [ProposalCandidate] = []
+        if run.contains(.tracked) {
+            c += Proposals.tracked(tracker.liveTracks.filter { $0.state == .confirmed || $0.state == .tentative }.map { (Int($0.id), $0.box, Float(1)) })
         }
-        if sources.contains(.external), let external {
-            for m in external.take(stream: config.id, frame: frame.index, pts: frame.pts) {
-                for b in m.boxes where b.box.count == 4 {
-                    c.append(CandidateBox(box: b.box.map { Float($0) }, source: .external, confidence: Float(b.score ?? 1)))
-                }
-            }
+        if run.contains(.external), let external {
+            c += Proposals.external(external.take(stream: config.id, frame: frame.index, pts: frame.pts))
         }
-        if sources.contains(.zones) {
-            for z in config.proposals.zones where z.box.count == 4 {
-                c.append(CandidateBox(box: z.box.map { Float($0) }, source: .zones, confidence: 1))
-            }
+        if run.contains(.zone) { c += Proposals.zones(config.proposals.zones) }
+        if run.contains(.motion) {
+            c += Proposals.motion(MotionProposals.fromVectors(motionMemory.samples, width: info.width, height: info.height))
         }
-        if sources.contains(.motion), !recentMotion.isEmpty {
-            c += MotionBoxes.propose(recentMotion.map { (x: $0.x, y: $0.y, w: Float($0.blockWidth), h: Float($0.blockHeight), dx: $0.displacementX, dy: $0.displacementY) },
-                                     width: Float(frame.width), height: Float(frame.height))
-                .map { CandidateBox(box: $0, source: .motion, confidence: 0.8) }
-        }
-        return ProposalSet.merge(c, cap: options.maxBoxes, width: info.width, height: info.height)
+        var merge = Proposals.mergeConfig(for: config.proposals)
+        merge.maxBoxes = min(merge.maxBoxes, options.maxBoxes)
+        return (c, merge, run.contains(.everything) ? Proposals.everythingConfig(for: config.proposals) : nil)
     }
 
     /// Folds a recognition result into the tracks; provenance points at the frame the
@@ -218,8 +209,9 @@ final class StreamPipeline: @unchecked Sendable {
         metrics?.recognitionLatency.observe(r.latency)
         status?.recognized(latency: r.latency)
         let props = r.regions.enumerated().map { i, reg in
-            TrackerProposal(box: Box(x1: reg.box[0], y1: reg.box[1], x2: reg.box[2], y2: reg.box[3]), score: r.confidences[i],
-                            regionToken: reg.regionToken, embedding: reg.embedding, classScores: reg.scores, source: r.sources[i])
+            TrackerProposal(box: Box(x1: reg.box[0], y1: reg.box[1], x2: reg.box[2], y2: reg.box[3]), score: min(max(r.boxes[i].score, 0), 1),
+                            regionToken: reg.regionToken, embedding: reg.embedding, classScores: reg.scores,
+                            source: ProposalSource(r.boxes[i].source).rawValue)
         }
         tracker.update(frame: info, proposals: props)
         for t in tracker.liveTracks where t.lastInferredFrame == info.index { inferredAt[t.id] = (r.frame, r.pts) }
