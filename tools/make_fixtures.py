@@ -27,7 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-PARTS = ["sam", "sam_hf", "clip", "tokenizer", "head", "e2e", "model"]
+PARTS = ["sam", "sam_hf", "clip", "tokenizer", "head", "e2e", "model", "training"]
 
 
 def main() -> int:
@@ -85,6 +85,10 @@ def main() -> int:
         from fixturegen import checkpoint
         log("Tiny RegionSpot checkpoint -> model_tiny/")
         checkpoint.make(state, args.checkpoint_dir, log)
+    if "training" in need:
+        from fixturegen import training
+        log("Training: autograd references for the head's backward passes, AdamW, clipping")
+        training.make(log)
     log(f"done in {time.time() - t0:.1f} s")
     return 0
 
