@@ -89,6 +89,7 @@ def main() -> int:
         from fixturegen import training
         log("Training: autograd references for the head's backward passes, AdamW, clipping")
         training.make(log)
+        training.make_shapes_tokens(log)
     log(f"done in {time.time() - t0:.1f} s")
     return 0
 

@@ -13,5 +13,8 @@ struct RegionSpotD: AsyncParsableCommand {
             CheckConfigCommand.self,
             TailCommand.self,
             IdleCommand.self,
+            TrainCommand.self,
+            EvalCommand.self,
+            MakeShapesCommand.self,
         ])
 }

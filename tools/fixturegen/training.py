@@ -200,3 +200,45 @@ def make(log) -> dict:
         "generator": "tools/make_fixtures.py --only training (torch autograd, float64)"})
     log(f"  wrote training_grads.safetensors ({len(t)} tensors)")
     return dict(config=cfg)
+
+
+# ---------------------------------------------------------------------------------------
+# Token rows for the synthetic shapes vocabulary. clip_a's token_embedding is zero except
+# for the fixture prompts' tokens, so "red square" and "blue circle" would embed to the
+# same vector (same length, all-zero word rows). These rows (2 N(0,1), F16-rounded like
+# clip_a's storage) fill the shape/colour words' zero rows; Swift assembles
+# clip.safetensors = clip_a + rows for the tiny shapes model (ShapesModel.assemble).
+
+SHAPES_CLASSES = ["red square", "blue circle", "green triangle", "yellow star"]  # ShapesDataset.classes
+SHAPES_SEED = 5006
+
+
+def make_shapes_tokens(log) -> None:
+    from open_clip.tokenizer import SimpleTokenizer
+
+    from .clip import build_clip
+    from .e2e import vocabulary_embeddings
+
+    tok = SimpleTokenizer(context_length=77)
+    model, _ = build_clip(tok)
+    model = model.double()
+    emb = model.token_embedding.weight
+    ids = sorted({i for row in tok(SHAPES_CLASSES, context_length=77).tolist() for i in row if i != 0})
+    ids = [i for i in ids if not bool(emb[i].abs().sum() > 0)]  # only rows still zero
+    g = torch.Generator().manual_seed(SHAPES_SEED)
+    rows = (2.0 * torch.randn(len(ids), emb.shape[1], generator=g, dtype=torch.float64)).half().double()
+    _, before = vocabulary_embeddings(model, tok, SHAPES_CLASSES)
+    with torch.no_grad():
+        emb[ids] = rows
+    _, vocab = vocabulary_embeddings(model, tok, SHAPES_CLASSES)
+    cos_before = (before @ before.t() - torch.eye(4, dtype=torch.float64)).max().item()
+    cos = (vocab @ vocab.t() - torch.eye(4, dtype=torch.float64)).max().item()
+    log(f"  shapes vocabulary: max cosine between classes {cos_before:.6f} with clip_a's rows, {cos:.4f} with the filled rows")
+    assert cos < 0.98, cos
+    save(FIXTURES / "clip_shapes_tokens.safetensors", {
+        "token_ids": torch.tensor(ids, dtype=torch.int64),
+        "rows": f32(rows),                              # (n, text width)
+        "vocab_text_embeddings": f32(vocab),            # (4, E) L2-normalized, 81-template mean
+    }, {"format": "regionspotd-fixture-1", "class_names": SHAPES_CLASSES,
+        "note": "clip_a token_embedding rows to fill (zero in clip_a) for the shapes class words"})
+    log(f"  wrote clip_shapes_tokens.safetensors ({len(ids)} rows)")

@@ -85,9 +85,34 @@ public struct HeadParameters: Sendable {
         return try RegionSpotHead(weights: RegionSpotHead.weights([st]), heads: config.heads)
     }
 
-    /// Writes head.safetensors (F32, reference names) with `metadata`.
-    public func save(to path: String, metadata: [String: String] = [:]) throws(RecognizerError) {
-        do { try writeSafeTensors(tensors, metadata: metadata, to: path) } catch { throw RecognizerError("\(path): cannot write (\(error))") }
+    /// Writes head.safetensors (reference names) with `metadata`: F32, or with `half`
+    /// every tensor of two or more dimensions as F16 (vectors stay F32).
+    public func save(to path: String, half: Bool = false, metadata: [String: String] = [:]) throws(RecognizerError) {
+        do {
+            guard half else { return try writeSafeTensors(tensors, metadata: metadata, to: path) }
+            var header: [String: Any] = metadata.isEmpty ? [:] : ["__metadata__": metadata]
+            var body: [UInt8] = []
+            for n in tensors.keys.sorted() {
+                let t = tensors[n]!, h = t.rank >= 2
+                header[n] = ["dtype": h ? "F16" : "F32", "shape": t.shape, "data_offsets": [body.count, body.count + (h ? 2 : 4) * t.count]] as [String: Any]
+                if h {
+                    for v in t.data { let b = Float16(v).bitPattern; body += [UInt8(b & 0xff), UInt8(b >> 8)] }
+                } else {
+                    t.data.withUnsafeBytes { body.append(contentsOf: $0) }
+                }
+            }
+            var json = [UInt8](try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]))
+            while json.count % 8 != 0 { json.append(0x20) }
+            let bytes = (0..<8).map { UInt8((json.count >> (8 * $0)) & 0xff) } + json + body
+            try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch { throw RecognizerError("\(path): cannot write (\(error))") }
+    }
+
+    /// The values as stored by `save(half: true)` (tensors of rank >= 2 rounded to F16).
+    public func roundedToHalf() -> HeadParameters {
+        var p = self
+        for (n, t) in tensors where t.rank >= 2 { p.tensors[n] = Tensor(shape: t.shape, data: t.data.map { Float(Float16($0)) }) }
+        return p
     }
 
     /// √(Σ over all tensors of Σ x²).
@@ -109,4 +134,11 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     }
     /// Uniform in [0, 1).
     public mutating func nextDouble() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}
+
+extension RegionSpotHeadConfig {
+    /// A configuration for a fresh head (the memberwise initializer is internal).
+    public static func with(tokenDim: Int, width: Int, layers: Int, heads: Int, ffn: Int, embedDim: Int) -> RegionSpotHeadConfig {
+        RegionSpotHeadConfig(tokenDim: tokenDim, width: width, layers: layers, heads: heads, ffn: ffn, embedDim: embedDim)
+    }
 }
