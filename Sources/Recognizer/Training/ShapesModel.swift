@@ -3,7 +3,8 @@ import Foundation
 /// The tiny model directory of the shapes demonstration, assembled from committed test
 /// fixtures: SAM config A (sam_a), CLIP A (clip_a) with the shape/colour words' token
 /// rows filled from clip_shapes_tokens (clip_a's rows for them are zero, which makes the
-/// four class names embed identically), the BPE vocabulary, and optionally a head.
+/// four class names embed identically), the BPE vocabulary, and optionally a head (e.g.
+/// the committed head_shapes.safetensors) with model.json and vocabulary.txt.
 public enum ShapesModel {
     public static func assemble(fixtures: String, out: String, head: String? = nil) throws(RecognizerError) {
         let fm = FileManager.default
@@ -16,7 +17,14 @@ public enum ShapesModel {
         }
         try link(fixtures + "/sam_a.safetensors", "sam.safetensors")
         try link(fixtures + "/bpe_simple_vocab_16e6.txt.gz", "bpe_simple_vocab_16e6.txt.gz")
-        if let head { try link(head, "head.safetensors") }
+        if let head {
+            try link(head, "head.safetensors")
+            let json = #"{"head_heads": 8, "variant": "shapes demo: SAM A + CLIP A (shape word rows) + trained head"}"#
+            do {
+                try (json + "\n").write(toFile: out + "/model.json", atomically: true, encoding: .utf8)
+                try (ShapesDataset.classes.joined(separator: "\n") + "\n").write(toFile: out + "/vocabulary.txt", atomically: true, encoding: .utf8)
+            } catch { throw RecognizerError("\(out): cannot write model.json (\(error.localizedDescription))") }
+        }
         let clip = try SafeTensors(path: fixtures + "/clip_a.safetensors")
         let patch = try SafeTensors(path: fixtures + "/clip_shapes_tokens.safetensors")
         var tensors: [String: Tensor] = [:]
