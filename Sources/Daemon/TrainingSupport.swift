@@ -53,8 +53,9 @@ final class ProgressLine: @unchecked Sendable {  // used from one thread
 /// Frozen features of a dataset through the on-disk cache, with progress.
 func extractFeatures(_ data: DetectionDataset, images: String, model: ModelDirectory, cache: FeatureCache, label: String, progress: ProgressLine) throws -> [CachedFeatures] {
     let t0 = Date()
-    var lastLog = 0
+    var lastLog = 0, fromCache = 0
     let out = try cache.extract(data, imageDirectory: images, model: model, load: loadRGB) { p in
+        fromCache = p.fromCache
         let rate = Double(p.done - p.fromCache) / max(Date().timeIntervalSince(t0), 1e-3)
         progress.update("\(label) features: \(p.done)/\(p.total) images (\(p.fromCache) cached, \(String(format: "%.1f", rate)) img/s) \(p.current)", force: p.done == p.total)
         if !progress.tty && (p.done - lastLog >= max(1, p.total / 10) || p.done == p.total) {
@@ -62,7 +63,7 @@ func extractFeatures(_ data: DetectionDataset, images: String, model: ModelDirec
             progress.log("\(label) features: \(p.done)/\(p.total) images (\(p.fromCache) from cache)")
         }
     }
-    progress.line("\(label): \(data.images.count) images, \(data.boxCount) boxes, \(data.categories.count) categories; features in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s (cache \(cache.directory))")
+    progress.line("\(label): \(data.images.count) images, \(data.boxCount) boxes, \(data.categories.count) categories; features: \(fromCache) from cache, \(data.images.count - fromCache) computed in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s (cache \(cache.directory))")
     return out
 }
 

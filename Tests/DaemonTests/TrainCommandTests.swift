@@ -30,6 +30,7 @@ struct TrainCommandTests {
         // features come from the cache the second time
         let again = try Child.run(binary, args + ["--epochs", "1"], dir: dir, timeout: 300)
         #expect(again.status == 0 && again.stdout.contains("epoch 1/1"), "train again: \(again.stderr)")
+        #expect(t.stdout.contains("features: 0 from cache, 20 computed") && again.stdout.contains("features: 20 from cache, 0 computed") && again.stdout.contains("features: 10 from cache, 0 computed"), "\(again.stdout)")
         let e = try Child.run(binary, ["eval", "--data", shapes + "/val.json", "--images", shapes + "/images", "--weights", out, "--cache", cache, "--json"], dir: dir, timeout: 120)
         #expect(e.status == 0, "eval: \(e.stderr)")
         let obj = try #require(try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as? [String: Any])
