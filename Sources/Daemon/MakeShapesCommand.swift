@@ -18,6 +18,8 @@ struct MakeShapesCommand: AsyncParsableCommand {
     @Option(help: "Largest shape size in pixels.") var maxSize: Int = 96
     @Option(help: "Also assemble the tiny base model (SAM A + CLIP A with the shape words' token rows) here.") var tinyModel: String?
     @Option(help: "The committed fixtures directory for --tiny-model.") var fixtures: String = "Tests/RecognizerTests/Fixtures"
+    @Option(help: "With --tiny-model: this head (e.g. the fixtures' head_shapes.safetensors) as its head.safetensors.") var tinyHead: String?
+    @Option(help: "Also write a clip of this many frames: video/frames/*.png, video/video.json (boxes, labels, track ids) and video/video.mp4 (ffmpeg CLI).") var videoFrames: Int?
 
     func validate() throws {
         guard count > 0, maxShapes > 0 else { throw ValidationError("--count and --max-shapes must be positive") }
@@ -36,8 +38,20 @@ struct MakeShapesCommand: AsyncParsableCommand {
         try ShapesDataset.write(directory: out, count: count, valCount: v, seed: seed, maxShapes: maxShapes, sizes: minSize...maxSize) { progress.update("image \($0)/\(count)") }
         progress.line("wrote \(count) images to \(out)/images, \(count - v) in train.json, \(v) in val.json (classes: \(ShapesDataset.classes.joined(separator: ", ")))")
         if let tinyModel {
-            try ShapesModel.assemble(fixtures: fixtures, out: tinyModel)
-            progress.line("assembled the tiny base model in \(tinyModel)")
+            try ShapesModel.assemble(fixtures: fixtures, out: tinyModel, head: tinyHead)
+            progress.line("assembled the tiny \(tinyHead == nil ? "base " : "")model in \(tinyModel)")
+        }
+        if let videoFrames, videoFrames > 0 {
+            let dir = out + "/video"
+            try ShapesVideo.write(directory: dir, seed: seed, count: videoFrames)
+            let ffmpeg = Process()
+            ffmpeg.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            ffmpeg.arguments = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-framerate", "10", "-i", dir + "/frames/frame_%05d.png",
+                                "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "10", dir + "/video.mp4"]
+            try ffmpeg.run()
+            ffmpeg.waitUntilExit()
+            guard ffmpeg.terminationStatus == 0 else { throw RecognizerError("ffmpeg failed (\(ffmpeg.terminationStatus)) encoding \(dir)/video.mp4") }
+            progress.line("wrote \(videoFrames) frames, \(dir)/video.json and \(dir)/video.mp4")
         }
     }
 }

@@ -17,7 +17,27 @@ public enum ShapesDataset {
     public static func picture(seed: UInt64, index: Int, width: Int = 224, height: Int = 224, maxShapes: Int = 3, sizes: ClosedRange<Int> = 36...96) -> Picture {
         var rng = SplitMix64(seed: seed &* 0x9E37_79B9 &+ UInt64(index) &* 0x85EB_CA6B &+ 1)
         func u() -> Double { rng.nextDouble() }
-        // background: muted base colour, a sinusoidal grating at a random angle, noise
+        var img = background(&rng, width: width, height: height)
+        var boxes: [[Float]] = [], labels: [Int] = []
+        let count = 1 + Int(u() * Double(maxShapes))
+        var tries = 0
+        while labels.count < count && tries < 60 {
+            tries += 1
+            let size = min(sizes.lowerBound + Int(u() * Double(sizes.count)), min(width, height) - 1)
+            let x0 = Int(u() * Double(width - size)), y0 = Int(u() * Double(height - size))
+            let box = [Float(x0), Float(y0), Float(x0 + size), Float(y0 + size)]
+            if boxes.contains(where: { overlaps($0, box, margin: 4) }) { continue }
+            let c = Int(u() * Double(classes.count))
+            guard let b = paint(&img, &rng, shape: c, x0: x0, y0: y0, size: size, width: width) else { continue }
+            boxes.append(b)
+            labels.append(c)
+        }
+        return Picture(rgb: img.map { UInt8(max(0, min(255, $0.rounded()))) }, width: width, height: height, boxes: boxes, labels: labels)
+    }
+
+    /// Muted base colour, a sinusoidal grating at a random angle, per-pixel noise.
+    static func background(_ rng: inout SplitMix64, width: Int, height: Int) -> [Double] {
+        func u() -> Double { rng.nextDouble() }
         let base = (50 + 140 * u(), 50 + 140 * u(), 50 + 140 * u())
         let grey = (base.0 + base.1 + base.2) / 3
         let bg = (0.5 * base.0 + 0.5 * grey, 0.5 * base.1 + 0.5 * grey, 0.5 * base.2 + 0.5 * grey)
@@ -30,31 +50,25 @@ public enum ShapesDataset {
                 img[i] = bg.0 + s + 24 * (u() - 0.5); img[i + 1] = bg.1 + s + 24 * (u() - 0.5); img[i + 2] = bg.2 + s + 24 * (u() - 0.5)
             }
         }
-        var boxes: [[Float]] = [], labels: [Int] = []
-        let count = 1 + Int(u() * Double(maxShapes))
-        var tries = 0
-        while labels.count < count && tries < 60 {
-            tries += 1
-            let size = min(sizes.lowerBound + Int(u() * Double(sizes.count)), min(width, height) - 1)
-            let x0 = Int(u() * Double(width - size)), y0 = Int(u() * Double(height - size))
-            let box = [Float(x0), Float(y0), Float(x0 + size), Float(y0 + size)]
-            if boxes.contains(where: { overlaps($0, box, margin: 4) }) { continue }
-            let c = Int(u() * Double(classes.count))
-            let col = colors[c]
-            let jitter = (20 * (u() - 0.5), 20 * (u() - 0.5), 20 * (u() - 0.5))
-            var minX = width, minY = height, maxX = -1, maxY = -1
-            for y in y0..<(y0 + size) {
-                for x in x0..<(x0 + size) where inside(c, (Double(x - x0) + 0.5) / Double(size), (Double(y - y0) + 0.5) / Double(size)) {
-                    let i = (y * width + x) * 3
-                    img[i] = col.0 + jitter.0 + 10 * (u() - 0.5); img[i + 1] = col.1 + jitter.1 + 10 * (u() - 0.5); img[i + 2] = col.2 + jitter.2 + 10 * (u() - 0.5)
-                    minX = min(minX, x); minY = min(minY, y); maxX = max(maxX, x); maxY = max(maxY, y)
-                }
+        return img
+    }
+
+    /// Paints shape `c` in the size x size square at (x0, y0) with a jittered class colour;
+    /// returns its tight box (xyxy, exclusive), nil if no pixel was inside.
+    static func paint(_ img: inout [Double], _ rng: inout SplitMix64, shape c: Int, x0: Int, y0: Int, size: Int, width: Int) -> [Float]? {
+        func u() -> Double { rng.nextDouble() }
+        let col = colors[c]
+        let jitter = (20 * (u() - 0.5), 20 * (u() - 0.5), 20 * (u() - 0.5))
+        let height = img.count / (3 * width)
+        var minX = width, minY = height, maxX = -1, maxY = -1
+        for y in max(0, y0)..<min(height, y0 + size) {
+            for x in max(0, x0)..<min(width, x0 + size) where inside(c, (Double(x - x0) + 0.5) / Double(size), (Double(y - y0) + 0.5) / Double(size)) {
+                let i = (y * width + x) * 3
+                img[i] = col.0 + jitter.0 + 10 * (u() - 0.5); img[i + 1] = col.1 + jitter.1 + 10 * (u() - 0.5); img[i + 2] = col.2 + jitter.2 + 10 * (u() - 0.5)
+                minX = min(minX, x); minY = min(minY, y); maxX = max(maxX, x); maxY = max(maxY, y)
             }
-            guard maxX >= 0 else { continue }
-            boxes.append([Float(minX), Float(minY), Float(maxX + 1), Float(maxY + 1)])
-            labels.append(c)
         }
-        return Picture(rgb: img.map { UInt8(max(0, min(255, $0.rounded()))) }, width: width, height: height, boxes: boxes, labels: labels)
+        return maxX >= 0 ? [Float(minX), Float(minY), Float(maxX + 1), Float(maxY + 1)] : nil
     }
 
     static func overlaps(_ a: [Float], _ b: [Float], margin: Float) -> Bool {
