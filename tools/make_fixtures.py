@@ -6,7 +6,7 @@ How to run (CI never does; the outputs are committed):
     python3.11 -m venv .venv-fixtures && . .venv-fixtures/bin/activate
     pip install -r tools/requirements-fixtures.txt
     python tools/make_fixtures.py            # everything, ~1-2 min on 2 cores
-    python tools/make_fixtures.py --only sam # or: sam,sam_hf,clip,tokenizer,head,e2e,model
+    python tools/make_fixtures.py --only sam # or: sam,sam_hf,clip,tokenizer,head,e2e,model,training
 
 Everything uses random weights at small configurations drawn from fixed seeds, so the
 output is deterministic (same bytes on a re-run with the pinned versions). References are

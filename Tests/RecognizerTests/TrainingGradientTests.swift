@@ -132,12 +132,13 @@ struct TrainingGradientTests {
 
     @Test("warm-up then step decay (detectron2 WarmupMultiStepLR)")
     func schedule() {
-        let s = LearningRateSchedule(base: 1e-4, warmupSteps: 10, milestones: [30, 40])
+        let s = LearningRateSchedule(base: 1e-4, warmupSteps: 10, milestones: [30, 40], warmupFactor: 0.001)
         #expect(abs(s.rate(at: 0) - 1e-7) < 1e-12)
         #expect(abs(s.rate(at: 5) - 1e-4 * (0.001 * 0.5 + 0.5)) < 1e-12)
         #expect(s.rate(at: 10) == 1e-4 && s.rate(at: 29) == 1e-4)
         #expect(abs(s.rate(at: 30) - 1e-5) < 1e-15 && abs(s.rate(at: 45) - 1e-6) < 1e-16)
-        let std = LearningRateSchedule.standard(base: 1, totalSteps: 900)
-        #expect(std.warmupSteps == 45 && std.milestones == [600, 800])
+        let std = LearningRateSchedule.standard(base: 1, totalSteps: 270_000)
+        #expect(std.warmupSteps == 1000 && std.milestones == [210_000, 250_000] && std.warmupFactor == 0.01)  // Base-RegionSpot.yaml
+        #expect(LearningRateSchedule.standard(base: 1, totalSteps: 900).warmupSteps == 45)
     }
 }

@@ -59,20 +59,21 @@ public func clipGradientNorm(_ g: inout HeadParameters, maxNorm: Double = 1.0) -
 public struct LearningRateSchedule: Sendable, Equatable {
     public var base: Double
     public var warmupSteps: Int
-    public var warmupFactor: Double = 0.001
+    public var warmupFactor: Double = 0.01
     public var milestones: [Int]
     public var gamma: Double = 0.1
 
-    public init(base: Double, warmupSteps: Int, milestones: [Int], warmupFactor: Double = 0.001, gamma: Double = 0.1) {
+    public init(base: Double, warmupSteps: Int, milestones: [Int], warmupFactor: Double = 0.01, gamma: Double = 0.1) {
         self.base = base; self.warmupSteps = warmupSteps; self.milestones = milestones
         self.warmupFactor = warmupFactor; self.gamma = gamma
     }
 
-    /// The schedule for `totalSteps`: warm-up over the first `warmupFraction` (at most
-    /// 1000 steps), decay by 10 at 2/3 and 8/9 of the run.
+    /// RegionSpot's schedule (configs/Base-RegionSpot.yaml: warm-up factor 0.01 over 1000
+    /// iterations, x0.1 at 210k and 250k of 270k) scaled to `totalSteps`: warm-up over the
+    /// first `warmupFraction` of the run (at most 1000 steps), decay at 7/9 and 25/27.
     public static func standard(base: Double, totalSteps: Int, warmupFraction: Double = 0.05) -> LearningRateSchedule {
         LearningRateSchedule(base: base, warmupSteps: min(1000, max(1, Int(Double(totalSteps) * warmupFraction))),
-                             milestones: [Int(Double(totalSteps) * 2 / 3), Int(Double(totalSteps) * 8 / 9)])
+                             milestones: [totalSteps * 7 / 9, totalSteps * 25 / 27])
     }
 
     /// Learning rate of step t (0-based).
