@@ -6,7 +6,7 @@ How to run (CI never does; the outputs are committed):
     python3.11 -m venv .venv-fixtures && . .venv-fixtures/bin/activate
     pip install -r tools/requirements-fixtures.txt
     python tools/make_fixtures.py            # everything, ~1-2 min on 2 cores
-    python tools/make_fixtures.py --only sam # or: sam,sam_hf,clip,tokenizer,head,e2e,model,amg
+    python tools/make_fixtures.py --only sam # or: sam,sam_hf,clip,tokenizer,head,e2e,model,amg,training
 
 Everything uses random weights at small configurations drawn from fixed seeds, so the
 output is deterministic (same bytes on a re-run with the pinned versions). References are
@@ -27,7 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-PARTS = ["sam", "sam_hf", "clip", "tokenizer", "head", "e2e", "model", "amg"]
+PARTS = ["sam", "sam_hf", "clip", "tokenizer", "head", "e2e", "model", "amg", "training"]
 
 
 def main() -> int:
@@ -89,6 +89,11 @@ def main() -> int:
         from fixturegen import amg
         log("SAM automatic mask generator on SAM A")
         amg.make(log)
+    if "training" in need:
+        from fixturegen import training
+        log("Training: autograd references for the head's backward passes, AdamW, clipping")
+        training.make(log)
+        training.make_shapes_tokens(log)
     log(f"done in {time.time() - t0:.1f} s")
     return 0
 

@@ -18,5 +18,8 @@ struct RegionSpotD: AsyncParsableCommand {
             ReplayCommand.self,
             IdleCommand.self,
             TrackEvalCommand.self,
+            TrainCommand.self,
+            EvalCommand.self,
+            MakeShapesCommand.self,
         ])
 }

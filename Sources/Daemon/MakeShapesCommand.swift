@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import Recognizer
+
+/// `regionspotd make-shapes`: a synthetic detection set (coloured shapes on textured
+/// backgrounds, PNG + COCO JSON) for checking that training works, and optionally the
+/// tiny model directory of the demonstration assembled from the test fixtures.
+struct MakeShapesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "make-shapes", abstract: "Generate a synthetic shapes detection set (PNG + COCO JSON).")
+
+    @Option(help: "Output directory (images/, train.json, val.json).") var out: String
+    @Option(help: "Number of images.") var count: Int = 300
+    @Option(help: "How many of them go to val.json (default: a fifth).") var valCount: Int?
+    @Option(help: "Seed.") var seed: UInt64 = 1
+    @Option(help: "At most this many shapes per image (at least one).") var maxShapes: Int = 3
+    @Option(help: "Smallest shape size in pixels (images are 224x224).") var minSize: Int = 36
+    @Option(help: "Largest shape size in pixels.") var maxSize: Int = 96
+    @Option(help: "Also assemble the tiny base model (SAM A + CLIP A with the shape words' token rows) here.") var tinyModel: String?
+    @Option(help: "The committed fixtures directory for --tiny-model.") var fixtures: String = "Tests/RecognizerTests/Fixtures"
+    @Option(help: "With --tiny-model: this head (e.g. the fixtures' head_shapes.safetensors) as its head.safetensors.") var tinyHead: String?
+    @Option(help: "Also write a clip of this many frames: video/frames/*.png, video/video.json (boxes, labels, track ids) and video/video.mp4 (ffmpeg CLI).") var videoFrames: Int?
+
+    func validate() throws {
+        guard count > 0, maxShapes > 0 else { throw ValidationError("--count and --max-shapes must be positive") }
+        guard minSize >= 8, maxSize >= minSize, maxSize <= 200 else { throw ValidationError("need 8 <= --min-size <= --max-size <= 200") }
+        if let valCount, valCount < 0 || valCount > count { throw ValidationError("--val-count must be between 0 and --count") }
+    }
+
+    func run() async throws {
+        let cmd = self
+        try await onThread { try reportingErrors("make-shapes") { try cmd.make() } }
+    }
+
+    func make() throws {
+        let progress = ProgressLine()
+        let v = valCount ?? count / 5
+        try ShapesDataset.write(directory: out, count: count, valCount: v, seed: seed, maxShapes: maxShapes, sizes: minSize...maxSize) { progress.update("image \($0)/\(count)") }
+        progress.line("wrote \(count) images to \(out)/images, \(count - v) in train.json, \(v) in val.json (classes: \(ShapesDataset.classes.joined(separator: ", ")))")
+        if let tinyModel {
+            try ShapesModel.assemble(fixtures: fixtures, out: tinyModel, head: tinyHead)
+            progress.line("assembled the tiny \(tinyHead == nil ? "base " : "")model in \(tinyModel)")
+        }
+        if let videoFrames, videoFrames > 0 {
+            let dir = out + "/video"
+            try ShapesVideo.write(directory: dir, seed: seed, count: videoFrames)
+            let ffmpeg = Process()
+            ffmpeg.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            ffmpeg.arguments = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-framerate", "10", "-i", dir + "/frames/frame_%05d.png",
+                                "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "10", dir + "/video.mp4"]
+            try ffmpeg.run()
+            ffmpeg.waitUntilExit()
+            guard ffmpeg.terminationStatus == 0 else { throw RecognizerError("ffmpeg failed (\(ffmpeg.terminationStatus)) encoding \(dir)/video.mp4") }
+            progress.line("wrote \(videoFrames) frames, \(dir)/video.json and \(dir)/video.mp4")
+        }
+    }
+}
