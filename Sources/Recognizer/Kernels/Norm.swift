@@ -95,3 +95,20 @@ extension Tensor {
         return t
     }
 }
+
+/// x[r] = LayerNorm(x[r] + residual[r]) for `rows` rows of `dim`, serially (callers
+/// are already inside parallel tasks): the residual add fused into the norm's first pass.
+@inline(__always)
+public func residualLayerNormRows(_ x: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>, rows: Int, dim: Int,
+                                  weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float) {
+    for i in 0..<rows {
+        let p = x + i * dim, r = residual + i * dim
+        var mean: Float = 0
+        for j in 0..<dim { let s = p[j] + r[j]; p[j] = s; mean += s }
+        mean /= Float(dim)
+        var v: Float = 0
+        for j in 0..<dim { let d = p[j] - mean; v += d * d }
+        let inv = 1 / (v / Float(dim) + eps).squareRoot()
+        for j in 0..<dim { p[j] = (p[j] - mean) * inv * weight[j] + bias[j] }
+    }
+}
