@@ -31,7 +31,10 @@ func fastErf(_ xIn: Float) -> Float {
 func fastExp(_ xIn: Float) -> Float {
     let x = min(max(xIn, -87), 88)
     let t = x * 1.44269504088896341  // x * log2(e)
-    let n = t.rounded(.toNearestOrEven)
+    // round to nearest even by adding and removing 1.5 * 2^23 (exact for |t| < 2^22):
+    // unlike `rounded()`, which is a scalar rintf call on baseline x86-64, this vectorizes.
+    let magic: Float = 12582912
+    let n = (t + magic) - magic
     let f = (t - n) * 0.693147180559945309  // f * ln 2, in [-0.347, 0.347]
     var p: Float = 1.0 / 720
     p = p * f + 1.0 / 120
@@ -83,6 +86,25 @@ public enum Activation {
             }
             let inv = 1 / s
             for j in 0..<cols { row[j] *= inv }
+        }
+    }
+
+    /// softmaxRows without the final scaling pass: rows hold exp(x - max) and
+    /// `inverseSums[r]` = 1 / sum, for callers that scale a smaller product instead
+    /// (attention scales P V's [rows, headDim] rather than P's [rows, keys]).
+    @inline(__always)
+    public static func expRows(_ p: UnsafeMutablePointer<Float>, rows: Int, cols: Int, inverseSums: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            let row = p + r * cols
+            var m = -Float.infinity
+            for j in 0..<cols { m = max(m, row[j]) }
+            var s: Float = 0
+            for j in 0..<cols {
+                let e = fastExp(row[j] - m)
+                row[j] = e
+                s += e
+            }
+            inverseSums[r] = 1 / s
         }
     }
 
