@@ -19,8 +19,8 @@ struct BenchCommand: AsyncParsableCommand {
         bench.header()
         let ceiling = bench.row("sgemm_ceiling", reps: quick ? 3 : 7) { sgemmCeilingRun() }
         bench.ceiling = ceiling
-        try samRows(bench)
-        try clipRows(bench)
+        let sam = try samRows(bench)
+        try clipRows(bench, sam: sam)
     }
 
     func sgemmCeilingRun() {
@@ -32,8 +32,9 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
-    func samRows(_ bench: Bench) throws {
-        guard bench.wants("sam") else { return }
+    /// SAM rows; returns the model, embedding and input for the keyframe row.
+    func samRows(_ bench: Bench) throws -> (SAM, SAM.Input)? {
+        guard bench.wants("sam") || bench.wants("keyframe") else { return nil }
         let st = try SafeTensors(name: "generated SAM ViT-B", tensors: SAMConfig.vitB.syntheticWeights())
         let sam = try SAM(weights: SAMConfig.weights([st]))
         var rgb = [UInt8](repeating: 0, count: 1024 * 768 * 3)
@@ -41,17 +42,24 @@ struct BenchCommand: AsyncParsableCommand {
         let input = sam.preprocess(rgb: rgb, width: 1024, height: 768)
         var emb = Tensor(zeros: [1])
         bench.row("sam_vit_b_encoder", reps: quick ? 1 : 3) { emb = sam.encode(input) }
+        guard bench.wants("sam") else { return (sam, input) }
+        if emb.count == 1 { emb = sam.encode(input) }
         for n in quick ? [16] : [1, 16, 64] {
-            let boxes = (0..<n).map { i -> [Float] in
-                let x = Float((i * 97) % 900), y = Float((i * 61) % 600)
-                return [x, y, x + 60 + Float(i % 5) * 20, y + 80 + Float(i % 3) * 30]
-            }
+            let boxes = Self.boxes(n)
             bench.row("sam_decoder_tokens_\(n)") { _ = sam.decode(embedding: emb, input: input, boxes: boxes) }
             bench.row("sam_decoder_masks_\(n)", reps: quick ? 1 : 3) { _ = sam.decode(embedding: emb, input: input, boxes: boxes, masks: true) }
         }
+        return (sam, input)
     }
 
-    func clipRows(_ bench: Bench) throws {
+    static func boxes(_ n: Int) -> [[Float]] {
+        (0..<n).map { i -> [Float] in
+            let x = Float((i * 97) % 900), y = Float((i * 61) % 600)
+            return [x, y, x + 60 + Float(i % 5) * 20, y + 80 + Float(i % 3) * 30]
+        }
+    }
+
+    func clipRows(_ bench: Bench, sam: (SAM, SAM.Input)?) throws {
         guard bench.wants("clip") || bench.wants("text") || bench.wants("head") || bench.wants("keyframe") else { return }
         let st = try SafeTensors(name: "generated CLIP ViT-B/16", tensors: syntheticCLIPWeights(vision: .b16, text: .b))
         let w = WeightSource.clip([st])
@@ -76,6 +84,16 @@ struct BenchCommand: AsyncParsableCommand {
             let tokens = Tensor(shape: [n, 256], data: r)
             bench.row("head_\(n)") { _ = head.embed(regionTokens: tokens, featureMap: fm) }
         }
+        // a whole keyframe: SAM-B encoder + CLIP-B/16 vision + 16 boxes (tokens only) + head
+        if let (sam, input) = sam {
+            let boxes = Self.boxes(16)
+            bench.row("keyframe_bb_16", reps: quick ? 1 : 3) {
+                let emb = sam.encode(input)
+                let fm = vision(pixels).featureMap
+                let tokens = sam.decode(embedding: emb, input: input, boxes: boxes).regionTokens
+                _ = head.embed(regionTokens: tokens, featureMap: fm)
+            }
+        }
     }
 }
 
@@ -87,6 +105,13 @@ final class Bench: @unchecked Sendable {
     init(json: Bool, reps: Int, filter: String?) { self.json = json; self.reps = reps; self.filter = filter }
 
     func wants(_ name: String) -> Bool { filter.map { name.contains($0) || $0.contains(name) } ?? true }
+
+    /// Peak resident set of the process so far (getrusage ru_maxrss, KiB on Linux).
+    static func peakRSSMiB() -> Double {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return Double(u.ru_maxrss) / 1024
+    }
 
     func header() {
         guard !json else { return }
@@ -116,7 +141,7 @@ final class Bench: @unchecked Sendable {
         if json {
             let obj: [String: Any] = ["name": name, "gflop": gflop, "median_ms": median, "min_ms": times.first!, "max_ms": times.last!,
                                       "gflops": gflops, "ceiling_gflops": ceiling > 0 ? ceiling : gflops, "percent_of_ceiling": pct, "reps": times.count,
-                                      "threads": Parallel.workers]
+                                      "threads": Parallel.workers, "peak_rss_mib": Self.peakRSSMiB()]
             let d = try! JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
             print(String(decoding: d, as: UTF8.self))
         } else {
