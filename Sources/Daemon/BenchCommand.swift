@@ -101,10 +101,18 @@ struct BenchCommand: AsyncParsableCommand {
 final class Bench: @unchecked Sendable {
     let json: Bool, reps: Int, filter: String?
     var ceiling: Double = 0
+    var ceilingPerCPU: Double = 0
 
     init(json: Bool, reps: Int, filter: String?) { self.json = json; self.reps = reps; self.filter = filter }
 
     func wants(_ name: String) -> Bool { filter.map { name.contains($0) || $0.contains(name) } ?? true }
+
+    /// User + system CPU time of the process in ms.
+    static func cpuMs() -> Double {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000 + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000
+    }
 
     /// Peak resident set of the process so far (getrusage ru_maxrss, KiB on Linux).
     static func peakRSSMiB() -> Double {
@@ -116,7 +124,7 @@ final class Bench: @unchecked Sendable {
     func header() {
         guard !json else { return }
         print("threads: \(Parallel.workers) (BLAS \(Gemm.threads))")
-        print("name                          GFLOP   median ms     min ms     max ms   GFLOP/s  % ceiling")
+        print("name                          GFLOP   median ms     min ms     max ms   GFLOP/s  % ceiling     cpu ms  % ceil/cpu")
     }
 
     /// Runs `body` once to warm up, then `reps` times; returns achieved GFLOP/s.
@@ -124,16 +132,25 @@ final class Bench: @unchecked Sendable {
     func row(_ name: String, reps: Int? = nil, _ body: () -> Void) -> Double {
         guard filter.map({ name.contains($0) || name == "sgemm_ceiling" }) ?? true else { return 0 }
         body()
-        var times: [Double] = []
+        var times: [Double] = [], cpu: [Double] = []
         var flops = 0
         for _ in 0..<(reps ?? self.reps) {
             let f0 = gemmFlops.load(ordering: .relaxed)
+            let c0 = Self.cpuMs()
             let t0 = DispatchTime.now().uptimeNanoseconds
             body()
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+            cpu.append(Self.cpuMs() - c0)
             flops = gemmFlops.load(ordering: .relaxed) - f0
         }
         times.sort()
+        cpu.sort()
+        // CPU time (user + system of the whole process) is what a loaded machine distorts
+        // least: GFLOP per CPU-second against the ceiling's is the load-robust efficiency.
+        let cpuMedian = cpu[cpu.count / 2]
+        let cpuGflops = cpuMedian > 0 ? Double(flops) / 1e9 / (cpuMedian / 1000) : 0
+        if name == "sgemm_ceiling" { ceilingPerCPU = cpuGflops }
+        let cpuPct = ceilingPerCPU > 0 ? 100 * cpuGflops / ceilingPerCPU : 100
         let median = times[times.count / 2]
         let gflop = Double(flops) / 1e9
         let gflops = median > 0 ? gflop / (median / 1000) : 0
@@ -141,12 +158,13 @@ final class Bench: @unchecked Sendable {
         if json {
             let obj: [String: Any] = ["name": name, "gflop": gflop, "median_ms": median, "min_ms": times.first!, "max_ms": times.last!,
                                       "gflops": gflops, "ceiling_gflops": ceiling > 0 ? ceiling : gflops, "percent_of_ceiling": pct, "reps": times.count,
-                                      "threads": Parallel.workers, "peak_rss_mib": Self.peakRSSMiB()]
+                                      "threads": Parallel.workers, "peak_rss_mib": Self.peakRSSMiB(),
+                                      "cpu_ms": cpuMedian, "gflops_per_cpu_s": cpuGflops, "percent_of_ceiling_cpu": cpuPct]
             let d = try! JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
             print(String(decoding: d, as: UTF8.self))
         } else {
             print(name.padding(toLength: 26, withPad: " ", startingAt: 0)
-                  + String(format: "%9.2f %11.2f %10.2f %10.2f %9.1f %9.1f%%", gflop, median, times.first!, times.last!, gflops, pct))
+                  + String(format: "%9.2f %11.2f %10.2f %10.2f %9.1f %9.1f%% %10.1f %9.1f%%", gflop, median, times.first!, times.last!, gflops, pct, cpuMedian, cpuPct))
         }
         fflush(nil)
         return gflops

@@ -53,3 +53,16 @@ public func addLinear(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float
     addBiasRows(x, rows: m, cols: n, bias: b)
     Gemm.sgemm(transB: true, m: m, n: n, k: k, a: y, lda: k, b: w, ldb: k, beta: 1, c: x, ldc: n)
 }
+
+/// p[r, j] = QuickGELU(p[r, j] + bias[j]) = x * sigmoid(1.702 x) over [rows, cols].
+public func biasQuickGelu(_ p: UnsafeMutablePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>) {
+    Parallel.forRanges(rows, grain: max(1, 16384 / cols)) { r in
+        for i in r {
+            let row = p + i * cols
+            for j in 0..<cols {
+                let x = row[j] + bias[j]
+                row[j] = x / (1 + fastExp(-1.702 * x))
+            }
+        }
+    }
+}
