@@ -15,6 +15,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         if let threads { Parallel.workers = threads }
+        if let budget = ProcessInfo.processInfo.environment["REGIONSPOTD_SCORE_BUDGET"].flatMap(Int.init) { SAM.scoreBudget = budget }
         let bench = Bench(json: json, reps: quick ? 2 : 5, filter: filter)
         bench.header()
         let ceiling = bench.row("sgemm_ceiling", reps: quick ? 3 : 7) { sgemmCeilingRun() }

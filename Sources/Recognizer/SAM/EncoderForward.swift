@@ -26,6 +26,14 @@ func withPointers<R>(_ a: Tensor, _ b: Tensor, _ body: (UnsafePointer<Float>, Un
     a.data.withUnsafeBufferPointer { ap in b.data.withUnsafeBufferPointer { bp in body(ap.baseAddress!, bp.baseAddress!) } }
 }
 
+extension SAM {
+    /// Encoder attention scores per block (floats, per worker): whole windows, and for
+    /// global attention as many grid rows of queries as fit. Bigger blocks repack the keys
+    /// less often (OpenBLAS packs K^T once per call); 2^20 = 4 MiB per worker = 4 rows of
+    /// 64 queries over 4,096 keys. A tuning knob for benchmarks; set before encoding.
+    nonisolated(unsafe) public static var scoreBudget = 1 << 20
+}
+
 extension SAMImageEncoder {
     /// Padded window tokens for a window size (0 = global: no padding).
     func paddedTokens(window ws: Int) -> Int {
@@ -70,7 +78,7 @@ extension SAMImageEncoder {
         let d = config.embedDim, heads = config.heads, hd = d / heads, t = side * side
         let base = w.qkv.baseAddress!
         withPointers(b.qkvW, b.qkvB) { qw, qb in linearInto(src, m: batch * t, k: d, qw, qb, n: 3 * d, out: base) }
-        let rowsPerBlock = max(1, min(side, (1 << 18) / (t * side)))
+        let rowsPerBlock = max(1, min(side, SAM.scoreBudget / (t * side)))
         let shape = AttentionShape(
             batch: batch, queries: t, keys: t, heads: heads, headDim: hd,
             ldq: 3 * d, ldk: 3 * d, ldv: 3 * d, ldo: d,
