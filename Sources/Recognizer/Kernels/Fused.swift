@@ -6,13 +6,26 @@ import Foundation
 // Naive references are the Tensor operations they replace; KernelTests compare them.
 
 /// One LayerNorm row: y = (x - mean) / sqrt(var + eps) * weight + bias (y may be x).
+/// Mean and variance are accumulated in 8 lanes (a scalar float sum does not vectorize).
 @inline(__always)
 func layerNormRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, dim: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float) {
-    var mean: Float = 0
-    for j in 0..<dim { mean += x[j] }
-    mean /= Float(dim)
-    var v: Float = 0
-    for j in 0..<dim { let d = x[j] - mean; v += d * d }
+    let raw = UnsafeRawPointer(x)
+    var sv = SIMD8<Float>()
+    var j = 0
+    while j + 8 <= dim { sv += raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self); j += 8 }
+    var sum = sv.sum()
+    while j < dim { sum += x[j]; j += 1 }
+    let mean = sum / Float(dim)
+    let mv = SIMD8<Float>(repeating: mean)
+    var vv = SIMD8<Float>()
+    j = 0
+    while j + 8 <= dim {
+        let d = raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) - mv
+        vv += d * d
+        j += 8
+    }
+    var v = vv.sum()
+    while j < dim { let d = x[j] - mean; v += d * d; j += 1 }
     let inv = 1 / (v / Float(dim) + eps).squareRoot()
     for j in 0..<dim { y[j] = (x[j] - mean) * inv * weight[j] + bias[j] }
 }

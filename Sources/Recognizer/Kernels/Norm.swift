@@ -4,16 +4,7 @@ import Foundation
 /// channels-last [H*W, C] map is the same operation, so SAM's neck uses this too.
 public func layerNormInPlace(_ p: UnsafeMutablePointer<Float>, rows: Int, dim: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float) {
     Parallel.forRanges(rows, grain: max(1, 16384 / dim)) { r in
-        for i in r {
-            let x = p + i * dim
-            var mean: Float = 0
-            for j in 0..<dim { mean += x[j] }
-            mean /= Float(dim)
-            var v: Float = 0
-            for j in 0..<dim { let d = x[j] - mean; v += d * d }
-            let inv = 1 / (v / Float(dim) + eps).squareRoot()
-            for j in 0..<dim { x[j] = (x[j] - mean) * inv * weight[j] + bias[j] }
-        }
+        for i in r { layerNormRow(p + i * dim, p + i * dim, dim: dim, weight: weight, bias: bias, eps: eps) }
     }
 }
 
@@ -103,12 +94,7 @@ public func residualLayerNormRows(_ x: UnsafeMutablePointer<Float>, residual: Un
                                   weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float) {
     for i in 0..<rows {
         let p = x + i * dim, r = residual + i * dim
-        var mean: Float = 0
-        for j in 0..<dim { let s = p[j] + r[j]; p[j] = s; mean += s }
-        mean /= Float(dim)
-        var v: Float = 0
-        for j in 0..<dim { let d = p[j] - mean; v += d * d }
-        let inv = 1 / (v / Float(dim) + eps).squareRoot()
-        for j in 0..<dim { p[j] = (p[j] - mean) * inv * weight[j] + bias[j] }
+        for j in 0..<dim { p[j] += r[j] }
+        layerNormRow(p, p, dim: dim, weight: weight, bias: bias, eps: eps)
     }
 }
