@@ -17,12 +17,13 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         if let threads { Parallel.workers = threads }
+        if let budget = ProcessInfo.processInfo.environment["REGIONSPOTD_SCORE_BUDGET"].flatMap(Int.init) { SAM.scoreBudget = budget }
         let bench = Bench(json: json, reps: quick ? 2 : 5, filter: filter)
         bench.header()
         let ceiling = bench.row("sgemm_ceiling", reps: quick ? 3 : 7) { sgemmCeilingRun() }
         bench.ceiling = ceiling
-        try samRows(bench)
-        try clipRows(bench)
+        let sam = try samRows(bench)
+        try clipRows(bench, sam: sam)
         videoRows(bench)
     }
 
@@ -76,8 +77,9 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
-    func samRows(_ bench: Bench) throws {
-        guard bench.wants("sam") else { return }
+    /// SAM rows; returns the model, embedding and input for the keyframe row.
+    func samRows(_ bench: Bench) throws -> (SAM, SAM.Input)? {
+        guard bench.wants("sam") || bench.wants("keyframe") else { return nil }
         let st = try SafeTensors(name: "generated SAM ViT-B", tensors: SAMConfig.vitB.syntheticWeights())
         let sam = try SAM(weights: SAMConfig.weights([st]))
         var rgb = [UInt8](repeating: 0, count: 1024 * 768 * 3)
@@ -85,17 +87,24 @@ struct BenchCommand: AsyncParsableCommand {
         let input = sam.preprocess(rgb: rgb, width: 1024, height: 768)
         var emb = Tensor(zeros: [1])
         bench.row("sam_vit_b_encoder", reps: quick ? 1 : 3) { emb = sam.encode(input) }
+        guard bench.wants("sam") else { return (sam, input) }
+        if emb.count == 1 { emb = sam.encode(input) }
         for n in quick ? [16] : [1, 16, 64] {
-            let boxes = (0..<n).map { i -> [Float] in
-                let x = Float((i * 97) % 900), y = Float((i * 61) % 600)
-                return [x, y, x + 60 + Float(i % 5) * 20, y + 80 + Float(i % 3) * 30]
-            }
+            let boxes = Self.boxes(n)
             bench.row("sam_decoder_tokens_\(n)") { _ = sam.decode(embedding: emb, input: input, boxes: boxes) }
             bench.row("sam_decoder_masks_\(n)", reps: quick ? 1 : 3) { _ = sam.decode(embedding: emb, input: input, boxes: boxes, masks: true) }
         }
+        return (sam, input)
     }
 
-    func clipRows(_ bench: Bench) throws {
+    static func boxes(_ n: Int) -> [[Float]] {
+        (0..<n).map { i -> [Float] in
+            let x = Float((i * 97) % 900), y = Float((i * 61) % 600)
+            return [x, y, x + 60 + Float(i % 5) * 20, y + 80 + Float(i % 3) * 30]
+        }
+    }
+
+    func clipRows(_ bench: Bench, sam: (SAM, SAM.Input)?) throws {
         guard bench.wants("clip") || bench.wants("text") || bench.wants("head") || bench.wants("keyframe") else { return }
         let st = try SafeTensors(name: "generated CLIP ViT-B/16", tensors: syntheticCLIPWeights(vision: .b16, text: .b))
         let w = WeightSource.clip([st])
@@ -120,6 +129,16 @@ struct BenchCommand: AsyncParsableCommand {
             let tokens = Tensor(shape: [n, 256], data: r)
             bench.row("head_\(n)") { _ = head.embed(regionTokens: tokens, featureMap: fm) }
         }
+        // a whole keyframe: SAM-B encoder + CLIP-B/16 vision + 16 boxes (tokens only) + head
+        if let (sam, input) = sam {
+            let boxes = Self.boxes(16)
+            bench.row("keyframe_bb_16", reps: quick ? 1 : 3) {
+                let emb = sam.encode(input)
+                let fm = vision(pixels).featureMap
+                let tokens = sam.decode(embedding: emb, input: input, boxes: boxes).regionTokens
+                _ = head.embed(regionTokens: tokens, featureMap: fm)
+            }
+        }
     }
 }
 
@@ -127,6 +146,7 @@ struct BenchCommand: AsyncParsableCommand {
 final class Bench: @unchecked Sendable {
     let json: Bool, reps: Int, filter: String?
     var ceiling: Double = 0
+    var ceilingPerCPU: Double = 0
 
     init(json: Bool, reps: Int, filter: String?) { self.json = json; self.reps = reps; self.filter = filter }
 
@@ -142,10 +162,24 @@ final class Bench: @unchecked Sendable {
 
     func wants(_ name: String) -> Bool { filter.map { name.contains($0) || $0.contains(name) } ?? true }
 
+    /// User + system CPU time of the process in ms.
+    static func cpuMs() -> Double {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000 + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000
+    }
+
+    /// Peak resident set of the process so far (getrusage ru_maxrss, KiB on Linux).
+    static func peakRSSMiB() -> Double {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return Double(u.ru_maxrss) / 1024
+    }
+
     func header() {
         guard !json else { return }
         print("threads: \(Parallel.workers) (BLAS \(Gemm.threads))")
-        print("name                          GFLOP   median ms     min ms     max ms   GFLOP/s  % ceiling")
+        print("name                          GFLOP   median ms     min ms     max ms   GFLOP/s  % ceiling     cpu ms  % ceil/cpu")
     }
 
     /// Runs `body` once to warm up, then `reps` times; returns achieved GFLOP/s.
@@ -153,34 +187,44 @@ final class Bench: @unchecked Sendable {
     func row(_ name: String, reps: Int? = nil, _ body: () -> Void) -> Double {
         guard filter.map({ name.contains($0) || name == "sgemm_ceiling" }) ?? true else { return 0 }
         body()
-        var times: [Double] = []
+        var times: [Double] = [], cpu: [Double] = []
         var flops = 0
         for _ in 0..<(reps ?? self.reps) {
             let f0 = gemmFlops.load(ordering: .relaxed)
+            let c0 = Self.cpuMs()
             let t0 = DispatchTime.now().uptimeNanoseconds
             body()
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+            cpu.append(Self.cpuMs() - c0)
             flops = gemmFlops.load(ordering: .relaxed) - f0
         }
-        return report(name, gflop: Double(flops) / 1e9, times: times)
+        return report(name, gflop: Double(flops) / 1e9, times: times, cpu: cpu)
     }
 
-    /// Prints one row from measured times (ms).
+    /// Prints one row from measured wall times and process CPU times (ms).
     @discardableResult
-    func report(_ name: String, gflop: Double, times unsorted: [Double]) -> Double {
-        let times = unsorted.sorted()
+    func report(_ name: String, gflop: Double, times unsortedTimes: [Double], cpu unsortedCPU: [Double]? = nil) -> Double {
+        let times = unsortedTimes.sorted()
+        let cpu = (unsortedCPU ?? unsortedTimes).sorted()
+        // CPU time (user + system of the whole process) is what a loaded machine distorts
+        // least: GFLOP per CPU-second against the ceiling's is the load-robust efficiency.
+        let cpuMedian = cpu[cpu.count / 2]
+        let cpuGflops = cpuMedian > 0 ? gflop / (cpuMedian / 1000) : 0
+        if name == "sgemm_ceiling" { ceilingPerCPU = cpuGflops }
+        let cpuPct = ceilingPerCPU > 0 ? 100 * cpuGflops / ceilingPerCPU : 100
         let median = times[times.count / 2]
         let gflops = median > 0 ? gflop / (median / 1000) : 0
         let pct = ceiling > 0 ? 100 * gflops / ceiling : 100
         if json {
             let obj: [String: Any] = ["name": name, "gflop": gflop, "median_ms": median, "min_ms": times.first!, "max_ms": times.last!,
                                       "gflops": gflops, "ceiling_gflops": ceiling > 0 ? ceiling : gflops, "percent_of_ceiling": pct, "reps": times.count,
-                                      "threads": Parallel.workers]
+                                      "threads": Parallel.workers, "peak_rss_mib": Self.peakRSSMiB(),
+                                      "cpu_ms": cpuMedian, "gflops_per_cpu_s": cpuGflops, "percent_of_ceiling_cpu": cpuPct]
             let d = try! JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
             print(String(decoding: d, as: UTF8.self))
         } else {
             print(name.padding(toLength: 26, withPad: " ", startingAt: 0)
-                  + String(format: "%9.2f %11.2f %10.2f %10.2f %9.1f %9.1f%%", gflop, median, times.first!, times.last!, gflops, pct))
+                  + String(format: "%9.2f %11.2f %10.2f %10.2f %9.1f %9.1f%% %10.1f %9.1f%%", gflop, median, times.first!, times.last!, gflops, pct, cpuMedian, cpuPct))
         }
         fflush(nil)
         return gflops

@@ -40,21 +40,30 @@ public struct CLIPText: Sendable {
     /// embeddings [B, E], not normalized. The end token is the highest id of each
     /// sequence (as CLIP's argmax pooling). Runs `batchSize` prompts at a time.
     public func callAsFunction(_ sequences: [[Int]], batchSize: Int = 64) throws(RecognizerError) -> Tensor {
-        var out: [Float] = []
-        out.reserveCapacity(sequences.count * config.embedDim)
+        // Batches hold prompts of similar length (sorted by length, stable), so each is
+        // truncated to a length close to its own prompts'; causal attention makes the
+        // padding invisible to the end token, so the order does not change any result.
+        let e = config.embedDim
+        let ends = sequences.map(Self.endPosition)
+        let order = sequences.indices.sorted { (ends[$0], $0) < (ends[$1], $1) }
+        var out = [Float](repeating: 0, count: sequences.count * e)
         var start = 0
-        while start < sequences.count {
-            let batch = Array(sequences[start..<min(sequences.count, start + batchSize)])
-            out += try encodeBatch(batch).data
+        while start < order.count {
+            let idx = Array(order[start..<min(order.count, start + batchSize)])
+            let y = try encodeBatch(idx.map { sequences[$0] })
+            for (j, i) in idx.enumerated() { out.replaceSubrange((i * e)..<((i + 1) * e), with: y.data[(j * e)..<((j + 1) * e)]) }
             start += batchSize
         }
-        return Tensor(shape: [sequences.count, config.embedDim], data: out)
+        return Tensor(shape: [sequences.count, e], data: out)
     }
+
+    /// The end token's position: the first occurrence of the sequence's highest id.
+    static func endPosition(_ s: [Int]) -> Int { s.indices.max { s[$0] < s[$1] || (s[$0] == s[$1] && $0 > $1) } ?? 0 }
 
     func encodeBatch(_ seqs: [[Int]]) throws(RecognizerError) -> Tensor {
         let w = config.width
         // the end token position of each sequence (first occurrence of its max id)
-        let ends = seqs.map { s in s.indices.max { s[$0] < s[$1] || (s[$0] == s[$1] && $0 > $1) } ?? 0 }
+        let ends = seqs.map(Self.endPosition)
         let t = (ends.max() ?? 0) + 1
         guard t <= config.contextLength else { throw RecognizerError("text: \(t) tokens exceed the context length \(config.contextLength)") }
         var x = [Float](repeating: 0, count: seqs.count * t * w)

@@ -31,7 +31,44 @@ struct CLIPTransformer {
     }
 
     /// x [B*T, W] for B sequences of T tokens; `causal` masks future positions (text).
+    /// The residual stream is updated in place on preallocated buffers (LayerNorm into a
+    /// buffer, x += Linear as bias rows + a beta = 1 GEMM, bias + activation as one pass);
+    /// `reference` below is the same computation with Tensor operations.
     func callAsFunction(_ x: Tensor, batch: Int, tokens t: Int, causal: Bool) -> Tensor {
+        var x = x
+        let w = width, hd = w / heads, rows = batch * t, hidden = blocks.first?.fcW.shape[0] ?? 0
+        let h = UnsafeMutablePointer<Float>.allocate(capacity: rows * w), att = UnsafeMutablePointer<Float>.allocate(capacity: rows * w)
+        let qkv = UnsafeMutablePointer<Float>.allocate(capacity: rows * 3 * w), m = UnsafeMutablePointer<Float>.allocate(capacity: rows * hidden)
+        defer { h.deallocate(); att.deallocate(); qkv.deallocate(); m.deallocate() }
+        let s = AttentionShape(batch: batch, queries: t, keys: t, heads: heads, headDim: hd,
+                               ldq: 3 * w, ldk: 3 * w, ldv: 3 * w, ldo: w,
+                               batchStrideQ: t * 3 * w, batchStrideK: t * 3 * w, batchStrideV: t * 3 * w, batchStrideO: t * w)
+        let mask: AttentionBias? = causal ? { _, _, q0, qn, scores, _ in
+            for i in 0..<qn {
+                let row = scores + i * t
+                for j in (q0 + i + 1)..<max(t, q0 + i + 1) { row[j] = -.infinity }
+            }
+        } : nil
+        x.data.withUnsafeMutableBufferPointer { xb in
+            let xp = xb.baseAddress!
+            for b in blocks {
+                withPointers(b.ln1w, b.ln1b) { lw, lb in layerNorm(xp, rows: rows, dim: w, weight: lw, bias: lb, eps: 1e-5, out: h) }
+                withPointers(b.inW, b.inB) { iw, ib in linearInto(h, m: rows, k: w, iw, ib, n: 3 * w, out: qkv) }
+                multiHeadAttention(s, scale: 1 / Float(hd).squareRoot(), q: qkv, k: qkv + w, v: qkv + 2 * w, out: att, bias: mask)
+                withPointers(b.outW, b.outB) { ow, ob in addLinear(xp, att, m: rows, k: w, ow, ob, n: w) }
+                withPointers(b.ln2w, b.ln2b) { lw, lb in layerNorm(xp, rows: rows, dim: w, weight: lw, bias: lb, eps: 1e-5, out: h) }
+                withPointers(b.fcW, b.fcB) { fw, fb in
+                    Gemm.sgemm(transB: true, m: rows, n: hidden, k: w, a: h, lda: w, b: fw, ldb: w, c: m, ldc: hidden)
+                    if quickGelu { biasQuickGelu(m, rows: rows, cols: hidden, bias: fb) } else { biasGelu(m, rows: rows, cols: hidden, bias: fb) }
+                }
+                withPointers(b.projW, b.projB) { pw, pb in addLinear(xp, m, m: rows, k: hidden, pw, pb, n: w) }
+            }
+        }
+        return x
+    }
+
+    /// Reference for `callAsFunction` with Tensor operations (one copy per step).
+    func reference(_ x: Tensor, batch: Int, tokens t: Int, causal: Bool) -> Tensor {
         var x = x
         let w = width, hd = w / heads
         for b in blocks {

@@ -27,11 +27,15 @@ func fastErf(_ xIn: Float) -> Float {
 
 /// e^x by range reduction to 2^n * 2^f, |f| <= 1/2, with the degree-6 Taylor polynomial
 /// of 2^f (truncation error < 2e-7 relative) for x in [-87, 88]; below -87 it is ~0.
+/// n is rounded to nearest even by adding 1.5 * 2^23, whose low mantissa bits then hold
+/// n: no `rounded()` (a scalar rintf call on baseline x86-64) and no trapping Int32(_:),
+/// so loops over it vectorize. `fastExp8` is the same arithmetic on 8 lanes.
 @inline(__always)
 func fastExp(_ xIn: Float) -> Float {
     let x = min(max(xIn, -87), 88)
     let t = x * 1.44269504088896341  // x * log2(e)
-    let n = t.rounded(.toNearestOrEven)
+    let r = t + 12582912
+    let n = r - 12582912
     let f = (t - n) * 0.693147180559945309  // f * ln 2, in [-0.347, 0.347]
     var p: Float = 1.0 / 720
     p = p * f + 1.0 / 120
@@ -40,8 +44,53 @@ func fastExp(_ xIn: Float) -> Float {
     p = p * f + 0.5
     p = p * f + 1
     p = p * f + 1
-    let bits = UInt32(bitPattern: Int32(n) + 127) << 23
-    return p * Float(bitPattern: bits)
+    let bits = (Int32(bitPattern: r.bitPattern) &- 0x4B40_0000 &+ 127) &<< 23
+    return p * Float(bitPattern: UInt32(bitPattern: bits))
+}
+
+@inline(__always)
+func fastExp8(_ xIn: SIMD8<Float>) -> SIMD8<Float> {
+    let x = pointwiseMin(pointwiseMax(xIn, SIMD8(repeating: -87)), SIMD8(repeating: 88))
+    let t = x * 1.44269504088896341
+    let r = t + 12582912
+    let n = r - 12582912
+    let f = (t - n) * 0.693147180559945309
+    var p = SIMD8<Float>(repeating: 1.0 / 720)
+    p = p * f + 1.0 / 120
+    p = p * f + 1.0 / 24
+    p = p * f + 1.0 / 6
+    p = p * f + 0.5
+    p = p * f + 1
+    p = p * f + 1
+    let bits = (unsafeBitCast(r, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
+    return p * unsafeBitCast(bits, to: SIMD8<Float>.self)
+}
+
+/// row[j] = exp(row[j] - max(row)) in place; returns the sum. 8 lanes at a time (the max
+/// and the sum are accumulated per lane, then reduced).
+@inline(__always)
+func expShiftRow(_ row: UnsafeMutablePointer<Float>, _ cols: Int) -> Float {
+    let raw = UnsafeMutableRawPointer(row)
+    var j = 0
+    var mv = SIMD8<Float>(repeating: -.infinity)
+    while j + 8 <= cols {
+        mv = pointwiseMax(mv, raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self))
+        j += 8
+    }
+    var m = mv.max()
+    while j < cols { m = max(m, row[j]); j += 1 }
+    let mm = SIMD8<Float>(repeating: m)
+    var sv = SIMD8<Float>()
+    j = 0
+    while j + 8 <= cols {
+        let e = fastExp8(raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) - mm)
+        raw.storeBytes(of: e, toByteOffset: j * 4, as: SIMD8<Float>.self)
+        sv += e
+        j += 8
+    }
+    var s = sv.sum()
+    while j < cols { let e = fastExp(row[j] - m); row[j] = e; s += e; j += 1 }
+    return s
 }
 
 public enum Activation {
@@ -73,17 +122,17 @@ public enum Activation {
         let ld = ld ?? cols
         for r in 0..<rows {
             let row = p + r * ld
-            var m = -Float.infinity
-            for j in 0..<cols { m = max(m, row[j]) }
-            var s: Float = 0
-            for j in 0..<cols {
-                let e = fastExp(row[j] - m)
-                row[j] = e
-                s += e
-            }
-            let inv = 1 / s
+            let inv = 1 / expShiftRow(row, cols)
             for j in 0..<cols { row[j] *= inv }
         }
+    }
+
+    /// softmaxRows without the final scaling pass: rows hold exp(x - max) and
+    /// `inverseSums[r]` = 1 / sum, for callers that scale a smaller product instead
+    /// (attention scales P V's [rows, headDim] rather than P's [rows, keys]).
+    @inline(__always)
+    public static func expRows(_ p: UnsafeMutablePointer<Float>, rows: Int, cols: Int, inverseSums: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows { inverseSums[r] = 1 / expShiftRow(p + r * cols, cols) }
     }
 
     // MARK: naive references

@@ -44,7 +44,8 @@ public func multiHeadAttention(
     let scratchCount = s.blockRows * s.keys
     let workers = min(Parallel.workers, tasks)
     let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount * workers)
-    defer { scratch.deallocate() }
+    let sums = UnsafeMutablePointer<Float>.allocate(capacity: s.blockRows * workers)
+    defer { scratch.deallocate(); sums.deallocate() }
     Parallel.tasks(tasks) { worker, t in
         let blk = t % blocks, h = (t / blocks) % s.heads, b = t / (blocks * s.heads)
         let q0 = blk * s.blockRows, qn = min(s.blockRows, s.queries - q0)
@@ -57,9 +58,14 @@ public func multiHeadAttention(
         Gemm.sgemm(transB: true, m: qn, n: s.keys, k: s.headDim, alpha: scale,
                    a: qp, lda: s.ldq, b: kp, ldb: s.ldk, c: scores, ldc: s.keys)
         bias?(b, h, q0, qn, scores, worker)
-        Activation.softmaxRows(scores, rows: qn, cols: s.keys)
-        // out[qn, headDim] = P V
+        // P = exp(scores - max) unnormalized; out[qn, headDim] = (P V) / rowsum
+        let inv = sums + worker * s.blockRows
+        Activation.expRows(scores, rows: qn, cols: s.keys, inverseSums: inv)
         Gemm.sgemm(m: qn, n: s.headDim, k: s.keys, a: scores, lda: s.keys, b: vp, ldb: s.ldv, c: op, ldc: s.ldo)
+        for i in 0..<qn {
+            let o = op + i * s.ldo, f = inv[i]
+            for c in 0..<s.headDim { o[c] *= f }
+        }
     }
 }
 

@@ -59,7 +59,9 @@ public func linear(_ x: Tensor, _ w: Tensor, _ b: Tensor?) -> Tensor {
 public func linearInto(_ x: UnsafePointer<Float>, m: Int, k: Int, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>?, n: Int, out: UnsafeMutablePointer<Float>, ldx: Int? = nil, ldo: Int? = nil) {
     let ldo = ldo ?? n
     if let b {
-        for i in 0..<m { (out + i * ldo).update(from: b, count: n) }
+        Parallel.forRanges(m, grain: max(1, 65536 / n)) { r in
+            for i in r { (out + i * ldo).update(from: b, count: n) }
+        }
     }
     Gemm.sgemm(transB: true, m: m, n: n, k: k, a: x, lda: ldx ?? k, b: w, ldb: k, beta: b == nil ? 0 : 1, c: out, ldc: ldo)
 }

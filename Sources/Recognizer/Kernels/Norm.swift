@@ -4,16 +4,7 @@ import Foundation
 /// channels-last [H*W, C] map is the same operation, so SAM's neck uses this too.
 public func layerNormInPlace(_ p: UnsafeMutablePointer<Float>, rows: Int, dim: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float) {
     Parallel.forRanges(rows, grain: max(1, 16384 / dim)) { r in
-        for i in r {
-            let x = p + i * dim
-            var mean: Float = 0
-            for j in 0..<dim { mean += x[j] }
-            mean /= Float(dim)
-            var v: Float = 0
-            for j in 0..<dim { let d = x[j] - mean; v += d * d }
-            let inv = 1 / (v / Float(dim) + eps).squareRoot()
-            for j in 0..<dim { x[j] = (x[j] - mean) * inv * weight[j] + bias[j] }
-        }
+        for i in r { layerNormRow(p + i * dim, p + i * dim, dim: dim, weight: weight, bias: bias, eps: eps) }
     }
 }
 
@@ -93,5 +84,17 @@ extension Tensor {
             for j in 0..<n { t.data[r * n + j] *= inv }
         }
         return t
+    }
+}
+
+/// x[r] = LayerNorm(x[r] + residual[r]) for `rows` rows of `dim`, serially (callers
+/// are already inside parallel tasks): the residual add fused into the norm's first pass.
+@inline(__always)
+public func residualLayerNormRows(_ x: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>, rows: Int, dim: Int,
+                                  weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float) {
+    for i in 0..<rows {
+        let p = x + i * dim, r = residual + i * dim
+        for j in 0..<dim { p[j] += r[j] }
+        layerNormRow(p, p, dim: dim, weight: weight, bias: bias, eps: eps)
     }
 }

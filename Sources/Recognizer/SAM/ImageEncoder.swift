@@ -89,9 +89,12 @@ struct SAMImageEncoder {
         let g = config.grid
         var x = patchEmbed(input, weight: patchW, bias: patchB, patch: config.patchSize)  // [G*G, D]
         x = x + posEmbed
-        for (i, b) in blocks.enumerated() {
-            x = block(x, b, relH: relH[i], relW: relW[i])
-        }
+        let hidden = blocks.first?.lin1W.shape[0] ?? 0
+        let padded = blocks.map { paddedTokens(window: $0.window) }.max() ?? 0
+        let ws = EncoderWorkspace(tokens: g * g, padded: padded, dim: config.embedDim, hidden: hidden)
+        x.data.withUnsafeBufferPointer { ws.x.baseAddress!.update(from: $0.baseAddress!, count: $0.count) }
+        runBlocks(ws)
+        x.data.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: ws.x.baseAddress!, count: $0.count) }
         // neck
         var y = linear(x, neck0.reshaped([config.promptDim, config.embedDim]), nil)
         y = y.layerNorm(neck1w, neck1b, eps: 1e-6)
@@ -99,8 +102,9 @@ struct SAMImageEncoder {
         return y.layerNorm(neck3w, neck3b, eps: 1e-6)
     }
 
-    /// One transformer block on x [G*G, D].
-    func block(_ x: Tensor, _ b: SAMBlock, relH: [Float], relW: [Float]) -> Tensor {
+    /// One transformer block on x [G*G, D] with Tensor operations: the reference for
+    /// `fastBlock` (EncoderForward.swift).
+    func referenceBlock(_ x: Tensor, _ b: SAMBlock, relH: [Float], relW: [Float]) -> Tensor {
         let g = config.grid, d = config.embedDim
         let h = x.layerNorm(b.norm1w, b.norm1b, eps: 1e-6)
         var a: Tensor

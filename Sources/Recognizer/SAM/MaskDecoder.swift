@@ -151,33 +151,45 @@ struct SAMMaskDecoder {
                                            batch: b, nq: nq, nk: nq, heads: heads, sharedKV: false)
             queries = layer.norm1(li == 0 ? sa : queries + sa)
             // (2) tokens -> image
-            let kpe = shared ? keys + pe : addBroadcast(keys, pe, batch: b)
             let t2i = layer.tokenToImage
-            let ca = t2i.attend(q: linear(queries + qpe, t2i.qW, t2i.qB), k: linear(kpe, t2i.kW, t2i.kB),
-                                v: linear(keys, t2i.vW, t2i.vB), batch: b, nq: nq, nk: hw, heads: heads, sharedKV: shared)
+            let ca: Tensor
+            if shared {
+                let kpe = keys + pe
+                ca = t2i.attend(q: linear(queries + qpe, t2i.qW, t2i.qB), k: linear(kpe, t2i.kW, t2i.kB),
+                                v: linear(keys, t2i.vW, t2i.vB), batch: b, nq: nq, nk: hw, heads: heads, sharedKV: true)
+            } else {
+                ca = foldedTokenToImage(t2i, queries: queries + qpe, nq: nq, rows: nq, keys: keys, pe: pe, batch: b)
+            }
             queries = layer.norm2(queries + ca)
             // (3) MLP on tokens
             let m = linear(linear(queries, layer.lin1W, layer.lin1B).relu(), layer.lin2W, layer.lin2B)
             queries = layer.norm3(queries + m)
-            // (4) image -> tokens: image tokens query the prompt tokens
-            let i2t = layer.imageToToken
-            let qp = linear(kpe, i2t.qW, i2t.qB)  // [hw or B*hw, inner]
-            let tq = queries + qpe
-            let kk = linear(tq, i2t.kW, i2t.kB), vv = linear(queries, i2t.vW, i2t.vB)
-            let upd = attendImageToToken(i2t, q: qp, k: kk, v: vv, batch: b, hw: hw, nq: nq, heads: heads, sharedQ: shared)
-            keys = layer.norm4((shared ? broadcast(keys, batch: b) : keys) + upd)
+            // (4) image -> tokens: image tokens query the prompt tokens; keys = norm4(keys + upd)
+            keys = imageToToken(layer, queries: queries, qpe: qpe, nq: nq, keys: keys, pe: pe, batch: b, shared: shared)
             shared = false
         }
-        // final token -> image attention and norm
-        let kpe = shared ? keys + pe : addBroadcast(keys, pe, batch: b)
-        let fa = finalAttn.attend(q: linear(queries + qpe, finalAttn.qW, finalAttn.qB), k: linear(kpe, finalAttn.kW, finalAttn.kB),
-                                  v: linear(keys, finalAttn.vW, finalAttn.vB), batch: b, nq: nq, nk: hw, heads: heads, sharedKV: shared)
-        queries = normFinal(queries + fa)
-
+        // final token -> image attention and norm; only the IoU token and mask token 0
+        // (rows 0 and 1 of each prompt) are read afterwards.
         var region = [Float](), iouIn = [Float]()
-        for i in 0..<b {
-            iouIn += queries.data[(i * nq * c)..<(i * nq * c + c)]
-            region += queries.data[((i * nq + 1) * c)..<((i * nq + 2) * c)]
+        if shared {
+            let kpe = keys + pe
+            let fa = finalAttn.attend(q: linear(queries + qpe, finalAttn.qW, finalAttn.qB), k: linear(kpe, finalAttn.kW, finalAttn.kB),
+                                      v: linear(keys, finalAttn.vW, finalAttn.vB), batch: b, nq: nq, nk: hw, heads: heads, sharedKV: true)
+            queries = normFinal(queries + fa)
+            for i in 0..<b {
+                iouIn += queries.data[(i * nq * c)..<(i * nq * c + c)]
+                region += queries.data[((i * nq + 1) * c)..<((i * nq + 2) * c)]
+            }
+        } else {
+            let fa = foldedTokenToImage(finalAttn, queries: queries + qpe, nq: nq, rows: 2, keys: keys, pe: pe, batch: b)  // [B*2, C]
+            var q2 = [Float]()
+            q2.reserveCapacity(b * 2 * c)
+            for i in 0..<b { q2 += queries.data[(i * nq * c)..<((i * nq + 2) * c)] }
+            let out = normFinal(Tensor(shape: [b * 2, c], data: q2) + fa)
+            for i in 0..<b {
+                iouIn += out.data[(2 * i * c)..<((2 * i + 1) * c)]
+                region += out.data[((2 * i + 1) * c)..<((2 * i + 2) * c)]
+            }
         }
         let regionTokens = Tensor(shape: [b, c], data: region)
         let iouAll = iouHead(Tensor(shape: [b, c], data: iouIn))  // [B, M]
@@ -232,22 +244,6 @@ struct SAMMaskDecoder {
             }
         }
         return out.map { Tensor(shape: [batch, 4 * g, 4 * g], data: $0) }
-    }
-
-    /// Image tokens (queries, per prompt or shared) attend over each prompt's tokens.
-    private func attendImageToToken(_ a: SAMAttention, q: Tensor, k: Tensor, v: Tensor, batch: Int, hw: Int, nq: Int, heads: Int, sharedQ: Bool) -> Tensor {
-        let inner = a.inner, hd = inner / heads
-        var out = [Float](repeating: 0, count: batch * hw * inner)
-        let s = AttentionShape(batch: batch, queries: hw, keys: nq, heads: heads, headDim: hd,
-                               ldq: inner, ldk: inner, ldv: inner, ldo: inner,
-                               batchStrideQ: sharedQ ? 0 : hw * inner, batchStrideK: nq * inner,
-                               batchStrideV: nq * inner, batchStrideO: hw * inner)
-        q.data.withUnsafeBufferPointer { qp in k.data.withUnsafeBufferPointer { kp in v.data.withUnsafeBufferPointer { vp in
-            out.withUnsafeMutableBufferPointer { op in
-                multiHeadAttention(s, scale: 1 / Float(hd).squareRoot(), q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, out: op.baseAddress!)
-            }
-        } } }
-        return linear(Tensor(shape: [batch * hw, inner], data: out), a.oW, a.oB)
     }
 }
 
