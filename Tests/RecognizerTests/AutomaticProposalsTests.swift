@@ -75,9 +75,11 @@ struct AutomaticProposalsTests {
         let single = sam.decode(embedding: emb, prompts: prompts, masks: true)
         let out = sam.decoder(image: emb, pe: sam.densePE, dense: sam.prompts.noMask, sparse: prompts.map { sam.prompts.sparse($0) },
                               masks: true, multimask: true)
-        #expect(out.regionTokens == single.regionTokens)
-        #expect(out.iou == single.iou)
-        #expect(out.lowResMasks == single.lowResMasks)
+        // the final attention then computes 5 token rows instead of 2 (different GEMM
+        // shapes), so equal up to float rounding
+        expectClose(out.regionTokens, single.regionTokens, 1e-5, "mask token 0 with multimask")
+        expectClose(Tensor(shape: [3], data: out.iou), Tensor(shape: [3], data: single.iou), 1e-5, "iou 0 with multimask")
+        expectClose(try #require(out.lowResMasks), try #require(single.lowResMasks), 1e-5, "mask 0 with multimask")
         let multi = sam.decodeMultimask(embedding: emb, prompts: prompts)
         #expect(multi.lowResMasks.shape == [3, 3, 4 * sam.config.grid, 4 * sam.config.grid])
         #expect(multi.iou.count == 9)

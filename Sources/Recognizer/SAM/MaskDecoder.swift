@@ -169,27 +169,29 @@ struct SAMMaskDecoder {
             shared = false
         }
         // final token -> image attention and norm; only the IoU token and mask token 0
-        // (rows 0 and 1 of each prompt) are read afterwards.
+        // (rows 0 and 1 of each prompt) are read afterwards, and the other mask tokens
+        // with multimask: `finalRows` rows per prompt, [B * finalRows, C].
+        let finalRows = multimask ? 1 + config.maskTokens : 2
         var region = [Float](), iouIn = [Float]()
+        let final: Tensor
         if shared {
             let kpe = keys + pe
             let fa = finalAttn.attend(q: linear(queries + qpe, finalAttn.qW, finalAttn.qB), k: linear(kpe, finalAttn.kW, finalAttn.kB),
                                       v: linear(keys, finalAttn.vW, finalAttn.vB), batch: b, nq: nq, nk: hw, heads: heads, sharedKV: true)
-            queries = normFinal(queries + fa)
-            for i in 0..<b {
-                iouIn += queries.data[(i * nq * c)..<(i * nq * c + c)]
-                region += queries.data[((i * nq + 1) * c)..<((i * nq + 2) * c)]
-            }
+            let all = normFinal(queries + fa)
+            var rows = [Float]()
+            for i in 0..<b { rows += all.data[(i * nq * c)..<((i * nq + finalRows) * c)] }
+            final = Tensor(shape: [b * finalRows, c], data: rows)
         } else {
-            let fa = foldedTokenToImage(finalAttn, queries: queries + qpe, nq: nq, rows: 2, keys: keys, pe: pe, batch: b)  // [B*2, C]
-            var q2 = [Float]()
-            q2.reserveCapacity(b * 2 * c)
-            for i in 0..<b { q2 += queries.data[(i * nq * c)..<((i * nq + 2) * c)] }
-            let out = normFinal(Tensor(shape: [b * 2, c], data: q2) + fa)
-            for i in 0..<b {
-                iouIn += out.data[(2 * i * c)..<((2 * i + 1) * c)]
-                region += out.data[((2 * i + 1) * c)..<((2 * i + 2) * c)]
-            }
+            let fa = foldedTokenToImage(finalAttn, queries: queries + qpe, nq: nq, rows: finalRows, keys: keys, pe: pe, batch: b)  // [B*rows, C]
+            var q = [Float]()
+            q.reserveCapacity(b * finalRows * c)
+            for i in 0..<b { q += queries.data[(i * nq * c)..<((i * nq + finalRows) * c)] }
+            final = normFinal(Tensor(shape: [b * finalRows, c], data: q) + fa)
+        }
+        for i in 0..<b {
+            iouIn += final.data[(i * finalRows * c)..<((i * finalRows + 1) * c)]
+            region += final.data[((i * finalRows + 1) * c)..<((i * finalRows + 2) * c)]
         }
         let regionTokens = Tensor(shape: [b, c], data: region)
         let iouAll = iouHead(Tensor(shape: [b, c], data: iouIn))  // [B, M]
@@ -203,8 +205,8 @@ struct SAMMaskDecoder {
                 for m in 1..<config.maskTokens {
                     var rows = [Float]()
                     for i in 0..<b {
-                        let row = i * nq + 1 + m
-                        rows += queries.data[(row * c)..<(row * c + c)]
+                        let row = i * finalRows + 1 + m
+                        rows += final.data[(row * c)..<(row * c + c)]
                     }
                     tokenRows.append(Tensor(shape: [b, c], data: rows))
                 }
