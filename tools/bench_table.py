@@ -20,7 +20,8 @@ def load(path: str) -> dict[str, dict]:
             line = line.strip()
             if line.startswith("{"):
                 r = json.loads(line)
-                rows[r["name"]] = r
+                if "gflop" in r:  # skip {"name", "note"} lines
+                    rows[r["name"]] = r
     return rows
 
 
