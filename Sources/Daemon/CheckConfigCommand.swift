@@ -63,3 +63,16 @@ extension ConfigLoader {
         }
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Ends the process without running exit-time destructors. OpenBLAS's (blas_shutdown)
+/// can deadlock joining its thread pool when the process exits from a thread other than
+/// the one that started the pool (seen with the daemon on full-size weights); once every
+/// output is drained and flushed there is nothing left for them to do.
+func exitNow(_ status: Int32) -> Never {
+    fflush(nil)
+    _exit(status)
+}

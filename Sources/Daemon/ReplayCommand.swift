@@ -157,8 +157,8 @@ struct ReplayCommand: ParsableCommand {
         if !quiet && files.count > 1 {
             FileHandle.standardError.write(Data(ReplayReport.total(results, files: files.count, wall: Date().timeIntervalSince(t0)).utf8))
         }
-        if interrupted.isSet { throw ExitCode(130) }
-        if results.count < files.count || results.contains(where: { $0.failure != nil }) { throw ExitCode(1) }
+        if interrupted.isSet { exitNow(130) }
+        exitNow(results.count < files.count || results.contains(where: { $0.failure != nil }) ? 1 : 0)
     }
 
     /// A file's stream settings: the configuration's stream with the same id or URL, else

@@ -39,6 +39,7 @@ struct RunCommand: AsyncParsableCommand {
         service.statusLine { service.defaultStatusLine() }
         service.ready(status: "\(cfg.streams.count) streams, \(engine.labels.count) classes, \(engine.model.variant)")
         await service.runUntilStopped()
+        exitNow(0)
     }
 }
 
