@@ -178,7 +178,19 @@ public final class SafeTensors: @unchecked Sendable {  // immutable after init
         case .i64:
             for i in 0..<n { out[i] = Float(raw.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)) }
         }
+        release(raw)
         return Tensor(shape: e.shape, data: out)
+    }
+
+    /// Drops the mapped file pages of a tensor once it has been copied out, so loading a
+    /// model does not hold the file's pages and the Float32 copies at the same time (the
+    /// peak RSS would otherwise be twice the weights). Only whole pages inside the range.
+    private func release(_ raw: UnsafeRawBufferPointer) {
+        guard mapping != nil, let base = raw.baseAddress, raw.count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (Int(bitPattern: base) + page - 1) / page * page
+        let end = (Int(bitPattern: base) + raw.count) / page * page
+        if end > start { madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED) }
     }
 
     /// Raw bytes of a U8 tensor (images in fixtures).
