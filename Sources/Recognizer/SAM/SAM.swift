@@ -102,22 +102,32 @@ public final class SAM: @unchecked Sendable {  // immutable after init
         var tokens = [[Float]](repeating: [], count: prompts.count)
         var iou = [Float](repeating: 0, count: prompts.count)
         var low = masks ? [[Float]](repeating: [], count: prompts.count) : []
+        forEachDecoderBatch(embedding: embedding, prompts: prompts, masks: masks, multimask: false) { idx, out in
+            for (j, i) in idx.enumerated() {
+                tokens[i] = Array(out.regionTokens.data[(j * c)..<((j + 1) * c)])
+                iou[i] = out.iou[j]
+                if let lm = out.lowResMasks { low[i] = Array(lm.data[(j * 16 * g * g)..<((j + 1) * 16 * g * g)]) }
+            }
+        }
+        return Result(regionTokens: Tensor(shape: [prompts.count, c], data: tokens.flatMap { $0 }), iou: iou,
+                      lowResMasks: masks ? Tensor(shape: [prompts.count, 4 * g, 4 * g], data: low.flatMap { $0 }) : nil)
+    }
+
+    /// Runs the mask decoder over `prompts` in batches of at most `decoderGroup` prompts
+    /// with the same token count (boxes and points decode separately); `body` gets each
+    /// batch's prompt indices (into `prompts`) and the decoder's output for them.
+    func forEachDecoderBatch(embedding: Tensor, prompts: [SAMPrompt], masks: Bool, multimask: Bool,
+                             _ body: (_ indices: [Int], _ out: SAMMaskDecoder.Output) -> Void) {
         let sparse = prompts.map { self.prompts.sparse($0) }
         var groups: [Int: [Int]] = [:]
         for (i, s) in sparse.enumerated() { groups[s.shape[0], default: []].append(i) }
         for (_, members) in groups.sorted(by: { $0.key < $1.key }) {
             for start in stride(from: 0, to: members.count, by: decoderGroup) {
                 let idx = Array(members[start..<min(members.count, start + decoderGroup)])
-                let out = decoder(image: embedding, pe: densePE, dense: self.prompts.noMask, sparse: idx.map { sparse[$0] }, masks: masks)
-                for (j, i) in idx.enumerated() {
-                    tokens[i] = Array(out.regionTokens.data[(j * c)..<((j + 1) * c)])
-                    iou[i] = out.iou[j]
-                    if let lm = out.lowResMasks { low[i] = Array(lm.data[(j * 16 * g * g)..<((j + 1) * 16 * g * g)]) }
-                }
+                body(idx, decoder(image: embedding, pe: densePE, dense: self.prompts.noMask,
+                                  sparse: idx.map { sparse[$0] }, masks: masks, multimask: multimask))
             }
         }
-        return Result(regionTokens: Tensor(shape: [prompts.count, c], data: tokens.flatMap { $0 }), iou: iou,
-                      lowResMasks: masks ? Tensor(shape: [prompts.count, 4 * g, 4 * g], data: low.flatMap { $0 }) : nil)
     }
 
     public struct MultimaskResult: Sendable {
@@ -134,19 +144,11 @@ public final class SAM: @unchecked Sendable {  // immutable after init
         let g4 = 4 * config.grid, m1 = config.maskTokens - 1, n = m1 * g4 * g4
         var masks = [Float](repeating: 0, count: prompts.count * n)
         var iou = [Float](repeating: 0, count: prompts.count * m1)
-        let sparse = prompts.map { self.prompts.sparse($0) }
-        var groups: [Int: [Int]] = [:]
-        for (i, s) in sparse.enumerated() { groups[s.shape[0], default: []].append(i) }
-        for (_, members) in groups.sorted(by: { $0.key < $1.key }) {
-            for start in stride(from: 0, to: members.count, by: decoderGroup) {
-                let idx = Array(members[start..<min(members.count, start + decoderGroup)])
-                let out = decoder(image: embedding, pe: densePE, dense: self.prompts.noMask,
-                                  sparse: idx.map { sparse[$0] }, masks: false, multimask: true)
-                let mm = out.multiMasks!, mi = out.multiIoU!
-                for (j, i) in idx.enumerated() {
-                    masks.replaceSubrange((i * n)..<((i + 1) * n), with: mm.data[(j * n)..<((j + 1) * n)])
-                    iou.replaceSubrange((i * m1)..<((i + 1) * m1), with: mi[(j * m1)..<((j + 1) * m1)])
-                }
+        forEachDecoderBatch(embedding: embedding, prompts: prompts, masks: false, multimask: true) { idx, out in
+            let mm = out.multiMasks!, mi = out.multiIoU!
+            for (j, i) in idx.enumerated() {
+                masks.replaceSubrange((i * n)..<((i + 1) * n), with: mm.data[(j * n)..<((j + 1) * n)])
+                iou.replaceSubrange((i * m1)..<((i + 1) * m1), with: mi[(j * m1)..<((j + 1) * m1)])
             }
         }
         return MultimaskResult(lowResMasks: Tensor(shape: [prompts.count, m1, g4, g4], data: masks), iou: iou)
