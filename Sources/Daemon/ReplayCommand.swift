@@ -38,6 +38,10 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Recognizer threads (BLAS and kernels); default: the configuration's limits.blas_threads, else all cores.")
     var threads: Int?
     @Flag(help: "No progress line and no summary.") var quiet = false
+    @Flag(help: "Start each file again at its end (PTS keep increasing) until interrupted or --duration: soak tests.")
+    var loop = false
+    @Option(help: "Stop after this many seconds of wall time (finishing the outputs as on Ctrl-C, exit 0).")
+    var duration: Double?
 
     func validate() throws {
         if config == nil && (weights == nil || vocab == nil) {
@@ -47,6 +51,8 @@ struct ReplayCommand: ParsableCommand {
             throw ValidationError("--start-time '\(startTime)': expected RFC 3339, e.g. 2026-01-31T08:00:00Z")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if loop && files.count != 1 { throw ValidationError("--loop takes exactly one file (a looping file never ends)") }
+        if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
         if let recognizer, RecognizerKind(rawValue: recognizer) == nil { throw ValidationError("--recognizer: regionspot or clip-crop") }
     }
 
@@ -128,8 +134,10 @@ struct ReplayCommand: ParsableCommand {
         let progress = ReplayProgress(enabled: !quiet && isatty(STDERR_FILENO) != 0)
         var results: [ReplaySession.Summary] = []
         let t0 = Date()
+        let deadline = duration.map { t0.addingTimeInterval($0) }
+        let timeUp = StopFlag()
         for (file, id) in zip(files, ids) {
-            if interrupted.isSet { break }
+            if interrupted.isSet || timeUp.isSet { break }
             let meta = try? FileMetadata.read(path: file)
             let start = startTime.flatMap(parseRFC3339) ?? meta?.creationTime.flatMap(parseRFC3339) ?? 0
             var o = StreamPipeline.Options()
@@ -145,9 +153,14 @@ struct ReplayCommand: ParsableCommand {
             let outputs = ReplaySession.Outputs(annotate: annotate.map { files.count > 1 ? Self.perStream($0, id) : $0 },
                                                 snapshots: snapshots)
             let session = ReplaySession(file: file, config: streamConfig(for: file, id: id, cfg), metadata: meta, outputs: outputs)
-            let r = session.run(engine: engine, sink: sink, options: o, logger: logger,
-                                shouldStop: { interrupted.isSet }, tick: { progress.show($0) })
+            var r = session.run(engine: engine, sink: sink, options: o, logger: logger,
+                                shouldStop: {
+                                    if let deadline, Date() >= deadline { timeUp.set() }
+                                    return interrupted.isSet || timeUp.isSet
+                                }, tick: { progress.show($0) })
             progress.clear()
+            // --duration ran out: a planned end, not a failure.
+            if timeUp.isSet && !interrupted.isSet && r.failure == "interrupted" { r.failure = nil }
             results.append(r)
             if !quiet { FileHandle.standardError.write(Data(ReplayReport.file(r).utf8)) }
             else if let f = r.failure { FileHandle.standardError.write(Data("regionspotd replay: \(file): \(f)\n".utf8)) }
@@ -158,11 +171,11 @@ struct ReplayCommand: ParsableCommand {
             FileHandle.standardError.write(Data(ReplayReport.total(results, files: files.count, wall: Date().timeIntervalSince(t0)).utf8))
         }
         if interrupted.isSet { exitNow(130) }
-        exitNow(results.count < files.count || results.contains(where: { $0.failure != nil }) ? 1 : 0)
+        exitNow((results.count < files.count && !timeUp.isSet) || results.contains(where: { $0.failure != nil }) ? 1 : 0)
     }
 
     /// A file's stream settings: the configuration's stream with the same id or URL, else
-    /// its first stream's settings under this id, else the defaults. Never loops.
+    /// its first stream's settings under this id, else the defaults. Loops only with --loop.
     func streamConfig(for file: String, id: String, _ cfg: DaemonConfig?) -> StreamConfig {
         let path = URL(fileURLWithPath: file).standardizedFileURL.path
         func samePath(_ url: String) -> Bool {
@@ -177,7 +190,7 @@ struct ReplayCommand: ParsableCommand {
             s.id = id
         }
         s.url = file
-        s.loop = false
+        s.loop = loop
         if everyFrame {
             s.keyframes.minInterval = 0
             s.keyframes.maxInterval = 0
