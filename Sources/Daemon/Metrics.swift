@@ -166,6 +166,10 @@ public final class StreamMetrics: Sendable {
     public let recognitionLatency: HistogramMetric
     public let reconnects: CounterMetric
     public let liveTracks: GaugeMetric
+    /// Seconds the stream's tracking runs behind its own timestamps (see RealTimeLag).
+    public let lag: GaugeMetric
+    public let lagMax: GaugeMetric
+    public let framesLate: CounterMetric
 
     public static let latencyBuckets: [Double] = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
@@ -182,6 +186,12 @@ public final class StreamMetrics: Sendable {
                                                 help: "Recognition latency per keyframe.", labels: l, buckets: Self.latencyBuckets)
         reconnects = registry.counter("regionspotd_reconnects_total", help: "Stream reconnect attempts.", labels: l)
         liveTracks = registry.gauge("regionspotd_live_tracks", help: "Tracks alive now.", labels: l)
+        lag = registry.gauge("regionspotd_stream_lag_seconds",
+                             help: "How far tracking runs behind the stream's timestamps (0 = real time).", labels: l)
+        lagMax = registry.gauge("regionspotd_stream_lag_max_seconds",
+                                help: "The largest lag since start.", labels: l)
+        framesLate = registry.counter("regionspotd_frames_late_total",
+                                      help: "Frames tracked 0.5 s or more behind real time.", labels: l)
     }
 }
 

@@ -13,10 +13,12 @@ struct MetricsTests {
         m.recognitionLatency.observe(0.3)
         m.recognitionLatency.observe(100)
         m.liveTracks.set(3)
+        m.lag.set(0.25)
         #expect(StreamMetrics(registry: r, stream: "cam\"1").framesDecoded === m.framesDecoded)
         let text = r.render()
         #expect(text.contains("# TYPE regionspotd_frames_decoded_total counter\nregionspotd_frames_decoded_total{stream=\"cam\\\"1\"} 25\n"))
         #expect(text.contains("regionspotd_live_tracks{stream=\"cam\\\"1\"} 3\n"))
+        #expect(text.contains("# TYPE regionspotd_stream_lag_seconds gauge\nregionspotd_stream_lag_seconds{stream=\"cam\\\"1\"} 0.25\n"))
         #expect(text.contains("regionspotd_recognition_latency_seconds_bucket{stream=\"cam\\\"1\",le=\"0.025\"} 0\n"))
         #expect(text.contains("regionspotd_recognition_latency_seconds_bucket{stream=\"cam\\\"1\",le=\"0.05\"} 1\n"))
         #expect(text.contains("regionspotd_recognition_latency_seconds_bucket{stream=\"cam\\\"1\",le=\"0.5\"} 2\n"))
@@ -26,7 +28,7 @@ struct MetricsTests {
         #expect(text.contains("regionspotd_recognition_latency_seconds_count{stream=\"cam\\\"1\"} 3\n"))
         // Every sample line is NAME{labels} VALUE; every family has HELP and TYPE once.
         let lines = text.split(separator: "\n")
-        #expect(lines.filter { $0.hasPrefix("# TYPE") }.count == 7)
+        #expect(lines.filter { $0.hasPrefix("# TYPE") }.count == 10)
         #expect(lines.filter { !$0.hasPrefix("#") }.allSatisfy { $0.split(separator: " ").count == 2 })
     }
 

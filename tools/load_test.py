@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""How many 1080p25 streams keep real time while the recognizer runs back to back (issue 9).
+
+For each stream count N: runs `regionspotd run` with N copies of a looping 1080p25 H.264
+file (paced by PTS, like cameras), every frame eligible for recognition (the recognizer
+never idles), scrapes /metrics every second for --seconds after READY, and reports per N:
+decoded frames per second per stream (25 = real time), the largest lag behind the streams'
+timestamps (regionspotd_stream_lag_max_seconds), frames 0.5 s or more late, and keyframes
+recognized. Python standard library only.
+
+  tools/load_test.py --model /tmp/bb [--video FILE] [--streams 1,2,4,6] [--seconds 60] [--nice 10]
+"""
+import argparse, os, re, signal, subprocess, sys, tempfile, time, urllib.request
+
+def make_video(path):
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=25",
+                    "-t", "20", "-c:v", "libx264", "-preset", "veryfast", "-b:v", "6M", "-g", "50",
+                    "-pix_fmt", "yuv420p", path], check=True)
+
+def scrape(port):
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r'^(\w+)\{([^}]*)\} (\S+)$', line)
+        if not m: continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
+        if "stream" in labels:
+            out[(m.group(1), labels["stream"])] = float(m.group(3))
+    return out
+
+def run(n, args, video, work):
+    port = 19100 + n
+    cfg = os.path.join(work, f"load{n}.yaml")
+    streams = "\n".join(f"  - {{ id: cam{i + 1}, url: {video}, loop: true, keyframes: {{ min_interval: 0, max_interval: 0.04 }} }}"
+                        for i in range(n))
+    with open(cfg, "w") as f:
+        f.write(f"""log_level: warning
+models: {{ directory: {args.model} }}
+vocabulary: [person, car, bicycle, dog, cat, truck, bus, motorcycle, backpack, umbrella]
+streams:
+{streams}
+publisher: {{ endpoints: ["tcp://127.0.0.1:{port + 100}"] }}
+metrics: {{ listen: "127.0.0.1:{port}" }}
+limits: {{ recognizer_nice: {args.nice} }}
+""")
+    p = subprocess.Popen([args.binary, "run", "--config", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while True:
+            if p.poll() is not None:
+                sys.exit(f"regionspotd exited with {p.returncode}: {p.stderr.read().decode()[-2000:]}")
+            try:
+                first = scrape(port)
+                if all(("regionspotd_frames_decoded_total", f"cam{i + 1}") in first and
+                       first[("regionspotd_frames_decoded_total", f"cam{i + 1}")] > 25 for i in range(n)):
+                    break
+            except OSError:
+                pass
+            if time.time() > deadline: sys.exit("no frames within 120 s")
+            time.sleep(0.5)
+        # Skip the start-up second (anchors settle), then measure.
+        time.sleep(2)
+        t0, first = time.time(), scrape(port)
+        lag_max = {i: 0.0 for i in range(n)}
+        while time.time() - t0 < args.seconds:
+            time.sleep(1)
+            m = scrape(port)
+            for i in range(n):
+                lag_max[i] = max(lag_max[i], m.get(("regionspotd_stream_lag_seconds", f"cam{i + 1}"), 0))
+        t1, last = time.time(), scrape(port)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try: p.wait(30)
+        except subprocess.TimeoutExpired: p.kill()
+    def delta(name, i): return last.get((name, f"cam{i + 1}"), 0) - first.get((name, f"cam{i + 1}"), 0)
+    secs = t1 - t0
+    fps = [delta("regionspotd_frames_decoded_total", i) / secs for i in range(n)]
+    late = sum(delta("regionspotd_frames_late_total", i) for i in range(n))
+    recog = sum(delta("regionspotd_recognitions_total", i) for i in range(n))
+    return {"streams": n, "seconds": secs, "fps_min": min(fps), "fps_mean": sum(fps) / n,
+            "lag_max": max(lag_max.values()), "late_frames": late, "keyframes_per_min": recog / secs * 60}
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", required=True, help="model directory (e.g. regionspotd models synthesize /tmp/bb)")
+    ap.add_argument("--video", help="1080p25 H.264 file (default: generated with ffmpeg testsrc2, 6 Mbit/s)")
+    ap.add_argument("--streams", default="1,2,4,6")
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--binary", default=".build/release/regionspotd")
+    ap.add_argument("--nice", type=int, default=10, help="limits.recognizer_nice (0 = recognizer at decoding's priority)")
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="regionspotd-load-")
+    video = args.video or os.path.join(work, "1080p25.mp4")
+    if not args.video: make_video(video)
+    print("| streams | s | decoded fps per stream (min / mean) | max lag s | frames >= 0.5 s late | keyframes recognized / min |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for n in [int(x) for x in args.streams.split(",")]:
+        r = run(n, args, video, work)
+        print(f"| {r['streams']} | {r['seconds']:.0f} | {r['fps_min']:.2f} / {r['fps_mean']:.2f} | {r['lag_max']:.2f} | "
+              f"{r['late_frames']:.0f} | {r['keyframes_per_min']:.1f} |", flush=True)
+
+if __name__ == "__main__":
+    main()
