@@ -2,3 +2,4 @@
 // dir that pkg-config's `openblas` adds; openblas_set_num_threads bounds BLAS threads.
 #pragma once
 #include <cblas.h>
+#include <malloc.h>

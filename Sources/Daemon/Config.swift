@@ -94,6 +94,9 @@ public struct LimitsConfig: Sendable, Equatable {
     public var recognizerWorkers: Int = 1
     /// OpenBLAS threads per recognizer worker (0 = leave OpenBLAS's default).
     public var blasThreads: Int = 0
+    /// Nice value of the recognizer's threads (its own, its kernel pool's, OpenBLAS's):
+    /// decoding and tracking keep the default 0 and come first when the cores are busy.
+    public var recognizerNice: Int = 10
 }
 
 public struct MetricsConfig: Sendable, Equatable {

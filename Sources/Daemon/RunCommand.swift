@@ -7,6 +7,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Decode
+import Recognizer
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the daemon (systemd Type=notify).")
@@ -26,6 +27,10 @@ struct RunCommand: AsyncParsableCommand {
             logger.critical("models: \(error)")
             throw ExitCode(ExitStatus.config)
         }
+        // Before any decoder opens: OpenBLAS's unnamed threads are told apart from FFmpeg's by that.
+        let nice = Int32(cfg.limits.recognizerNice)
+        let lowered = Parallel.lowerPriority(nice: nice)
+        if nice > 0 { logger.info("recognizer threads at nice \(nice) (\(lowered) OpenBLAS workers); decoding and tracking first") }
         do {
             try service.start()
         } catch {
@@ -56,7 +61,8 @@ final class Daemon: @unchecked Sendable {
         self.service = service
         self.engine = engine
         self.logger = logger
-        worker = RecognizerWorker(engine: engine, progress: service.progress.register("recognizer", stallAfter: 600))
+        worker = RecognizerWorker(engine: engine, progress: service.progress.register("recognizer", stallAfter: 600),
+                                  nice: Int32(service.config.limits.recognizerNice))
         worker.start()
         if service.config.limits.recognizerWorkers > 1 {
             logger.warning("limits.recognizer_workers = \(service.config.limits.recognizerWorkers): this version runs one recognizer worker (BLAS uses every core)")

@@ -54,6 +54,17 @@ func freePort() -> Int {
 }
 
 /// Polls `cond` every 100 ms for up to `timeout` seconds.
+/// The nice value of every thread of process `pid` (/proc/PID/task/TID/stat, field 19).
+func niceValues(_ pid: Int32) -> [Int] {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+    return tasks.compactMap { t in
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(t)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")  // fields 3... after "(comm)"
+        return fields.count > 16 ? Int(fields[16]) : nil
+    }
+}
+
 func eventually(_ timeout: Double, _ cond: () -> Bool) -> Bool {
     let end = Date().addingTimeInterval(timeout)
     while Date() < end {
@@ -250,6 +261,13 @@ struct SlowSubscriberTests {
         }
         #expect(eventually(30) { metric("regionspotd_frames_decoded_total") > 200 }, "decoding started: \(daemon.stderr.suffix(1500))")
         #expect(eventually(30) { metric("regionspotd_messages_dropped_total") > 0 }, "drops are counted")
+        // The recognizer's threads run at limits.recognizer_nice (default 10), the rest at 0.
+        let nices = niceValues(daemon.pid)
+        #expect(nices.contains(10) && nices.contains(0), "thread nice values: \(nices)")
+        #expect(nices.allSatisfy { $0 == 0 || $0 == 10 || $0 == -4 }, "thread nice values: \(nices)")  // -4: GCD's overcommit thread
+        let lagged = (try? Child.run("/usr/bin/python3", ["-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
+                                                         "http://127.0.0.1:\(metricsPort)/metrics"], dir: dir, timeout: 5))?.stdout ?? ""
+        #expect(lagged.contains("regionspotd_stream_lag_seconds{stream=\"fast\"}") && lagged.contains("regionspotd_frames_late_total{stream=\"fast\"}"))
         sleep(3)
         let rss1 = try #require(rssKB())
         let dropped1 = metric("regionspotd_messages_dropped_total"), frames1 = metric("regionspotd_frames_decoded_total")

@@ -1,9 +1,11 @@
 import Foundation
 import CBLAS
+import Synchronization
 
 /// Work splitting for the non-GEMM kernels. GEMMs use OpenBLAS's own threads; the
-/// element-wise kernels and attention split work across `Parallel.workers` GCD threads
-/// (never the Swift cooperative pool), with BLAS single-threaded inside those regions.
+/// element-wise kernels and attention split work across `Parallel.workers` threads of
+/// the recognizer's own pool (never GCD's or the Swift cooperative pool), with BLAS
+/// single-threaded inside those regions.
 public enum Parallel {
     nonisolated(unsafe) private static var _workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
     private static let lock = NSLock()
@@ -17,6 +19,38 @@ public enum Parallel {
         }
     }
 
+    /// Lowers the recognizer's share of the CPU (Linux nice values are per thread) so
+    /// decoding and tracking come first when the cores are busy: the kernel pool's threads
+    /// and OpenBLAS's workers. OpenBLAS starts its workers when the library loads and leaves
+    /// them unnamed; they are the threads, other than the main thread, still carrying the
+    /// process's name. Call it before any decoder opens (FFmpeg's threads are unnamed too)
+    /// and from the thread that will run the recognizer (`lowerCurrentThreadPriority`).
+    /// Returns how many OpenBLAS threads were lowered. Nice values only go up (no privilege).
+    @discardableResult
+    public static func lowerPriority(nice: Int32) -> Int {
+        WorkerPool.shared.setNice(nice)
+        let pid = Int(getpid())
+        guard nice > 0, let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task"),
+              let process = try? String(contentsOfFile: "/proc/self/task/\(pid)/comm", encoding: .utf8) else { return 0 }
+        var lowered = 0
+        for t in tasks {
+            guard let tid = Int(t), tid != pid,
+                  let comm = try? String(contentsOfFile: "/proc/self/task/\(t)/comm", encoding: .utf8), comm == process else { continue }
+            if setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(tid), nice) == 0 { lowered += 1 }
+        }
+        return lowered
+    }
+
+    /// Returns memory freed into malloc's arenas to the system (glibc `malloc_trim`): the
+    /// per-keyframe scratch otherwise stays resident between keyframes.
+    public static func returnFreedMemory() { _ = malloc_trim(0) }
+
+    /// Lowers the calling thread's priority (the recognizer thread).
+    public static func lowerCurrentThreadPriority(nice: Int32) {
+        guard nice > 0 else { return }
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, nice)
+    }
+
     /// Runs body over `0..<count` split in contiguous ranges, in parallel when `count`
     /// exceeds `grain`.
     public static func forRanges(_ count: Int, grain: Int = 16384, _ body: (Range<Int>) -> Void) {
@@ -27,12 +61,9 @@ public enum Parallel {
         }
         let chunks = min(w, (count + grain - 1) / grain)
         let per = (count + chunks - 1) / chunks
-        withoutActuallyEscaping(body) { body in
-            let box = UncheckedBox(body)
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                let lo = c * per, hi = min(count, lo + per)
-                if lo < hi { box.value(lo..<hi) }
-            }
+        WorkerPool.shared.run(chunks, participants: w) { c in
+            let lo = c * per, hi = min(count, lo + per)
+            if lo < hi { body(lo..<hi) }
         }
     }
 
@@ -47,28 +78,13 @@ public enum Parallel {
         let blas = workers
         openblas_set_num_threads(1)
         defer { openblas_set_num_threads(Int32(blas)) }
-        let next = Counter()
-        withoutActuallyEscaping(body) { body in
-            let box = UncheckedBox(body)
-            DispatchQueue.concurrentPerform(iterations: w) { worker in
-                while true {
-                    let i = next.take()
-                    if i >= count { break }
-                    box.value(worker, i)
-                }
+        let next = Atomic<Int>(0)
+        WorkerPool.shared.run(w, participants: w) { worker in
+            while true {
+                let i = next.add(1, ordering: .relaxed).oldValue
+                if i >= count { break }
+                body(worker, i)
             }
         }
     }
-}
-
-private final class Counter: @unchecked Sendable {
-    private var value = 0
-    private let lock = NSLock()
-    func take() -> Int { lock.withLock { defer { value += 1 }; return value } }
-}
-
-/// Carries a closure that only touches disjoint memory into concurrentPerform's workers.
-private struct UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }
