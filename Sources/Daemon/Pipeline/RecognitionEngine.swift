@@ -1,6 +1,7 @@
 // The models, loaded once: SAM + CLIP (+ RegionSpot head), the tokenizer and the embedded
 // vocabulary (cached on disk). `recognize` is the whole per-keyframe inference; calls are
 // serialized (one model instance, BLAS threads bounded by limits.blas_threads).
+import Decode
 import Foundation
 import Logging
 import Recognizer
@@ -12,6 +13,8 @@ final class RecognitionEngine: @unchecked Sendable {
     let tokenizer: CLIPTokenizer
     let cacheDirectory: String?
     private let lock = NSLock()
+    /// Keyframes to RGB on the recognizer's thread (under `lock`).
+    private let converter = FrameConverter()
     private let vocabLock = NSLock()
     private var _trackerVocabulary: TrackerVocabulary
 
@@ -56,14 +59,16 @@ final class RecognitionEngine: @unchecked Sendable {
 
     /// A keyframe job: encoders once; everything mode's boxes from the same SAM embedding
     /// when asked; the merge (priority, de-duplication, cap); then every kept box.
+    /// A keyframe that cannot be converted to RGB gives a result without regions.
     func run(_ job: RecognitionJob, masks: Bool = false) -> RecognitionResult {
         let (kept, regions) = lock.withLock { () -> ([ProposalCandidate], [RecognizedRegion]) in
-            let f = recognizer.features(rgb: job.rgb, width: job.width, height: job.height)
+            guard let rgb = try? converter.rgb(job.picture) else { return ([], []) }
+            let f = recognizer.features(rgb: rgb.bytes, width: rgb.width, height: rgb.height)
             var candidates = job.candidates
             if let e = job.everything {
                 candidates += Proposals.everything(model.sam.automaticProposals(embedding: f.samEmbedding, input: f.samInput, config: e))
             }
-            let kept = ProposalMerge.merge(candidates, config: job.merge, width: Float(job.width), height: Float(job.height))
+            let kept = ProposalMerge.merge(candidates, config: job.merge, width: Float(rgb.width), height: Float(rgb.height))
             let boxes = kept.map { [$0.box.x1, $0.box.y1, $0.box.x2, $0.box.y2] }
             return (kept, recognizer.recognize(f, boxes: boxes, masks: masks, topK: 3))
         }

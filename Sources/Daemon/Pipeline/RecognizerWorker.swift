@@ -2,6 +2,7 @@
 // stream has one slot, a newer keyframe replaces an older one that was still waiting
 // (counted as a skipped recognition), and streams are served round-robin so a busy stream
 // cannot starve the others.
+import Decode
 import Foundation
 import Recognizer
 import Temporal
@@ -10,8 +11,9 @@ struct RecognitionJob: Sendable {
     var stream: String
     var frame: Int
     var pts: Double
-    var rgb: [UInt8]
-    var width: Int, height: Int
+    /// The decoded keyframe, converted to RGB only when the recognizer takes the job (a
+    /// job replaced in its slot costs no conversion, and the stream's thread never pays).
+    var picture: VideoFrame
     /// Candidates from the stream's sources; merged (with everything mode's boxes when
     /// `everything` is set) by the recognizer, which has the image embedding.
     var candidates: [ProposalCandidate]
@@ -41,16 +43,20 @@ final class RecognizerWorker: @unchecked Sendable {
     private var running = false
     private var thread: Thread?
     private let progress: ProgressToken?
+    private let nice: Int32
 
-    init(engine: RecognitionEngine, progress: ProgressToken?) {
+    init(engine: RecognitionEngine, progress: ProgressToken?, nice: Int32 = 0) {
         self.engine = engine
         self.progress = progress
+        self.nice = nice
     }
 
     func start() {
-        let t = Thread { [self] in loop() }
+        let t = Thread { [self] in
+            Parallel.lowerCurrentThreadPriority(nice: nice)  // decoding and tracking come first
+            loop()
+        }
         t.name = "recognizer"
-        t.qualityOfService = .utility  // decoding and tracking come first
         thread = t
         t.start()
     }
@@ -95,6 +101,10 @@ final class RecognizerWorker: @unchecked Sendable {
         while let job = take() {
             progress?.beat()
             let result = engine.run(job)
+            // Hand the keyframe's scratch (tens of MiB, freed into this thread's malloc
+            // arena) back to the system: other streams' decoders need it more than we do
+            // until the next keyframe.
+            Parallel.returnFreedMemory()
             progress?.beat()
             cond.lock(); running = false; cond.unlock()
             job.completion(result)

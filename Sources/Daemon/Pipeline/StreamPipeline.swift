@@ -42,7 +42,6 @@ final class StreamPipeline: @unchecked Sendable {
 
     // Reader-thread state.
     private var tracker: Tracker
-    private let converter = FrameConverter()
     private var throttle: RegionsThrottle
     private var lastRecognitionPTS: Double?
     private var lastEverythingPTS: Double?
@@ -54,8 +53,15 @@ final class StreamPipeline: @unchecked Sendable {
     private var motionMemory = MotionMemory()
     /// Which proposal sources run on a keyframe (everything mode at its own cadence).
     private var schedule: ProposalSchedule
+    private var lag = RealTimeLag()
     // Mailbox from the worker / reload.
     private let mailbox = NSLock()
+    /// Set by a state change (reader thread or not), read at the next frame.
+    private var readerLagReset: Bool {
+        get { mailbox.withLock { _lagReset } }
+        set { mailbox.withLock { _lagReset = newValue } }
+    }
+    private var _lagReset = false
     private var results: [RecognitionResult] = []
     private var pendingVocabulary: TrackerVocabulary?
 
@@ -103,6 +109,7 @@ final class StreamPipeline: @unchecked Sendable {
     private func stateChanged(_ e: ReaderEvent) {
         let state = StreamState(rawValue: e.state.rawValue) ?? .failed
         if state == .reconnecting { metrics?.reconnects.inc() }
+        if state != .streaming { readerLagReset = true }
         status?.set(state, reason: e.reason)
         if state == .ended || state == .failed { endAnnouncedTracks() }
         if status == nil {
@@ -145,8 +152,8 @@ final class StreamPipeline: @unchecked Sendable {
         if wantsRecognition(frame) {
             lastRecognitionPTS = frame.pts
             let plan = proposals(frame, info: info)
-            if !plan.candidates.isEmpty || plan.everything != nil, let rgb = try? converter.rgb(frame) {
-                let job = RecognitionJob(stream: config.id, frame: frame.index, pts: frame.pts, rgb: rgb.bytes, width: rgb.width, height: rgb.height,
+            if !plan.candidates.isEmpty || plan.everything != nil {
+                let job = RecognitionJob(stream: config.id, frame: frame.index, pts: frame.pts, picture: frame,
                                          candidates: plan.candidates, merge: plan.merge, everything: plan.everything,
                                          submitted: Date().timeIntervalSince1970, completion: { [weak self] r in self?.deliver(r) })
                 if options.synchronous {
@@ -165,6 +172,18 @@ final class StreamPipeline: @unchecked Sendable {
         }
         publish(frame, time: time, info: info, inferred: inferredNow)
         lastFrame = (frame.index, frame.pts, time)
+        measureLag(frame)
+    }
+
+    /// Real time is kept when each frame is done by its due time (decode + tracking +
+    /// publishing; the recognizer runs elsewhere when live).
+    private func measureLag(_ frame: VideoFrame) {
+        guard let metrics, !options.synchronous else { return }
+        if readerLagReset { readerLagReset = false; lag.reset() }
+        let before = lag.lateFrames
+        metrics.lag.set(lag.observe(pts: frame.pts, wall: Date().timeIntervalSince1970))
+        metrics.lagMax.set(lag.maxLag)
+        if lag.lateFrames > before { metrics.framesLate.inc() }
     }
 
     private func deliver(_ r: RecognitionResult) { mailbox.withLock { results.append(r) } }

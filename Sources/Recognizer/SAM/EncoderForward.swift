@@ -6,18 +6,19 @@ import Foundation
 // unpartition is fused with the residual add. `SAMImageEncoder.referenceBlock` (Tensor
 // operations, one copy per step) is the reference a test compares this with.
 
-/// Buffers for one encoder pass. T = G*G tokens, P = padded window tokens, D, hidden.
+/// Buffers for one encoder pass. T = G*G tokens, P = padded window tokens, D. The MLP's
+/// hidden activations reuse `qkv` in row chunks (ViT-B at 1024: 2 chunks of 2,048 rows),
+/// which keeps a [T, hidden] buffer (48 MiB) out of the peak memory.
 final class EncoderWorkspace {
-    let x, h, qkv, att, m: UnsafeMutableBufferPointer<Float>
-    init(tokens t: Int, padded p: Int, dim d: Int, hidden: Int) {
+    let x, h, qkv, att: UnsafeMutableBufferPointer<Float>
+    init(tokens t: Int, padded p: Int, dim d: Int) {
         let rows = max(t, p)
         x = .allocate(capacity: t * d)  // [T, D] residual stream
         h = .allocate(capacity: rows * d)  // [max(T,P), D] normed / partitioned input, proj output
-        qkv = .allocate(capacity: rows * 3 * d)  // [max(T,P), 3D]
+        qkv = .allocate(capacity: rows * 3 * d)  // [max(T,P), 3D]; the MLP's [rows, hidden] chunks
         att = .allocate(capacity: rows * d)  // [max(T,P), D]
-        m = .allocate(capacity: t * hidden)  // [T, hidden]
     }
-    deinit { for b in [x, h, qkv, att, m] { b.deallocate() } }
+    deinit { for b in [x, h, qkv, att] { b.deallocate() } }
 }
 
 /// Tensor weights as pointers for the duration of `body`.
@@ -50,7 +51,7 @@ extension SAMImageEncoder {
 
     func fastBlock(_ b: SAMBlock, relH: [Float], relW: [Float], _ w: EncoderWorkspace) {
         let g = config.grid, d = config.embedDim, t = g * g, hidden = b.lin1W.shape[0]
-        let x = w.x.baseAddress!, h = w.h.baseAddress!, att = w.att.baseAddress!, m = w.m.baseAddress!
+        let x = w.x.baseAddress!, h = w.h.baseAddress!, att = w.att.baseAddress!, m = w.qkv.baseAddress!
         if b.window > 0 {
             let ws = b.window, nw = (g + ws - 1) / ws, p = nw * nw * ws * ws
             withPointers(b.norm1w, b.norm1b) { nw1, nb1 in
@@ -64,13 +65,18 @@ extension SAMImageEncoder {
             fastAttention(h, b, batch: 1, side: g, relH: relH, relW: relW, w)
             withPointers(b.projW, b.projB) { pw, pb in addLinear(x, att, m: t, k: d, pw, pb, n: d) }
         }
-        // MLP: x += lin2(GELU(lin1(LN(x))))
+        // MLP: x += lin2(GELU(lin1(LN(x)))), in row chunks whose [rows, hidden] fit in qkv.
         withPointers(b.norm2w, b.norm2b) { nw2, nb2 in layerNorm(x, rows: t, dim: d, weight: nw2, bias: nb2, eps: 1e-6, out: h) }
-        withPointers(b.lin1W, b.lin1B) { w1, b1 in
-            Gemm.sgemm(transB: true, m: t, n: hidden, k: d, a: h, lda: d, b: w1, ldb: d, c: m, ldc: hidden)
-            biasGelu(m, rows: t, cols: hidden, bias: b1)
+        let chunks = (t * hidden + w.qkv.count - 1) / w.qkv.count
+        let chunk = (t + chunks - 1) / chunks
+        for r0 in stride(from: 0, to: t, by: chunk) {
+            let rows = min(chunk, t - r0)
+            withPointers(b.lin1W, b.lin1B) { w1, b1 in
+                Gemm.sgemm(transB: true, m: rows, n: hidden, k: d, a: h + r0 * d, lda: d, b: w1, ldb: d, c: m, ldc: hidden)
+                biasGelu(m, rows: rows, cols: hidden, bias: b1)
+            }
+            withPointers(b.lin2W, b.lin2B) { w2, b2 in addLinear(x + r0 * d, m, m: rows, k: hidden, w2, b2, n: d) }
         }
-        withPointers(b.lin2W, b.lin2B) { w2, b2 in addLinear(x, m, m: t, k: hidden, w2, b2, n: d) }
     }
 
     /// qkv projection and windowed/global attention of `src` [batch*side*side, D] -> w.att.
