@@ -205,6 +205,21 @@ struct ReplayTests {
             #expect(!objects.contains { $0["stream"] as? String == stream && ($0["schema"] as? String) == "regionspotd/regions/1" })
         }
     }
+
+    @Test("--loop --duration: the file again and again with increasing PTS until the time is up, exit 0")
+    func loopForDuration() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let clip = try ReplayFixture.clip(in: dir, name: "loop.mp4")
+        let r = try ReplayFixture.replay([clip], ["--loop", "--duration", "4", "--out", dir.file("loop.jsonl")], dir: dir)
+        #expect(r.status == 0, "exit \(String(describing: r.status)): \(r.stderr)")
+        let regions = try ReplayFixture.lines(dir.file("loop.jsonl")).map(ReplayFixture.object)
+            .filter { ($0["schema"] as? String) == "regionspotd/regions/1" }
+        let pts = regions.compactMap { $0["pts"] as? Double }
+        #expect(regions.count > 2 * ReplayFixture.frames, "\(regions.count) frames in 4 s of a \(ReplayFixture.frames)-frame clip")
+        #expect(zip(pts, pts.dropFirst()).allSatisfy { $0 < $1 }, "PTS keep increasing across passes")
+        #expect(throws: (any Error).self) { try ReplayCommand.parse(["a.mp4", "b.mp4", "--weights", "/m", "--vocab", "a", "--loop"]) }
+    }
 }
 
 @Suite("Replay progress and summary")
@@ -273,7 +288,8 @@ struct ReplayOptionsTests {
         let every = try ReplayCommand.parse(["x.mp4", "--config", "/etc/t.yaml", "--every-frame"]).streamConfig(for: "/rec/yard.mp4", id: "yard", cfg)
         #expect(every.keyframes.minInterval == 0 && every.keyframes.maxInterval == 0)
         let plain = try ReplayCommand.parse(["x.mp4", "--weights", "/m", "--vocab", "a"]).streamConfig(for: "y.mp4", id: "y", nil)
-        #expect(plain.keyframes == KeyframePolicy() && plain.id == "y")
+        #expect(plain.keyframes == KeyframePolicy() && plain.id == "y" && !plain.loop)
+        #expect(try ReplayCommand.parse(["x.mp4", "--weights", "/m", "--vocab", "a", "--loop"]).streamConfig(for: "y.mp4", id: "y", nil).loop)
         #expect(throws: (any Error).self) { try ReplayCommand.parse(["x.mp4"]) }
         #expect(throws: (any Error).self) { try ReplayCommand.parse(["x.mp4", "--config", "c", "--start-time", "noon"]) }
     }
