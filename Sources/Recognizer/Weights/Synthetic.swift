@@ -77,11 +77,14 @@ extension CLIPVisionConfig {
     public static let b32 = CLIPVisionConfig(imageSize: 224, patchSize: 32, width: 768, layers: 12, heads: 12, embedDim: 512)
     public static let l14 = CLIPVisionConfig(imageSize: 224, patchSize: 14, width: 1024, layers: 24, heads: 16, embedDim: 768)
     public static let l14at336 = CLIPVisionConfig(imageSize: 336, patchSize: 14, width: 1024, layers: 24, heads: 16, embedDim: 768)
+    /// One narrow layer with B's embedding size (benchmarks of what does not run the tower).
+    public static let tiny = CLIPVisionConfig(imageSize: 32, patchSize: 16, width: 64, layers: 1, heads: 2, embedDim: 512)
 }
 
 extension CLIPTextConfig {
     public static let b = CLIPTextConfig(contextLength: 77, vocabSize: 49408, width: 512, layers: 12, heads: 8, embedDim: 512)
     public static let l = CLIPTextConfig(contextLength: 77, vocabSize: 49408, width: 768, layers: 12, heads: 12, embedDim: 768)
+    public static let tiny = CLIPTextConfig(contextLength: 77, vocabSize: 49408, width: 64, layers: 1, heads: 2, embedDim: 512)
 }
 
 /// Random CLIP weights (OpenAI names) for a vision and a text configuration.
