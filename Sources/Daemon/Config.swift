@@ -97,6 +97,15 @@ public struct LimitsConfig: Sendable, Equatable {
     /// Nice value of the recognizer's threads (its own, its kernel pool's, OpenBLAS's):
     /// decoding and tracking keep the default 0 and come first when the cores are busy.
     public var recognizerNice: Int = 10
+    /// FFmpeg decoding threads per stream; 0 = the cores shared out among the streams
+    /// (at least 1: with as many streams as cores, one thread each decodes with the least
+    /// overhead and memory, and gives reproducible motion vectors).
+    public var decoderThreads: Int = 0
+
+    /// Decoder threads for each of `streams` streams on `cores` cores.
+    public func decoderThreads(streams: Int, cores: Int) -> Int {
+        decoderThreads > 0 ? decoderThreads : max(1, cores / max(1, streams))
+    }
 }
 
 public struct MetricsConfig: Sendable, Equatable {

@@ -273,7 +273,7 @@ extension ConfigWalker {
     func limits(_ node: Node, _ path: String) -> LimitsConfig {
         var l = LimitsConfig()
         guard let m = mapping(node, path, keys: ["frame_queue", "publish_queue", "external_queue",
-                                                 "max_boxes_per_keyframe", "recognizer_workers", "blas_threads", "recognizer_nice"]) else { return l }
+                                                 "max_boxes_per_keyframe", "recognizer_workers", "blas_threads", "recognizer_nice", "decoder_threads"]) else { return l }
         l.frameQueue = opt(m, "frame_queue", path) { self.int($0, $1, min: 1, max: 1024) } ?? l.frameQueue
         l.publishQueue = opt(m, "publish_queue", path) { self.int($0, $1, min: 1, max: 1_000_000) } ?? l.publishQueue
         l.externalQueue = opt(m, "external_queue", path) { self.int($0, $1, min: 1, max: 100_000) } ?? l.externalQueue
@@ -281,6 +281,7 @@ extension ConfigWalker {
         l.recognizerWorkers = opt(m, "recognizer_workers", path) { self.int($0, $1, min: 1, max: 64) } ?? l.recognizerWorkers
         l.blasThreads = opt(m, "blas_threads", path) { self.int($0, $1, min: 0, max: 256) } ?? l.blasThreads
         l.recognizerNice = opt(m, "recognizer_nice", path) { self.int($0, $1, min: 0, max: 19) } ?? l.recognizerNice
+        l.decoderThreads = opt(m, "decoder_threads", path) { self.int($0, $1, min: 0, max: 64) } ?? l.decoderThreads
         return l
     }
 

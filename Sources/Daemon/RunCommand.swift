@@ -78,6 +78,8 @@ final class Daemon: @unchecked Sendable {
         var o = StreamPipeline.Options()
         o.maxBoxes = service.config.limits.maxBoxesPerKeyframe
         o.sourceOptions.stallTimeout = min(10, service.config.service.stallTimeout)
+        o.sourceOptions.decoderThreads = service.config.limits.decoderThreads(
+            streams: service.config.streams.count, cores: ProcessInfo.processInfo.activeProcessorCount)
         // A file in the daemon stands in for a camera: paced in real time by its PTS
         // (`regionspotd replay` is the fast path for recorded footage).
         if !isLiveURL(s.url) { o.sourceOptions.pacing = .realTime }

@@ -40,7 +40,23 @@ struct ConfigTests {
         #expect(c.streams[0].proposals.sources == [.tracked, .motion, .everything])
         #expect(c.streams[0].keyframes == KeyframePolicy())
         #expect(c.limits.recognizerWorkers == 1)
+        #expect(c.limits.recognizerNice == 10)
+        // decoder threads: cores shared out among streams, at least one; an explicit value wins
+        #expect(c.limits.decoderThreads(streams: 1, cores: 2) == 2)
+        #expect(c.limits.decoderThreads(streams: 4, cores: 2) == 1)
+        #expect(c.limits.decoderThreads(streams: 3, cores: 8) == 2)
         #expect(c.logLevel == .info)
+        let set = try ConfigLoader.parse(yaml: """
+            models: {directory: /m}
+            vocabulary: [person]
+            streams: [{id: a, url: "rtsp://h/x"}]
+            limits: {decoder_threads: 3, recognizer_nice: 0}
+            """, file: "/etc/x.yaml", checkFiles: false)
+        #expect(set.limits.decoderThreads(streams: 4, cores: 2) == 3 && set.limits.recognizerNice == 0)
+        #expect(throws: (any Error).self) {
+            try ConfigLoader.parse(yaml: "models: {directory: /m}\nvocabulary: [person]\nstreams: [{id: a, url: \"rtsp://h/x\"}]\nlimits: {recognizer_nice: 20}\n",
+                                   file: "/etc/x.yaml", checkFiles: false)
+        }
     }
 
     @Test("every problem is reported with its line and key path")
