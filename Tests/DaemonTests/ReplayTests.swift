@@ -211,7 +211,11 @@ struct ReplayTests {
         let dir = TempDir()
         defer { dir.remove() }
         let clip = try ReplayFixture.clip(in: dir, name: "loop.mp4")
-        let r = try ReplayFixture.replay([clip], ["--loop", "--duration", "4", "--out", dir.file("loop.jsonl")], dir: dir)
+        // --out through a symbolic link: written in place, the link stays a link (a file
+        // renamed over the path once replaced --out /dev/null with a regular file).
+        try FileManager.default.createSymbolicLink(atPath: dir.file("link.jsonl"), withDestinationPath: dir.file("loop.jsonl"))
+        let r = try ReplayFixture.replay([clip], ["--loop", "--duration", "4", "--out", dir.file("link.jsonl")], dir: dir)
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: dir.file("link.jsonl"))) == dir.file("loop.jsonl"))
         #expect(r.status == 0, "exit \(String(describing: r.status)): \(r.stderr)")
         let regions = try ReplayFixture.lines(dir.file("loop.jsonl")).map(ReplayFixture.object)
             .filter { ($0["schema"] as? String) == "regionspotd/regions/1" }

@@ -21,11 +21,13 @@ struct PublisherSink: MessageSink {
 final class JSONLSink: MessageSink, @unchecked Sendable {
     private let handle: FileHandle
     private let lock = NSLock()
+    /// Opens `path` for writing in place (created or truncated). Not FileManager's
+    /// createFile: that writes a new file and renames it over the path, which replaced
+    /// `--out /dev/null` with a regular file (found by the memory soak).
     init(path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: nil) else {
-            throw ValidationFailure("cannot create \(path)")
-        }
-        handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ValidationFailure("cannot create \(path): \(String(cString: strerror(errno)))") }
+        handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
     }
     /// Writes to an open handle (standard output).
     init(handle: FileHandle) { self.handle = handle }
