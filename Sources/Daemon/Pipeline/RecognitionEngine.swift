@@ -72,7 +72,8 @@ final class RecognitionEngine: @unchecked Sendable {
             let boxes = kept.map { [$0.box.x1, $0.box.y1, $0.box.x2, $0.box.y2] }
             return (kept, recognizer.recognize(f, boxes: boxes, masks: masks, topK: 3))
         }
-        return RecognitionResult(frame: job.frame, pts: job.pts, regions: regions, boxes: kept, latency: Date().timeIntervalSince1970 - job.submitted)
+        return RecognitionResult(frame: job.frame, pts: job.pts, regions: regions, boxes: kept,
+                                 tracks: job.tracks, latency: Date().timeIntervalSince1970 - job.submitted)
     }
 
     /// Encoders once, then every box: labels, tokens, embeddings. Blocking.

@@ -14,6 +14,9 @@ struct RecognitionJob: Sendable {
     /// The decoded keyframe, converted to RGB only when the recognizer takes the job (a
     /// job replaced in its slot costs no conversion, and the stream's thread never pays).
     var picture: VideoFrame
+    /// The stream's live tracks on this keyframe (id -> box), handed back with the result
+    /// to carry its boxes to the frame it arrives on (LatencyCompensation).
+    var tracks: [UInt64: Box]
     /// Candidates from the stream's sources; merged (with everything mode's boxes when
     /// `everything` is set) by the recognizer, which has the image embedding.
     var candidates: [ProposalCandidate]
@@ -29,6 +32,8 @@ struct RecognitionResult: Sendable {
     var regions: [RecognizedRegion]
     /// The merged boxes, one per region (source and score).
     var boxes: [ProposalCandidate]
+    /// The job's `tracks`.
+    var tracks: [UInt64: Box] = [:]
     /// Seconds from submission to result.
     var latency: Double
 }

@@ -154,6 +154,7 @@ final class StreamPipeline: @unchecked Sendable {
             let plan = proposals(frame, info: info)
             if !plan.candidates.isEmpty || plan.everything != nil {
                 let job = RecognitionJob(stream: config.id, frame: frame.index, pts: frame.pts, picture: frame,
+                                         tracks: options.synchronous ? [:] : LatencyCompensation.boxes(tracker.liveTracks),
                                          candidates: plan.candidates, merge: plan.merge, everything: plan.everything,
                                          submitted: Date().timeIntervalSince1970, completion: { [weak self] r in self?.deliver(r) })
                 if options.synchronous {
@@ -227,8 +228,13 @@ final class StreamPipeline: @unchecked Sendable {
         metrics?.recognitions.inc()
         metrics?.recognitionLatency.observe(r.latency)
         status?.recognized(latency: r.latency)
+        var seen = r.regions.map { Box(x1: $0.box[0], y1: $0.box[1], x2: $0.box[2], y2: $0.box[3]) }
+        if r.frame != info.index {  // a live result, frames after its keyframe
+            let tags = r.boxes.map { $0.source == .tracked ? $0.tag.flatMap { UInt64($0) } : nil }
+            seen = LatencyCompensation.carry(seen, trackTags: tags, then: r.tracks, now: LatencyCompensation.boxes(tracker.liveTracks))
+        }
         let props = r.regions.enumerated().map { i, reg in
-            TrackerProposal(box: Box(x1: reg.box[0], y1: reg.box[1], x2: reg.box[2], y2: reg.box[3]), score: min(max(r.boxes[i].score, 0), 1),
+            TrackerProposal(box: seen[i], score: min(max(r.boxes[i].score, 0), 1),
                             regionToken: reg.regionToken, embedding: reg.embedding, classScores: reg.scores,
                             source: ProposalSource(r.boxes[i].source).rawValue)
         }
