@@ -12,7 +12,8 @@ struct EncoderForwardTests {
         #expect(enc.blocks.contains { $0.window > 0 && c.grid % $0.window != 0 } && enc.blocks.contains { $0.window == 0 })
         var r = SeededRandom(5)
         let x = r.tensor([t, c.embedDim])
-        let ws = EncoderWorkspace(tokens: t, padded: enc.blocks.map { enc.paddedTokens(window: $0.window) }.max()!, dim: c.embedDim)
+        let ws = EncoderWorkspace(tokens: t, padded: enc.blocks.map { enc.paddedTokens(window: $0.window) }.max()!, dim: c.embedDim,
+                                  hidden: enc.blocks[0].lin1W.shape[0], mlpRows: 100)  // qkv smaller than [T, hidden]: the MLP runs in row chunks
         for (i, b) in enc.blocks.enumerated() {
             let ref = enc.referenceBlock(x, b, relH: enc.relH[i], relW: enc.relW[i])
             x.data.withUnsafeBufferPointer { ws.x.baseAddress!.update(from: $0.baseAddress!, count: $0.count) }

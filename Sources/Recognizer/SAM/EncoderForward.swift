@@ -7,15 +7,16 @@ import Foundation
 // operations, one copy per step) is the reference a test compares this with.
 
 /// Buffers for one encoder pass. T = G*G tokens, P = padded window tokens, D. The MLP's
-/// hidden activations reuse `qkv` in row chunks (ViT-B at 1024: 2 chunks of 2,048 rows),
-/// which keeps a [T, hidden] buffer (48 MiB) out of the peak memory.
+/// hidden activations [T, hidden] reuse `qkv` (sized for the larger of the two: ViT-B at
+/// 1024 needs 5 MiB more than qkv alone instead of a separate 48 MiB buffer); with
+/// `mlpRows` set, in row chunks of that many rows.
 final class EncoderWorkspace {
     let x, h, qkv, att: UnsafeMutableBufferPointer<Float>
-    init(tokens t: Int, padded p: Int, dim d: Int) {
+    init(tokens t: Int, padded p: Int, dim d: Int, hidden: Int, mlpRows: Int? = nil) {
         let rows = max(t, p)
         x = .allocate(capacity: t * d)  // [T, D] residual stream
         h = .allocate(capacity: rows * d)  // [max(T,P), D] normed / partitioned input, proj output
-        qkv = .allocate(capacity: rows * 3 * d)  // [max(T,P), 3D]; the MLP's [rows, hidden] chunks
+        qkv = .allocate(capacity: max(rows * 3 * d, min(t, mlpRows ?? t) * hidden))  // [max(T,P), 3D] or [T, hidden]
         att = .allocate(capacity: rows * d)  // [max(T,P), D]
     }
     deinit { for b in [x, h, qkv, att] { b.deallocate() } }
