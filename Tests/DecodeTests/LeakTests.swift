@@ -12,22 +12,9 @@ import Testing
     static let cycles = 1000
 
     @Test func memoryStaysFlatOverAThousandOpenCloseCycles() throws {
-        let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         let clip = try TestMedia.clip(.init(codec: .h264, bframes: 3))
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = ["--testing-library", "swift-testing", "--filter", "LeakTests/openCloseCycles"]
-        var env = ProcessInfo.processInfo.environment
-        env[Self.childFlag] = clip
-        p.environment = env
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        #expect(p.terminationStatus == 0, "child failed:\n\(text.suffix(2000))")
+        let (status, text) = try TestMedia.runSelf(filter: "LeakTests/openCloseCycles", variable: Self.childFlag, value: clip)
+        #expect(status == 0, "child failed:\n\(text.suffix(2000))")
         // Lines "RSS <cycle> <bytes>".
         let samples = text.split(separator: "\n").compactMap { line -> (Int, Int)? in
             let f = line.split(separator: " ")

@@ -101,23 +101,11 @@ import Testing
     static let childFlag = "REGIONSPOTD_ENCODER_LEAK_CHILD"
 
     @Test func memoryStaysFlatOverManyEncoders() throws {
-        let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         let dir = try TestMedia.makeTempDir("encoder")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = ["--testing-library", "swift-testing", "--filter", "VideoEncoderTests/encoderCycles"]
-        var env = ProcessInfo.processInfo.environment
-        env[Self.childFlag] = dir.appendingPathComponent("leak.mp4").path
-        p.environment = env
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        #expect(p.terminationStatus == 0, "child failed:\n\(text.suffix(2000))")
+        let (status, text) = try TestMedia.runSelf(filter: "VideoEncoderTests/encoderCycles", variable: Self.childFlag,
+                                                   value: dir.appendingPathComponent("leak.mp4").path)
+        #expect(status == 0, "child failed:\n\(text.suffix(2000))")
         let samples = text.split(separator: "\n").compactMap { line -> Int? in
             let f = line.split(separator: " ")
             return f.count == 3 && f[0] == "ENC-RSS" ? Int(f[2]) : nil

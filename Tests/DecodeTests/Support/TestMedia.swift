@@ -148,3 +148,25 @@ enum TestMedia {
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 }
+
+extension TestMedia {
+    /// Runs this test binary again with only the tests matching `filter` selected and
+    /// `variable` = `value` in its environment: RSS is process-wide and suites run in
+    /// parallel, so memory measurements loop in a child of their own. Returns the child's
+    /// exit status and standard output (the samples it prints).
+    static func runSelf(filter: String, variable: String, value: String) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        p.arguments = ["--testing-library", "swift-testing", "--filter", filter]
+        var env = ProcessInfo.processInfo.environment
+        env[variable] = value
+        p.environment = env
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
