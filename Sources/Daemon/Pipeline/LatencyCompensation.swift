@@ -14,7 +14,10 @@ enum LatencyCompensation {
             var owner = tag.flatMap { then[$0] != nil ? $0 : nil }
             if owner == nil {
                 var best = minIoU
-                for (id, b) in then.sorted(by: { $0.key < $1.key }) where b.iou(box) >= best { best = b.iou(box); owner = id }
+                for (id, b) in then.sorted(by: { $0.key < $1.key }) {
+                    let iou = b.iou(box)
+                    if iou >= best { best = iou; owner = id }
+                }
             }
             guard let id = owner, let a = then[id], let b = now[id] else { return box }
             // The track's displacement and change of scale, applied to the box.

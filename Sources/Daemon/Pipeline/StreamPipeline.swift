@@ -56,12 +56,6 @@ final class StreamPipeline: @unchecked Sendable {
     private var lag = RealTimeLag()
     // Mailbox from the worker / reload.
     private let mailbox = NSLock()
-    /// Set by a state change (reader thread or not), read at the next frame.
-    private var readerLagReset: Bool {
-        get { mailbox.withLock { _lagReset } }
-        set { mailbox.withLock { _lagReset = newValue } }
-    }
-    private var _lagReset = false
     private var results: [RecognitionResult] = []
     private var pendingVocabulary: TrackerVocabulary?
 
@@ -109,7 +103,7 @@ final class StreamPipeline: @unchecked Sendable {
     private func stateChanged(_ e: ReaderEvent) {
         let state = StreamState(rawValue: e.state.rawValue) ?? .failed
         if state == .reconnecting { metrics?.reconnects.inc() }
-        if state != .streaming { readerLagReset = true }
+        if state != .streaming { lag.reset() }  // state changes arrive on the reader thread too
         status?.set(state, reason: e.reason)
         if state == .ended || state == .failed { endAnnouncedTracks() }
         if status == nil {
@@ -180,7 +174,6 @@ final class StreamPipeline: @unchecked Sendable {
     /// publishing; the recognizer runs elsewhere when live).
     private func measureLag(_ frame: VideoFrame) {
         guard let metrics, !options.synchronous else { return }
-        if readerLagReset { readerLagReset = false; lag.reset() }
         let before = lag.lateFrames
         metrics.lag.set(lag.observe(pts: frame.pts, wall: Date().timeIntervalSince1970))
         metrics.lagMax.set(lag.maxLag)

@@ -36,7 +36,7 @@ public enum Parallel {
         for t in tasks {
             guard let tid = Int(t), tid != pid,
                   let comm = try? String(contentsOfFile: "/proc/self/task/\(t)/comm", encoding: .utf8), comm == process else { continue }
-            if setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(tid), nice) == 0 { lowered += 1 }
+            if setThreadNice(tid, nice) { lowered += 1 }
         }
         return lowered
     }
@@ -48,7 +48,7 @@ public enum Parallel {
     /// Lowers the calling thread's priority (the recognizer thread).
     public static func lowerCurrentThreadPriority(nice: Int32) {
         guard nice > 0 else { return }
-        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, nice)
+        setThreadNice(0, nice)
     }
 
     /// Runs body over `0..<count` split in contiguous ranges, in parallel when `count`

@@ -79,7 +79,7 @@ final class WorkerPool: @unchecked Sendable {  // state guarded by `cond`
             let n = iterations
             cond.unlock()
             let target = nice.load(ordering: .relaxed)
-            if target > applied, setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, target) == 0 { applied = target }
+            if target > applied, setThreadNice(0, target) { applied = target }
             if let w = work { claim(w, n) }
             work = nil  // the caller's closure must not outlive its run()
             cond.lock()
@@ -88,4 +88,11 @@ final class WorkerPool: @unchecked Sendable {  // state guarded by `cond`
             cond.unlock()
         }
     }
+}
+
+/// Sets the nice value of thread `tid` (0 = the calling thread; Linux nice values are per
+/// thread). Raising needs no privilege; true when it took.
+@discardableResult
+func setThreadNice(_ tid: Int, _ nice: Int32) -> Bool {
+    setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(tid), nice) == 0
 }
