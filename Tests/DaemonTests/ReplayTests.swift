@@ -272,7 +272,7 @@ struct ReplayOptionsTests {
         #expect(parseRFC3339("2026-01-31") == nil)
     }
 
-    @Test("stream settings: same id or path from the configuration, else its first stream's, never looping")
+    @Test("stream settings: same id or path from the configuration, else its first stream's; looping only with --loop")
     func streamSettings() throws {
         let yaml = """
         models: {directory: /models}
