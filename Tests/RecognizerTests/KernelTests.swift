@@ -32,11 +32,15 @@ struct KernelTests {
         let tails = Tensor(shape: [6], data: [-100, -10, -4.5, 4.5, 10, 100]).gelu()
         #expect(tails.data[0] == 0 && tails.data[5] == 100 && tails.data[1].magnitude < 1e-6)
         #expect(fastExp(0) == 1 && abs(fastExp(1) - 2.7182817) < 1e-6 && fastExp(-200) < 1e-37)
-        // 8-lane exp equals the scalar one; rows with a tail (not a multiple of 8), and
-        // the unnormalized form used by attention
-        let v = SIMD8<Float>(-200, -87.5, -3.3, -0.2, 0, 0.7, 42, 100)
-        let e8 = fastExp8(v)
-        for i in 0..<8 { #expect(e8[i] == fastExp(v[i]), "lane \(i)") }
+        // the 16-lane row maximum at every position and length (vector body and tail), rows
+        // with a tail (not a multiple of 8), and the unnormalized form used by attention
+        for n in [1, 15, 16, 17, 40] {
+            for at in 0..<n {
+                var row = (0..<n).map { Float(-($0 % 7)) - 1 }
+                row[at] = 3.5
+                #expect(rowMax(row, n) == 3.5, "max of \(n) at \(at)")
+            }
+        }
         let y = r.tensor([5, 1003], scale: 20)
         let ref = Tensor(shape: y.shape, data: Activation.naiveSoftmax(y.data, cols: 1003))
         expectClose(y.softmax(), ref, 1e-5, "softmax, tail")
