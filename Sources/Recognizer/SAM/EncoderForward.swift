@@ -1,23 +1,26 @@
 import Foundation
 
 // The image encoder's forward pass on preallocated buffers: the residual stream x is
-// updated in place (x += Linear(...) as bias rows + a beta = 1 GEMM), LayerNorm writes
-// straight into the window-partitioned layout, bias + GELU is one pass after lin1, and
-// unpartition is fused with the residual add. `SAMImageEncoder.referenceBlock` (Tensor
-// operations, one copy per step) is the reference a test compares this with.
+// updated in place (x += Linear(...) as bias rows + a beta = 1 GEMM) and bias + GELU is
+// one pass after lin1. Windowed blocks never build the padded window layout: LayerNorm,
+// qkv and the projection run on the G*G real tokens, and each (window, head) task
+// gathers its window's q, k, v into scratch, the padded positions taking the qkv bias
+// (SAM pads the normed input with zeros, so their q, k, v are exactly the bias, and the
+// padded keys take part in the softmax). For ViT-B at 1024 that skips the 804 padded
+// rows of 4,900 in qkv and the projection. `SAMImageEncoder.referenceBlock` (Tensor
+// operations, padded windows, one copy per step) is the reference a test compares with.
 
-/// Buffers for one encoder pass. T = G*G tokens, P = padded window tokens, D. The MLP's
-/// hidden activations [T, hidden] reuse `qkv` (sized for the larger of the two: ViT-B at
-/// 1024 needs 5 MiB more than qkv alone instead of a separate 48 MiB buffer); with
-/// `mlpRows` set, in row chunks of that many rows.
+/// Buffers for one encoder pass. T = G*G tokens, D. The MLP's hidden activations
+/// [T, hidden] reuse `qkv` (sized for the larger of the two: ViT-B at 1024 needs 5 MiB
+/// more than qkv alone instead of a separate 48 MiB buffer); with `mlpRows` set, in row
+/// chunks of that many rows.
 final class EncoderWorkspace {
     let x, h, qkv, att: UnsafeMutableBufferPointer<Float>
-    init(tokens t: Int, padded p: Int, dim d: Int, hidden: Int, mlpRows: Int? = nil) {
-        let rows = max(t, p)
+    init(tokens t: Int, dim d: Int, hidden: Int, mlpRows: Int? = nil) {
         x = .allocate(capacity: t * d)  // [T, D] residual stream
-        h = .allocate(capacity: rows * d)  // [max(T,P), D] normed / partitioned input, proj output
-        qkv = .allocate(capacity: max(rows * 3 * d, min(t, mlpRows ?? t) * hidden))  // [max(T,P), 3D] or [T, hidden]
-        att = .allocate(capacity: rows * d)  // [max(T,P), D]
+        h = .allocate(capacity: t * d)  // [T, D] normed input
+        qkv = .allocate(capacity: max(t * 3 * d, min(t, mlpRows ?? t) * hidden))  // [T, 3D] or [T, hidden]
+        att = .allocate(capacity: t * d)  // [T, D] attention output before the projection
     }
     deinit { for b in [x, h, qkv, att] { b.deallocate() } }
 }
@@ -37,14 +40,6 @@ extension SAM {
 }
 
 extension SAMImageEncoder {
-    /// Padded window tokens for a window size (0 = global: no padding).
-    func paddedTokens(window ws: Int) -> Int {
-        let g = config.grid
-        guard ws > 0 else { return g * g }
-        let nw = (g + ws - 1) / ws
-        return nw * nw * ws * ws
-    }
-
     /// All blocks on x [G*G, D] in place.
     func runBlocks(_ ws: EncoderWorkspace) {
         for (i, b) in blocks.enumerated() { fastBlock(b, relH: relH[i], relW: relW[i], ws) }
@@ -53,19 +48,14 @@ extension SAMImageEncoder {
     func fastBlock(_ b: SAMBlock, relH: [Float], relW: [Float], _ w: EncoderWorkspace) {
         let g = config.grid, d = config.embedDim, t = g * g, hidden = b.lin1W.shape[0]
         let x = w.x.baseAddress!, h = w.h.baseAddress!, att = w.att.baseAddress!, m = w.qkv.baseAddress!
+        withPointers(b.norm1w, b.norm1b) { nw1, nb1 in layerNorm(x, rows: t, dim: d, weight: nw1, bias: nb1, eps: 1e-6, out: h) }
+        withPointers(b.qkvW, b.qkvB) { qw, qb in linearInto(h, m: t, k: d, qw, qb, n: 3 * d, out: m) }
         if b.window > 0 {
-            let ws = b.window, nw = (g + ws - 1) / ws, p = nw * nw * ws * ws
-            withPointers(b.norm1w, b.norm1b) { nw1, nb1 in
-                layerNormPartition(x, grid: g, window: ws, dim: d, weight: nw1, bias: nb1, eps: 1e-6, out: h)
-            }
-            fastAttention(h, b, batch: nw * nw, side: ws, relH: relH, relW: relW, w)
-            withPointers(b.projW, b.projB) { pw, pb in linearInto(att, m: p, k: d, pw, pb, n: d, out: h) }
-            unpartitionAdd(h, into: x, grid: g, window: ws, dim: d)
+            windowedAttention(b, relH: relH, relW: relW, w)
         } else {
-            withPointers(b.norm1w, b.norm1b) { nw1, nb1 in layerNorm(x, rows: t, dim: d, weight: nw1, bias: nb1, eps: 1e-6, out: h) }
-            fastAttention(h, b, batch: 1, side: g, relH: relH, relW: relW, w)
-            withPointers(b.projW, b.projB) { pw, pb in addLinear(x, att, m: t, k: d, pw, pb, n: d) }
+            globalAttention(b, relH: relH, relW: relW, w)
         }
+        withPointers(b.projW, b.projB) { pw, pb in addLinear(x, att, m: t, k: d, pw, pb, n: d) }
         // MLP: x += lin2(GELU(lin1(LN(x)))), in row chunks whose [rows, hidden] fit in qkv.
         withPointers(b.norm2w, b.norm2b) { nw2, nb2 in layerNorm(x, rows: t, dim: d, weight: nw2, bias: nb2, eps: 1e-6, out: h) }
         let chunks = (t * hidden + w.qkv.count - 1) / w.qkv.count
@@ -80,57 +70,57 @@ extension SAMImageEncoder {
         }
     }
 
-    /// qkv projection and windowed/global attention of `src` [batch*side*side, D] -> w.att.
-    func fastAttention(_ src: UnsafePointer<Float>, _ b: SAMBlock, batch: Int, side: Int, relH: [Float], relW: [Float], _ w: EncoderWorkspace) {
-        let d = config.embedDim, heads = config.heads, hd = d / heads, t = side * side
+    /// Global attention of w.qkv [T, 3D] -> w.att [T, D], query blocks of whole grid rows.
+    func globalAttention(_ b: SAMBlock, relH: [Float], relW: [Float], _ w: EncoderWorkspace) {
+        let g = config.grid, d = config.embedDim, heads = config.heads, hd = d / heads, t = g * g
         let base = w.qkv.baseAddress!
-        withPointers(b.qkvW, b.qkvB) { qw, qb in linearInto(src, m: batch * t, k: d, qw, qb, n: 3 * d, out: base) }
-        let rowsPerBlock = max(1, min(side, SAM.scoreBudget / (t * side)))
-        let shape = AttentionShape(
-            batch: batch, queries: t, keys: t, heads: heads, headDim: hd,
-            ldq: 3 * d, ldk: 3 * d, ldv: 3 * d, ldo: d,
-            batchStrideQ: t * 3 * d, batchStrideK: t * 3 * d, batchStrideV: t * 3 * d, batchStrideO: t * d,
-            blockRows: rowsPerBlock * side)
+        let rowsPerBlock = max(1, min(g, SAM.scoreBudget / (t * g)))
+        let shape = AttentionShape(queries: t, keys: t, heads: heads, headDim: hd, ldq: 3 * d, ldk: 3 * d, ldv: 3 * d, ldo: d,
+                                   blockRows: rowsPerBlock * g)
         withPointers(Tensor(shape: [relH.count], data: relH), Tensor(shape: [relW.count], data: relW)) { rh, rw in
-            let bias: AttentionBias = { bi, h, q0, qn, scores, _ in
-                addDecomposedRelPos(q: base + bi * t * 3 * d + h * hd, ldq: 3 * d, headDim: hd, side: side,
-                                    q0: q0, qn: qn, relH: rh, relW: rw, scores: scores)
+            let bias: AttentionBias = { _, h, q0, qn, scores, _ in
+                addDecomposedRelPos(q: base + h * hd, ldq: 3 * d, headDim: hd, side: g, q0: q0, qn: qn, relH: rh, relW: rw, scores: scores)
             }
             multiHeadAttention(shape, scale: 1 / Float(hd).squareRoot(), q: base, k: base + d, v: base + 2 * d,
                                out: w.att.baseAddress!, bias: bias)
         }
     }
-}
 
-/// LayerNorm of x [G*G, D] written into zero-padded windows [nw*nw*ws*ws, D]
-/// (= windowPartition(x.layerNorm(...))), windows in parallel.
-func layerNormPartition(_ x: UnsafePointer<Float>, grid g: Int, window ws: Int, dim d: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
-                        eps: Float, out: UnsafeMutablePointer<Float>) {
-    let nw = (g + ws - 1) / ws
-    Parallel.forRanges(nw * nw * ws, grain: 1) { r in
-        for wrow in r {  // (window, row inside the window)
-            let win = wrow / ws, iy = wrow % ws, wy = win / nw, wx = win % nw, y = wy * ws + iy
-            for ix in 0..<ws {
-                let o = out + ((win * ws + iy) * ws + ix) * d, xx = wx * ws + ix
-                if y < g && xx < g {
-                    layerNormRow(x + (y * g + xx) * d, o, dim: d, weight: weight, bias: bias, eps: eps)
-                } else {
-                    o.update(repeating: 0, count: d)
+    /// Windowed attention of w.qkv [T, 3D] (real tokens) -> w.att [T, D]: one task per
+    /// (window, head) gathers the window's q, k, v [ws*ws, hd] (padded positions: the qkv
+    /// bias), attends with SAM's relative positions, and scatters the real queries' outputs.
+    func windowedAttention(_ b: SAMBlock, relH: [Float], relW: [Float], _ w: EncoderWorkspace) {
+        let g = config.grid, d = config.embedDim, heads = config.heads, hd = d / heads
+        let ws = b.window, nw = (g + ws - 1) / ws, n = ws * ws, scale = 1 / Float(hd).squareRoot()
+        let qkv = UnsafePointer(w.qkv.baseAddress!), att = w.att.baseAddress!
+        let per = 4 * n * hd + n * n + n  // q, k, v, out [n, hd]; scores [n, n]; 1/sums [n]
+        let workers = min(Parallel.workers, nw * nw * heads)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: per * workers)
+        defer { scratch.deallocate() }
+        withPointers(b.qkvB, Tensor(shape: [relH.count], data: relH)) { qb, rh in
+            relW.withUnsafeBufferPointer { rwb in
+                let rw = rwb.baseAddress!
+                Parallel.tasks(nw * nw * heads) { worker, task in
+                    let win = task / heads, h = task % heads, wy = win / nw, wx = win % nw
+                    let q = scratch + worker * per, k = q + n * hd, v = k + n * hd, o = v + n * hd, s = o + n * hd, inv = s + n * n
+                    for i in 0..<n {  // gather [n, hd] x3; a padded position's input is 0 -> q, k, v = bias
+                        let y = wy * ws + i / ws, xx = wx * ws + i % ws
+                        let src = y < g && xx < g ? qkv + (y * g + xx) * 3 * d : qb
+                        (q + i * hd).update(from: src + h * hd, count: hd)
+                        (k + i * hd).update(from: src + d + h * hd, count: hd)
+                        (v + i * hd).update(from: src + 2 * d + h * hd, count: hd)
+                    }
+                    Gemm.sgemm(transB: true, m: n, n: n, k: hd, alpha: scale, a: q, lda: hd, b: k, ldb: hd, c: s, ldc: n)
+                    addDecomposedRelPos(q: q, ldq: hd, headDim: hd, side: ws, q0: 0, qn: n, relH: rh, relW: rw, scores: s)
+                    Activation.expRows(s, rows: n, cols: n, inverseSums: inv)
+                    Gemm.sgemm(m: n, n: hd, k: n, a: s, lda: n, b: v, ldb: hd, c: o, ldc: hd)
+                    for i in 0..<n {  // scatter the real queries: att[token, h*hd..] = o[i] / sum
+                        let y = wy * ws + i / ws, xx = wx * ws + i % ws
+                        guard y < g && xx < g else { continue }
+                        let dst = att + (y * g + xx) * d + h * hd, src = o + i * hd, f = inv[i]
+                        for c in 0..<hd { dst[c] = src[c] * f }
+                    }
                 }
-            }
-        }
-    }
-}
-
-/// x [G*G, D] += windowUnpartition(src [nw*nw*ws*ws, D]), rows in parallel.
-func unpartitionAdd(_ src: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>, grid g: Int, window ws: Int, dim d: Int) {
-    let nw = (g + ws - 1) / ws
-    Parallel.forRanges(g, grain: 1) { r in
-        for y in r {
-            for xx in 0..<g {
-                let s = src + ((((y / ws) * nw + xx / ws) * ws + y % ws) * ws + xx % ws) * d
-                let o = x + (y * g + xx) * d
-                for c in 0..<d { o[c] += s[c] }
             }
         }
     }

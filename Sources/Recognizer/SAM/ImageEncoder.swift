@@ -89,8 +89,7 @@ struct SAMImageEncoder {
         let g = config.grid
         var x = patchEmbed(input, weight: patchW, bias: patchB, patch: config.patchSize)  // [G*G, D]
         x = x + posEmbed
-        let padded = blocks.map { paddedTokens(window: $0.window) }.max() ?? 0
-        let ws = EncoderWorkspace(tokens: g * g, padded: padded, dim: config.embedDim, hidden: blocks.first?.lin1W.shape[0] ?? 0)
+        let ws = EncoderWorkspace(tokens: g * g, dim: config.embedDim, hidden: blocks.first?.lin1W.shape[0] ?? 0)
         x.data.withUnsafeBufferPointer { ws.x.baseAddress!.update(from: $0.baseAddress!, count: $0.count) }
         runBlocks(ws)
         x.data.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: ws.x.baseAddress!, count: $0.count) }
