@@ -22,4 +22,9 @@ struct RegionSpotD: AsyncParsableCommand {
             EvalCommand.self,
             MakeShapesCommand.self,
         ])
+
+    static func main() async {
+        OpenBLASIdle.reexecIfNeeded()
+        await main(nil)
+    }
 }

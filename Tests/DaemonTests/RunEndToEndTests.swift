@@ -265,6 +265,10 @@ struct SlowSubscriberTests {
         let nices = niceValues(daemon.pid)
         #expect(nices.contains(10) && nices.contains(0), "thread nice values: \(nices)")
         #expect(nices.allSatisfy { $0 == 0 || $0 == 10 || $0 == -4 }, "thread nice values: \(nices)")  // -4: GCD's overcommit thread
+        // Started without OPENBLAS_THREAD_TIMEOUT, the daemon re-executed itself (same PID) with
+        // OpenBLAS's idle workers set to sleep at once.
+        let environ = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(daemon.pid)/environ"))) ?? Data()
+        #expect(environ.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == "OPENBLAS_THREAD_TIMEOUT=4" })
         let lagged = (try? Child.run("/usr/bin/python3", ["-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
                                                          "http://127.0.0.1:\(metricsPort)/metrics"], dir: dir, timeout: 5))?.stdout ?? ""
         #expect(lagged.contains("regionspotd_stream_lag_seconds{stream=\"fast\"}") && lagged.contains("regionspotd_frames_late_total{stream=\"fast\"}"))

@@ -57,7 +57,7 @@ final class Child: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = args
         var environment = ProcessInfo.processInfo.environment
-        for k in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"] { environment[k] = nil }
+        for k in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM", "OPENBLAS_THREAD_TIMEOUT"] { environment[k] = nil }
         environment.merge(env) { _, new in new }
         process.environment = environment
         process.standardOutput = FileHandle(forWritingAtPath: outPath)
