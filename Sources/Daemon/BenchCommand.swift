@@ -209,7 +209,8 @@ final class Bench: @unchecked Sendable {
 
     func header() {
         guard !json else { return }
-        print("threads: \(Parallel.workers) (BLAS \(Gemm.threads))")
+        let timeout = ProcessInfo.processInfo.environment[OpenBLASIdle.variable] ?? "unset (OpenBLAS default: spin ~0.1 s)"
+        print("threads: \(Parallel.workers) (BLAS \(Gemm.threads)), \(OpenBLASIdle.variable)=\(timeout)")
         print("name                          GFLOP   median ms     min ms     max ms   GFLOP/s  % ceiling     cpu ms  % ceil/cpu")
     }
 
