@@ -16,8 +16,8 @@ enum OpenBLASIdle {
     static let value = "4"
 
     static func reexecIfNeeded() {
-        guard getenv(variable) == nil else { return }
-        setenv(variable, value, 1)
+        // setenv must take, or the re-executed process would exec again
+        guard getenv(variable) == nil, setenv(variable, value, 1) == 0, getenv(variable) != nil else { return }
         execv("/proc/self/exe", CommandLine.unsafeArgv)
         // exec failed (no /proc): carry on with OpenBLAS's default spinning workers
     }
