@@ -44,6 +44,7 @@ public final class Service: @unchecked Sendable {
     private var wedgedReported: Set<String> = []
     private let stopSemaphore = DispatchSemaphore(value: 0)
     private let tickerDone = DispatchSemaphore(value: 0)
+    private let tickerWake = DispatchSemaphore(value: 0)  // ends the ticker's sleep at shutdown
     private let signals = SignalHandlers()
     private var started = false
     private var statuses: [String: StreamStatus] = [:]
@@ -241,6 +242,7 @@ public final class Service: @unchecked Sendable {
         externalReceiver?.close()
         metricsServer?.stop()
         lock.withLock { tickerStop = true }
+        tickerWake.signal()
         _ = tickerDone.wait(timeout: .now() + 1)
         writeTextfile()  // after the ticker stopped: the final numbers are the last written
         signals.cancel()
@@ -313,7 +315,7 @@ public final class Service: @unchecked Sendable {
                 return d
             }
             for j in due { j.run() }
-            usleep(useconds_t(tick * 1_000_000))
+            _ = tickerWake.wait(timeout: .now() + tick)
         }
     }
 
