@@ -46,4 +46,22 @@ struct WorkerPoolTests {
         #expect(values.contains(7))
         #expect(Set(values).isSubset(of: [getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0), 7]))
     }
+
+    @Test("lowering priority never raises it: a thread already at nice 12 stays there")
+    func neverRaises() {
+        let done = DispatchSemaphore(value: 0)
+        let seen = Mutex<[Int32]>([])
+        let t = Thread {
+            let which = __priority_which_t(PRIO_PROCESS.rawValue)
+            _ = setpriority(which, 0, 12)
+            let kept = setThreadNice(0, 7)
+            let afterLower = getpriority(which, 0)
+            _ = setThreadNice(0, 15)
+            seen.withLock { $0 = [kept ? 1 : 0, afterLower, getpriority(which, 0)] }
+            done.signal()
+        }
+        t.start()
+        done.wait()
+        #expect(seen.withLock { $0 } == [1, 12, 15])
+    }
 }

@@ -90,9 +90,14 @@ final class WorkerPool: @unchecked Sendable {  // state guarded by `cond`
     }
 }
 
-/// Sets the nice value of thread `tid` (0 = the calling thread; Linux nice values are per
-/// thread). Raising needs no privilege; true when it took.
+/// Lowers thread `tid` to nice value `nice` (0 = the calling thread; Linux nice values
+/// are per thread); true when the thread now runs at `nice` or lower. Never raises a
+/// thread's priority: a daemon started under `nice 19` keeps its recognizer at 19 (as
+/// root, setpriority would otherwise have moved it up to 10).
 @discardableResult
 func setThreadNice(_ tid: Int, _ nice: Int32) -> Bool {
-    setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(tid), nice) == 0
+    errno = 0
+    let current = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(tid))
+    if errno == 0 && current >= nice { return true }
+    return setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(tid), nice) == 0
 }
