@@ -16,6 +16,11 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Only rows whose name contains this.") var filter: String?
 
     func run() async throws {
+        let cmd = self
+        try await onThread("bench") { try cmd.measure() }
+    }
+
+    func measure() throws {
         if let threads { Parallel.workers = threads }
         if let budget = ProcessInfo.processInfo.environment["REGIONSPOTD_SCORE_BUDGET"].flatMap(Int.init) { SAM.scoreBudget = budget }
         let bench = Bench(json: json, reps: quick ? 2 : 5, filter: filter)

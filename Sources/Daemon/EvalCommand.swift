@@ -18,7 +18,7 @@ struct EvalCommand: AsyncParsableCommand {
 
     func run() async throws {
         let cmd = self
-        try await onThread { try reportingErrors("eval") { try cmd.evaluate() } }
+        try await onThread("eval") { try reportingErrors("eval") { try cmd.evaluate() } }
     }
 
     func evaluate() throws {

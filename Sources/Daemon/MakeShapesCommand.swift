@@ -29,7 +29,7 @@ struct MakeShapesCommand: AsyncParsableCommand {
 
     func run() async throws {
         let cmd = self
-        try await onThread { try reportingErrors("make-shapes") { try cmd.make() } }
+        try await onThread("make-shapes") { try reportingErrors("make-shapes") { try cmd.make() } }
     }
 
     func make() throws {

@@ -38,7 +38,7 @@ struct ProbeCommand: AsyncParsableCommand {
         Decode.setLibraryLogLevel(.error)
         do {
             // FFmpeg blocks: run it on a thread of our own, not on the cooperative pool.
-            let report = try await onThread { try ProbeReport.measure(url: url, options: options, seconds: limit) }
+            let report = try await onThread("probe") { try ProbeReport.measure(url: url, options: options, seconds: limit) }
             print(json ? report.json() : report.text(withMotion: options.motionVectors))
         } catch let error as DecodeError {
             FileHandle.standardError.write(Data("regionspotd probe: \(error)\n".utf8))
@@ -149,11 +149,3 @@ struct ProbeReport: Codable {
     }
 }
 
-/// Runs blocking `body` on a new Foundation thread and resumes with its result.
-func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { (k: CheckedContinuation<T, Error>) in
-        let t = Thread { k.resume(with: Result { try body() }) }
-        t.name = "probe"
-        t.start()
-    }
-}

@@ -27,6 +27,11 @@ struct RecognizeCommand: AsyncParsableCommand {
         }
         guard !boxList.isEmpty else { throw ValidationError("give at least one --box x1,y1,x2,y2") }
         guard let kind = Recognizer.RecognizerKind(rawValue: recognizer) else { throw ValidationError("--recognizer: regionspot or clip-crop") }
+        let cmd = self
+        try await onThread("recognize") { try cmd.recognize(boxList, kind) }
+    }
+
+    func recognize(_ boxList: [[Float]], _ kind: Recognizer.RecognizerKind) throws {
         do {
             let img = try decodeImage(path: image)
             let model = try ModelDirectory(path: weights)
@@ -88,6 +93,11 @@ struct ModelsCommand: AsyncParsableCommand {
         @Option(help: "bb or bl (SAM ViT-B with CLIP ViT-B/16 or ViT-L/14).") var variant: String = "bb"
         @Option(help: "The CLIP BPE vocabulary to copy (bpe_simple_vocab_16e6.txt.gz).") var bpe: String = "Tests/RecognizerTests/Fixtures/bpe_simple_vocab_16e6.txt.gz"
         func run() async throws {
+            let cmd = self
+            try await onThread("synthesize") { try cmd.synthesize() }
+        }
+
+        func synthesize() throws {
             let (vision, text): (CLIPVisionConfig, CLIPTextConfig) = variant == "bl" ? (.l14, .l) : (.b16, .b)
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try writeSafeTensors(SAMConfig.vitB.syntheticWeights(), to: directory + "/sam.safetensors")

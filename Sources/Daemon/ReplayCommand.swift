@@ -15,7 +15,7 @@ import Recognizer
 import Glibc
 #endif
 
-struct ReplayCommand: ParsableCommand {
+struct ReplayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay", abstract: "Run recorded video files through the pipeline; JSONL, annotated video, snapshots.")
 
@@ -56,7 +56,13 @@ struct ReplayCommand: ParsableCommand {
         if let recognizer, RecognizerKind(rawValue: recognizer) == nil { throw ValidationError("--recognizer: regionspot or clip-crop") }
     }
 
-    func run() throws {
+    func run() async throws {
+        let cmd = self
+        try await onThread("replay") { try cmd.replay() }
+    }
+
+    /// The replay itself, on a thread of its own (FFmpeg and BLAS block).
+    func replay() throws {
         Decode.setLibraryLogLevel(quiet ? .fatal : .error)
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardError(label: label)

@@ -15,6 +15,16 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "The YAML configuration file.") var config: String
 
     func run() async throws {
+        // Loading models, opening decoders and starting threads block: on a thread of our
+        // own, whose nice value (the process's) the threads it starts inherit.
+        let cmd = self
+        let service = try await onThread("startup") { try cmd.start() }
+        await service.runUntilStopped()
+        exitNow(0)
+    }
+
+    /// Loads the models, starts the service and the pipelines; returns once READY is sent.
+    func start() throws -> Service {
         let cfg = try ConfigLoader.loadOrExit(file: config)
         JournalLogHandler.bootstrap(level: Service.loggerLevel(cfg.logLevel))
         let logger = Logger(label: "regionspotd")
@@ -43,8 +53,7 @@ struct RunCommand: AsyncParsableCommand {
         service.onDrain("streams") { _ in daemon.stop() }
         service.statusLine { service.defaultStatusLine() }
         service.ready(status: "\(cfg.streams.count) streams, \(engine.labels.count) classes, \(engine.model.variant)")
-        await service.runUntilStopped()
-        exitNow(0)
+        return service
     }
 }
 

@@ -3,7 +3,7 @@ import ArgumentParser
 import CZMQ
 import Foundation
 
-struct TailCommand: ParsableCommand {
+struct TailCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tail",
         abstract: "Print what a running daemon publishes (one line per message, or raw JSON).")
@@ -15,7 +15,12 @@ struct TailCommand: ParsableCommand {
     @Option(help: "Exit after this many messages.") var count: Int?
     @Option(help: "Exit with status 1 if no message arrives for this many seconds.") var timeout: Double?
 
-    func run() throws {
+    func run() async throws {
+        let cmd = self
+        try await onThread("tail") { try cmd.receive() }  // zmq_recv blocks
+    }
+
+    func receive() throws {
         let sub = try Subscriber(endpoint: endpoint, topics: topic)
         defer { sub.close() }
         var received = 0

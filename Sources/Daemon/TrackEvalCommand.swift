@@ -7,7 +7,7 @@ import ArgumentParser
 import Foundation
 import Temporal
 
-struct TrackEvalCommand: ParsableCommand {
+struct TrackEvalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "track-eval",
         abstract: "Evaluate the tracker on synthetic H.264 scenes with ground truth (MOT metrics).")
@@ -27,7 +27,12 @@ struct TrackEvalCommand: ParsableCommand {
     @Option(help: "Write the results as Markdown to this file.") var markdown: String?
     @Option(help: "Write the results as JSON to this file.") var json: String?
 
-    func run() throws {
+    func run() async throws {
+        let cmd = self
+        try await onThread("track-eval") { try cmd.evaluate() }
+    }
+
+    func evaluate() throws {
         let dims = size.split(separator: "x").compactMap { Int($0) }
         guard dims.count == 2, dims[0] > 0, dims[1] > 0 else {
             throw ValidationError("--size: expected WxH, got \(size)")

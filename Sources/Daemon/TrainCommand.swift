@@ -33,7 +33,7 @@ struct TrainCommand: AsyncParsableCommand {
 
     func run() async throws {
         let cmd = self
-        try await onThread { try reportingErrors("train") { try cmd.train() } }
+        try await onThread("train") { try reportingErrors("train") { try cmd.train() } }
     }
 
     func train() throws {

@@ -226,6 +226,32 @@ struct ReplayTests {
     }
 }
 
+@Suite("Replay under nice")
+struct ReplayNiceTests {
+    @Test("nice -n 7 regionspotd replay: every thread runs at nice 7 or lower priority, the process keeps its name")
+    func niced() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let clip = try ReplayFixture.clip(in: dir, name: "nice.mp4")
+        let bin = try #require(Repo.binary, "regionspotd not built")
+        let child = try Child("/usr/bin/nice", ["-n", "7", bin, "replay", "--weights", ReplayFixture.model, "--vocab", ReplayFixture.vocab,
+                                               "--quiet", "--loop", "--duration", "8", "--out", dir.file("n.jsonl"), clip],
+                              env: ["XDG_CACHE_HOME": dir.file("cache")], dir: dir, name: "niced")
+        defer { child.stop() }
+        // decoding, the recognizer and its kernel pool have started once results appear
+        #expect(eventually(30) { ((try? String(contentsOfFile: dir.file("n.jsonl"), encoding: .utf8)) ?? "").contains("regionspotd/regions/1") },
+                "no results: \(child.stderr)")
+        // Threads that did work (> 50 ms of CPU) run at nice 7 or lower priority; the
+        // cooperative pool's idle threads sit at libdispatch's 0 / -4.
+        let busy = threadStats(child.pid).filter { $0.cpuTicks > 5 }
+        #expect(busy.count >= 2 && busy.allSatisfy { $0.nice >= 7 }, "busy threads: \(busy)")
+        #expect(busy.contains { $0.name == "replay" }, "the replay runs on its own named thread: \(busy)")
+        let comm = (try? String(contentsOfFile: "/proc/\(child.pid)/comm", encoding: .utf8)) ?? ""
+        #expect(comm == "regionspotd\n", "process name after re-executing: \(comm)")
+        #expect(child.wait(timeout: 60) == 0, "\(child.stderr)")
+    }
+}
+
 @Suite("Replay progress and summary")
 struct ReplayProgressTests {
     @Test("not a terminal: no progress line, a summary; on a terminal: a progress line with total, fps and ETA")

@@ -65,6 +65,19 @@ func niceValues(_ pid: Int32) -> [Int] {
     }
 }
 
+/// Name, nice value and CPU time (utime + stime, clock ticks) of every thread of `pid`.
+func threadStats(_ pid: Int32) -> [(name: String, nice: Int, cpuTicks: Int)] {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+    return tasks.compactMap { t in
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(t)/stat", encoding: .utf8),
+              let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { return nil }
+        let name = String(stat[stat.index(after: open)..<close])
+        let f = stat[stat.index(after: close)...].split(separator: " ")  // field 3 (state) is f[0]
+        guard f.count > 16, let nice = Int(f[16]), let u = Int(f[11]), let s = Int(f[12]) else { return nil }
+        return (name, nice, u + s)
+    }
+}
+
 func eventually(_ timeout: Double, _ cond: () -> Bool) -> Bool {
     let end = Date().addingTimeInterval(timeout)
     while Date() < end {
@@ -269,6 +282,7 @@ struct SlowSubscriberTests {
         // OpenBLAS's idle workers set to sleep at once.
         let environ = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(daemon.pid)/environ"))) ?? Data()
         #expect(environ.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == "OPENBLAS_THREAD_TIMEOUT=4" })
+        #expect((try? String(contentsOfFile: "/proc/\(daemon.pid)/comm", encoding: .utf8)) == "regionspotd\n", "process name kept")
         let lagged = (try? Child.run("/usr/bin/python3", ["-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
                                                          "http://127.0.0.1:\(metricsPort)/metrics"], dir: dir, timeout: 5))?.stdout ?? ""
         #expect(lagged.contains("regionspotd_stream_lag_seconds{stream=\"fast\"}") && lagged.contains("regionspotd_frames_late_total{stream=\"fast\"}"))

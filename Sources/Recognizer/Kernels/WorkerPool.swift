@@ -62,8 +62,10 @@ final class WorkerPool: @unchecked Sendable {  // state guarded by `cond`
     }
 
     private func spawn(index: Int) {
-        let t = Thread { [self] in loop(index: index) }
-        t.name = "recognizer-\(index + 1)"
+        let t = Thread { [self] in
+            Thread.current.name = "recognizer-\(index + 1)"  // set from inside to reach the kernel on Linux
+            loop(index: index)
+        }
         t.stackSize = 1 << 20
         t.start()
     }

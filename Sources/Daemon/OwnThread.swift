@@ -1,0 +1,32 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs blocking `body` on a new thread the process owns and resumes with its result.
+///
+/// Subcommands' `run()` bodies execute on the Swift cooperative pool, which must not
+/// block in C calls (FFmpeg I/O, BLAS, ZeroMQ). On Linux its threads are libdispatch's,
+/// and libdispatch sets them to nice 0 (-4 for overcommit threads) whatever the process
+/// was started with: `nice -n 19 regionspotd replay ...` decoded and recognized at nice 0,
+/// and every thread started from there inherited it. The new thread first takes the
+/// process's nice value (the main thread's), so the threads it starts inherit that.
+func onThread<T: Sendable>(_ name: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+    let nice = processNice()
+    return try await withCheckedThrowingContinuation { (k: CheckedContinuation<T, Error>) in
+        let t = Thread {
+            Thread.current.name = name  // named from inside: on Linux that is what reaches the kernel (ps, top)
+            if let nice { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, nice) }
+            k.resume(with: Result { try body() })
+        }
+        t.start()
+    }
+}
+
+/// The nice value the process was started with: its main thread's (Linux nice values
+/// are per thread; the main thread's id is the process id). nil if it cannot be read.
+func processNice() -> Int32? {
+    errno = 0
+    let n = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(getpid()))
+    return errno == 0 ? n : nil
+}
