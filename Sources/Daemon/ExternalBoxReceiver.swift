@@ -90,8 +90,10 @@ public final class ExternalBoxReceiver: @unchecked Sendable {
             throw error
         }
         boundEndpoint = lastEndpoint(sock) ?? endpoint
-        let t = Thread { [self] in loop() }
-        t.name = "external-boxes"
+        let t = Thread { [self] in
+            Thread.current.name = "external-boxes"
+            loop()
+        }
         t.start()
     }
 

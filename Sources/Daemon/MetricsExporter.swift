@@ -70,8 +70,10 @@ public final class MetricsHTTPServer: @unchecked Sendable {
         fd = s
         self.render = render
         self.healthy = healthy
-        let t = Thread { [self] in self.serve() }
-        t.name = "metrics-http"
+        let t = Thread { [self] in
+            Thread.current.name = "metrics-http"
+            self.serve()
+        }
         t.start()
     }
 

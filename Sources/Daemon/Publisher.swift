@@ -107,8 +107,10 @@ public final class Publisher: @unchecked Sendable {
             throw error
         }
         boundEndpoints = bound
-        let thread = Thread { [self] in self.ownerLoop() }
-        thread.name = "zmq-publisher"
+        let thread = Thread { [self] in
+            Thread.current.name = "zmq-publisher"
+            self.ownerLoop()
+        }
         thread.start()
     }
 

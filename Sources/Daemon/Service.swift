@@ -105,8 +105,10 @@ public final class Service: @unchecked Sendable {
         }
         if let wd = watchdogTimeout { logger.info("systemd watchdog: \(wd) s, pinging every \(wd / 2) s while every component progresses") }
         lock.withLock { started = true }
-        let t = Thread { [self] in tickerLoop() }
-        t.name = "service-ticker"
+        let t = Thread { [self] in
+            Thread.current.name = "service-ticker"
+            tickerLoop()
+        }
         t.start()
     }
 
@@ -223,6 +225,7 @@ public final class Service: @unchecked Sendable {
         let done = DispatchSemaphore(value: 0)
         let stepName = LockedBox("")
         let t = Thread { [self] in
+            Thread.current.name = "service-drain"
             for (name, step) in steps {
                 stepName.value = name
                 step(deadline)
@@ -231,7 +234,6 @@ public final class Service: @unchecked Sendable {
             publisher?.close(timeout: max(0.1, deadline - now()))
             done.signal()
         }
-        t.name = "service-drain"
         t.start()
         let inTime = done.wait(timeout: .now() + max(0, deadline - now())) == .success
         if inTime {

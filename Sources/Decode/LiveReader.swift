@@ -56,12 +56,16 @@ public final class LiveReader: @unchecked Sendable {
     private var finished = false
     private var thread: Thread?
     private var currentInfo: StreamInfo?
+    private let threadName: String
 
+    /// `threadName`: the reader thread's name as `top -H` shows it (Linux keeps 15 bytes).
     public init(url: String, options: SourceOptions = SourceOptions(), reconnect: ReconnectPolicy = ReconnectPolicy(),
+                threadName: String = "decode",
                 onState: @escaping @Sendable (ReaderEvent) -> Void,
                 onFrame: @escaping @Sendable (VideoFrame) -> Void) {
         self.url = url
         self.name = redactURL(url)
+        self.threadName = String(decoding: Array(threadName.utf8.prefix(15)), as: UTF8.self)
         self.options = options
         self.policy = reconnect
         self.onState = onState
@@ -78,8 +82,10 @@ public final class LiveReader: @unchecked Sendable {
         cond.lock(); defer { cond.unlock() }
         guard !started else { return }
         started = true
-        let t = Thread { [self] in run() }
-        t.name = "decode \(name)"
+        let t = Thread { [self] in
+            Thread.current.name = threadName  // set from inside: on Linux that is what reaches the kernel (top -H)
+            run()
+        }
         thread = t
         t.start()
     }

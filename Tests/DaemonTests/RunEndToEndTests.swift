@@ -283,6 +283,9 @@ struct SlowSubscriberTests {
         let environ = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(daemon.pid)/environ"))) ?? Data()
         #expect(environ.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == "OPENBLAS_THREAD_TIMEOUT=4" })
         #expect((try? String(contentsOfFile: "/proc/\(daemon.pid)/comm", encoding: .utf8)) == "regionspotd\n", "process name kept")
+        // threads carry their names to the kernel (top -H, ps -L)
+        let names = Set(threadStats(daemon.pid).map(\.name))
+        #expect(["recognizer", "zmq-publisher", "service-ticker", "metrics-http", "decode fast"].allSatisfy(names.contains), "thread names: \(names)")
         let lagged = (try? Child.run("/usr/bin/python3", ["-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
                                                          "http://127.0.0.1:\(metricsPort)/metrics"], dir: dir, timeout: 5))?.stdout ?? ""
         #expect(lagged.contains("regionspotd_stream_lag_seconds{stream=\"fast\"}") && lagged.contains("regionspotd_frames_late_total{stream=\"fast\"}"))

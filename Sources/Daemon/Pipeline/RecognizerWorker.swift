@@ -58,10 +58,10 @@ final class RecognizerWorker: @unchecked Sendable {
 
     func start() {
         let t = Thread { [self] in
+            Thread.current.name = "recognizer"  // set from inside: on Linux that is what reaches the kernel (top -H)
             Parallel.lowerCurrentThreadPriority(nice: nice)  // decoding and tracking come first
             loop()
         }
-        t.name = "recognizer"
         thread = t
         t.start()
     }

@@ -84,7 +84,7 @@ final class StreamPipeline: @unchecked Sendable {
         so.transport = config.transport == .udp ? .udp : .tcp
         so.loop = so.loop || config.loop
         so.motionVectors = true
-        let r = LiveReader(url: config.url, options: so, reconnect: options.reconnect,
+        let r = LiveReader(url: config.url, options: so, reconnect: options.reconnect, threadName: "decode \(config.id)",
                            onState: { [weak self] e in self?.stateChanged(e) },
                            onFrame: { [weak self] f in self?.process(f) })
         reader = r
