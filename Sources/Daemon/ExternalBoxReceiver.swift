@@ -5,6 +5,7 @@
 // messages are counted and logged (at most one log line per 10 s), never fatal.
 import CZMQ
 import Foundation
+import Recognizer
 import Logging
 import Synchronization
 
@@ -91,7 +92,7 @@ public final class ExternalBoxReceiver: @unchecked Sendable {
         }
         boundEndpoint = lastEndpoint(sock) ?? endpoint
         let t = Thread { [self] in
-            Thread.current.name = "external-boxes"
+            nameCurrentThread("external-boxes")
             loop()
         }
         t.start()

@@ -2,6 +2,7 @@
 // in the same directory) and/or a tiny HTTP/1.0 endpoint on its own thread serving
 // GET /metrics (Prometheus text) and GET /healthz (200 while no component is wedged).
 import Foundation
+import Recognizer
 
 #if canImport(Glibc)
 import Glibc
@@ -71,7 +72,7 @@ public final class MetricsHTTPServer: @unchecked Sendable {
         self.render = render
         self.healthy = healthy
         let t = Thread { [self] in
-            Thread.current.name = "metrics-http"
+            nameCurrentThread("metrics-http")
             self.serve()
         }
         t.start()

@@ -1,4 +1,5 @@
 import Foundation
+import Recognizer
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,7 +16,7 @@ func onThread<T: Sendable>(_ name: String, _ body: @escaping @Sendable () throws
     let nice = processNice()
     return try await withCheckedThrowingContinuation { (k: CheckedContinuation<T, Error>) in
         let t = Thread {
-            Thread.current.name = name  // named from inside: on Linux that is what reaches the kernel (ps, top)
+            nameCurrentThread(name)
             if let nice { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, nice) }
             k.resume(with: Result { try body() })
         }

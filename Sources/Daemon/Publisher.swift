@@ -10,6 +10,7 @@
 // subscriber makes every subscriber miss messages.
 import CZMQ
 import Foundation
+import Recognizer
 import Synchronization
 
 public struct PublisherError: Error, CustomStringConvertible {
@@ -108,7 +109,7 @@ public final class Publisher: @unchecked Sendable {
         }
         boundEndpoints = bound
         let thread = Thread { [self] in
-            Thread.current.name = "zmq-publisher"
+            nameCurrentThread("zmq-publisher")
             self.ownerLoop()
         }
         thread.start()

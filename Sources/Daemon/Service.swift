@@ -11,6 +11,7 @@
 //     await service.runUntilStopped()                // SIGTERM -> STOPPING=1, drain, return
 //     // exit 0
 import Foundation
+import Recognizer
 import Logging
 
 #if canImport(Glibc)
@@ -106,7 +107,7 @@ public final class Service: @unchecked Sendable {
         if let wd = watchdogTimeout { logger.info("systemd watchdog: \(wd) s, pinging every \(wd / 2) s while every component progresses") }
         lock.withLock { started = true }
         let t = Thread { [self] in
-            Thread.current.name = "service-ticker"
+            nameCurrentThread("service-ticker")
             tickerLoop()
         }
         t.start()
@@ -225,7 +226,7 @@ public final class Service: @unchecked Sendable {
         let done = DispatchSemaphore(value: 0)
         let stepName = LockedBox("")
         let t = Thread { [self] in
-            Thread.current.name = "service-drain"
+            nameCurrentThread("service-drain")
             for (name, step) in steps {
                 stepName.value = name
                 step(deadline)

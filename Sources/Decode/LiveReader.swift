@@ -1,4 +1,5 @@
 import Foundation
+import CFFmpeg
 
 /// States a `LiveReader` reports, each with a reason.
 public enum ReaderState: String, Sendable, Equatable {
@@ -83,7 +84,7 @@ public final class LiveReader: @unchecked Sendable {
         guard !started else { return }
         started = true
         let t = Thread { [self] in
-            Thread.current.name = threadName  // set from inside: on Linux that is what reaches the kernel (top -H)
+            _ = cffmpeg_name_thread(threadName)  // first thing: Foundation's Thread.name races with start()
             run()
         }
         thread = t

@@ -58,7 +58,7 @@ final class RecognizerWorker: @unchecked Sendable {
 
     func start() {
         let t = Thread { [self] in
-            Thread.current.name = "recognizer"  // set from inside: on Linux that is what reaches the kernel (top -H)
+            nameCurrentThread("recognizer")
             Parallel.lowerCurrentThreadPriority(nice: nice)  // decoding and tracking come first
             loop()
         }

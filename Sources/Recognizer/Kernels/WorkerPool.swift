@@ -1,4 +1,5 @@
 import Foundation
+import CBLAS
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -63,7 +64,7 @@ final class WorkerPool: @unchecked Sendable {  // state guarded by `cond`
 
     private func spawn(index: Int) {
         let t = Thread { [self] in
-            Thread.current.name = "recognizer-\(index + 1)"  // set from inside to reach the kernel on Linux
+            nameCurrentThread("recognizer-\(index + 1)")
             loop(index: index)
         }
         t.stackSize = 1 << 20
@@ -102,4 +103,12 @@ func setThreadNice(_ tid: Int, _ nice: Int32) -> Bool {
     let current = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(tid))
     if errno == 0 && current >= nice { return true }
     return setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(tid), nice) == 0
+}
+
+/// Names the calling thread as the kernel shows it (top -H, ps -L, /proc/PID/task/TID/comm;
+/// Linux keeps 15 bytes). Foundation's `Thread.name` reaches the kernel only when the
+/// creating thread has already recorded the new thread's handle, a race the new thread
+/// often wins, so threads name themselves with this first thing.
+public func nameCurrentThread(_ name: String) {
+    _ = cblas_shim_name_thread(String(decoding: Array(name.utf8.prefix(15)), as: UTF8.self))
 }
