@@ -13,7 +13,7 @@ import Glibc
 /// and every thread started from there inherited it. The new thread first takes the
 /// process's nice value (the main thread's), so the threads it starts inherit that.
 func onThread<T: Sendable>(_ name: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
-    let nice = processNice()
+    let nice = threadNice(Int(getpid()))  // the process's: its main thread's (the main thread's id is the process id)
     return try await withCheckedThrowingContinuation { (k: CheckedContinuation<T, Error>) in
         let t = Thread {
             nameCurrentThread(name)
@@ -22,12 +22,4 @@ func onThread<T: Sendable>(_ name: String, _ body: @escaping @Sendable () throws
         }
         t.start()
     }
-}
-
-/// The nice value the process was started with: its main thread's (Linux nice values
-/// are per thread; the main thread's id is the process id). nil if it cannot be read.
-func processNice() -> Int32? {
-    errno = 0
-    let n = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(getpid()))
-    return errno == 0 ? n : nil
 }

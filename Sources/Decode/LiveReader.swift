@@ -59,14 +59,14 @@ public final class LiveReader: @unchecked Sendable {
     private var currentInfo: StreamInfo?
     private let threadName: String
 
-    /// `threadName`: the reader thread's name as `top -H` shows it (Linux keeps 15 bytes).
+    /// `threadName`: the reader thread's name as `top -H` shows it (the kernel keeps 15 bytes).
     public init(url: String, options: SourceOptions = SourceOptions(), reconnect: ReconnectPolicy = ReconnectPolicy(),
                 threadName: String = "decode",
                 onState: @escaping @Sendable (ReaderEvent) -> Void,
                 onFrame: @escaping @Sendable (VideoFrame) -> Void) {
         self.url = url
         self.name = redactURL(url)
-        self.threadName = String(decoding: Array(threadName.utf8.prefix(15)), as: UTF8.self)
+        self.threadName = threadName
         self.options = options
         self.policy = reconnect
         self.onState = onState

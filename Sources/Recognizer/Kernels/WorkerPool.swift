@@ -99,16 +99,22 @@ final class WorkerPool: @unchecked Sendable {  // state guarded by `cond`
 /// root, setpriority would otherwise have moved it up to 10).
 @discardableResult
 func setThreadNice(_ tid: Int, _ nice: Int32) -> Bool {
-    errno = 0
-    let current = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(tid))
-    if errno == 0 && current >= nice { return true }
+    if let current = threadNice(tid), current >= nice { return true }
     return setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(tid), nice) == 0
 }
 
+/// The nice value of thread `tid` (0 = the calling thread; the process id names the main
+/// thread); nil if it cannot be read (-1 is a valid value, so errno tells).
+public func threadNice(_ tid: Int) -> Int32? {
+    errno = 0
+    let n = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(tid))
+    return errno == 0 ? n : nil
+}
+
 /// Names the calling thread as the kernel shows it (top -H, ps -L, /proc/PID/task/TID/comm;
-/// Linux keeps 15 bytes). Foundation's `Thread.name` reaches the kernel only when the
-/// creating thread has already recorded the new thread's handle, a race the new thread
-/// often wins, so threads name themselves with this first thing.
+/// the kernel keeps the first 15 bytes). Foundation's `Thread.name` reaches the kernel only
+/// when the creating thread has already recorded the new thread's handle, a race the new
+/// thread often wins, so threads name themselves with this first thing.
 public func nameCurrentThread(_ name: String) {
-    _ = cblas_shim_name_thread(String(decoding: Array(name.utf8.prefix(15)), as: UTF8.self))
+    _ = cblas_shim_name_thread(name)
 }
