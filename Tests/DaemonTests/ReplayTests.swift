@@ -32,8 +32,12 @@ enum ReplayFixture {
     static func replay(_ files: [String], _ extra: [String], dir: TempDir, quiet: Bool = true, timeout: Double = 240) throws
         -> (status: Int32?, stdout: String, stderr: String) {
         let bin = try #require(Repo.binary, "regionspotd not built")
-        return try Child.run(bin, ["replay", "--weights", model, "--vocab", vocab] + (quiet ? ["--quiet"] : []) + extra + files,
-                             env: ["XDG_CACHE_HOME": dir.file("cache")], dir: dir, timeout: timeout)
+        return try Child.run(bin, arguments(files, extra, quiet: quiet), env: ["XDG_CACHE_HOME": dir.file("cache")], dir: dir, timeout: timeout)
+    }
+
+    /// `regionspotd replay`'s arguments with the tiny models; `extra` goes before the files.
+    static func arguments(_ files: [String], _ extra: [String], quiet: Bool = true) -> [String] {
+        ["replay", "--weights", model, "--vocab", vocab] + (quiet ? ["--quiet"] : []) + extra + files
     }
 
     static func lines(_ path: String) throws -> [String] {
@@ -234,8 +238,7 @@ struct ReplayNiceTests {
         defer { dir.remove() }
         let clip = try ReplayFixture.clip(in: dir, name: "nice.mp4")
         let bin = try #require(Repo.binary, "regionspotd not built")
-        let child = try Child("/usr/bin/nice", ["-n", "7", bin, "replay", "--weights", ReplayFixture.model, "--vocab", ReplayFixture.vocab,
-                                               "--quiet", "--loop", "--duration", "8", "--out", dir.file("n.jsonl"), clip],
+        let child = try Child("/usr/bin/nice", ["-n", "7", bin] + ReplayFixture.arguments([clip], ["--loop", "--duration", "8", "--out", dir.file("n.jsonl")]),
                               env: ["XDG_CACHE_HOME": dir.file("cache")], dir: dir, name: "niced")
         defer { child.stop() }
         // decoding, the recognizer and its kernel pool have started once results appear

@@ -53,18 +53,6 @@ func freePort() -> Int {
     return Int(UInt16(bigEndian: addr.sin_port))
 }
 
-/// Polls `cond` every 100 ms for up to `timeout` seconds.
-/// The nice value of every thread of process `pid` (/proc/PID/task/TID/stat, field 19).
-func niceValues(_ pid: Int32) -> [Int] {
-    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
-    return tasks.compactMap { t in
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(t)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")  // fields 3... after "(comm)"
-        return fields.count > 16 ? Int(fields[16]) : nil
-    }
-}
-
 /// Name, nice value and CPU time (utime + stime, clock ticks) of every thread of `pid`.
 func threadStats(_ pid: Int32) -> [(name: String, nice: Int, cpuTicks: Int)] {
     let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
@@ -78,6 +66,7 @@ func threadStats(_ pid: Int32) -> [(name: String, nice: Int, cpuTicks: Int)] {
     }
 }
 
+/// Polls `cond` every 100 ms for up to `timeout` seconds.
 func eventually(_ timeout: Double, _ cond: () -> Bool) -> Bool {
     let end = Date().addingTimeInterval(timeout)
     while Date() < end {
@@ -275,7 +264,7 @@ struct SlowSubscriberTests {
         #expect(eventually(30) { metric("regionspotd_frames_decoded_total") > 200 }, "decoding started: \(daemon.stderr.suffix(1500))")
         #expect(eventually(30) { metric("regionspotd_messages_dropped_total") > 0 }, "drops are counted")
         // The recognizer's threads run at limits.recognizer_nice (default 10), the rest at 0.
-        let nices = niceValues(daemon.pid)
+        let nices = threadStats(daemon.pid).map(\.nice)
         #expect(nices.contains(10) && nices.contains(0), "thread nice values: \(nices)")
         #expect(nices.allSatisfy { $0 == 0 || $0 == 10 || $0 == -4 }, "thread nice values: \(nices)")  // -4: GCD's overcommit thread
         // Started without OPENBLAS_THREAD_TIMEOUT, the daemon re-executed itself (same PID) with
