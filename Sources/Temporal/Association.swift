@@ -82,8 +82,11 @@ extension Tracker {
         }
         endedTrackIDs = tracks.filter { $0.state == .ended }.map(\.id)
         tracks.removeAll { $0.state == .ended }
-        // Births.
+        // Births, except where live tracks already cover the proposal (a box around two
+        // tracked objects that touch is not a third object).
+        let liveBoxes = tracks.filter { $0.state != .ended }.map { visibleBox($0) }
         for pi in high where !proposalUsed[pi] && proposals[pi].score >= c.birthScore {
+            if Self.coverage(of: proposals[pi].box, by: liveBoxes) >= c.birthMaxCoverage { continue }
             var t = Track(id: makeID(), proposal: proposals[pi], frame: frame, noise: c.kalman)
             t.labels = LabelHistory(alpha: c.labelAlpha)
             if firstKeyframe || c.birthHits <= 1 || proposals[pi].score >= c.confirmScore { t.state = .confirmed }
@@ -91,6 +94,16 @@ extension Tracker {
             observeLabel(track: tracks.count - 1, proposal: proposals[pi], frame: frame)
         }
         self.frame = frame
+        mergeDuplicates()
+    }
+
+    /// Share of `box`'s area inside the union of `others` (upper bound: overlaps among the
+    /// others count twice; capped at 1).
+    static func coverage(of box: Box, by others: [Box]) -> Float {
+        guard box.area > 0 else { return 0 }
+        var inside: Float = 0
+        for o in others { inside += box.intersection(o) }
+        return min(1, inside / box.area)
     }
 
     /// The track's box clipped to the current frame (proposals never leave the frame).
@@ -106,7 +119,7 @@ extension Tracker {
     func gatingIoU(_ t: Track, _ p: Box) -> Float {
         let b = visibleBox(t)
         let iou = b.iou(p)
-        let slack = min(config.gateSigmas * t.kalman.centreStd, max(b.width, b.height))
+        let slack = min(config.gateSigmas * t.kalman.centreStd, config.gateMaxShift * max(b.width, b.height))
         guard slack > 0 else { return iou }
         let dx = min(max(p.cx - b.cx, -slack), slack), dy = min(max(p.cy - b.cy, -slack), slack)
         return max(iou, b.translated(dx: dx, dy: dy).iou(p))

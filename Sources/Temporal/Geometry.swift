@@ -32,6 +32,13 @@ public struct Box: Sendable, Equatable, Hashable, Codable {
         return union > 0 ? inter / union : 0
     }
 
+    /// Area of the intersection with `other` (0 when they do not overlap).
+    public func intersection(_ other: Box) -> Float {
+        let iw = min(x2, other.x2) - max(x1, other.x1)
+        let ih = min(y2, other.y2) - max(y1, other.y1)
+        return iw > 0 && ih > 0 ? iw * ih : 0
+    }
+
     /// Clipped to a frame of `width` x `height` pixels (a box fully outside becomes empty
     /// at the nearest edge).
     public func clipped(width w: Float, height h: Float) -> Box {

@@ -14,6 +14,8 @@ public struct Tracker: Sendable {
     /// Tracks that ended in the last `update` (they are no longer in `tracks`), so a
     /// publisher can announce the end of each track once.
     public internal(set) var endedTrackIDs: [UInt64] = []
+    /// Duplicate tracks merged in the last `update` (each also in `endedTrackIDs`).
+    public internal(set) var mergedTracks: [TrackMergeEvent] = []
     /// The last frame seen by `propagate` or `update`.
     public internal(set) var frame: FrameInfo?
     var keyframesSeen = 0

@@ -25,6 +25,9 @@ public struct TrackerConfig: Sendable, Equatable {
     /// IoU for gating and cost is taken after moving the track's box toward the proposal
     /// by up to this many centre standard deviations of its Kalman filter.
     public var gateSigmas: Float = 2
+    /// ...but never farther than this many box sizes (a young track's wide gate otherwise
+    /// reaches a neighbouring object, and the match teaches its filter a false velocity).
+    public var gateMaxShift: Float = 0.5
     /// ByteTrack stages: proposals at or above highScore go first against all tracks;
     /// those in [lowScore, highScore) then go against the confirmed tracks left, by IoU.
     public var highScore: Float = 0.5
@@ -33,6 +36,16 @@ public struct TrackerConfig: Sendable, Equatable {
     public var lowScoreMinIoU: Float = 0.4
     /// Unmatched proposals at or above this start a tentative track.
     public var birthScore: Float = 0.6
+    /// ...unless live tracks already cover at least this share of the proposal's area
+    /// (a box around two tracked objects that touch is not a third object).
+    public var birthMaxCoverage: Float = 0.6
+    /// Two live tracks whose boxes overlap by more than this IoU after a keyframe are one
+    /// object: the younger merges into the older id (`mergedTrackIDs`).
+    public var mergeIoU: Float = 0.5
+    /// ...or when this share of the smaller box lies inside the larger one and the smaller
+    /// is at least `mergeMinAreaRatio` of the larger's area.
+    public var mergeContainment: Float = 0.85
+    public var mergeMinAreaRatio: Float = 0.4
     /// Consecutive keyframe hits to confirm a track (tracks born on the stream's first
     /// keyframe are confirmed at once, as ByteTrack does).
     public var birthHits: Int = 2

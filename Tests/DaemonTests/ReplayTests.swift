@@ -106,14 +106,14 @@ struct ReplayTests {
         #expect(recognized >= 2 && recognized < ReplayFixture.frames, "recognized \(recognized) frames")
         let published = regions.reduce(0) { $0 + (($1["regions"] as? [Any])?.count ?? 0) }
         #expect(published > 0, "no region published")
-        #expect(objects.contains { ($0["schema"] as? String) == "regionspotd/tracks/1" && ($0["event"] as? String) == "started" })
+        #expect(objects.contains { ($0["schema"] as? String) == "regionspotd/tracks/2" && ($0["event"] as? String) == "started" })
         // time = creation_time + PTS (frame 10 is at 1.0 s); the stream ends with `ended`.
         #expect(regions[0]["time"] as? String == "2024-05-01T12:00:00.000000Z")
         #expect(regions[10]["time"] as? String == "2024-05-01T12:00:01.000000Z")
         #expect(regions.allSatisfy { $0["latency"] == nil })
         // Every track that started also ends (at the latest when the file does).
         func trackIDs(_ event: String) -> [Int] {
-            objects.filter { ($0["schema"] as? String) == "regionspotd/tracks/1" && ($0["event"] as? String) == event }
+            objects.filter { ($0["schema"] as? String) == "regionspotd/tracks/2" && ($0["event"] as? String) == event }
                 .compactMap { $0["track_id"] as? Int }.sorted()
         }
         #expect(trackIDs("started") == trackIDs("ended"))
@@ -121,7 +121,7 @@ struct ReplayTests {
         #expect(last["schema"] as? String == "regionspotd/status/1" && last["state"] as? String == "ended")
 
         // Every line validates against its schema.
-        let schemaFile = ["regionspotd/regions/1": "regions.schema.json", "regionspotd/tracks/1": "tracks.schema.json",
+        let schemaFile = ["regionspotd/regions/1": "regions.schema.json", "regionspotd/tracks/2": "tracks.schema.json",
                           "regionspotd/status/1": "status.schema.json"]
         let docs = try zip(lines, objects).map { line, o in
             (schema: try #require(schemaFile[o["schema"] as? String ?? ""], "unknown schema in \(line)"), json: line)

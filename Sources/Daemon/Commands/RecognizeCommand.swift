@@ -34,33 +34,54 @@ struct RecognizeCommand: AsyncParsableCommand {
         do {
             let img = try decodeImage(path: image)
             let model = try ModelDirectory(path: weights)
-            let v = try Recognizer.Vocabulary.load(vocab)
+            let classes = try Recognizer.Vocabulary.load(vocab)
+            // Background prompts (model.json acceptance.background) are scored with the
+            // vocabulary so the verdict can use them; labels come from the vocabulary only.
+            let background = model.settings.acceptance.background ?? []
+            let v = try Recognizer.Vocabulary(labels: classes.labels + background, names: classes.names + background.map { [$0] })
             let emb = try VocabularyEmbedder.embed(v, text: model.text, tokenizer: try model.tokenizer(), textWeightsHash: model.text.weightsHash,
                                                    cacheDirectory: VocabularyEmbedder.defaultCacheDirectory)
             let rec = try RegionRecognizer(model: model, kind: kind, vocabulary: emb)
             if sigmoid { rec.scoring = .sigmoid }
             let f = rec.features(rgb: img.bytes, width: img.width, height: img.height)
-            let regions = rec.recognize(f, boxes: boxList, masks: masks != nil, topK: top)
+            let regions = rec.recognize(f, boxes: boxList, masks: masks != nil, topK: top + background.count)
+                .map { r in Self.vocabularyOnly(r, classes: classes.labels, top: top) }
+            // Every box is labelled; the verdict says which the pipeline would drop as "no object".
+            let acceptance = RegionAcceptance(settings: model.settings.acceptance, vocabularyCount: classes.labels.count)
+            let verdicts = regions.map { acceptance.judge(logits: $0.logits, maskIoU: $0.iou, proposalScore: 1) }
             if let out = masks { try writeMaskOverlay(img, regions: regions, to: out) }
             if json {
-                let obj: [String: Any] = ["recognizer": kind.rawValue, "variant": model.variant, "regions": regions.map { r in
+                let obj: [String: Any] = ["recognizer": kind.rawValue, "variant": model.variant, "regions": zip(regions, verdicts).map { r, a in
                     ["box": r.box.map(Double.init), "label": r.label, "score": Double(r.score), "iou": Double(r.iou),
+                     "objectness": Double(a.objectness), "accepted": a.accepted, "rejected_because": a.reason?.rawValue ?? NSNull(),
                      "top": r.top.map { ["label": $0.label, "score": Double($0.score)] }] as [String: Any]
                 }]
                 let d = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
                 print(String(decoding: d, as: UTF8.self))
             } else {
                 print("\(model.variant), recognizer \(kind.rawValue), \(v.labels.count) classes")
-                for r in regions {
+                for (r, a) in zip(regions, verdicts) {
                     let b = r.box.map { String(format: "%.0f", $0) }.joined(separator: ",")
                     let t = r.top.map { "\($0.label) \(String(format: "%.3f", $0.score))" }.joined(separator: ", ")
-                    print("[\(b)] \(r.label) \(String(format: "%.3f", r.score))  iou \(String(format: "%.2f", r.iou))  top: \(t)")
+                    let verdict = a.reason.map { "would reject (\($0.rawValue))" } ?? "accepted"
+                    print("[\(b)] \(r.label) \(String(format: "%.3f", r.score))  iou \(String(format: "%.2f", r.iou))  objectness \(String(format: "%.3f", a.objectness)) \(verdict)  top: \(t)")
                 }
             }
         } catch {
             FileHandle.standardError.write(Data("regionspotd recognize: \(error)\n".utf8))
             throw ExitCode(1)
         }
+    }
+
+    /// A region's label and top list from the vocabulary classes only (background prompts,
+    /// scored after them, are never a label); logits keep every column for the verdict.
+    static func vocabularyOnly(_ r: RecognizedRegion, classes: [String], top: Int) -> RecognizedRegion {
+        guard r.scores.count > classes.count else { return r }
+        var out = r
+        let known = Set(classes)
+        out.top = Array(r.top.filter { known.contains($0.label) }.prefix(top))
+        if let best = out.top.first { out.label = best.label; out.score = best.score }
+        return out
     }
 
     /// The image with each region's mask tinted, written as PNG by FFmpeg's encoder.

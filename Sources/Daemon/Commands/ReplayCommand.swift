@@ -93,7 +93,8 @@ struct ReplayCommand: AsyncParsableCommand {
         let engine: RecognitionEngine
         do {
             engine = try RecognitionEngine(modelDirectory: weights ?? cfg!.modelDirectory, kind: kind, vocabulary: vocabulary,
-                                           blasThreads: threads ?? cfg?.limits.blasThreads ?? 0, logger: logger)
+                                           blasThreads: threads ?? cfg?.limits.blasThreads ?? 0,
+                                           acceptance: cfg?.acceptance ?? AcceptanceConfig(), logger: logger)
         } catch { throw fail("models: \(error)", ExitStatus.config) }
 
         // Where messages go.

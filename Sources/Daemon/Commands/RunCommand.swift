@@ -32,7 +32,7 @@ struct RunCommand: AsyncParsableCommand {
         let engine: RecognitionEngine
         do {
             engine = try RecognitionEngine(modelDirectory: cfg.modelDirectory, kind: cfg.recognizer, vocabulary: cfg.vocabulary,
-                                           blasThreads: cfg.limits.blasThreads, logger: logger)
+                                           blasThreads: cfg.limits.blasThreads, acceptance: cfg.acceptance, logger: logger)
         } catch {
             logger.critical("models: \(error)")
             throw ExitCode(ExitStatus.config)

@@ -128,11 +128,22 @@ public enum LogLevel: String, Sendable, Equatable, CaseIterable {
     case trace, debug, info, notice, warning, error, critical
 }
 
+/// models.acceptance: overrides of what the model's model.json calibrated (nil = the
+/// model's value, else the built-in default: docs/config.md).
+public struct AcceptanceConfig: Sendable, Equatable {
+    public var minScore: Double?
+    public var minMaskIoU: Double?
+    public var minProposalScore: Double?
+    public var background: [String]?
+    public init() {}
+}
+
 public struct DaemonConfig: Sendable, Equatable {
     /// The file it was read from (absolute).
     public var file: String
     public var modelDirectory: String
     public var recognizer: RecognizerKind = .regionspot
+    public var acceptance = AcceptanceConfig()
     public var vocabulary: [VocabularyEntry]
     /// Where the vocabulary came from: "inline" or the resolved `@file` path.
     public var vocabularySource: String = "inline"

@@ -11,9 +11,11 @@ extension ConfigWalker {
 
         var modelDirectory: String?
         var recognizer = RecognizerKind.regionspot
-        if let models = m["models"], let mm = mapping(models, "models", keys: ["directory", "recognizer"]) {
+        var acceptance = AcceptanceConfig()
+        if let models = m["models"], let mm = mapping(models, "models", keys: ["directory", "recognizer", "acceptance"]) {
             modelDirectory = required(mm, "directory", "models", at: models) { n, p in self.directory(n, p) }
             recognizer = opt(mm, "recognizer", "models") { self.choice($0, $1, RecognizerKind.self) } ?? recognizer
+            if let a = mm["acceptance"] { acceptance = self.acceptance(a, "models.acceptance") }
         } else if m["models"] == nil {
             problem(root, "models", "required section is missing (models.directory at least)")
         }
@@ -52,6 +54,7 @@ extension ConfigWalker {
         var config = DaemonConfig(file: file, modelDirectory: modelDirectory ?? "", vocabulary: vocabulary,
                                   vocabularySource: vocabularySource, streams: streams)
         config.recognizer = recognizer
+        config.acceptance = acceptance
         config.externalBoxesEndpoint = externalEndpoint
         if let p = m["publisher"] { config.publisher = publisher(p, "publisher") }
         if let l = m["limits"] { config.limits = limits(l, "limits") }
@@ -169,6 +172,19 @@ extension ConfigWalker {
         if checkFiles && !FileManager.default.isReadableFile(atPath: file) {
             problem(node, path, "video file \(file) does not exist or is not readable")
         }
+    }
+
+    /// models.acceptance: overrides of the model's calibrated settings (model.json).
+    func acceptance(_ node: Node, _ path: String) -> AcceptanceConfig {
+        var a = AcceptanceConfig()
+        guard let m = mapping(node, path, keys: ["min_score", "min_mask_iou", "min_proposal_score", "background"]) else { return a }
+        a.minScore = opt(m, "min_score", path) { self.double($0, $1, min: 0, max: 1) }
+        a.minMaskIoU = opt(m, "min_mask_iou", path) { self.double($0, $1, min: 0, max: 1) }
+        a.minProposalScore = opt(m, "min_proposal_score", path) { self.double($0, $1, min: 0, max: 1) }
+        if let b = m["background"], let list = sequence(b, join(path, "background")) {
+            a.background = list.enumerated().compactMap { i, n in self.string(n, "\(join(path, "background"))[\(i)]") }
+        }
+        return a
     }
 
     func keyframes(_ node: Node, _ path: String) -> KeyframePolicy {

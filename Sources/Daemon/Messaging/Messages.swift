@@ -10,7 +10,7 @@ import Glibc
 
 public enum SchemaVersion {
     public static let regions = "regionspotd/regions/1"
-    public static let tracks = "regionspotd/tracks/1"
+    public static let tracks = "regionspotd/tracks/2"
     public static let status = "regionspotd/status/1"
     public static let externalBoxes = "regionspotd/external-boxes/1"
 }
@@ -94,6 +94,8 @@ public struct RegionsMessage: Codable, Sendable, Equatable {
 
 public enum TrackEvent: String, Codable, Sendable, CaseIterable {
     case started, labelChanged = "label_changed", ended
+    /// A duplicate of an older track on the same object: this id ends, `merged_into` goes on.
+    case merged
 }
 
 /// `tracks.<stream>`: a track's life events.
@@ -105,6 +107,8 @@ public struct TrackMessage: Codable, Sendable, Equatable {
     public var label: String
     /// The label before a `label_changed`.
     public var previousLabel: String?
+    /// merged: the track that carries the object from now on.
+    public var mergedInto: UInt64?
     public var score: Double?
     public var box: [Double]
     public var frame: Int
@@ -113,12 +117,13 @@ public struct TrackMessage: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case schema, stream, event, trackID = "track_id", label, previousLabel = "previous_label"
-        case score, box, frame, pts, time
+        case mergedInto = "merged_into", score, box, frame, pts, time
     }
 
     public init(stream: String, event: TrackEvent, trackID: UInt64, label: String, previousLabel: String? = nil,
-                score: Double? = nil, box: [Double], frame: Int, pts: Double, time: Double) {
+                mergedInto: UInt64? = nil, score: Double? = nil, box: [Double], frame: Int, pts: Double, time: Double) {
         self.stream = stream
+        self.mergedInto = mergedInto
         self.event = event
         self.trackID = trackID
         self.label = label

@@ -170,6 +170,11 @@ public final class StreamMetrics: Sendable {
     public let lag: GaugeMetric
     public let lagMax: GaugeMetric
     public let framesLate: CounterMetric
+    /// Recognized regions that passed acceptance, and those rejected, per reason.
+    public let regionsAccepted: CounterMetric
+    let regionsRejected: [String: CounterMetric]
+    /// Keyframes that could not be recognized at all (conversion to RGB failed).
+    public let keyframesFailed: CounterMetric
 
     public static let latencyBuckets: [Double] = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
@@ -192,7 +197,19 @@ public final class StreamMetrics: Sendable {
                                 help: "The largest lag since start.", labels: l)
         framesLate = registry.counter("regionspotd_frames_late_total",
                                       help: "Frames tracked 0.5 s or more behind real time.", labels: l)
+        regionsAccepted = registry.counter("regionspotd_regions_accepted_total",
+                                           help: "Recognized boxes accepted as objects (they may start, feed or keep a track).", labels: l)
+        var rejected: [String: CounterMetric] = [:]
+        for r in RegionAcceptance.Reason.allCases {
+            rejected[r.rawValue] = registry.counter("regionspotd_regions_rejected_total",
+                                                    help: "Recognized boxes rejected as no object, by reason.", labels: l + [("reason", r.rawValue)])
+        }
+        regionsRejected = rejected
+        keyframesFailed = registry.counter("regionspotd_keyframes_failed_total",
+                                           help: "Keyframes that could not be recognized (picture conversion failed).", labels: l)
     }
+
+    func rejected(_ reason: RegionAcceptance.Reason) { regionsRejected[reason.rawValue]?.inc() }
 }
 
 /// Publisher counters per stream and message kind (the topic `kind.stream` split).

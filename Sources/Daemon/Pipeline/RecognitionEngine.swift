@@ -17,21 +17,31 @@ final class RecognitionEngine: @unchecked Sendable {
     private let converter = FrameConverter()
     private let vocabLock = NSLock()
     private var _trackerVocabulary: TrackerVocabulary
+    private var _acceptance: RegionAcceptance
+    /// The model's acceptance settings overridden by the configuration's.
+    let acceptanceSettings: AcceptanceSettings
+    let minProposalScore: Float
 
     /// Loads the model directory and embeds the vocabulary (from the cache when the same
     /// text weights and vocabulary were embedded before).
     init(modelDirectory: String, kind: RecognizerKind, vocabulary: [VocabularyEntry], blasThreads: Int,
+         acceptance: AcceptanceConfig = AcceptanceConfig(),
          cacheDirectory: String? = VocabularyEmbedder.defaultCacheDirectory, logger: Logger) throws {
         if blasThreads > 0 { Parallel.workers = blasThreads }
         let t0 = Date()
         model = try ModelDirectory(path: modelDirectory)
         tokenizer = try model.tokenizer()
         self.cacheDirectory = cacheDirectory
-        let emb = try Self.embed(vocabulary, model: model, tokenizer: tokenizer, cache: cacheDirectory)
+        acceptanceSettings = model.settings.acceptance.overridden(by: acceptance.settings)
+        minProposalScore = Float(acceptance.minProposalScore ?? 0)
+        let background = try Self.backgroundEntries(acceptanceSettings.background ?? [], vocabulary: vocabulary)
+        let emb = try Self.embed(vocabulary + background, model: model, tokenizer: tokenizer, cache: cacheDirectory)
         guard let k = Recognizer.RecognizerKind(rawValue: kind.rawValue) else { throw RecognizerError("unknown recognizer \(kind.rawValue)") }
         recognizer = try RegionRecognizer(model: model, kind: k, vocabulary: emb)
-        _trackerVocabulary = try Self.trackerVocabulary(emb, logitScale: model.text.logitScale)
-        logger.info("models loaded from \(modelDirectory): \(model.variant); vocabulary of \(emb.vocabulary.labels.count) classes \(emb.fromCache ? "from cache" : "embedded"); \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
+        _trackerVocabulary = try Self.trackerVocabulary(emb, classes: vocabulary.count, logitScale: model.text.logitScale)
+        _acceptance = RegionAcceptance(settings: acceptanceSettings, vocabularyCount: vocabulary.count, minProposalScore: minProposalScore)
+        let a = acceptanceSettings
+        logger.info("models loaded from \(modelDirectory): \(model.variant); vocabulary of \(vocabulary.count) classes + \(background.count) background \(emb.fromCache ? "from cache" : "embedded"); acceptance min_score \(a.minScore ?? 0), min_mask_iou \(a.minMaskIoU ?? 0); \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
     }
 
     static func embed(_ entries: [VocabularyEntry], model: ModelDirectory, tokenizer: CLIPTokenizer, cache: String?) throws -> VocabularyEmbeddings {
@@ -39,30 +49,53 @@ final class RecognitionEngine: @unchecked Sendable {
         return try VocabularyEmbedder.embed(v, text: model.text, tokenizer: tokenizer, textWeightsHash: model.text.weightsHash, cacheDirectory: cache)
     }
 
-    static func trackerVocabulary(_ e: VocabularyEmbeddings, logitScale: Float) throws -> TrackerVocabulary {
-        try TrackerVocabulary(names: e.vocabulary.labels, embeddings: e.embeddings.data, dim: e.embeddings.shape[1], scale: exp(logitScale))
+    /// Background prompts as vocabulary entries after the real classes; a name that is
+    /// also a vocabulary class is an error (the class could never be published).
+    static func backgroundEntries(_ names: [String], vocabulary: [VocabularyEntry]) throws -> [VocabularyEntry] {
+        let used = Set(vocabulary.map(\.label))
+        return try names.map { n in
+            if used.contains(n) { throw RecognizerError("acceptance.background: '\(n)' is also a vocabulary class") }
+            return VocabularyEntry(label: n, names: [n])
+        }
+    }
+
+    /// The first `classes` rows (the vocabulary; background prompts excluded), as the
+    /// trackers score with them.
+    static func trackerVocabulary(_ e: VocabularyEmbeddings, classes: Int, logitScale: Float) throws -> TrackerVocabulary {
+        let d = e.embeddings.shape[1]
+        return try TrackerVocabulary(names: Array(e.vocabulary.labels.prefix(classes)), embeddings: Array(e.embeddings.data.prefix(classes * d)),
+                                     dim: d, scale: exp(logitScale))
     }
 
     /// The vocabulary as the trackers score with it (same embeddings, same scale).
     var trackerVocabulary: TrackerVocabulary { vocabLock.withLock { _trackerVocabulary } }
-    var labels: [String] { recognizer.vocabulary.vocabulary.labels }
+    var acceptance: RegionAcceptance { vocabLock.withLock { _acceptance } }
+    var labels: [String] { trackerVocabulary.names }
     var kindName: String { recognizer.kind.rawValue }
 
-    /// Embeds and switches to a new vocabulary; returns it for the trackers' re-scoring.
+    /// Embeds and switches to a new vocabulary (the background prompts kept); returns it
+    /// for the trackers' re-scoring.
     func setVocabulary(_ entries: [VocabularyEntry]) throws -> TrackerVocabulary {
-        let emb = try Self.embed(entries, model: model, tokenizer: tokenizer, cache: cacheDirectory)
-        let tv = try Self.trackerVocabulary(emb, logitScale: model.text.logitScale)
+        let background = try Self.backgroundEntries(acceptanceSettings.background ?? [], vocabulary: entries)
+        let emb = try Self.embed(entries + background, model: model, tokenizer: tokenizer, cache: cacheDirectory)
+        let tv = try Self.trackerVocabulary(emb, classes: entries.count, logitScale: model.text.logitScale)
         lock.withLock { recognizer.vocabulary = emb }
-        vocabLock.withLock { _trackerVocabulary = tv }
+        vocabLock.withLock {
+            _trackerVocabulary = tv
+            _acceptance = RegionAcceptance(settings: acceptanceSettings, vocabularyCount: entries.count, minProposalScore: minProposalScore)
+        }
         return tv
     }
 
     /// A keyframe job: encoders once; everything mode's boxes from the same SAM embedding
     /// when asked; the merge (priority, de-duplication, cap); then every kept box.
-    /// A keyframe that cannot be converted to RGB gives a result without regions.
+    /// Every region is judged by `acceptance`. A keyframe that cannot be converted to RGB
+    /// gives a result without regions that says why (`failure`).
     func run(_ job: RecognitionJob, masks: Bool = false) -> RecognitionResult {
+        var failure: String?
         let (kept, regions) = lock.withLock { () -> ([ProposalCandidate], [RecognizedRegion]) in
-            guard let rgb = try? converter.rgb(job.picture) else { return ([], []) }
+            let rgb: RGBImage
+            do { rgb = try converter.rgb(job.picture) } catch { failure = "\(error)"; return ([], []) }
             let f = recognizer.features(rgb: rgb.bytes, width: rgb.width, height: rgb.height)
             var candidates = job.candidates
             if let e = job.everything {
@@ -72,7 +105,9 @@ final class RecognitionEngine: @unchecked Sendable {
             let boxes = kept.map { [$0.box.x1, $0.box.y1, $0.box.x2, $0.box.y2] }
             return (kept, recognizer.recognize(f, boxes: boxes, masks: masks, topK: 3))
         }
-        return RecognitionResult(frame: job.frame, pts: job.pts, regions: regions, boxes: kept,
+        let a = acceptance
+        let verdicts = regions.indices.map { a.judge(logits: regions[$0].logits, maskIoU: regions[$0].iou, proposalScore: kept[$0].score) }
+        return RecognitionResult(frame: job.frame, pts: job.pts, regions: regions, boxes: kept, verdicts: verdicts, failure: failure,
                                  tracks: job.tracks, latency: Date().timeIntervalSince1970 - job.submitted)
     }
 
@@ -82,5 +117,12 @@ final class RecognitionEngine: @unchecked Sendable {
             let f = recognizer.features(rgb: rgb, width: width, height: height)
             return recognizer.recognize(f, boxes: boxes, masks: masks, topK: 3)
         }
+    }
+}
+
+extension AcceptanceConfig {
+    /// The configuration's overrides as the model's settings type.
+    var settings: AcceptanceSettings {
+        AcceptanceSettings(minScore: minScore.map(Float.init), minMaskIoU: minMaskIoU.map(Float.init), background: background)
     }
 }

@@ -32,6 +32,10 @@ struct RecognitionResult: Sendable {
     var regions: [RecognizedRegion]
     /// The merged boxes, one per region (source and score).
     var boxes: [ProposalCandidate]
+    /// Accepted or rejected, one per region (RegionAcceptance).
+    var verdicts: [RegionAcceptance.Verdict] = []
+    /// Why the keyframe gave no regions at all (it could not be converted to RGB).
+    var failure: String? = nil
     /// The job's `tracks`.
     var tracks: [UInt64: Box] = [:]
     /// Seconds from submission to result.

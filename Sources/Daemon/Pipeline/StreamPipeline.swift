@@ -51,6 +51,10 @@ final class StreamPipeline: @unchecked Sendable {
     /// The latest inter frame's motion (I-frames carry none, and codec keyframes are
     /// I-frames: motion proposals read the P-frame before).
     private var motionMemory = MotionMemory()
+    /// Running background of the picture at reduced resolution: pixel-tight motion proposals.
+    private var background = BackgroundModel()
+    /// Merges announced with the next published frame.
+    private var pendingMerges: [TrackMergeEvent] = []
     /// Which proposal sources run on a keyframe (everything mode at its own cadence).
     private var schedule: ProposalSchedule
     private var lag = RealTimeLag()
@@ -132,7 +136,10 @@ final class StreamPipeline: @unchecked Sendable {
         metrics?.framesDecoded.inc()
         let time = options.clock(frame)
         let info = FrameInfo(index: frame.index, time: frame.pts, width: Float(frame.width), height: Float(frame.height))
-        let motion = frame.motionSamples
+        if let yuv = frame.yuvSample(scale: Self.backgroundScale(frame)) {
+            background.update(yuv.bytes, width: yuv.width, height: yuv.height, scale: Float(Self.backgroundScale(frame)))
+        }
+        let motion = frame.motionSamples.map { background.stillBackgroundZeroed($0) }
         tracker.propagate(to: info, motion: motion)
         if let motion { motionMemory.add(motion) }
 
@@ -195,21 +202,38 @@ final class StreamPipeline: @unchecked Sendable {
         return !tracker.recognitionRequests().isEmpty
     }
 
+    /// Source pixels per background cell: the background model works at ~320 px.
+    static func backgroundScale(_ frame: VideoFrame) -> Int { max(1, (max(frame.width, frame.height) + 319) / 320) }
+
     /// Candidate boxes from the sources the schedule runs on this keyframe; everything
     /// mode needs the image embedding, so the recognizer adds its boxes before the merge.
+    /// Moving regions come from the background difference (pixel-tight) once it has
+    /// warmed up, else from the codec's motion vectors. A track's own box is re-prompted
+    /// only where no moving region overlaps it (IoU >= 0.2): a fresh tight box is better
+    /// evidence than the propagated one, and the two would otherwise compete for the same
+    /// track, the propagated box winning at IoU 1 and carrying its drift on.
     private func proposals(_ frame: VideoFrame, info: FrameInfo) -> (candidates: [ProposalCandidate], merge: ProposalMergeConfig, everything: AutomaticMaskConfig?) {
         let run = Set(schedule.sources(at: frame.pts))
         var c: [ProposalCandidate] = []
+        var moving: [ProposalCandidate] = []
+        if run.contains(.motion) {
+            // While the background warms up (its first ~1.5 s) nothing moves for sure; a
+            // picture without YUV planes has no background and uses the codec's vectors.
+            let regions = background.frames > 0
+                ? background.regions()
+                : MotionProposals.fromVectors(motionMemory.samples, width: info.width, height: info.height)
+            moving = Proposals.motion(regions)
+        }
         if run.contains(.tracked) {
-            c += Proposals.tracked(tracker.liveTracks.filter { $0.state == .confirmed || $0.state == .tentative }.map { (Int($0.id), $0.box, Float(1)) })
+            let own = tracker.liveTracks.filter { $0.state == .confirmed || $0.state == .tentative }
+                .filter { t in !moving.contains { $0.box.iou(t.box) >= 0.2 } }
+            c += Proposals.tracked(own.map { (Int($0.id), $0.box, Float(1)) })
         }
         if run.contains(.external), let external {
             c += Proposals.external(external.take(stream: config.id, frame: frame.index, pts: frame.pts))
         }
         if run.contains(.zone) { c += Proposals.zones(config.proposals.zones) }
-        if run.contains(.motion) {
-            c += Proposals.motion(MotionProposals.fromVectors(motionMemory.samples, width: info.width, height: info.height))
-        }
+        c += moving
         var merge = Proposals.mergeConfig(for: config.proposals)
         merge.maxBoxes = min(merge.maxBoxes, options.maxBoxes)
         return (c, merge, run.contains(.everything) ? Proposals.everythingConfig(for: config.proposals) : nil)
@@ -217,7 +241,13 @@ final class StreamPipeline: @unchecked Sendable {
 
     /// Folds a recognition result into the tracks; provenance points at the frame the
     /// recognizer saw, even when the result arrives a few frames later.
+    /// Only accepted regions reach the tracker: a rejected box neither starts, feeds nor
+    /// keeps a track (a track whose re-prompted box is rejected misses that keyframe).
     private func apply(_ r: RecognitionResult, at info: FrameInfo) {
+        if let failure = r.failure {
+            metrics?.keyframesFailed.inc()
+            logger.warning("stream \(config.id): keyframe \(r.frame) not recognized: \(failure)")
+        }
         metrics?.recognitions.inc()
         metrics?.recognitionLatency.observe(r.latency)
         status?.recognized(latency: r.latency)
@@ -226,12 +256,22 @@ final class StreamPipeline: @unchecked Sendable {
             let tags = r.boxes.map { $0.source == .tracked ? $0.tag.flatMap { UInt64($0) } : nil }
             seen = LatencyCompensation.carry(seen, trackTags: tags, then: r.tracks, now: LatencyCompensation.boxes(tracker.liveTracks))
         }
-        let props = r.regions.enumerated().map { i, reg in
-            TrackerProposal(box: seen[i], score: min(max(r.boxes[i].score, 0), 1),
-                            regionToken: reg.regionToken, embedding: reg.embedding, classScores: reg.scores,
-                            source: ProposalSource(r.boxes[i].source).rawValue)
+        if ProcessInfo.processInfo.environment["RSD_DEBUG"] != nil {
+            FileHandle.standardError.write(Data("KF \(r.frame): \(r.boxes.map { "\($0.source.name)\($0.tag ?? "") [\(Int($0.box.x1)),\(Int($0.box.y1)),\(Int($0.box.x2)),\(Int($0.box.y2))]" })) tracks \(tracker.liveTracks.map { "\($0.id)[\(Int($0.box.x1)),\(Int($0.box.y1)),\(Int($0.box.x2)),\(Int($0.box.y2))]" })\n".utf8))
+        }
+        var props: [TrackerProposal] = []
+        for (i, reg) in r.regions.enumerated() {
+            let v = i < r.verdicts.count ? r.verdicts[i] : nil
+            if let reason = v?.reason {
+                metrics?.rejected(reason)
+                continue
+            }
+            metrics?.regionsAccepted.inc()
+            props.append(TrackerProposal(box: seen[i], score: 1, regionToken: reg.regionToken, embedding: reg.embedding,
+                                         classScores: v?.probabilities ?? reg.scores, source: ProposalSource(r.boxes[i].source).rawValue))
         }
         tracker.update(frame: info, proposals: props)
+        pendingMerges += tracker.mergedTracks
         for t in tracker.liveTracks where t.lastInferredFrame == info.index { inferredAt[t.id] = (r.frame, r.pts) }
     }
 
@@ -264,6 +304,14 @@ final class StreamPipeline: @unchecked Sendable {
             announced[r.trackID] = (label, box)
         }
         let shown = Set(records.map(\.trackID))
+        for m in pendingMerges {
+            guard let prev = announced[m.from] else { continue }
+            sink.send(TrackMessage(stream: config.id, event: .merged, trackID: m.from, label: prev.label, mergedInto: m.into,
+                                   box: prev.box, frame: frame.index, pts: frame.pts, time: time))
+            announced[m.from] = nil
+            inferredAt[m.from] = nil
+        }
+        pendingMerges = []
         // In id order: equal inputs give equal message order (replay compares bytes).
         for (id, prev) in announced.sorted(by: { $0.key < $1.key }) where !shown.contains(id) && (live[id] == nil || live[id]!.state == .ended) {
             sink.send(TrackMessage(stream: config.id, event: .ended, trackID: id, label: prev.label, box: prev.box,

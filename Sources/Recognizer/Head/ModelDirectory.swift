@@ -17,14 +17,17 @@ public struct ModelSettings: Sendable, Equatable {
     public var clipVisionHeads: Int?
     public var clipTextHeads: Int?
     public var headHeads: Int?
+    /// Region acceptance calibrated for this model (model.json "acceptance").
+    public var acceptance = AcceptanceSettings()
 
-    init(json obj: [String: Any]) {
+    init(json obj: [String: Any], file: String) throws(RecognizerError) {
         variant = obj["variant"] as? String
         files = obj["files"] as? [String: String] ?? [:]
         samDecoderHeads = ((obj["sam"] as? [String: Any])?["decoder"] as? [String: Any])?["num_heads"] as? Int
         clipVisionHeads = (obj["clip"] as? [String: Any])?["vision_heads"] as? Int
         clipTextHeads = (obj["clip"] as? [String: Any])?["text_heads"] as? Int
         headHeads = (obj["head"] as? [String: Any])?["num_heads"] as? Int
+        acceptance = try AcceptanceSettings(json: obj["acceptance"], file: file)
     }
     init() {}
 }
@@ -52,7 +55,7 @@ public struct ModelDirectory: Sendable {
                   let obj = try? JSONSerialization.jsonObject(with: d) as? [String: Any] else {
                 throw RecognizerError("\(jsonPath): not a JSON object")
             }
-            settings = ModelSettings(json: obj)
+            settings = try ModelSettings(json: obj, file: jsonPath)
         }
         self.settings = settings
         func file(_ role: String) throws(RecognizerError) -> SafeTensors {

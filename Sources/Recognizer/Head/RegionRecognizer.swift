@@ -22,7 +22,8 @@ public struct RecognizedRegion: Sendable {
     public var iou: Float  // SAM's predicted IoU of mask 0
     public var regionToken: [Float]  // SAM, [C]
     public var embedding: [Float]  // L2-normalized semantic embedding, [E]
-    public var scores: [Float]  // per vocabulary class
+    public var scores: [Float]  // per vocabulary class (the recognizer's `scoring`)
+    public var logits: [Float]  // per vocabulary class: exp(logit_scale) x cosine
     public var mask: [Bool]?  // source-size mask, when asked for
     public var recognizer: RecognizerKind
 }
@@ -81,7 +82,8 @@ public final class RegionRecognizer: @unchecked Sendable {  // vocabulary swaps 
             embeddings = model.vision.embed(crops).l2Normalized(eps: 1e-7)
         }
         let vocab = vocabulary
-        let sc = scores(embeddings: embeddings, vocab: vocab)
+        let lg = regionLogits(embeddings: embeddings, classEmbeddings: vocab.embeddings, logitScale: model.text.logitScale)
+        let sc = Recognizer.scores(logits: lg, scoring)
         let best = Recognizer.topK(sc, k: max(1, min(k, vocab.vocabulary.labels.count)))
         let c = model.sam.config.promptDim, e = embeddings.shape[1], nk = vocab.vocabulary.labels.count
         return boxes.indices.map { i in
@@ -91,6 +93,7 @@ public final class RegionRecognizer: @unchecked Sendable {  // vocabulary swaps 
                 regionToken: Array(sam.regionTokens.data[(i * c)..<((i + 1) * c)]),
                 embedding: Array(embeddings.data[(i * e)..<((i + 1) * e)]),
                 scores: Array(sc.data[(i * nk)..<((i + 1) * nk)]),
+                logits: Array(lg.data[(i * nk)..<((i + 1) * nk)]),
                 mask: sam.lowResMasks.map { lm in model.sam.fullMask(lowRes: Array(lm.data[(i * lm.shape[1] * lm.shape[2])..<((i + 1) * lm.shape[1] * lm.shape[2])]), input: f.samInput) },
                 recognizer: kind)
         }

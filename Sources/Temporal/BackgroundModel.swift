@@ -1,0 +1,196 @@
+// Pixel-tight moving regions: a running background of the stream's picture (Y, U, V) at
+// reduced resolution, and the connected components of what differs from it. The codec's motion
+// vectors mark 16-pixel blocks and merge neighbouring movers; the difference against a
+// background follows the object's own pixels, so a proposal's box is the object's box
+// (to a cell of `scale` source pixels).
+//
+//   var bg = BackgroundModel(config)
+//   every decoded frame:  bg.update(yuv, width: w, height: h, scale: s)   // [h*w*3] bytes
+//   on a keyframe:        bg.regions() -> [MotionRegion]   (source pixels, largest first)
+//
+// Foreground = |Y - Yb| + |U - Ub| + |V - Vb| > threshold (chroma matters: a blue object
+// on a grey wall of the same brightness). The background follows the scene with
+// rate `learningRate` where it is background and `foregroundRate` where it is not, so a
+// mover never burns in. A foreground pixel that has not changed for `stillFrames` frames
+// is background at once: the ghost an object leaves where it stood when the model started,
+// and an object that stopped (its track keeps it from then on). A region is proposed only
+// while it moves: at least `minMovingShare` of its pixels changed since the last frame. When
+// more than `maxForegroundFraction` of the picture differs (a camera pan, a cut, a light
+// switched on) the model restarts from the current picture and proposes nothing: global
+// change must never become one frame-sized proposal.
+
+public struct BackgroundConfig: Sendable, Equatable {
+    /// Summed Y/U/V difference (0...765) that marks a pixel as foreground.
+    public var threshold: Float = 30
+    /// Per-frame adaptation where the picture matches the background.
+    public var learningRate: Float = 0.05
+    /// Per-frame adaptation where it does not (an object at rest fades in ~ 1/rate frames).
+    public var foregroundRate: Float = 0.005
+    /// Frames seen before the model proposes anything (> stillFrames: the ghosts of
+    /// objects that stood in the first picture are gone by then).
+    public var warmupFrames: Int = 14
+    /// Frames a foreground pixel may stay unchanged before it becomes background.
+    public var stillFrames: Int = 12
+    /// Summed Y/U/V change between consecutive frames that counts as "changed".
+    public var changeThreshold: Float = 14
+    /// A region is proposed only when this share of its pixels changed on the last frame.
+    public var minMovingShare: Float = 0.1
+    /// Foreground closer than this many cells joins one region (bridges holes where an
+    /// object's colour matches the background).
+    public var joinCells: Int = 2
+    /// Above this share of foreground pixels the scene changed as a whole: restart.
+    public var maxForegroundFraction: Float = 0.4
+    /// Components smaller than this many cells are noise.
+    public var minCells: Int = 12
+    /// Components whose box is smaller than this (source pixels squared) are dropped.
+    public var minArea: Float = 16 * 16
+    /// A cell counts as foreground when at least this many of its 3x3 neighbours do
+    /// (cleans isolated noise and fills one-cell holes).
+    public var minNeighbours: Int = 3
+    public var maxRegions: Int = 32
+    public init() {}
+}
+
+public struct BackgroundModel: Sendable {
+    public var config: BackgroundConfig
+    public private(set) var width = 0, height = 0
+    /// Source pixels per model cell.
+    public private(set) var scale: Float = 1
+    public private(set) var frames = 0
+    /// Frames the model restarted on because too much changed.
+    public private(set) var restarts = 0
+    var mean: [Float] = []
+    var foreground: [Bool] = []
+    var previous: [UInt8] = []
+    var changed: [Bool] = []
+    var still: [UInt16] = []
+
+    public init(_ config: BackgroundConfig = BackgroundConfig()) { self.config = config }
+
+    /// Folds one picture in. `luma` holds `width x height x 3` bytes (Y, U, V per pixel);
+    /// `scale` is the source pixels per model pixel (for boxes in source coordinates).
+    public mutating func update(_ luma: [UInt8], width w: Int, height h: Int, scale s: Float) {
+        guard w > 0, h > 0, luma.count == w * h * 3 else { return }
+        if w != width || h != height || frames == 0 {
+            width = w; height = h; scale = s
+            restart(luma)
+            return
+        }
+        let c = config
+        var count = 0
+        let stillLimit = UInt16(clamping: c.stillFrames)
+        luma.withUnsafeBufferPointer { x in
+          previous.withUnsafeBufferPointer { p in
+            mean.withUnsafeMutableBufferPointer { m in
+              foreground.withUnsafeMutableBufferPointer { f in
+                changed.withUnsafeMutableBufferPointer { ch in
+                  still.withUnsafeMutableBufferPointer { st in
+                    for i in 0..<(w * h) {
+                        let k = 3 * i
+                        let v0 = Float(x[k]), v1 = Float(x[k + 1]), v2 = Float(x[k + 2])
+                        let d0 = v0 - m[k], d1 = v1 - m[k + 1], d2 = v2 - m[k + 2]
+                        let moved = abs(v0 - Float(p[k])) + abs(v1 - Float(p[k + 1])) + abs(v2 - Float(p[k + 2])) > c.changeThreshold
+                        ch[i] = moved
+                        var fg = abs(d0) + abs(d1) + abs(d2) > c.threshold
+                        if fg && !moved { st[i] = st[i] &+ 1 } else { st[i] = 0 }
+                        if fg && st[i] >= stillLimit {  // a ghost or an object at rest
+                            m[k] = v0; m[k + 1] = v1; m[k + 2] = v2; st[i] = 0; fg = false
+                        } else {
+                            let r = fg ? c.foregroundRate : c.learningRate
+                            m[k] += r * d0; m[k + 1] += r * d1; m[k + 2] += r * d2
+                        }
+                        f[i] = fg
+                        if fg { count += 1 }
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+        previous = luma
+        frames += 1
+        if Float(count) > c.maxForegroundFraction * Float(w * h) {
+            restart(luma)
+            restarts += 1
+        }
+    }
+
+    mutating func restart(_ luma: [UInt8]) {
+        mean = luma.map(Float.init)
+        previous = luma
+        foreground = [Bool](repeating: false, count: luma.count / 3)
+        changed = foreground
+        still = [UInt16](repeating: 0, count: luma.count / 3)
+        frames = 1
+    }
+
+    /// Share of the picture that differs from the background now.
+    public var foregroundFraction: Float {
+        foreground.isEmpty ? 0 : Float(foreground.lazy.filter { $0 }.count) / Float(foreground.count)
+    }
+
+    /// Codec motion vectors with those over unchanged background zeroed: an encoder
+    /// matches repetitive texture (stripes, fences, tiles) along itself, and those vectors
+    /// would drag a track's box off its object. Unchanged when the model is not warm.
+    public func stillBackgroundZeroed(_ samples: [MotionSample]) -> [MotionSample] {
+        guard frames > config.warmupFrames, width > 0 else { return samples }
+        return samples.map { s in
+            let half = (s.area > 0 ? s.area.squareRoot() : 16) / 2
+            let x0 = max(0, Int((s.x - half) / scale)), x1 = min(width - 1, Int((s.x + half) / scale))
+            let y0 = max(0, Int((s.y - half) / scale)), y1 = min(height - 1, Int((s.y + half) / scale))
+            guard x0 <= x1, y0 <= y1 else { return s }
+            for y in y0...y1 { for x in x0...x1 where foreground[y * width + x] { return s } }
+            var z = s
+            z.dx = 0; z.dy = 0
+            return z
+        }
+    }
+
+    /// The moving regions of the latest picture, largest first, boxes in source pixels.
+    public func regions() -> [MotionRegion] {
+        guard frames > config.warmupFrames, width > 0 else { return [] }
+        let w = width, h = height
+        // Clean: a cell is foreground when enough of its 3x3 neighbourhood is.
+        var clean = [Bool](repeating: false, count: w * h)
+        for y in 0..<h {
+            for x in 0..<w {
+                var n = 0
+                for yy in max(0, y - 1)...min(h - 1, y + 1) {
+                    for xx in max(0, x - 1)...min(w - 1, x + 1) where foreground[yy * w + xx] { n += 1 }
+                }
+                let need = foreground[y * w + x] ? config.minNeighbours : config.minNeighbours + 2
+                clean[y * w + x] = n >= need
+            }
+        }
+        // Components of clean foreground, where cells up to `joinCells` apart connect; the
+        // box is that of the clean cells themselves.
+        let r = max(1, config.joinCells)
+        var visited = [Bool](repeating: false, count: w * h)
+        var out: [MotionRegion] = []
+        var stack: [Int] = []
+        for start in 0..<(w * h) where clean[start] && !visited[start] {
+            visited[start] = true
+            stack.append(start)
+            var x1 = w, y1 = h, x2 = -1, y2 = -1, cells = 0, moving = 0
+            while let i = stack.popLast() {
+                let x = i % w, y = i / w
+                cells += 1
+                if changed[i] { moving += 1 }
+                x1 = min(x1, x); x2 = max(x2, x); y1 = min(y1, y); y2 = max(y2, y)
+                for yy in max(0, y - r)...min(h - 1, y + r) {
+                    for xx in max(0, x - r)...min(w - 1, x + r) {
+                        let j = yy * w + xx
+                        if clean[j] && !visited[j] { visited[j] = true; stack.append(j) }
+                    }
+                }
+            }
+            let box = Box(x1: Float(x1) * scale, y1: Float(y1) * scale, x2: Float(x2 + 1) * scale, y2: Float(y2 + 1) * scale)
+            guard cells >= config.minCells, box.area >= config.minArea,
+                  Float(moving) >= config.minMovingShare * Float(cells) else { continue }
+            out.append(MotionRegion(box: box, cells: cells))
+        }
+        out.sort { $0.box.area > $1.box.area }
+        return Array(out.prefix(config.maxRegions))
+    }
+}
