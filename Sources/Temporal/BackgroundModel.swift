@@ -130,6 +130,35 @@ public struct BackgroundModel: Sendable {
         foreground.isEmpty ? 0 : Float(foreground.lazy.filter { $0 }.count) / Float(foreground.count)
     }
 
+    /// The latest picture inside `box` (source pixels) as a `grid` x `grid` x 3 thumbnail
+    /// (mean Y, U, V per grid cell); nil before the first picture or for an empty box.
+    public func thumbnail(_ box: Box, grid: Int = 8) -> [Float]? {
+        guard width > 0, !previous.isEmpty else { return nil }
+        let x0 = max(0, Int(box.x1 / scale)), x1 = min(width, Int((box.x2 / scale).rounded(.up)))
+        let y0 = max(0, Int(box.y1 / scale)), y1 = min(height, Int((box.y2 / scale).rounded(.up)))
+        guard x1 > x0, y1 > y0 else { return nil }
+        var sums = [Float](repeating: 0, count: grid * grid * 3), counts = [Float](repeating: 0, count: grid * grid)
+        for y in y0..<y1 {
+            let gy = (y - y0) * grid / (y1 - y0)
+            for x in x0..<x1 {
+                let g = gy * grid + (x - x0) * grid / (x1 - x0), k = (y * width + x) * 3
+                sums[3 * g] += Float(previous[k]); sums[3 * g + 1] += Float(previous[k + 1]); sums[3 * g + 2] += Float(previous[k + 2])
+                counts[g] += 1
+            }
+        }
+        for g in 0..<(grid * grid) where counts[g] > 0 { for c in 0..<3 { sums[3 * g + c] /= counts[g] } }
+        return sums
+    }
+
+    /// Mean over grid cells of the summed |dY| + |dU| + |dV| between two thumbnails
+    /// (infinity when they do not fit).
+    public static func difference(_ a: [Float], _ b: [Float]) -> Float {
+        guard a.count == b.count, !a.isEmpty else { return .infinity }
+        var d: Float = 0
+        for i in a.indices { d += abs(a[i] - b[i]) }
+        return d / Float(a.count / 3)
+    }
+
     /// Codec motion vectors with those over unchanged background zeroed: an encoder
     /// matches repetitive texture (stripes, fences, tiles) along itself, and those vectors
     /// would drag a track's box off its object. Unchanged when the model is not warm.

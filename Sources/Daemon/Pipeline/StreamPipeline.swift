@@ -53,6 +53,10 @@ final class StreamPipeline: @unchecked Sendable {
     private var motionMemory = MotionMemory()
     /// Running background of the picture at reduced resolution: pixel-tight motion proposals.
     private var background = BackgroundModel()
+    /// Each track's picture where it was last matched on a keyframe: a track's own box is
+    /// re-prompted only while the picture there still looks like it (a track whose object
+    /// walked away must not confirm itself on the empty ground it left).
+    private var appearance: [UInt64: [Float]] = [:]
     /// Merges announced with the next published frame.
     private var pendingMerges: [TrackMergeEvent] = []
     /// Which proposal sources run on a keyframe (everything mode at its own cadence).
@@ -202,6 +206,11 @@ final class StreamPipeline: @unchecked Sendable {
         return !tracker.recognitionRequests().isEmpty
     }
 
+    /// Mean summed Y/U/V difference per thumbnail cell under which a track's box still
+    /// shows what it showed when last matched (noise and small movements stay under it; an
+    /// object that left does not).
+    static let appearanceTolerance: Float = 24
+
     /// Source pixels per background cell: the background model works at ~320 px.
     static func backgroundScale(_ frame: VideoFrame) -> Int { max(1, (max(frame.width, frame.height) + 319) / 320) }
 
@@ -227,6 +236,10 @@ final class StreamPipeline: @unchecked Sendable {
         if run.contains(.tracked) {
             let own = tracker.liveTracks.filter { $0.state == .confirmed || $0.state == .tentative }
                 .filter { t in !moving.contains { $0.box.iou(t.box) >= 0.2 } }
+                .filter { t in
+                    guard let then = appearance[t.id], let now = background.thumbnail(t.box) else { return true }
+                    return BackgroundModel.difference(then, now) <= Self.appearanceTolerance
+                }
             c += Proposals.tracked(own.map { (Int($0.id), $0.box, Float(1)) })
         }
         if run.contains(.external), let external {
@@ -256,9 +269,6 @@ final class StreamPipeline: @unchecked Sendable {
             let tags = r.boxes.map { $0.source == .tracked ? $0.tag.flatMap { UInt64($0) } : nil }
             seen = LatencyCompensation.carry(seen, trackTags: tags, then: r.tracks, now: LatencyCompensation.boxes(tracker.liveTracks))
         }
-        if ProcessInfo.processInfo.environment["RSD_DEBUG"] != nil {
-            FileHandle.standardError.write(Data("KF \(r.frame): \(r.boxes.map { "\($0.source.name)\($0.tag ?? "") [\(Int($0.box.x1)),\(Int($0.box.y1)),\(Int($0.box.x2)),\(Int($0.box.y2))]" })) tracks \(tracker.liveTracks.map { "\($0.id)[\(Int($0.box.x1)),\(Int($0.box.y1)),\(Int($0.box.x2)),\(Int($0.box.y2))]" })\n".utf8))
-        }
         var props: [TrackerProposal] = []
         for (i, reg) in r.regions.enumerated() {
             let v = i < r.verdicts.count ? r.verdicts[i] : nil
@@ -272,6 +282,10 @@ final class StreamPipeline: @unchecked Sendable {
         }
         tracker.update(frame: info, proposals: props)
         pendingMerges += tracker.mergedTracks
+        for id in tracker.endedTrackIDs { appearance[id] = nil }
+        for t in tracker.liveTracks where t.lastSeenFrame == info.index && t.method == .observed {
+            appearance[t.id] = background.thumbnail(t.box)
+        }
         for t in tracker.liveTracks where t.lastInferredFrame == info.index { inferredAt[t.id] = (r.frame, r.pts) }
     }
 
