@@ -295,11 +295,26 @@ def convert(args) -> dict:
         write_safetensors(out / "head.safetensors", head, {"naming": "regionspot-head", "config": hcfg})
         model["files"]["head"] = "head.safetensors"
         model["head"] = hcfg
+        model["acceptance"] = dict(RELEASED_ACCEPTANCE)
     model["variant"] = variant(scfg, ccfg, hcfg)
     if ignored:
         model["ignored_keys"] = ignored
     (out / "model.json").write_text(json.dumps(model, indent=1, sort_keys=True) + "\n")
     return model
+
+
+# What "an object is in this box" means for RegionSpot's released heads (the daemon reads
+# it from model.json; docs/config.md, models.acceptance, says why each value is what it is):
+# the released heads were trained on ground-truth boxes only, so their sigmoid is no
+# objectness (min_score 0); SAM's predicted IoU of a box prompt's mask is the signal left
+# (SAM's own automatic generator keeps >= 0.88 for point prompts; 0.8 leaves room for the
+# looser boxes of motion); and the stuff surveillance scenes are made of, scored as
+# background prompts, rejects boxes on it.
+RELEASED_ACCEPTANCE = {
+    "min_score": 0.0,
+    "min_mask_iou": 0.8,
+    "background": ["grass", "road", "pavement", "wall", "floor", "ground", "sky", "building", "fence", "shadow"],
+}
 
 
 def main(argv=None) -> int:

@@ -34,7 +34,7 @@ final class RecognitionEngine: @unchecked Sendable {
         self.cacheDirectory = cacheDirectory
         acceptanceSettings = model.settings.acceptance.overridden(by: acceptance.settings)
         minProposalScore = Float(acceptance.minProposalScore ?? 0)
-        let background = try Self.backgroundEntries(acceptanceSettings.background ?? [], vocabulary: vocabulary)
+        let background = Self.backgroundEntries(acceptanceSettings.background ?? [], vocabulary: vocabulary)
         let emb = try Self.embed(vocabulary + background, model: model, tokenizer: tokenizer, cache: cacheDirectory)
         guard let k = Recognizer.RecognizerKind(rawValue: kind.rawValue) else { throw RecognizerError("unknown recognizer \(kind.rawValue)") }
         recognizer = try RegionRecognizer(model: model, kind: k, vocabulary: emb)
@@ -49,14 +49,12 @@ final class RecognitionEngine: @unchecked Sendable {
         return try VocabularyEmbedder.embed(v, text: model.text, tokenizer: tokenizer, textWeightsHash: model.text.weightsHash, cacheDirectory: cache)
     }
 
-    /// Background prompts as vocabulary entries after the real classes; a name that is
-    /// also a vocabulary class is an error (the class could never be published).
-    static func backgroundEntries(_ names: [String], vocabulary: [VocabularyEntry]) throws -> [VocabularyEntry] {
-        let used = Set(vocabulary.map(\.label))
-        return try names.map { n in
-            if used.contains(n) { throw RecognizerError("acceptance.background: '\(n)' is also a vocabulary class") }
-            return VocabularyEntry(label: n, names: [n])
-        }
+    /// Background prompts as vocabulary entries after the real classes. A name that is
+    /// also a vocabulary class is left out of the background (the vocabulary asks for it:
+    /// a user who adds "road" to a model whose background lists it wants roads published).
+    static func backgroundEntries(_ names: [String], vocabulary: [VocabularyEntry]) -> [VocabularyEntry] {
+        let used = Set(vocabulary.flatMap { [$0.label] + $0.names })
+        return names.filter { !used.contains($0) }.map { VocabularyEntry(label: $0, names: [$0]) }
     }
 
     /// The first `classes` rows (the vocabulary; background prompts excluded), as the
@@ -76,7 +74,7 @@ final class RecognitionEngine: @unchecked Sendable {
     /// Embeds and switches to a new vocabulary (the background prompts kept); returns it
     /// for the trackers' re-scoring.
     func setVocabulary(_ entries: [VocabularyEntry]) throws -> TrackerVocabulary {
-        let background = try Self.backgroundEntries(acceptanceSettings.background ?? [], vocabulary: entries)
+        let background = Self.backgroundEntries(acceptanceSettings.background ?? [], vocabulary: entries)
         let emb = try Self.embed(entries + background, model: model, tokenizer: tokenizer, cache: cacheDirectory)
         let tv = try Self.trackerVocabulary(emb, classes: entries.count, logitScale: model.text.logitScale)
         lock.withLock { recognizer.vocabulary = emb }
