@@ -119,7 +119,7 @@ extension Tracker {
     func gatingIoU(_ t: Track, _ p: Box) -> Float {
         let b = visibleBox(t)
         let iou = b.iou(p)
-        let slack = min(config.gateSigmas * t.kalman.centreStd, config.gateMaxShift * max(b.width, b.height))
+        let slack = min(config.gateSigmas * t.kalman.centreStd, max(b.width, b.height))
         guard slack > 0 else { return iou }
         let dx = min(max(p.cx - b.cx, -slack), slack), dy = min(max(p.cy - b.cy, -slack), slack)
         return max(iou, b.translated(dx: dx, dy: dy).iou(p))

@@ -8,21 +8,37 @@ public struct TrackMergeEvent: Sendable, Equatable {
     public var into: UInt64
 }
 
+struct TrackPair: Hashable, Sendable {
+    var a: UInt64, b: UInt64
+    init(_ x: UInt64, _ y: UInt64) { a = min(x, y); b = max(x, y) }
+}
+
 extension Tracker {
-    /// Merges live tracks that overlap as one object (config.mergeIoU, mergeContainment),
-    /// the younger into the older. The survivor takes the box and observations of
-    /// whichever of the two was seen on a keyframe most recently, and the longer label
-    /// history. Merged ids are listed in `mergedTracks` (and `endedTrackIDs`).
+    /// Merges live tracks that overlap as one object (config.mergeIoU, mergeContainment)
+    /// on `mergeAfterKeyframes` consecutive keyframes while moving alike, the younger into
+    /// the older. The survivor takes the box and observations of whichever of the two was
+    /// seen on a keyframe most recently. Merged ids are listed in `mergedTracks` (and
+    /// `endedTrackIDs`).
     mutating func mergeDuplicates() {
         mergedTracks = []
         let c = config
+        var streak: [TrackPair: Int] = [:]
+        for i in tracks.indices where tracks[i].state != .ended {
+            for j in tracks.indices where j > i && tracks[j].state != .ended {
+                guard tracks[i].state != .lost || tracks[j].state != .lost,
+                      Self.sameObject(visibleBox(tracks[i]), visibleBox(tracks[j]), c),
+                      Self.moveAlike(tracks[i], tracks[j], c) else { continue }
+                let key = TrackPair(tracks[i].id, tracks[j].id)
+                streak[key] = (overlapStreak[key] ?? 0) + 1
+            }
+        }
+        overlapStreak = streak
         var i = 0
         while i < tracks.count {
             var j = i + 1
             while j < tracks.count {
                 guard tracks[i].state != .ended, tracks[j].state != .ended,
-                      tracks[i].state != .lost || tracks[j].state != .lost,
-                      Self.sameObject(visibleBox(tracks[i]), visibleBox(tracks[j]), c) else { j += 1; continue }
+                      (overlapStreak[TrackPair(tracks[i].id, tracks[j].id)] ?? 0) >= c.mergeAfterKeyframes else { j += 1; continue }
                 let (old, young) = tracks[i].id < tracks[j].id ? (i, j) : (j, i)
                 absorb(young, into: old)
                 mergedTracks.append(TrackMergeEvent(from: tracks[young].id, into: tracks[old].id))
@@ -32,6 +48,13 @@ extension Tracker {
             }
             i += 1
         }
+    }
+
+    static func moveAlike(_ a: Track, _ b: Track, _ c: TrackerConfig) -> Bool {
+        let va = a.velocity, vb = b.velocity
+        let fastest = max((va.x * va.x + va.y * va.y).squareRoot(), (vb.x * vb.x + vb.y * vb.y).squareRoot())
+        let tol = c.mergeVelocityTolerance + 0.5 * fastest
+        return abs(va.x - vb.x) <= tol && abs(va.y - vb.y) <= tol
     }
 
     static func sameObject(_ a: Box, _ b: Box, _ c: TrackerConfig) -> Bool {

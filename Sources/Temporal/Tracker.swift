@@ -16,6 +16,8 @@ public struct Tracker: Sendable {
     public internal(set) var endedTrackIDs: [UInt64] = []
     /// Duplicate tracks merged in the last `update` (each also in `endedTrackIDs`).
     public internal(set) var mergedTracks: [TrackMergeEvent] = []
+    /// Consecutive keyframes on which two tracks looked like one object (older id first).
+    var overlapStreak: [TrackPair: Int] = [:]
     /// The last frame seen by `propagate` or `update`.
     public internal(set) var frame: FrameInfo?
     var keyframesSeen = 0

@@ -25,9 +25,6 @@ public struct TrackerConfig: Sendable, Equatable {
     /// IoU for gating and cost is taken after moving the track's box toward the proposal
     /// by up to this many centre standard deviations of its Kalman filter.
     public var gateSigmas: Float = 2
-    /// ...but never farther than this many box sizes (a young track's wide gate otherwise
-    /// reaches a neighbouring object, and the match teaches its filter a false velocity).
-    public var gateMaxShift: Float = 0.5
     /// ByteTrack stages: proposals at or above highScore go first against all tracks;
     /// those in [lowScore, highScore) then go against the confirmed tracks left, by IoU.
     public var highScore: Float = 0.5
@@ -38,7 +35,7 @@ public struct TrackerConfig: Sendable, Equatable {
     public var birthScore: Float = 0.6
     /// ...unless live tracks already cover at least this share of the proposal's area
     /// (a box around two tracked objects that touch is not a third object).
-    public var birthMaxCoverage: Float = 0.6
+    public var birthMaxCoverage: Float = 0.9
     /// Two live tracks whose boxes overlap by more than this IoU after a keyframe are one
     /// object: the younger merges into the older id (`mergedTrackIDs`).
     public var mergeIoU: Float = 0.5
@@ -46,6 +43,11 @@ public struct TrackerConfig: Sendable, Equatable {
     /// is at least `mergeMinAreaRatio` of the larger's area.
     public var mergeContainment: Float = 0.85
     public var mergeMinAreaRatio: Float = 0.4
+    /// ...on this many consecutive keyframes, moving alike (velocities within
+    /// `mergeVelocityTolerance` px/frame plus half the faster one's speed): objects that
+    /// cross overlap for a moment and move differently; duplicates stay together.
+    public var mergeAfterKeyframes: Int = 2
+    public var mergeVelocityTolerance: Float = 1
     /// Consecutive keyframe hits to confirm a track (tracks born on the stream's first
     /// keyframe are confirmed at once, as ByteTrack does).
     public var birthHits: Int = 2
