@@ -14,6 +14,7 @@ struct MetricsTests {
         m.recognitionLatency.observe(100)
         m.liveTracks.set(3)
         m.lag.set(0.25)
+        m.rejected(.background); m.rejected(.background)
         #expect(StreamMetrics(registry: r, stream: "cam\"1").framesDecoded === m.framesDecoded)
         let text = r.render()
         #expect(text.contains("# TYPE regionspotd_frames_decoded_total counter\nregionspotd_frames_decoded_total{stream=\"cam\\\"1\"} 25\n"))
@@ -28,7 +29,11 @@ struct MetricsTests {
         #expect(text.contains("regionspotd_recognition_latency_seconds_count{stream=\"cam\\\"1\"} 3\n"))
         // Every sample line is NAME{labels} VALUE; every family has HELP and TYPE once.
         let lines = text.split(separator: "\n")
-        #expect(lines.filter { $0.hasPrefix("# TYPE") }.count == 10)
+        // 13 families per stream; the rejected-regions family has one series per reason.
+        #expect(lines.filter { $0.hasPrefix("# TYPE") }.count == 13)
+        #expect(lines.filter { $0.hasPrefix("regionspotd_regions_rejected_total{") }.count == RegionAcceptance.Reason.allCases.count)
+        #expect(text.contains("regionspotd_regions_rejected_total{stream=\"cam\\\"1\",reason=\"low_score\"} 0\n"))
+        #expect(text.contains("regionspotd_regions_rejected_total{stream=\"cam\\\"1\",reason=\"background\"} 2\n"))
         #expect(lines.filter { !$0.hasPrefix("#") }.allSatisfy { $0.split(separator: " ").count == 2 })
     }
 
