@@ -99,7 +99,7 @@ extension Tracker {
 
     /// Share of `box`'s area inside the union of `others` (upper bound: overlaps among the
     /// others count twice; capped at 1).
-    static func coverage(of box: Box, by others: [Box]) -> Float {
+    public static func coverage(of box: Box, by others: [Box]) -> Float {
         guard box.area > 0 else { return 0 }
         var inside: Float = 0
         for o in others { inside += box.intersection(o) }

@@ -30,6 +30,7 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "Also publish on a ZeroMQ PUB socket bound to this endpoint.") var publish: String?
     @Flag(help: "Pace frames by their PTS as if live (default: as fast as possible).") var realtime = false
     @Flag(help: "Recognize every frame (ignore the keyframe policy).") var everyFrame = false
+    @Flag(help: "Run the encoders on every keyframe the interval policy allows (keyframes.on_demand: false).") var everyKeyframe = false
     @Option(help: "Write an annotated MP4 (with several files: NAME-<stream>.mp4).") var annotate: String?
     @Option(help: "Write a PNG of each recognized keyframe into this directory.") var snapshots: String?
     @Flag(help: "Do not compute SAM masks for the drawings.") var noMasks = false
@@ -202,6 +203,7 @@ struct ReplayCommand: AsyncParsableCommand {
             s.keyframes.minInterval = 0
             s.keyframes.maxInterval = 0
         }
+        if everyFrame || everyKeyframe { s.keyframes.onDemand = false }
         return s
     }
 

@@ -44,6 +44,9 @@ public struct KeyframePolicy: Sendable, Equatable {
     public var maxInterval: Double = 10.0
     /// Prefer codec I-frames as recognition points when one falls inside the window.
     public var preferCodecKeyframes: Bool = true
+    /// Run the encoders on such a keyframe only when something needs them (a new moving
+    /// region, a track asking, zones/external/everything due, max_interval reached).
+    public var onDemand: Bool = true
 }
 
 public struct ProposalConfig: Sendable, Equatable {

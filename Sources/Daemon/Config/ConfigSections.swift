@@ -189,7 +189,8 @@ extension ConfigWalker {
 
     func keyframes(_ node: Node, _ path: String) -> KeyframePolicy {
         var k = KeyframePolicy()
-        guard let m = mapping(node, path, keys: ["min_interval", "max_interval", "prefer_codec_keyframes"]) else { return k }
+        guard let m = mapping(node, path, keys: ["min_interval", "max_interval", "prefer_codec_keyframes", "on_demand"]) else { return k }
+        k.onDemand = opt(m, "on_demand", path) { self.bool($0, $1) } ?? k.onDemand
         k.minInterval = opt(m, "min_interval", path) { self.double($0, $1, min: 0) } ?? k.minInterval
         k.maxInterval = opt(m, "max_interval", path) { self.double($0, $1, above: 0) } ?? k.maxInterval
         k.preferCodecKeyframes = opt(m, "prefer_codec_keyframes", path) { self.bool($0, $1) } ?? k.preferCodecKeyframes

@@ -175,6 +175,9 @@ public final class StreamMetrics: Sendable {
     let regionsRejected: [String: CounterMetric]
     /// Keyframes that could not be recognized at all (conversion to RGB failed).
     public let keyframesFailed: CounterMetric
+    /// Keyframes the interval policy let through: encoders run (by first reason) or rested.
+    let keyframesRun: [String: CounterMetric]
+    public let keyframesRested: CounterMetric
 
     public static let latencyBuckets: [Double] = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
@@ -207,7 +210,18 @@ public final class StreamMetrics: Sendable {
         regionsRejected = rejected
         keyframesFailed = registry.counter("regionspotd_keyframes_failed_total",
                                            help: "Keyframes that could not be recognized (picture conversion failed).", labels: l)
+        var run: [String: CounterMetric] = [:]
+        for t in RecognitionTrigger.allCases {
+            run[t.rawValue] = registry.counter("regionspotd_encoder_runs_total",
+                                               help: "Keyframes on which the encoders ran, by the first reason that asked.",
+                                               labels: l + [("reason", t.rawValue)])
+        }
+        keyframesRun = run
+        keyframesRested = registry.counter("regionspotd_encoder_runs_skipped_total",
+                                           help: "Keyframes on which nothing needed the encoders (tracks kept their labels).", labels: l)
     }
+
+    func keyframeRan(_ why: RecognitionTrigger) { keyframesRun[why.rawValue]?.inc() }
 
     func rejected(_ reason: RegionAcceptance.Reason) { regionsRejected[reason.rawValue]?.inc() }
 }

@@ -26,6 +26,9 @@ final class StreamPipeline: @unchecked Sendable {
         /// (replay draws and counts with it).
         var onFrame: (@Sendable (VideoFrame, RegionsMessage, [RecognizedRegion]?) -> Void)? = nil
         var onState: (@Sendable (ReaderEvent) -> Void)? = nil
+        /// Called on the reader thread for each keyframe the interval policy let through:
+        /// why the encoders ran, or nil when they rested (replay counts with it).
+        var onKeyframe: (@Sendable (RecognitionTrigger?) -> Void)? = nil
     }
 
     let config: StreamConfig
@@ -44,6 +47,8 @@ final class StreamPipeline: @unchecked Sendable {
     private var tracker: Tracker
     private var throttle: RegionsThrottle
     private var lastRecognitionPTS: Double?
+    /// The last keyframe the interval policy let through (encoders run or not).
+    private var lastCheckPTS: Double?
     private var lastEverythingPTS: Double?
     private var announced: [UInt64: (label: String, box: [Double])] = [:]
     private var inferredAt: [UInt64: (frame: Int, pts: Double)] = [:]
@@ -82,6 +87,13 @@ final class StreamPipeline: @unchecked Sendable {
         self.options = options
         var tc = TrackerConfig()
         tc.topK = 3
+        if config.keyframes.onDemand {
+            // A box that moved keeps its label: moving regions re-anchor tracks between
+            // encoder runs, and translation says nothing new about what the object is (a
+            // change of size still asks). Labels are never older than max_interval.
+            tc.recognition.minIoUToInferred = 0
+            tc.recognition.maxLabelAge = min(tc.recognition.maxLabelAge, config.keyframes.maxInterval)
+        }
         tracker = Tracker(config: tc, vocabulary: engine.trackerVocabulary)
         throttle = RegionsThrottle(maxPerSecond: config.publishRate)
         schedule = Proposals.schedule(for: config.proposals)
@@ -155,9 +167,17 @@ final class StreamPipeline: @unchecked Sendable {
 
         var inferredNow: [RecognizedRegion]? = nil
         if wantsRecognition(frame) {
-            lastRecognitionPTS = frame.pts
+            lastCheckPTS = frame.pts
             let plan = proposals(frame, info: info)
-            if !plan.candidates.isEmpty || plan.everything != nil {
+            let asked = trigger(plan, frame: frame).first
+            // Nothing to recognize (no boxes, no everything pass) rests the encoders too.
+            let why = plan.candidates.isEmpty && plan.everything == nil ? nil : asked
+            options.onKeyframe?(why)
+            if let why { metrics?.keyframeRan(why) } else { metrics?.keyframesRested.inc() }
+            if why == nil {
+                tracker.reanchor(frame: info, boxes: plan.moving)
+            } else {
+                lastRecognitionPTS = frame.pts
                 let job = RecognitionJob(stream: config.id, frame: frame.index, pts: frame.pts, picture: frame,
                                          tracks: options.synchronous ? [:] : LatencyCompensation.boxes(tracker.liveTracks),
                                          candidates: plan.candidates, merge: plan.merge, everything: plan.everything,
@@ -193,17 +213,28 @@ final class StreamPipeline: @unchecked Sendable {
 
     private func deliver(_ r: RecognitionResult) { mailbox.withLock { results.append(r) } }
 
-    /// The keyframe policy: at least `min_interval` seconds between recognitions, at most
-    /// `max_interval`; between them codec keyframes (or every frame when not preferred)
-    /// and tracks asking for fresh labels trigger one.
+    /// The interval policy: at least `min_interval` seconds between keyframes looked at,
+    /// at most `max_interval` between encoder runs; between them codec keyframes (or every
+    /// frame when not preferred) and tracks asking for fresh labels are looked at. Whether
+    /// the encoders run on one is `trigger`'s call.
     private func wantsRecognition(_ frame: VideoFrame) -> Bool {
         let p = config.keyframes
-        guard let last = lastRecognitionPTS else { return true }
-        let since = frame.pts - last
-        if since >= p.maxInterval { return true }
-        guard since >= p.minInterval else { return false }
+        guard let lastCheck = lastCheckPTS else { return true }
+        if frame.pts - (lastRecognitionPTS ?? -.infinity) >= p.maxInterval { return true }
+        guard frame.pts - lastCheck >= p.minInterval else { return false }
         if !p.preferCodecKeyframes || frame.isKeyframe { return true }
         return !tracker.recognitionRequests().isEmpty
+    }
+
+    /// Why this keyframe needs the encoders, most important first (empty: it does not).
+    private func trigger(_ plan: KeyframePlan, frame: VideoFrame) -> [RecognitionTrigger] {
+        let live = tracker.liveTracks.filter { $0.state == .confirmed || $0.state == .tentative }
+        return RecognitionTrigger.decide(RecognitionTrigger.Inputs(
+            onDemand: config.keyframes.onDemand, sinceRecognition: lastRecognitionPTS.map { frame.pts - $0 },
+            maxInterval: config.keyframes.maxInterval, everything: plan.everything != nil,
+            external: plan.candidates.contains { $0.source == .external }, zones: plan.candidates.contains { $0.source == .zone },
+            moving: plan.moving, tracks: live.map(\.box), tentative: live.contains { $0.state == .tentative },
+            requests: tracker.recognitionRequests().map(\.reason)))
     }
 
     /// Mean summed Y/U/V difference per thumbnail cell under which a track's box still
@@ -221,7 +252,15 @@ final class StreamPipeline: @unchecked Sendable {
     /// only where no moving region overlaps it (IoU >= 0.2): a fresh tight box is better
     /// evidence than the propagated one, and the two would otherwise compete for the same
     /// track, the propagated box winning at IoU 1 and carrying its drift on.
-    private func proposals(_ frame: VideoFrame, info: FrameInfo) -> (candidates: [ProposalCandidate], merge: ProposalMergeConfig, everything: AutomaticMaskConfig?) {
+    struct KeyframePlan {
+        var candidates: [ProposalCandidate]
+        var merge: ProposalMergeConfig
+        var everything: AutomaticMaskConfig?
+        /// This keyframe's moving regions (also among the candidates).
+        var moving: [Box]
+    }
+
+    private func proposals(_ frame: VideoFrame, info: FrameInfo) -> KeyframePlan {
         let run = Set(schedule.sources(at: frame.pts))
         var c: [ProposalCandidate] = []
         var moving: [ProposalCandidate] = []
@@ -249,7 +288,8 @@ final class StreamPipeline: @unchecked Sendable {
         c += moving
         var merge = Proposals.mergeConfig(for: config.proposals)
         merge.maxBoxes = min(merge.maxBoxes, options.maxBoxes)
-        return (c, merge, run.contains(.everything) ? Proposals.everythingConfig(for: config.proposals) : nil)
+        return KeyframePlan(candidates: c, merge: merge, everything: run.contains(.everything) ? Proposals.everythingConfig(for: config.proposals) : nil,
+                            moving: moving.map(\.box))
     }
 
     /// Folds a recognition result into the tracks; provenance points at the frame the

@@ -39,6 +39,11 @@ enum ReplayReport {
         if let f = s.failure { out += ": FAILED: \(f)" }
         out += "\n  frames \(s.frames) (\(String(format: "%.2f", s.mediaSeconds)) s of video), keyframes recognized \(s.recognitions), tracks \(s.tracks)\n"
         out += "  labels: \(labels(s.labels))\n"
+        let ran = s.encoderReasons.values.reduce(0, +)
+        if ran + s.encoderRests > 0 {
+            let why = s.encoderReasons.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            out += "  encoders ran on \(ran) of \(ran + s.encoderRests) keyframes looked at (\(why.joined(separator: ", ")))\n"
+        }
         out += "  wall \(String(format: "%.2f", s.wallSeconds)) s, \(speed(media: s.mediaSeconds, wall: s.wallSeconds))"
         if s.annotatedFrames > 0 { out += ", \(s.annotatedFrames) frames annotated" }
         if s.snapshots > 0 { out += ", \(s.snapshots) snapshots" }

@@ -21,6 +21,9 @@ final class ReplaySession: @unchecked Sendable {
         var frames = 0
         var totalFrames: Int?
         var recognitions = 0
+        /// Keyframes looked at on which nothing needed the encoders; reasons they ran.
+        var encoderRests = 0
+        var encoderReasons: [String: Int] = [:]
         var tracks = 0
         /// label -> (tracks that carried it, region-frames published with it)
         var labels: [String: (tracks: Int, regions: Int)] = [:]
@@ -74,6 +77,11 @@ final class ReplaySession: @unchecked Sendable {
         o.onFrame = { [self] frame, message, inferred in
             record(frame, message, inferred)
             userFrame?(frame, message, inferred)
+        }
+        o.onKeyframe = { [self] why in
+            lock.withLock {
+                if let why { summary.encoderReasons[why.rawValue, default: 0] += 1 } else { summary.encoderRests += 1 }
+            }
         }
         o.onState = { [self] e in
             if e.state == .ended || e.state == .failed {

@@ -1,0 +1,64 @@
+// Encoders on demand: a keyframe the interval policy lets through runs SAM and CLIP only
+// when something needs them. Otherwise tracks keep their tokens and labels, moving
+// regions re-anchor the tracks they measure (Tracker.reanchor), and the frame is published
+// with each label's age. `keyframes.on_demand: false` (replay --every-keyframe) brings
+// back recognizing every keyframe the interval policy allows.
+import Temporal
+
+enum RecognitionTrigger: String, CaseIterable, Sendable {
+    /// on_demand is off: every keyframe the interval policy allows.
+    case everyKeyframe = "every_keyframe"
+    /// Nothing was recognized for keyframes.max_interval: labels must not get older.
+    case maxInterval = "max_interval"
+    /// The everything pass is due (stream start, then every everything_interval).
+    case everything
+    /// External boxes arrived, or zones (asked on every keyframe) are configured.
+    case external, zones
+    /// A moving region that no live track covers: maybe a new object.
+    case newMotion = "new_motion"
+    /// A tentative track waits for its second accepted sighting.
+    case tentative
+    /// A confirmed track asks for a fresh look (Tracker.recognitionRequests).
+    case neverRecognized = "track_never_recognized", drift = "track_drift"
+    case lowMargin = "track_low_margin", stale = "track_stale"
+
+    init(_ r: RecognitionReason) {
+        switch r {
+        case .neverRecognized: self = .neverRecognized
+        case .drift: self = .drift
+        case .lowMargin: self = .lowMargin
+        case .stale: self = .stale
+        }
+    }
+
+    struct Inputs {
+        var onDemand = true
+        /// Seconds since the encoders last ran (nil: never).
+        var sinceRecognition: Double?
+        var maxInterval: Double
+        var everything = false
+        var external = false
+        var zones = false
+        /// This keyframe's moving regions and the live (confirmed or tentative) tracks' boxes.
+        var moving: [Box] = []
+        var tracks: [Box] = []
+        var tentative = false
+        var requests: [RecognitionReason] = []
+        /// A moving region counts as covered when live tracks hold this share of its area.
+        var coveredShare: Float = 0.5
+    }
+
+    /// Every reason that holds, most important first; empty: the encoders may rest.
+    static func decide(_ i: Inputs) -> [RecognitionTrigger] {
+        guard i.onDemand else { return [.everyKeyframe] }
+        var out: [RecognitionTrigger] = []
+        if i.sinceRecognition.map({ $0 >= i.maxInterval }) ?? true { out.append(.maxInterval) }
+        if i.everything { out.append(.everything) }
+        if i.external { out.append(.external) }
+        if i.zones { out.append(.zones) }
+        if i.moving.contains(where: { Tracker.coverage(of: $0, by: i.tracks) < i.coveredShare }) { out.append(.newMotion) }
+        if i.tentative { out.append(.tentative) }
+        for r in i.requests.map(RecognitionTrigger.init) where !out.contains(r) { out.append(r) }
+        return out
+    }
+}

@@ -1,0 +1,29 @@
+// A keyframe on which the encoders do not run: moving regions still re-anchor the tracks
+// they measure (boxes only: no token, no label), so a track follows its object without an
+// encoder run. Nothing is born, nothing misses: without recognition there is no evidence
+// that a track's object is gone, only that some tracks moved.
+
+extension Tracker {
+    /// Matches `boxes` (xyxy, source pixels) to confirmed tracks by IoU
+    /// (>= `minIoU`, one box per track, optimal assignment) and moves each matched track
+    /// to its box as a keyframe match would (labels untouched). Returns the matched track
+    /// ids. Call after `propagate(to:)` for the same frame.
+    @discardableResult
+    public mutating func reanchor(frame: FrameInfo, boxes: [Box], minIoU: Float = 0.3) -> [UInt64] {
+        if self.frame?.index != frame.index { propagate(to: frame, field: nil) }
+        let proposals = boxes.map { Proposal(box: $0, score: 1) }
+        let live = tracks.indices.filter { tracks[$0].state == .confirmed }
+        var matched: [UInt64] = []
+        for (pi, ti) in assign(proposals, Array(proposals.indices), live, cost: { p, t in
+            let iou = self.gatingIoU(t, p.box)
+            return iou >= minIoU ? 1 - iou : nil
+        }) {
+            let source = tracks[ti].source
+            match(track: ti, proposal: proposals[pi], frame: frame)
+            tracks[ti].source = source  // provenance stays with the last recognized source
+            matched.append(tracks[ti].id)
+        }
+        self.frame = frame
+        return matched
+    }
+}
