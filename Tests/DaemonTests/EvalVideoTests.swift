@@ -92,6 +92,16 @@ struct EvalVideoTests {
         try consistent(dir)
     }
 
+    @Test("crossing scene (320x240, 3 shapes at a time): counts agree, don't-care objects counted apart, JSONL identical to replay's")
+    func crossingScene() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        try EvalVideoFixture.make(dir, ["--video-frames", "60", "--video-scene", "crossing", "--video-width", "320", "--video-height", "240",
+                                        "--video-objects", "3", "--video-seed", "1003"])
+        let s = try consistent(dir)
+        #expect((s["dont_care_objects"] as? Int ?? 0) > 0, "shapes entering and leaving are partly visible: \(s)")
+    }
+
     @Test("the text table names every metric; a bad truth file is an error naming file and line (exit 65)")
     func tableAndErrors() throws {
         let dir = TempDir()
