@@ -100,6 +100,30 @@ struct EvalVideoTests {
                                         "--video-objects", "3", "--video-seed", "1003"])
         let s = try consistent(dir)
         #expect((s["dont_care_objects"] as? Int ?? 0) > 0, "shapes entering and leaving are partly visible: \(s)")
+
+        // The same truth as MOTChallenge gt.txt (1-based xywh, class k = k-th name, conf 0
+        // for the barely visible) gives the same numbers.
+        let truth = try EvalVideoFixture.json(String(contentsOfFile: dir.file("shapes/video/video.json"), encoding: .utf8))
+        let names = EvalVideoFixture.vocab.split(separator: ",").map(String.init)
+        var rows: [String] = []
+        for f in truth["frames"] as! [[String: Any]] {
+            let boxes = f["boxes"] as! [[Double]], labels = f["labels"] as! [String], tracks = f["tracks"] as! [Int]
+            let vis = f["visibility"] as! [Double]
+            for k in boxes.indices {
+                let b = boxes[k]
+                rows.append("\((f["index"] as! Int) + 1),\(tracks[k]),\(b[0] + 1),\(b[1] + 1),\(b[2] - b[0]),\(b[3] - b[1]),"
+                            + "\(vis[k] < 0.3 ? 0 : 1),\(names.firstIndex(of: labels[k])! + 1),\(vis[k])")
+            }
+        }
+        let gt = dir.write("gt.txt", rows.joined(separator: "\n") + "\n")
+        let r = try EvalVideoFixture.run(["eval-video", dir.file("shapes/video/video.mp4"), "--truth", gt, "--class-names", EvalVideoFixture.vocab,
+                                          "--config", Repo.root.appendingPathComponent("demo/regionspotd.yaml").path,
+                                          "--weights", dir.file("model"), "--json"], dir: dir)
+        try #require(r.status == 0, "eval-video gt.txt: \(r.stderr)")
+        let report = try EvalVideoFixture.json(r.stdout)
+        #expect(report["truth_format"] as? String == "MOT gt.txt")
+        let mot = try #require(report["score"] as? [String: Any])
+        #expect(NSDictionary(dictionary: mot).isEqual(to: s), "gt.txt \(mot)\nvideo.json \(s)")
     }
 
     @Test("the text table names every metric; a bad truth file is an error naming file and line (exit 65)")
