@@ -89,6 +89,12 @@ struct MOTChallengeTruthTests {
         let tmp = TempDir()
         defer { tmp.remove() }
         #expect(throws: TruthFileError.self) { try TruthLoader.load(tmp.file("missing.txt")) }
+        // video.json: a syntax error is placed on its line; a box of the wrong shape on its frame's.
+        let broken = tmp.write("broken.json", "{\"frames\": [\n {\"index\": 0,\n  \"boxes\": [[1,2,3,4]] \"labels\": []}\n]}\n")
+        #expect(throws: TruthFileError.self) { try TruthLoader.load(broken) }
+        do { _ = try TruthLoader.load(broken) } catch let e as TruthFileError {
+            #expect(e.description.hasPrefix("\(broken):3: not valid JSON"), "\(e.description)")
+        }
         let json = tmp.write("video.json", "{\"frames\": [{\"index\": 0, \"boxes\": [], \"labels\": [], \"tracks\": []}]}")
         do {
             _ = try TruthLoader.load(json, classNames: ["a"])

@@ -22,16 +22,20 @@ struct MakeShapesCommand: AsyncParsableCommand {
     @Option(help: "Also write a clip of this many frames: video/frames/*.png, video/video.json (boxes, labels, track ids) and video/video.mp4 (ffmpeg CLI).") var videoFrames: Int?
     @Option(help: "Scene kind of the clip: 'crossing' (2-5 shapes at a time enter, cross and leave; video.json + video.mp4 at 10 fps, GOP 10, no PNGs). Default: today's 224x224 clip of shapes bouncing in bands.")
     var videoScene: String?
-    @Option(help: "With --video-scene: frame width.") var videoWidth: Int = 640
-    @Option(help: "With --video-scene: frame height.") var videoHeight: Int = 360
-    @Option(help: "With --video-scene: shapes on screen at a time (2-5).") var videoObjects: Int = 4
+    @Option(help: "With --video-scene: frame width (default 640).") var videoWidth: Int?
+    @Option(help: "With --video-scene: frame height (default 360).") var videoHeight: Int?
+    @Option(help: "With --video-scene: shapes on screen at a time (2-5, default 4).") var videoObjects: Int?
     @Option(help: "With --video-scene: the scene's seed (default: --seed).") var videoSeed: UInt64?
 
     func validate() throws {
         guard count > 0, maxShapes > 0 else { throw ValidationError("--count and --max-shapes must be positive") }
         guard minSize >= 8, maxSize >= minSize, maxSize <= 200 else { throw ValidationError("need 8 <= --min-size <= --max-size <= 200") }
         if let valCount, valCount < 0 || valCount > count { throw ValidationError("--val-count must be between 0 and --count") }
+        if videoScene == nil && (videoWidth != nil || videoHeight != nil || videoObjects != nil || videoSeed != nil) {
+            throw ValidationError("--video-width, --video-height, --video-objects and --video-seed go with --video-scene")
+        }
         if let videoScene {
+            let videoWidth = videoWidth ?? 640, videoHeight = videoHeight ?? 360, videoObjects = videoObjects ?? 4
             guard videoScene == "crossing" else { throw ValidationError("--video-scene: only 'crossing' is known") }
             guard videoFrames != nil else { throw ValidationError("--video-scene needs --video-frames N") }
             guard (2...5).contains(videoObjects) else { throw ValidationError("--video-objects must be 2...5") }
@@ -76,7 +80,8 @@ struct MakeShapesCommand: AsyncParsableCommand {
     func makeScene(frames count: Int, progress: ProgressLine) throws {
         let dir = out + "/video"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let o = ShapesScenes.Options(width: videoWidth, height: videoHeight, objects: videoObjects, seed: videoSeed ?? seed, frames: count)
+        let o = ShapesScenes.Options(width: videoWidth ?? 640, height: videoHeight ?? 360, objects: videoObjects ?? 4,
+                                     seed: videoSeed ?? seed, frames: count)
         let fps = 10
         let writer: RawVideoWriter
         do { writer = try RawVideoWriter(url: URL(fileURLWithPath: dir + "/video.mp4"), width: o.width, height: o.height, fps: fps, gop: 10) } catch {

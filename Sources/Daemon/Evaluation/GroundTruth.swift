@@ -136,7 +136,8 @@ enum TruthLoader {
     static func shapesVideo(_ text: String, file: String) throws -> GroundTruth {
         let json: Any
         do { json = try JSONSerialization.jsonObject(with: Data(text.utf8)) } catch {
-            throw TruthFileError(file: file, line: nil, message: "not valid JSON: \(jsonErrorText(error))")
+            let why = jsonErrorText(error)
+            throw TruthFileError(file: file, line: lineOfOffset(text, why), message: "not valid JSON: \(why)")
         }
         guard let root = json as? [String: Any], let list = root["frames"] as? [Any] else {
             throw TruthFileError(file: file, line: 1, message: "expected an object with a \"frames\" array (make-shapes video.json)")
@@ -193,6 +194,13 @@ enum TruthLoader {
             count += 1
         }
         return byPosition
+    }
+
+    /// The line of "... around character N." (Foundation's parse errors count UTF-8 bytes from 0).
+    static func lineOfOffset(_ text: String, _ message: String) -> Int? {
+        guard let r = message.range(of: "character ") else { return nil }
+        guard let n = Int(message[r.upperBound...].prefix { $0.isNumber }) else { return nil }
+        return text.utf8.prefix(n).filter { $0 == UInt8(ascii: "\n") }.count + 1
     }
 
     /// Foundation's parse errors carry the position in their debug description.
