@@ -20,6 +20,7 @@ struct RegionSpotD: AsyncParsableCommand {
             TrackEvalCommand.self,
             TrainCommand.self,
             EvalCommand.self,
+            EvalVideoCommand.self,
             MakeShapesCommand.self,
         ])
 

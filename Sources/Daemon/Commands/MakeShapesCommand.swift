@@ -20,11 +20,29 @@ struct MakeShapesCommand: AsyncParsableCommand {
     @Option(help: "The committed fixtures directory for --tiny-model.") var fixtures: String = "Tests/RecognizerTests/Fixtures"
     @Option(help: "With --tiny-model: this head (e.g. the fixtures' head_shapes.safetensors) as its head.safetensors.") var tinyHead: String?
     @Option(help: "Also write a clip of this many frames: video/frames/*.png, video/video.json (boxes, labels, track ids) and video/video.mp4 (ffmpeg CLI).") var videoFrames: Int?
+    @Option(help: "Scene kind of the clip: 'crossing' (2-5 shapes at a time enter, cross and leave; video.json + video.mp4 at 10 fps, GOP 10, no PNGs). Default: today's 224x224 clip of shapes bouncing in bands.")
+    var videoScene: String?
+    @Option(help: "With --video-scene: frame width (default 640).") var videoWidth: Int?
+    @Option(help: "With --video-scene: frame height (default 360).") var videoHeight: Int?
+    @Option(help: "With --video-scene: shapes on screen at a time (2-5, default 4).") var videoObjects: Int?
+    @Option(help: "With --video-scene: the scene's seed (default: --seed).") var videoSeed: UInt64?
 
     func validate() throws {
         guard count > 0, maxShapes > 0 else { throw ValidationError("--count and --max-shapes must be positive") }
         guard minSize >= 8, maxSize >= minSize, maxSize <= 200 else { throw ValidationError("need 8 <= --min-size <= --max-size <= 200") }
         if let valCount, valCount < 0 || valCount > count { throw ValidationError("--val-count must be between 0 and --count") }
+        if videoScene == nil && (videoWidth != nil || videoHeight != nil || videoObjects != nil || videoSeed != nil) {
+            throw ValidationError("--video-width, --video-height, --video-objects and --video-seed go with --video-scene")
+        }
+        if let videoScene {
+            let videoWidth = videoWidth ?? 640, videoHeight = videoHeight ?? 360, videoObjects = videoObjects ?? 4
+            guard videoScene == "crossing" else { throw ValidationError("--video-scene: only 'crossing' is known") }
+            guard videoFrames != nil else { throw ValidationError("--video-scene needs --video-frames N") }
+            guard (2...5).contains(videoObjects) else { throw ValidationError("--video-objects must be 2...5") }
+            guard videoWidth >= 64, videoHeight >= 64, videoWidth <= 3840, videoHeight <= 2160, videoWidth % 2 == 0, videoHeight % 2 == 0 else {
+                throw ValidationError("--video-width/--video-height: even sizes from 64x64 to 3840x2160")
+            }
+        }
     }
 
     func run() async throws {
@@ -41,7 +59,9 @@ struct MakeShapesCommand: AsyncParsableCommand {
             try ShapesModel.assemble(fixtures: fixtures, out: tinyModel, head: tinyHead)
             progress.line("assembled the tiny \(tinyHead == nil ? "base " : "")model in \(tinyModel)")
         }
-        if let videoFrames, videoFrames > 0 {
+        if let videoFrames, videoFrames > 0, videoScene != nil {
+            try makeScene(frames: videoFrames, progress: progress)
+        } else if let videoFrames, videoFrames > 0 {
             let dir = out + "/video"
             try ShapesVideo.write(directory: dir, seed: seed, count: videoFrames)
             let ffmpeg = Process()
@@ -53,5 +73,29 @@ struct MakeShapesCommand: AsyncParsableCommand {
             guard ffmpeg.terminationStatus == 0 else { throw RecognizerError("ffmpeg failed (\(ffmpeg.terminationStatus)) encoding \(dir)/video.mp4") }
             progress.line("wrote \(videoFrames) frames, \(dir)/video.json and \(dir)/video.mp4")
         }
+    }
+
+    /// --video-scene crossing: rendered frame by frame into the ffmpeg CLI (H.264, GOP 10, no
+    /// B-frames) as video/video.mp4, the truth as video/video.json.
+    func makeScene(frames count: Int, progress: ProgressLine) throws {
+        let dir = out + "/video"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let o = ShapesScenes.Options(width: videoWidth ?? 640, height: videoHeight ?? 360, objects: videoObjects ?? 4,
+                                     seed: videoSeed ?? seed, frames: count)
+        let fps = 10
+        let writer: RawVideoWriter
+        do { writer = try RawVideoWriter(url: URL(fileURLWithPath: dir + "/video.mp4"), width: o.width, height: o.height, fps: fps, gop: 10) } catch {
+            throw RecognizerError("\(error)")
+        }
+        var truth: [(boxes: [[Float]], labels: [Int], tracks: [Int], visibility: [Double])] = []
+        ShapesScenes.render(o) { i, f in
+            writer.write(f.rgb)
+            truth.append((f.boxes, f.labels, f.tracks, f.visibility))
+            progress.update("frame \(i + 1)/\(count)")
+        }
+        do { try writer.finish() } catch { throw RecognizerError("\(error)") }
+        try ShapesScenes.videoJSON(truth, options: o, fps: fps).write(to: URL(fileURLWithPath: dir + "/video.json"))
+        let ids = Set(truth.flatMap(\.tracks)).count
+        progress.line("wrote a crossing scene: \(count) frames \(o.width)x\(o.height), \(ids) shapes (\(o.objects) at a time), seed \(o.seed): \(dir)/video.json and \(dir)/video.mp4")
     }
 }

@@ -20,24 +20,16 @@ struct ReplayCommand: AsyncParsableCommand {
         commandName: "replay", abstract: "Run recorded video files through the pipeline; JSONL, annotated video, snapshots.")
 
     @Argument(help: "Video files (each is its own stream, id = file name stem).") var files: [String]
-    @Option(help: "A daemon configuration: models, vocabulary, stream settings (matched by id or URL, else its first stream's).")
-    var config: String?
-    @Option(help: "Model directory (overrides the configuration's).") var weights: String?
-    @Option(help: "Class names, comma separated ('a|b' = synonyms), or @file (overrides the configuration's).") var vocab: String?
-    @Option(help: "regionspot or clip-crop.") var recognizer: String?
+    @OptionGroup var models: ReplayModelOptions
     @Option(help: "Write every message as one JSON line here ('-' = standard output; the default when no other output is given).")
     var out: String?
     @Option(help: "Also publish on a ZeroMQ PUB socket bound to this endpoint.") var publish: String?
     @Flag(help: "Pace frames by their PTS as if live (default: as fast as possible).") var realtime = false
-    @Flag(help: "Recognize every frame (ignore the keyframe policy).") var everyFrame = false
-    @Flag(help: "Run the encoders on every keyframe the interval policy allows (keyframes.on_demand: false).") var everyKeyframe = false
     @Option(help: "Write an annotated MP4 (with several files: NAME-<stream>.mp4).") var annotate: String?
     @Option(help: "Write a PNG of each recognized keyframe into this directory.") var snapshots: String?
     @Flag(help: "Do not compute SAM masks for the drawings.") var noMasks = false
     @Option(help: "Wall-clock time of PTS 0, RFC 3339 (default: the file's creation_time, else 1970-01-01T00:00:00Z).")
     var startTime: String?
-    @Option(help: "Recognizer threads (BLAS and kernels); default: the configuration's limits.blas_threads, else all cores.")
-    var threads: Int?
     @Flag(help: "No progress line and no summary.") var quiet = false
     @Flag(help: "Start each file again at its end (PTS keep increasing) until interrupted or --duration: soak tests.")
     var loop = false
@@ -45,16 +37,11 @@ struct ReplayCommand: AsyncParsableCommand {
     var duration: Double?
 
     func validate() throws {
-        if config == nil && (weights == nil || vocab == nil) {
-            throw ValidationError("give --config FILE, or --weights DIR and --vocab NAMES")
-        }
         if let startTime, parseRFC3339(startTime) == nil {
             throw ValidationError("--start-time '\(startTime)': expected RFC 3339, e.g. 2026-01-31T08:00:00Z")
         }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if loop && files.count != 1 { throw ValidationError("--loop takes exactly one file (a looping file never ends)") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
-        if let recognizer, RecognizerKind(rawValue: recognizer) == nil { throw ValidationError("--recognizer: regionspot or clip-crop") }
     }
 
     func run() async throws {
@@ -64,39 +51,16 @@ struct ReplayCommand: AsyncParsableCommand {
 
     /// The replay itself, on a thread of its own (FFmpeg and BLAS block).
     func replay() throws {
-        Decode.setLibraryLogLevel(quiet ? .fatal : .error)
-        LoggingSystem.bootstrap { label in
-            var h = StreamLogHandler.standardError(label: label)
-            h.logLevel = .error
-            return h
-        }
-        let logger = Logger(label: "regionspotd")
+        let logger = ReplaySetup.bootstrapLogging(quiet: quiet)
         func fail(_ message: String, _ status: Int32) -> ExitCode {
             FileHandle.standardError.write(Data("regionspotd replay: \(Redaction.redact(message))\n".utf8))
             return ExitCode(status)
         }
 
-        // Models, vocabulary and stream settings.
-        var cfg: DaemonConfig?
-        if let config {
-            do { cfg = try ConfigLoader.load(file: config, checkFiles: false) } catch { throw fail("\(error)", ExitStatus.config) }
-        }
-        let vocabulary: [VocabularyEntry]
-        if let vocab {
-            do {
-                let v = try Recognizer.Vocabulary.load(vocab)
-                vocabulary = zip(v.labels, v.names).map { VocabularyEntry(label: $0, names: $1) }
-            } catch { throw fail("--vocab: \(error)", ExitStatus.config) }
-        } else {
-            vocabulary = cfg!.vocabulary
-        }
-        let kind = recognizer.flatMap(RecognizerKind.init(rawValue:)) ?? cfg?.recognizer ?? .regionspot
-        let engine: RecognitionEngine
-        do {
-            engine = try RecognitionEngine(modelDirectory: weights ?? cfg!.modelDirectory, kind: kind, vocabulary: vocabulary,
-                                           blasThreads: threads ?? cfg?.limits.blasThreads ?? 0,
-                                           acceptance: cfg?.acceptance ?? AcceptanceConfig(), logger: logger)
-        } catch { throw fail("models: \(error)", ExitStatus.config) }
+        // Models, vocabulary and stream settings (shared with eval-video).
+        let setup: ReplaySetup
+        do { setup = try ReplaySetup(models, logger: logger) } catch let e as ReplaySetupFailure { throw fail(e.description, e.status) }
+        let engine = setup.engine
 
         // Where messages go.
         var sinks: [any MessageSink] = []
@@ -147,20 +111,10 @@ struct ReplayCommand: AsyncParsableCommand {
         for (file, id) in zip(files, ids) {
             if interrupted.isSet || timeUp.isSet { break }
             let meta = try? FileMetadata.read(path: file)
-            let start = startTime.flatMap(parseRFC3339) ?? meta?.creationTime.flatMap(parseRFC3339) ?? 0
-            var o = StreamPipeline.Options()
-            o.maxBoxes = cfg?.limits.maxBoxesPerKeyframe ?? o.maxBoxes
-            o.clock = { start + $0.pts }
-            o.startClock = { start }
-            o.masks = !noMasks
-            o.sourceOptions.pacing = realtime ? .realTime : .asFastAsPossible
-            // One decoder thread: with FFmpeg's frame threading the exported motion vectors
-            // (and so the tracked boxes) differ from run to run on longer H.264 clips.
-            o.sourceOptions.decoderThreads = 1
-            o.reconnect = ReconnectPolicy(maxAttempts: 0)
+            let o = setup.pipelineOptions(start: ReplaySetup.startTime(startTime, meta), masks: !noMasks, realtime: realtime)
             let outputs = ReplaySession.Outputs(annotate: annotate.map { files.count > 1 ? Self.perStream($0, id) : $0 },
                                                 snapshots: snapshots)
-            let session = ReplaySession(file: file, config: streamConfig(for: file, id: id, cfg), metadata: meta, outputs: outputs)
+            let session = ReplaySession(file: file, config: setup.streamConfig(for: file, id: id, loop: loop), metadata: meta, outputs: outputs)
             var r = session.run(engine: engine, sink: sink, options: o, logger: logger,
                                 shouldStop: {
                                     if let deadline, Date() >= deadline { timeUp.set() }
@@ -182,29 +136,9 @@ struct ReplayCommand: AsyncParsableCommand {
         exitNow((results.count < files.count && !timeUp.isSet) || results.contains(where: { $0.failure != nil }) ? 1 : 0)
     }
 
-    /// A file's stream settings: the configuration's stream with the same id or URL, else
-    /// its first stream's settings under this id, else the defaults. Loops only with --loop.
+    /// A file's stream settings (ReplaySetup.streamConfig); loops only with --loop.
     func streamConfig(for file: String, id: String, _ cfg: DaemonConfig?) -> StreamConfig {
-        let path = URL(fileURLWithPath: file).standardizedFileURL.path
-        func samePath(_ url: String) -> Bool {
-            let u = url.hasPrefix("file://") ? String(url.dropFirst(7)) : url
-            return u == file || URL(fileURLWithPath: u).standardizedFileURL.path == path
-        }
-        var s: StreamConfig
-        if let match = cfg?.streams.first(where: { $0.id == id || (!isLiveURL($0.url) && samePath($0.url)) }) {
-            s = match
-        } else {
-            s = cfg?.streams.first ?? StreamConfig(id: id, url: file)
-            s.id = id
-        }
-        s.url = file
-        s.loop = loop
-        if everyFrame {
-            s.keyframes.minInterval = 0
-            s.keyframes.maxInterval = 0
-        }
-        if everyFrame || everyKeyframe { s.keyframes.onDemand = false }
-        return s
+        ReplaySetup.streamConfig(for: file, id: id, cfg, loop: loop, everyFrame: models.everyFrame, everyKeyframe: models.everyKeyframe)
     }
 
     /// Stream ids from file names: the stem, characters outside [A-Za-z0-9_-] as '_', at

@@ -59,8 +59,9 @@ public struct MOTAccumulator: Sendable {
     }
 
     /// One frame of boxes (IoU distance, threshold 1 - minIoU).
+    @discardableResult
     public mutating func update(objects: [(id: Int, box: Box)], hypotheses: [(id: Int, box: Box)],
-                                minIoU: Double = 0.5) {
+                                minIoU: Double = 0.5) -> [(object: Int, hypothesis: Int)] {
         var d = [Double](repeating: .nan, count: objects.count * hypotheses.count)
         for (i, o) in objects.enumerated() {
             let a = (Double(o.box.x1), Double(o.box.y1), Double(o.box.x2), Double(o.box.y2))
@@ -69,11 +70,14 @@ public struct MOTAccumulator: Sendable {
                 d[i * hypotheses.count + j] = Self.iouDistance(a, b, maxDistance: 1 - minIoU)
             }
         }
-        update(objectIDs: objects.map(\.id), hypothesisIDs: hypotheses.map(\.id), distances: d)
+        return update(objectIDs: objects.map(\.id), hypothesisIDs: hypotheses.map(\.id), distances: d)
     }
 
     /// One frame: ids and a (objects, hypotheses) row-major distance matrix, NaN = not allowed.
-    public mutating func update(objectIDs oids: [Int], hypothesisIDs hids: [Int], distances: [Double]) {
+    /// Returns this frame's matched pairs (matches and switches) as (object index,
+    /// hypothesis index) into the given arrays, the pairs motmetrics reports as MATCH/SWITCH.
+    @discardableResult
+    public mutating func update(objectIDs oids: [Int], hypothesisIDs hids: [Int], distances: [Double]) -> [(object: Int, hypothesis: Int)] {
         let no = oids.count, nh = hids.count
         precondition(distances.count == no * nh, "MOTAccumulator: \(distances.count) distances for \(no)x\(nh)")
         let frame = frameID; frameID += 1
@@ -88,6 +92,7 @@ public struct MOTAccumulator: Sendable {
         }
         var d = distances
         var oMasked = [Bool](repeating: false, count: no), hMasked = [Bool](repeating: false, count: nh)
+        var pairs: [(object: Int, hypothesis: Int)] = []
         if no > 0 && nh > 0 {
             // 1. Keep last frame's correspondences that are still allowed.
             for i in 0..<no {
@@ -96,6 +101,7 @@ public struct MOTAccumulator: Sendable {
                 if d[i * nh + j].isFinite {
                     oMasked[i] = true; hMasked[j] = true
                     s.numMatches += 1; distanceSum += d[i * nh + j]
+                    pairs.append((i, j))
                 }
             }
             // 2. Optimal assignment of the rest.
@@ -111,11 +117,13 @@ public struct MOTAccumulator: Sendable {
                 distanceSum += d[i * nh + j]
                 oMasked[i] = true; hMasked[j] = true
                 m[o] = h
+                pairs.append((i, j))
             }
         }
         s.numMisses += oMasked.filter { !$0 }.count
         s.numFalsePositives += hMasked.filter { !$0 }.count
         for o in oids { lastOccurrence[o] = frame }
+        return pairs
     }
 
     /// The totals and ratios so far.
