@@ -52,6 +52,11 @@ extension Tracker {
             let reach = diagonal * (1 + c.reidDiagonalsPerSecond * elapsed)
             let ddx = p.box.cx - last.cx, ddy = p.box.cy - last.cy
             guard (ddx * ddx + ddy * ddy).squareRoot() <= reach else { return nil }
+            // The same object is the same class: a labelled track takes back only a
+            // proposal whose best class is its label (region tokens describe a mask's
+            // shape more than an object's identity).
+            if c.reidNeedsSameLabel, let label = t.labels.label, let scores = p.classScores, let best = scores.indices.max(by: { scores[$0] < scores[$1] }),
+               best != label { return nil }
             let sim = cosineSimilarity(a, b)
             return sim >= c.reidMinSimilarity ? 1 - sim : nil
         }) {

@@ -66,6 +66,8 @@ public struct TrackerConfig: Sendable, Equatable {
     public var reidDiagonalsPerSecond: Float = 3
     /// Minimum token cosine similarity to re-identify a lost track.
     public var reidMinSimilarity: Float = 0.75
+    /// Re-identify a labelled track only with a proposal whose best class is its label.
+    public var reidNeedsSameLabel: Bool = true
     /// Momentum of the running region token / embedding (weight on the old value).
     public var tokenMomentum: Float = 0.8
     /// Label history: weight of a new keyframe's class probabilities.
