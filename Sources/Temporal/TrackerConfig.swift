@@ -42,7 +42,7 @@ public struct TrackerConfig: Sendable, Equatable {
     /// ...or when this share of the smaller box lies inside the larger one and the smaller
     /// is at least `mergeMinAreaRatio` of the larger's area.
     public var mergeContainment: Float = 0.85
-    public var mergeMinAreaRatio: Float = 0.4
+    public var mergeMinAreaRatio: Float = 0.15
     /// ...on this many consecutive keyframes, moving alike (velocities within
     /// `mergeVelocityTolerance` px/frame plus half the faster one's speed): objects that
     /// cross overlap for a moment and move differently; duplicates stay together.

@@ -270,7 +270,13 @@ final class StreamPipeline: @unchecked Sendable {
             let regions = background.frames > 0
                 ? background.regions()
                 : MotionProposals.fromVectors(motionMemory.samples, width: info.width, height: info.height)
-            moving = Proposals.motion(regions)
+            // A region holding most of two or more live tracks is objects that touch or
+            // cross: as one box it would drag a track over both. It is dropped, and those
+            // tracks are re-prompted where they are.
+            let held = tracker.liveTracks.filter { $0.state == .confirmed || $0.state == .tentative }.map(\.box)
+            moving = Proposals.motion(regions.filter { r in
+                held.filter { $0.area > 0 && $0.intersection(r.box) >= 0.5 * $0.area }.count < 2
+            })
         }
         if run.contains(.tracked) {
             let own = tracker.liveTracks.filter { $0.state == .confirmed || $0.state == .tentative }
