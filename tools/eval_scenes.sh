@@ -65,10 +65,14 @@ head = ["scene (seed)", "size", "shapes at a time", "frames"] + [c[0] for c in c
 print("| " + " | ".join(head) + " |")
 print("|" + "---|" * len(head))
 values = {k: [] for _, k in cols}
-def fmt(k, v):
+counts = ("id_switches", "unique_hypothesis_ids", "unique_truth_objects")
+per_frame = ("regions_per_frame", "truth_per_frame", "regions_per_truth")
+def fmt(k, v, mean=False):
     if v is None:
         return "-"
-    return str(v) if isinstance(v, int) else f"{v:.3f}" if k not in ("regions_per_frame", "truth_per_frame", "regions_per_truth") else f"{v:.2f}"
+    if k in counts:
+        return f"{v:.1f}" if mean else str(int(v))
+    return f"{v:.2f}" if k in per_frame else f"{v:.3f}"
 for seed, size, objects, frames in scenes:
     s = json.load(open(f"{work}/scene-{seed}/eval.json"))["score"]
     for _, k in cols:
@@ -76,5 +80,5 @@ for seed, size, objects, frames in scenes:
             values[k].append(s[k])
     print(f"| {seed} | {size} | {objects} | {s['frames_scored']} | " + " | ".join(fmt(k, s[k]) for _, k in cols) + " |")
 mean = [sum(v) / len(v) if v else None for v in values.values()]
-print("| **mean** | | | | " + " | ".join(fmt(k, float(m) if m is not None else None) for (_, k), m in zip(cols, mean)) + " |")
+print("| **mean** | | | | " + " | ".join(fmt(k, m, mean=True) for (_, k), m in zip(cols, mean)) + " |")
 EOF
