@@ -70,21 +70,7 @@ extension Tracker {
             proposalUsed[pi] = true; trackUsed[ti] = true
         }
         // Misses and deaths.
-        for ti in tracks.indices where !trackUsed[ti] && tracks[ti].state != .ended {
-            tracks[ti].misses += 1
-            tracks[ti].consecutiveHits = 0
-            switch tracks[ti].state {
-            case .tentative:
-                tracks[ti].state = .ended
-            case .confirmed where tracks[ti].misses >= c.lostAfterMisses:
-                tracks[ti].state = .lost
-            default: break
-            }
-            if tracks[ti].misses >= c.maxMisses
-                || (tracks[ti].state == .lost && frame.time - tracks[ti].lastSeenTime > c.reidWindow) {
-                tracks[ti].state = .ended
-            }
-        }
+        for ti in tracks.indices where !trackUsed[ti] && tracks[ti].state != .ended { registerMiss(ti, frame: frame) }
         endedTrackIDs = tracks.filter { $0.state == .ended }.map(\.id)
         tracks.removeAll { $0.state == .ended }
         // Births, except where live tracks already cover the proposal (a box around two
@@ -100,6 +86,25 @@ extension Tracker {
         }
         self.frame = frame
         mergeDuplicates()
+    }
+
+    /// A keyframe on which track `ti` was not seen: tentative tracks end, confirmed ones
+    /// are lost after `lostAfterMisses` and end after `maxMisses` (or a re-id window).
+    mutating func registerMiss(_ ti: Int, frame: FrameInfo) {
+        let c = config
+        tracks[ti].misses += 1
+        tracks[ti].consecutiveHits = 0
+        switch tracks[ti].state {
+        case .tentative:
+            tracks[ti].state = .ended
+        case .confirmed where tracks[ti].misses >= c.lostAfterMisses:
+            tracks[ti].state = .lost
+        default: break
+        }
+        if tracks[ti].misses >= c.maxMisses
+            || (tracks[ti].state == .lost && frame.time - tracks[ti].lastSeenTime > c.reidWindow) {
+            tracks[ti].state = .ended
+        }
     }
 
     /// Share of `box`'s area inside the union of `others` (upper bound: overlaps among the

@@ -8,8 +8,14 @@ extension Tracker {
     /// (>= `minIoU`, one box per track, optimal assignment) and moves each matched track
     /// to its box as a keyframe match would (labels untouched). Returns the matched track
     /// ids. Call after `propagate(to:)` for the same frame.
+    /// `gone` lists tracks the caller has evidence against (the picture inside a track's
+    /// box no longer looks like it and no box matched it): each counts a missed keyframe,
+    /// as an encoder run that did not see it would; tracks that end are in `endedTrackIDs`.
     @discardableResult
-    public mutating func reanchor(frame: FrameInfo, boxes: [Box], minIoU: Float = 0.3) -> [UInt64] {
+    public mutating func reanchor(frame: FrameInfo, boxes: [Box], minIoU: Float = 0.3,
+                                  gone: (Track) -> Bool = { _ in false }) -> [UInt64] {
+        endedTrackIDs = []
+        mergedTracks = []
         if self.frame?.index != frame.index { propagate(to: frame, field: nil) }
         let proposals = boxes.map { Proposal(box: $0, score: 1) }
         let live = tracks.indices.filter { tracks[$0].state == .confirmed }
@@ -23,6 +29,11 @@ extension Tracker {
             tracks[ti].source = source  // provenance stays with the last recognized source
             matched.append(tracks[ti].id)
         }
+        for ti in tracks.indices where tracks[ti].state == .confirmed && !matched.contains(tracks[ti].id) && gone(tracks[ti]) {
+            registerMiss(ti, frame: frame)
+        }
+        endedTrackIDs = tracks.filter { $0.state == .ended }.map(\.id)
+        tracks.removeAll { $0.state == .ended }
         self.frame = frame
         return matched
     }

@@ -14,7 +14,7 @@ enum RecognitionTrigger: String, CaseIterable, Sendable {
     case everything
     /// External boxes arrived, or zones (asked on every keyframe) are configured.
     case external, zones
-    /// A moving region that no live track covers: maybe a new object.
+    /// A moving region that no live track explains: maybe a new object.
     case newMotion = "new_motion"
     /// A tentative track waits for its second accepted sighting.
     case tentative
@@ -44,8 +44,9 @@ enum RecognitionTrigger: String, CaseIterable, Sendable {
         var tracks: [Box] = []
         var tentative = false
         var requests: [RecognitionReason] = []
-        /// A moving region counts as covered when live tracks hold this share of its area.
-        var coveredShare: Float = 0.5
+        /// A moving region is explained by a live track whose box it overlaps by this IoU;
+        /// any other moving region (a new object, or one a track holds badly) asks.
+        var explainedIoU: Float = 0.5
     }
 
     /// Every reason that holds, most important first; empty: the encoders may rest.
@@ -56,7 +57,7 @@ enum RecognitionTrigger: String, CaseIterable, Sendable {
         if i.everything { out.append(.everything) }
         if i.external { out.append(.external) }
         if i.zones { out.append(.zones) }
-        if i.moving.contains(where: { Tracker.coverage(of: $0, by: i.tracks) < i.coveredShare }) { out.append(.newMotion) }
+        if i.moving.contains(where: { m in !i.tracks.contains { $0.iou(m) >= i.explainedIoU } }) { out.append(.newMotion) }
         if i.tentative { out.append(.tentative) }
         for r in i.requests.map(RecognitionTrigger.init) where !out.contains(r) { out.append(r) }
         return out

@@ -175,7 +175,11 @@ final class StreamPipeline: @unchecked Sendable {
             options.onKeyframe?(why)
             if let why { metrics?.keyframeRan(why) } else { metrics?.keyframesRested.inc() }
             if why == nil {
-                tracker.reanchor(frame: info, boxes: plan.moving)
+                tracker.reanchor(frame: info, boxes: plan.moving, gone: { [background, appearance] t in
+                    guard let then = appearance[t.id], let now = background.thumbnail(t.box) else { return false }
+                    return BackgroundModel.difference(then, now) > Self.appearanceTolerance
+                })
+                for id in tracker.endedTrackIDs { appearance[id] = nil }
             } else {
                 lastRecognitionPTS = frame.pts
                 let job = RecognitionJob(stream: config.id, frame: frame.index, pts: frame.pts, picture: frame,
@@ -222,7 +226,9 @@ final class StreamPipeline: @unchecked Sendable {
         guard let lastCheck = lastCheckPTS else { return true }
         if frame.pts - (lastRecognitionPTS ?? -.infinity) >= p.maxInterval { return true }
         guard frame.pts - lastCheck >= p.minInterval else { return false }
-        if !p.preferCodecKeyframes || frame.isKeyframe { return true }
+        // On demand, looking is cheap (moving regions re-anchor tracks without encoders):
+        // every min_interval, codec keyframe or not.
+        if p.onDemand || !p.preferCodecKeyframes || frame.isKeyframe { return true }
         return !tracker.recognitionRequests().isEmpty
     }
 
