@@ -38,3 +38,29 @@ extension Tracker {
         return matched
     }
 }
+
+extension Tracker {
+    /// Between keyframes: each moving region that overlaps exactly one confirmed track, and
+    /// that track no other region, with IoU >= `minIoU`, moves the track's box to it
+    /// (box only: no label, no hit counted). Ambiguous pairs (objects touching or
+    /// crossing) are left to propagation, so identities never swap here. Returns the
+    /// number of tracks moved.
+    @discardableResult
+    public mutating func follow(_ boxes: [Box], minIoU: Float = 0.5) -> Int {
+        let live = tracks.indices.filter { tracks[$0].state == .confirmed }
+        guard !live.isEmpty, !boxes.isEmpty else { return 0 }
+        var moved = 0
+        for (bi, b) in boxes.enumerated() {
+            // Visible parts: an object half out of the frame is compared by what shows.
+            let touching = live.filter { visibleBox(tracks[$0]).iou(b) > 0.05 }
+            guard touching.count == 1, let ti = touching.first, visibleBox(tracks[ti]).iou(b) >= minIoU else { continue }
+            let others = boxes.indices.filter { $0 != bi && boxes[$0].iou(visibleBox(tracks[ti])) > 0.05 }
+            guard others.isEmpty else { continue }
+            tracks[ti].kalman.anchor(at: b)
+            tracks[ti].box = b
+            tracks[ti].motionFrames = 0
+            moved += 1
+        }
+        return moved
+    }
+}
