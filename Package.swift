@@ -45,7 +45,7 @@ let package = Package(
         .executableTarget(
             name: "Daemon",
             dependencies: [
-                "Decode", "Recognizer", "Temporal", "CZMQ", "CZlib",
+                "Decode", "Recognizer", "Temporal", "CZMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
