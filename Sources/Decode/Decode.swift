@@ -8,7 +8,8 @@
 //   FrameConverter   swscale to RGB24 / float CHW: native, letterbox(N), WxH   FrameConverter.swift
 //   LiveReader       a source on its own thread with reconnect/backoff and states LiveReader.swift
 //   decodeImage      JPEG/PNG -> RGB24                                          ImageDecoder.swift
-//   DecodeError, redactURL                                                      DecodeError.swift
+//   DecodeError                                                                 DecodeError.swift
+//   Redaction        credentials and secret query parameters out of URLs in text  Redaction.swift
 import CFFmpeg
 
 public enum Decode {

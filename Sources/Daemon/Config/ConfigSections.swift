@@ -1,4 +1,5 @@
 // The YAML layout of the configuration, section by section (docs/config.md mirrors it).
+import Decode
 import Foundation
 import Yams
 
