@@ -3,7 +3,7 @@
 
 import Foundation
 
-public enum Temporal {
+public enum TemporalBenchmark {
     /// Milliseconds per non-keyframe (bin `vectors` vectors, move `tracks` tracks), the
     /// median over `iterations` frames after a warm-up.
     public static func benchmarkFrame(tracks: Int = 50, vectors: Int = 14_000,
