@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""How many 1080p25 streams keep real time while the recognizer runs back to back (issue 9).
+"""How many 1080p25 streams keep real time while the recognizer runs back to back.
 
 For each stream count N: runs `regionspotd run` with N copies of a looping 1080p25 H.264
 file (paced by PTS, like cameras), every frame eligible for recognition (the recognizer

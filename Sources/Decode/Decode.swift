@@ -1,13 +1,19 @@
-// Decode: video in, frames out (FFmpeg 5.1 through the CFFmpeg shim; no other project module).
+// Decode: video in, frames out; RGB pictures in, MP4 out (FFmpeg 5.1 through the CFFmpeg
+// shim; no other project module). The module's files:
 //
+//   Decode           version, one-time setup (network, redacting log), FFmpeg's log level  Decode.swift
 //   VideoSource      open a path / file: / rtsp: / rtsps: URL, decode frames in presentation
 //                    order (keyframes-only, motion vectors, looping, real-time pacing),
 //                    open timeout + stall watchdog (AVIOInterruptCB)           VideoSource.swift
+//   SourceOptions    how to open and read a source; StreamInfo, isLiveURL     SourceOptions.swift
+//   Watchdog         the AVIOInterruptCB deadlines; CancelToken               Watchdog.swift
 //   VideoFrame       index, pts (+estimated flag), arrival, key/pict type, size, motion
 //                    vectors, and the ref-counted decoded picture                VideoFrame.swift
 //   FrameConverter   swscale to RGB24 / float CHW: native, letterbox(N), WxH   FrameConverter.swift
 //   LiveReader       a source on its own thread with reconnect/backoff and states LiveReader.swift
+//   FileMetadata     a file's creation time and frame count, header only     FileMetadata.swift
 //   decodeImage      JPEG/PNG -> RGB24                                          ImageDecoder.swift
+//   VideoEncoder     RGB24 pictures -> MP4, H.264 when built in (replay's annotated video)  VideoEncoder.swift
 //   DecodeError                                                                 DecodeError.swift
 //   Redaction        credentials and secret query parameters out of URLs in text  Redaction.swift
 import CFFmpeg

@@ -40,8 +40,8 @@ public struct FloatPlanes: Sendable, Equatable {
 }
 
 /// swscale flags; the default is bilinear with exact rounding and full-resolution chroma
-/// interpolation (see README notes in the report: matches `ffmpeg -sws_flags
-/// bilinear+accurate_rnd+full_chr_h_int -pix_fmt rgb24` bit for bit).
+/// interpolation: within 1 per channel of `ffmpeg -sws_flags
+/// bilinear+accurate_rnd+full_chr_h_int -pix_fmt rgb24` (ConversionTests).
 public struct ScaleFlags: OptionSet, Sendable, Hashable {
     public let rawValue: Int32
     public init(rawValue: Int32) { self.rawValue = rawValue }

@@ -1,4 +1,4 @@
-// A per-frame cost probe for the lead's `regionspotd bench`: motion-vector binning plus
+// A per-frame cost probe for `regionspotd bench`: motion-vector binning plus
 // propagation of N tracks, on a synthetic 1080p field. Timing lives here, never in tests.
 
 import Foundation

@@ -10,7 +10,7 @@ public enum RecognizerKind: String, Sendable, Equatable, CaseIterable {
     case clipCrop = "clip-crop"
 }
 
-/// Where a keyframe's boxes come from (issue 6), in merge priority order.
+/// Where a keyframe's boxes come from, in merge priority order.
 public enum ProposalSource: String, Sendable, Equatable, Codable, CaseIterable {
     case tracked, external, zones, motion, everything
 }
