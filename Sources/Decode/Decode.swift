@@ -9,7 +9,7 @@
 //   Watchdog         the AVIOInterruptCB deadlines; CancelToken               Watchdog.swift
 //   VideoFrame       index, pts (+estimated flag), arrival, key/pict type, size, motion
 //                    vectors, and the ref-counted decoded picture                VideoFrame.swift
-//   FrameConverter   swscale to RGB24 / float CHW: native, letterbox(N), WxH   FrameConverter.swift
+//   FrameConverter   swscale to RGB24: native size or WxH                     FrameConverter.swift
 //   LiveReader       a source on its own thread with reconnect/backoff and states LiveReader.swift
 //   FileMetadata     a file's creation time and frame count, header only     FileMetadata.swift
 //   decodeImage      JPEG/PNG -> RGB24                                          ImageDecoder.swift
