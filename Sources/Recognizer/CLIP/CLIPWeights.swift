@@ -50,7 +50,8 @@ extension WeightSource {
     /// CLIP weights in OpenAI or Hugging Face naming (prefix `clip_model.` as in a
     /// RegionSpot checkpoint).
     public static func clip(_ files: [SafeTensors], prefixes: [String] = ["clip_model.", "model.clip_model.", "clip."]) -> WeightSource {
-        WeightSource(files: files, prefixes: prefixes) { name in clipHuggingFaceRules.rewrite(name).map { [$0] } ?? [] }
+        WeightSource(files: files, prefixes: prefixes, aliases: { name in clipHuggingFaceRules.rewrite(name).map { [$0] } ?? [] },
+                     alternativeMarkers: ["vision_model.", "text_model."])
     }
 
     /// Is this source in Hugging Face naming?

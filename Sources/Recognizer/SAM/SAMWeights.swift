@@ -148,6 +148,7 @@ public struct SAMConfig: Sendable, Equatable, Codable {
     }
 
     public static func weights(_ files: [SafeTensors], prefixes: [String] = ["sam.", "model.sam."]) -> WeightSource {
-        WeightSource(files: files, prefixes: prefixes) { name in samHuggingFaceRules.rewrite(name).map { [$0] } ?? [] }
+        WeightSource(files: files, prefixes: prefixes, aliases: { name in samHuggingFaceRules.rewrite(name).map { [$0] } ?? [] },
+                     alternativeMarkers: ["vision_encoder."])
     }
 }

@@ -10,20 +10,33 @@ public struct WeightSource: Sendable {
     public let prefixes: [String]
     /// Official name -> alternative names (same tensor, other conventions).
     public let aliases: @Sendable (String) -> [String]
+    /// Files in the alternative naming (they hold a key starting with one of the
+    /// `alternativeMarkers` after a prefix): their names are looked up alias first.
+    private let alternativeFiles: Set<ObjectIdentifier>
 
-    public init(files: [SafeTensors], prefixes: [String] = [], aliases: @escaping @Sendable (String) -> [String] = { _ in [] }) {
+    /// `alternativeMarkers`: key beginnings only the alternative naming uses (Hugging Face
+    /// SAM's "vision_encoder."). Some names mean different tensors in the two namings (HF
+    /// SAM's MLP `layers.0` is the official `layers.1`), so a file in the alternative
+    /// naming must never be read by official names first.
+    public init(files: [SafeTensors], prefixes: [String] = [], aliases: @escaping @Sendable (String) -> [String] = { _ in [] },
+                alternativeMarkers: [String] = []) {
         self.files = files
         self.prefixes = prefixes + [""]
         self.aliases = aliases
+        let all = prefixes + [""]
+        alternativeFiles = Set(files.filter { f in
+            f.entries.keys.contains { key in all.contains { p in alternativeMarkers.contains { key.hasPrefix(p + $0) } } }
+        }.map(ObjectIdentifier.init))
     }
 
     public var fileNames: String { files.map(\.name).joined(separator: ", ") }
 
     /// Where the official `name` lives, if anywhere.
     public func locate(_ name: String) -> (SafeTensors, String)? {
-        for candidate in [name] + aliases(name) {
-            for p in prefixes {
-                for f in files where f.entries[p + candidate] != nil { return (f, p + candidate) }
+        let official = [name] + aliases(name), alternative = aliases(name) + [name]
+        for f in files {
+            for candidate in alternativeFiles.contains(ObjectIdentifier(f)) ? alternative : official {
+                for p in prefixes where f.entries[p + candidate] != nil { return (f, p + candidate) }
             }
         }
         return nil
