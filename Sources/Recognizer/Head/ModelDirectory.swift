@@ -14,6 +14,8 @@ import Foundation
 ///                     ignored: clip_input_size (must be the CLIP weights' input size),
 ///                     head.activation (relu), head.norm_first (false), head.layer_norm_eps
 ///                     (1e-5), clip.activation (quick_gelu), clip.layer_norm_eps (1e-5).
+///                     "allow_extra_tensors": true loads weight files holding tensors the
+///                     models do not read (an error otherwise).
 public struct ModelSettings: Sendable, Equatable {
     public var variant: String?
     public var files: [String: String] = [:]
@@ -23,6 +25,8 @@ public struct ModelSettings: Sendable, Equatable {
     public var headHeads: Int?
     /// The CLIP input size the head was trained with (RegionSpot's clip_input_size).
     public var clipInputSize: Int?
+    /// Whether weight files may hold tensors the models do not read.
+    public var allowExtraTensors = false
 
     /// The settings of `obj` (model.json at `path`); unsupported values are errors.
     init(json obj: [String: Any], path: String) throws(RecognizerError) {
@@ -38,6 +42,10 @@ public struct ModelSettings: Sendable, Equatable {
         if let v = obj["clip_input_size"] {
             guard let n = Self.integer(v), n > 0 else { throw fail("clip_input_size", "expected a positive integer, found \(v)") }
             clipInputSize = n
+        }
+        if let v = obj["allow_extra_tensors"] {
+            guard let b = Self.boolean(v) else { throw fail("allow_extra_tensors", "expected true or false, found \(v)") }
+            allowExtraTensors = b
         }
         // What the forward passes implement: the RegionSpot head is torch's default
         // TransformerDecoderLayer (post-norm, ReLU, eps 1e-5); CLIP is OpenAI's (QuickGELU).
@@ -102,21 +110,31 @@ public struct ModelDirectory: Sendable {
             settings = try ModelSettings(json: obj, path: jsonPath)
         }
         self.settings = settings
+        // One SafeTensors per file name: roles may share a file (one checkpoint holding
+        // SAM, CLIP and the head), and the extra-tensor check below counts reads per file.
+        var opened: [String: SafeTensors] = [:]
         func file(_ role: String) throws(RecognizerError) -> SafeTensors {
             let name = settings.files[role] ?? "\(role).safetensors"
+            if let f = opened[name] { return f }
             let p = "\(path)/\(name)"
             guard FileManager.default.fileExists(atPath: p) else { throw RecognizerError("model directory \(path): missing \(name)") }
-            return try SafeTensors(path: p)
+            let f = try SafeTensors(path: p)
+            opened[name] = f
+            return f
         }
-        sam = try SAM(weights: SAMConfig.weights([try file("sam")]), decoderHeads: settings.samDecoderHeads)
+        let samWeights = SAMConfig.weights([try file("sam")])
+        sam = try SAM(weights: samWeights, decoderHeads: settings.samDecoderHeads)
         let clip = WeightSource.clip([try file("clip")])
         vision = try CLIPVision(weights: clip, heads: settings.clipVisionHeads)
         text = try CLIPText(weights: clip, heads: settings.clipTextHeads)
         if let size = settings.clipInputSize, size != vision.config.imageSize {
             throw RecognizerError("\(jsonPath): clip_input_size: \(size) does not match the CLIP weights, which take \(vision.config.imageSize)x\(vision.config.imageSize) images (visual.positional_embedding: a \(vision.config.grid)x\(vision.config.grid) grid of \(vision.config.patchSize)-pixel patches); this build runs CLIP at its weights' input size only")
         }
+        var sources = [samWeights, clip]
         if FileManager.default.fileExists(atPath: path + "/" + (settings.files["head"] ?? "head.safetensors")) {
-            let h = try RegionSpotHead(weights: RegionSpotHead.weights([try file("head")]), heads: settings.headHeads ?? 8)
+            let headWeights = RegionSpotHead.weights([try file("head")])
+            sources.append(headWeights)
+            let h = try RegionSpotHead(weights: headWeights, heads: settings.headHeads ?? 8)
             guard h.config.tokenDim == sam.config.promptDim else {
                 throw RecognizerError("\(path)/head.safetensors: to_clip.weight takes \(h.config.tokenDim)-d tokens but SAM's are \(sam.config.promptDim)-d")
             }
@@ -129,6 +147,9 @@ public struct ModelDirectory: Sendable {
             head = h
         } else {
             head = nil
+        }
+        if !settings.allowExtraTensors {
+            try WeightSource.checkNoUnexpectedTensors(sources, hint: "; \"allow_extra_tensors\": true in \(jsonPath) loads it anyway")
         }
     }
 
