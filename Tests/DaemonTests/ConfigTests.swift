@@ -99,6 +99,35 @@ struct ConfigTests {
         #expect(!text.contains("hunter2"))
     }
 
+    @Test("limits.frame_queue is refused as removed, naming the key and line; other problems still reported")
+    func removedKey() throws {
+        do {
+            _ = try ConfigLoader.parse(yaml: """
+                models: {directory: /m}
+                vocabulary: [person]
+                streams: [{id: a, url: "rtsp://h/x"}]
+                limits:
+                  frame_queue: 8
+                  publish_queue: 0
+                """, file: "/etc/x.yaml", checkFiles: false)
+            Issue.record("a config with limits.frame_queue loaded")
+        } catch {
+            #expect(error.problems.map(\.description) == [
+                "/etc/x.yaml:5: limits.frame_queue: was removed: tracking runs inline on each stream's decode thread, so decoded frames never wait in a queue; delete the key",
+                "/etc/x.yaml:6: limits.publish_queue: must be between 1 and 1000000, found 0",
+            ])
+        }
+        // a typo near it is an unknown key whose hint never offers the removed one
+        do {
+            _ = try ConfigLoader.parse(yaml: "models: {directory: /m}\nvocabulary: [person]\nstreams: [{id: a, url: \"rtsp://h/x\"}]\nlimits: {frame_queu: 8}\n",
+                                       file: "/etc/x.yaml", checkFiles: false)
+            Issue.record("a config with limits.frame_queu loaded")
+        } catch {
+            #expect(error.problems.count == 1 && error.problems[0].description.hasPrefix("/etc/x.yaml:4: limits.frame_queu: unknown key; allowed here: publish_queue,"))
+            #expect(!error.description.contains("frame_queue"))
+        }
+    }
+
     @Test("missing required sections are named")
     func missing() throws {
         let error = try #require(throws: ConfigError.self) {

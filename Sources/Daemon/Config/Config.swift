@@ -84,8 +84,6 @@ public struct PublisherConfig: Sendable, Equatable {
 }
 
 public struct LimitsConfig: Sendable, Equatable {
-    /// Decoded frames buffered per stream between decode and tracking.
-    public var frameQueue: Int = 8
     /// Messages buffered in front of the publisher thread.
     public var publishQueue: Int = 4096
     /// External-box messages buffered per stream.

@@ -271,11 +271,16 @@ extension ConfigWalker {
         return nil
     }
 
+    /// Keys a configuration may still carry from an older version, and why they were
+    /// removed: naming them beats "unknown key", and a setting that does nothing is refused.
+    static let removedLimits = [
+        "frame_queue": "was removed: tracking runs inline on each stream's decode thread, so decoded frames never wait in a queue; delete the key",
+    ]
+
     func limits(_ node: Node, _ path: String) -> LimitsConfig {
         var l = LimitsConfig()
-        guard let m = mapping(node, path, keys: ["frame_queue", "publish_queue", "external_queue",
-                                                 "max_boxes_per_keyframe", "recognizer_workers", "blas_threads", "recognizer_nice", "decoder_threads"]) else { return l }
-        l.frameQueue = opt(m, "frame_queue", path) { self.int($0, $1, min: 1, max: 1024) } ?? l.frameQueue
+        guard let m = mapping(node, path, keys: ["publish_queue", "external_queue", "max_boxes_per_keyframe", "recognizer_workers",
+                                                 "blas_threads", "recognizer_nice", "decoder_threads"], removed: Self.removedLimits) else { return l }
         l.publishQueue = opt(m, "publish_queue", path) { self.int($0, $1, min: 1, max: 1_000_000) } ?? l.publishQueue
         l.externalQueue = opt(m, "external_queue", path) { self.int($0, $1, min: 1, max: 100_000) } ?? l.externalQueue
         l.maxBoxesPerKeyframe = opt(m, "max_boxes_per_keyframe", path) { self.int($0, $1, min: 1, max: 4096) } ?? l.maxBoxesPerKeyframe
