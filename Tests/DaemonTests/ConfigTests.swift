@@ -39,7 +39,6 @@ struct ConfigTests {
         #expect(c.publisher.overflow == .dropOldest)
         #expect(c.streams[0].proposals.sources == [.tracked, .motion, .everything])
         #expect(c.streams[0].keyframes == KeyframePolicy())
-        #expect(c.limits.recognizerWorkers == 1)
         #expect(c.limits.recognizerNice == 10)
         // decoder threads: cores shared out among streams, at least one; an explicit value wins
         #expect(c.limits.decoderThreads(streams: 1, cores: 2) == 2)
@@ -99,7 +98,7 @@ struct ConfigTests {
         #expect(!text.contains("hunter2"))
     }
 
-    @Test("limits.frame_queue is refused as removed, naming the key and line; other problems still reported")
+    @Test("limits.frame_queue is refused as removed, recognizer_workers above 1 as unsupported, naming key and line")
     func removedKey() throws {
         do {
             _ = try ConfigLoader.parse(yaml: """
@@ -116,6 +115,18 @@ struct ConfigTests {
                 "/etc/x.yaml:5: limits.frame_queue: was removed: tracking runs inline on each stream's decode thread, so decoded frames never wait in a queue; delete the key",
                 "/etc/x.yaml:6: limits.publish_queue: must be between 1 and 1000000, found 0",
             ])
+        }
+        // recognizer_workers: 1 is what runs; more is refused, not logged and ignored
+        #expect(throws: Never.self) {
+            try ConfigLoader.parse(yaml: "models: {directory: /m}\nvocabulary: [person]\nstreams: [{id: a, url: \"rtsp://h/x\"}]\nlimits: {recognizer_workers: 1}\n",
+                                   file: "/etc/x.yaml", checkFiles: false)
+        }
+        do {
+            _ = try ConfigLoader.parse(yaml: "models: {directory: /m}\nvocabulary: [person]\nstreams: [{id: a, url: \"rtsp://h/x\"}]\nlimits: {recognizer_workers: 4}\n",
+                                       file: "/etc/x.yaml", checkFiles: false)
+            Issue.record("recognizer_workers: 4 loaded")
+        } catch {
+            #expect(error.description == "/etc/x.yaml:4: limits.recognizer_workers: 4 is not supported: this version runs one recognizer worker, which spreads each keyframe over every core (see blas_threads); set 1 or delete the key")
         }
         // a typo near it is an unknown key whose hint never offers the removed one
         do {

@@ -73,9 +73,6 @@ final class Daemon: @unchecked Sendable {
         worker = RecognizerWorker(engine: engine, progress: service.progress.register("recognizer", stallAfter: 600),
                                   nice: Int32(service.config.limits.recognizerNice))
         worker.start()
-        if service.config.limits.recognizerWorkers > 1 {
-            logger.warning("limits.recognizer_workers = \(service.config.limits.recognizerWorkers): this version runs one recognizer worker (BLAS uses every core)")
-        }
     }
 
     func start(_ streams: [StreamConfig]) {

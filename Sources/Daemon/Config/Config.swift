@@ -89,7 +89,6 @@ public struct LimitsConfig: Sendable, Equatable {
     /// External-box messages buffered per stream.
     public var externalQueue: Int = 64
     public var maxBoxesPerKeyframe: Int = 64
-    public var recognizerWorkers: Int = 1
     /// OpenBLAS threads per recognizer worker (0 = leave OpenBLAS's default).
     public var blasThreads: Int = 0
     /// Nice value of the recognizer's threads (its own, its kernel pool's, OpenBLAS's):
