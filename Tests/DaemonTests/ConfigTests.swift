@@ -39,6 +39,7 @@ struct ConfigTests {
         #expect(c.publisher.overflow == .dropOldest)
         #expect(c.streams[0].proposals.sources == [.tracked, .motion, .everything])
         #expect(c.streams[0].keyframes == KeyframePolicy())
+        #expect(c.limits.recognizerWorkers == 1 && c.limits.recognizerThreads == 0)
         #expect(c.limits.recognizerNice == 10)
         // decoder threads: cores shared out among streams, at least one; an explicit value wins
         #expect(c.limits.decoderThreads(streams: 1, cores: 2) == 2)
@@ -98,7 +99,7 @@ struct ConfigTests {
         #expect(!text.contains("hunter2"))
     }
 
-    @Test("limits.frame_queue is refused as removed, recognizer_workers above 1 as unsupported, naming key and line")
+    @Test("limits.frame_queue is refused as removed; several recognizer workers refuse blas_threads above 1")
     func removedKey() throws {
         do {
             _ = try ConfigLoader.parse(yaml: """
@@ -116,17 +117,19 @@ struct ConfigTests {
                 "/etc/x.yaml:6: limits.publish_queue: must be between 1 and 1000000, found 0",
             ])
         }
-        // recognizer_workers: 1 is what runs; more is refused, not logged and ignored
-        #expect(throws: Never.self) {
-            try ConfigLoader.parse(yaml: "models: {directory: /m}\nvocabulary: [person]\nstreams: [{id: a, url: \"rtsp://h/x\"}]\nlimits: {recognizer_workers: 1}\n",
-                                   file: "/etc/x.yaml", checkFiles: false)
-        }
+        // several recognizer workers run single-threaded: blas_threads above 1 is refused with them
+        let two = try ConfigLoader.parse(yaml: "models: {directory: /m}\nvocabulary: [person]\nstreams: [{id: a, url: \"rtsp://h/x\"}]\nlimits: {recognizer_workers: 2}\n",
+                                         file: "/etc/x.yaml", checkFiles: false)
+        #expect(two.limits.recognizerWorkers == 2 && two.limits.recognizerThreads == 1)
+        let one = try ConfigLoader.parse(yaml: "models: {directory: /m}\nvocabulary: [person]\nstreams: [{id: a, url: \"rtsp://h/x\"}]\nlimits: {blas_threads: 4}\n",
+                                         file: "/etc/x.yaml", checkFiles: false)
+        #expect(one.limits.recognizerWorkers == 1 && one.limits.recognizerThreads == 4)
         do {
-            _ = try ConfigLoader.parse(yaml: "models: {directory: /m}\nvocabulary: [person]\nstreams: [{id: a, url: \"rtsp://h/x\"}]\nlimits: {recognizer_workers: 4}\n",
+            _ = try ConfigLoader.parse(yaml: "models: {directory: /m}\nvocabulary: [person]\nstreams: [{id: a, url: \"rtsp://h/x\"}]\nlimits:\n  recognizer_workers: 4\n  blas_threads: 2\n",
                                        file: "/etc/x.yaml", checkFiles: false)
-            Issue.record("recognizer_workers: 4 loaded")
+            Issue.record("recognizer_workers 4 with blas_threads 2 loaded")
         } catch {
-            #expect(error.description == "/etc/x.yaml:4: limits.recognizer_workers: 4 is not supported: this version runs one recognizer worker, which spreads each keyframe over every core (see blas_threads); set 1 or delete the key")
+            #expect(error.description == "/etc/x.yaml:6: limits.blas_threads: must be 1 (or 0) with recognizer_workers 4: each worker runs single-threaded (OpenBLAS's thread count is process-wide); found 2")
         }
         // a typo near it is an unknown key whose hint never offers the removed one
         do {

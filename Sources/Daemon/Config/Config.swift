@@ -89,7 +89,9 @@ public struct LimitsConfig: Sendable, Equatable {
     /// External-box messages buffered per stream.
     public var externalQueue: Int = 64
     public var maxBoxesPerKeyframe: Int = 64
-    /// OpenBLAS threads per recognizer worker (0 = leave OpenBLAS's default).
+    /// Recognizer threads sharing the streams; above 1 each runs single-threaded.
+    public var recognizerWorkers: Int = 1
+    /// OpenBLAS threads of the recognizer (0 = leave OpenBLAS's default; 1 with several workers).
     public var blasThreads: Int = 0
     /// Nice value of the recognizer's threads (its own, its kernel pool's, OpenBLAS's):
     /// decoding and tracking keep the default 0 and come first when the cores are busy.
@@ -98,6 +100,10 @@ public struct LimitsConfig: Sendable, Equatable {
     /// (at least 1: with as many streams as cores, one thread each decodes with the least
     /// overhead and memory, and gives reproducible motion vectors).
     public var decoderThreads: Int = 0
+
+    /// Threads each recognizer worker computes with: the blas_threads setting with one
+    /// worker (0 = OpenBLAS's default), 1 with several.
+    public var recognizerThreads: Int { recognizerWorkers > 1 ? 1 : blasThreads }
 
     /// Decoder threads for each of `streams` streams on `cores` cores.
     public func decoderThreads(streams: Int, cores: Int) -> Int {

@@ -284,18 +284,15 @@ extension ConfigWalker {
         l.publishQueue = opt(m, "publish_queue", path) { self.int($0, $1, min: 1, max: 1_000_000) } ?? l.publishQueue
         l.externalQueue = opt(m, "external_queue", path) { self.int($0, $1, min: 1, max: 100_000) } ?? l.externalQueue
         l.maxBoxesPerKeyframe = opt(m, "max_boxes_per_keyframe", path) { self.int($0, $1, min: 1, max: 4096) } ?? l.maxBoxesPerKeyframe
-        // One recognizer worker serves every stream; more would need per-worker kernel
-        // pools and BLAS thread budgets this version does not have, so only 1 is accepted.
-        _ = opt(m, "recognizer_workers", path) { n, p -> Int? in
-            guard let v = self.int(n, p, min: 1, max: 64) else { return nil }
-            if v != 1 {
-                self.problem(n, p, "\(v) is not supported: this version runs one recognizer worker, which spreads each keyframe over every core (see blas_threads); set 1 or delete the key")
-            }
-            return v
-        }
+        l.recognizerWorkers = opt(m, "recognizer_workers", path) { self.int($0, $1, min: 1, max: 64) } ?? l.recognizerWorkers
         l.blasThreads = opt(m, "blas_threads", path) { self.int($0, $1, min: 0, max: 256) } ?? l.blasThreads
         l.recognizerNice = opt(m, "recognizer_nice", path) { self.int($0, $1, min: 0, max: 19) } ?? l.recognizerNice
         l.decoderThreads = opt(m, "decoder_threads", path) { self.int($0, $1, min: 0, max: 64) } ?? l.decoderThreads
+        // OpenBLAS's thread count and the kernel pool are process-wide: several workers each
+        // run single-threaded (blas_threads 0 means 1 then).
+        if l.recognizerWorkers > 1, l.blasThreads > 1, let n = m["blas_threads"] {
+            problem(n, join(path, "blas_threads"), "must be 1 (or 0) with recognizer_workers \(l.recognizerWorkers): each worker runs single-threaded (OpenBLAS's thread count is process-wide); found \(l.blasThreads)")
+        }
         return l
     }
 
