@@ -162,6 +162,15 @@ import Testing
         #expect(Redaction.redact("rtsp://h/s?token=") == "rtsp://h/s?token=***")
     }
 
+    @Test func ffmpegLogLinesGoThroughRedaction() {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = "rtsp://admin:hunter2@10.0.0.5/live?token=abc&ch=1"
+        let line = url.withCString { u in
+            "Opening '%s' for reading (%d)\n".withCString { f in withVaList([u, Int32(7)]) { Decode.formattedLogLine(nil, 32, f, $0) } }
+        }
+        #expect(line == "Opening 'rtsp://***@10.0.0.5/live?token=***&ch=1' for reading (7)\n")
+    }
+
     @Test func sourceNamesAreRedacted() throws {
         defer { try? FileManager.default.removeItem(at: dir) }
         let missing = dir.appendingPathComponent("nothing.mp4").path
