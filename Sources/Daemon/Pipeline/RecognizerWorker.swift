@@ -115,7 +115,7 @@ final class RecognizerWorker: @unchecked Sendable {
         cond.lock(); defer { cond.unlock() }
         while !stopping {
             if let job = nextJob() { return job }
-            cond.wait(until: Date().addingTimeInterval(0.5))
+            _ = cond.wait(until: Date().addingTimeInterval(0.5))
             if runningStreams.isEmpty && slots.isEmpty { progress?.beat() }
         }
         return nil
