@@ -1,7 +1,7 @@
 // swift-tools-version: 6.0
 // regionspotd — open-vocabulary region recognition daemon (RegionSpot on SAM + CLIP).
-// Layout fixed by the design card: Decode, Recognizer and Temporal never import each
-// other; Daemon composes them. C libraries come from Debian through module-map shims.
+// Layout: Decode, Recognizer and Temporal never import each other; Daemon composes them.
+// C libraries come from Debian through module-map shims.
 import PackageDescription
 
 // Hot numeric code is optimized even in debug builds so the parity tests stay fast.
@@ -45,7 +45,7 @@ let package = Package(
         .executableTarget(
             name: "Daemon",
             dependencies: [
-                "Decode", "Recognizer", "Temporal", "CZMQ", "CZlib",
+                "Decode", "Recognizer", "Temporal", "CZMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""How many 1080p25 streams keep real time while the recognizer runs back to back (issue 9).
+"""How many 1080p25 streams keep real time while the recognizer runs back to back.
 
 For each stream count N: runs `regionspotd run` with N copies of a looping 1080p25 H.264
 file (paced by PTS, like cameras), every frame eligible for recognition (the recognizer
@@ -9,6 +9,10 @@ timestamps (regionspotd_stream_lag_max_seconds), frames 0.5 s or more late, and 
 recognized. Python standard library only.
 
   tools/load_test.py --model /tmp/bb [--video FILE] [--streams 1,2,4,6] [--seconds 60] [--nice 10]
+                     [--workers 1] [--blas-threads 0]
+
+--workers W --blas-threads T sets limits.recognizer_workers / blas_threads (W > 1 needs
+T <= 1): e.g. 1 worker x 2 threads against 2 workers x 1 thread.
 """
 import argparse, os, re, signal, subprocess, sys, tempfile, time, urllib.request
 
@@ -41,7 +45,7 @@ streams:
 {streams}
 publisher: {{ endpoints: ["tcp://127.0.0.1:{port + 100}"] }}
 metrics: {{ listen: "127.0.0.1:{port}" }}
-limits: {{ recognizer_nice: {args.nice} }}
+limits: {{ recognizer_nice: {args.nice}, recognizer_workers: {args.workers}, blas_threads: {args.blas_threads} }}
 """)
     p = subprocess.Popen([args.binary, "run", "--config", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -88,6 +92,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--binary", default=".build/release/regionspotd")
     ap.add_argument("--nice", type=int, default=10, help="limits.recognizer_nice (0 = recognizer at decoding's priority)")
+    ap.add_argument("--workers", type=int, default=1, help="limits.recognizer_workers")
+    ap.add_argument("--blas-threads", type=int, default=0, help="limits.blas_threads (0 = OpenBLAS's default)")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="regionspotd-load-")
     video = args.video or os.path.join(work, "1080p25.mp4")

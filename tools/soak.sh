@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Memory soak: replays one file in a loop for DURATION seconds and samples the process's
-# resident memory every INTERVAL seconds (issue 9: "no growth over a one-hour replay loop").
+# resident memory every INTERVAL seconds (the target: no growth over a one-hour replay loop).
 #
 #   tools/soak.sh MODEL_DIR VIDEO [DURATION=3600] [INTERVAL=30] [OUT=soak.tsv]
 #

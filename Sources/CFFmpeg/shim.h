@@ -40,26 +40,6 @@ static inline int cffmpeg_sws_scale_frame_to(struct SwsContext *ctx, const AVFra
                      dst_data, dst_lines);
 }
 
-/// An av_log callback that formats the line like FFmpeg's default one, blanks the userinfo
-/// of any "scheme://user:pass@host" in it (credentials never reach a log), and writes it
-/// to stderr. Installed by Decode (`Decode.installRedactingLog()`).
-static inline void cffmpeg_log_redacting(void *avcl, int level, const char *fmt, va_list vl) {
-    if (level > av_log_get_level()) return;
-    char line[2048];
-    int print_prefix = 1;
-    av_log_format_line2(avcl, level, fmt, vl, line, (int)sizeof line, &print_prefix);
-    for (char *p = strstr(line, "://"); p; p = strstr(p, "://")) {
-        p += 3;
-        char *end = p;
-        while (*end && *end != '/' && *end != ' ' && *end != '\n' && *end != '?' && *end != '#') end++;
-        char *at = NULL;
-        for (char *q = p; q < end; q++) if (*q == '@') at = q;
-        if (at) { for (char *q = p; q < at; q++) *q = '*'; }
-    }
-    fputs(line, stderr);
-}
-static inline void cffmpeg_install_redacting_log(void) { av_log_set_callback(cffmpeg_log_redacting); }
-
 // Encode (VideoEncoder): flag macros, and packed RGB24 -> an AVFrame's planes.
 static inline int cffmpeg_codec_flag_global_header(void) { return AV_CODEC_FLAG_GLOBAL_HEADER; }
 static inline int cffmpeg_fmt_globalheader(void) { return AVFMT_GLOBALHEADER; }

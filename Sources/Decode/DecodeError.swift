@@ -52,17 +52,3 @@ func averrorString(_ code: Int32) -> String {
     if av_strerror(code, &buf, buf.count) < 0 { return "error \(code)" }
     return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
-
-/// `url` with any `user:password@` (or `user@`) userinfo replaced by `***@`, so credentials
-/// never reach a log line or an error. Plain paths come back unchanged.
-/// `rtsp://admin:secret@10.0.0.5:554/stream` -> `rtsp://***@10.0.0.5:554/stream`.
-public func redactURL(_ url: String) -> String {
-    guard let schemeEnd = url.range(of: "://") else { return url }
-    let authorityStart = schemeEnd.upperBound
-    let rest = url[authorityStart...]
-    // The authority ends at the first '/', '?' or '#'; the userinfo at its last '@'.
-    let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? url.endIndex
-    let authority = url[authorityStart..<authorityEnd]
-    guard let at = authority.lastIndex(of: "@") else { return url }
-    return String(url[..<authorityStart]) + "***" + String(url[at..<url.endIndex])
-}

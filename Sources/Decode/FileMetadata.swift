@@ -18,7 +18,7 @@ public struct FileMetadata: Sendable, Equatable {
     /// Reads the header of `path`. Throws `DecodeError.openFailed` naming the file.
     public static func read(path: String) throws -> FileMetadata {
         Decode.initialize()
-        let name = redactURL(path)
+        let name = Redaction.redact(path)
         var fmt: UnsafeMutablePointer<AVFormatContext>?
         var dict: OpaquePointer?
         av_dict_set(&dict, "pattern_type", "none", 0)

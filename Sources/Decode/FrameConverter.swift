@@ -5,43 +5,26 @@ import Foundation
 public enum FrameLayout: Sendable, Hashable {
     /// The frame's own size.
     case native
-    /// Longest side scaled to `n` with the aspect kept (content `(int(w*s+0.5), int(h*s+0.5))`,
-    /// s = n / max(w, h)), placed top-left in an n x n image padded with zeros (SAM's input).
-    case letterbox(Int)
-    /// Exactly width x height, aspect not kept (CLIP's 224 x 224).
+    /// Exactly width x height, aspect not kept.
     case size(width: Int, height: Int)
 }
 
 /// Packed RGB24 pixels, row-major, `bytes.count == width * height * 3`.
-/// `contentWidth` x `contentHeight` (top-left) holds the picture; the rest is padding.
 public struct RGBImage: Sendable, Equatable {
     public var width: Int
     public var height: Int
-    public var contentWidth: Int
-    public var contentHeight: Int
     public var bytes: [UInt8]
 
-    public init(width: Int, height: Int, contentWidth: Int? = nil, contentHeight: Int? = nil, bytes: [UInt8]) {
+    public init(width: Int, height: Int, bytes: [UInt8]) {
         self.width = width
         self.height = height
-        self.contentWidth = contentWidth ?? width
-        self.contentHeight = contentHeight ?? height
         self.bytes = bytes
     }
 }
 
-/// Float planes, channel-major: `data` is [3, height, width] (R, G, B), values 0...1.
-public struct FloatPlanes: Sendable, Equatable {
-    public var width: Int
-    public var height: Int
-    public var contentWidth: Int
-    public var contentHeight: Int
-    public var data: [Float]
-}
-
 /// swscale flags; the default is bilinear with exact rounding and full-resolution chroma
-/// interpolation (see README notes in the report: matches `ffmpeg -sws_flags
-/// bilinear+accurate_rnd+full_chr_h_int -pix_fmt rgb24` bit for bit).
+/// interpolation: within 1 per channel of `ffmpeg -sws_flags
+/// bilinear+accurate_rnd+full_chr_h_int -pix_fmt rgb24` (ConversionTests).
 public struct ScaleFlags: OptionSet, Sendable, Hashable {
     public let rawValue: Int32
     public init(rawValue: Int32) { self.rawValue = rawValue }
@@ -55,7 +38,7 @@ public struct ScaleFlags: OptionSet, Sendable, Hashable {
     public static let `default`: ScaleFlags = [.bilinear, .accurateRounding, .fullChromaInterpolation]
 }
 
-/// Converts decoded frames to RGB24 / float planes with swscale. Keeps one SwsContext per
+/// Converts decoded frames to RGB24 with swscale. Keeps one SwsContext per
 /// (source geometry, target size) and reuses it. Not thread-safe: one converter per thread
 /// (frames themselves may be converted on any thread).
 public final class FrameConverter {
@@ -72,35 +55,11 @@ public final class FrameConverter {
         try rgb(frame.avFrame, layout)
     }
 
-    /// Float planes [3, H, W] in 0...1 of `frame` in `layout` (padding stays 0).
-    public func planes(_ frame: VideoFrame, _ layout: FrameLayout = .native) throws -> FloatPlanes {
-        let img = try rgb(frame, layout)
-        let n = img.width * img.height
-        var data = [Float](repeating: 0, count: 3 * n)
-        img.bytes.withUnsafeBufferPointer { src in
-            data.withUnsafeMutableBufferPointer { dst in
-                for i in 0..<n {
-                    dst[i] = Float(src[3 * i]) / 255
-                    dst[n + i] = Float(src[3 * i + 1]) / 255
-                    dst[2 * n + i] = Float(src[3 * i + 2]) / 255
-                }
-            }
-        }
-        return FloatPlanes(width: img.width, height: img.height, contentWidth: img.contentWidth,
-                           contentHeight: img.contentHeight, data: data)
-    }
-
-    /// Output buffer size and content size for a source of `w` x `h`.
-    public static func geometry(width w: Int, height h: Int, _ layout: FrameLayout)
-        -> (width: Int, height: Int, contentWidth: Int, contentHeight: Int) {
+    /// Output size for a source of `w` x `h`.
+    public static func geometry(width w: Int, height h: Int, _ layout: FrameLayout) -> (width: Int, height: Int) {
         switch layout {
-        case .native: return (w, h, w, h)
-        case let .size(dw, dh): return (dw, dh, dw, dh)
-        case let .letterbox(n):
-            let s = Double(n) / Double(max(w, h))
-            let cw = max(1, min(n, Int(Double(w) * s + 0.5)))
-            let ch = max(1, min(n, Int(Double(h) * s + 0.5)))
-            return (n, n, cw, ch)
+        case .native: return (w, h)
+        case let .size(dw, dh): return (dw, dh)
         }
     }
 
@@ -111,16 +70,15 @@ public final class FrameConverter {
         guard g.width > 0, g.height > 0, g.width <= 16384, g.height <= 16384 else {
             throw DecodeError.conversionFailed(reason: "bad target size \(g.width)x\(g.height)")
         }
-        let ctx = try context(for: f, width: g.contentWidth, height: g.contentHeight)
+        let ctx = try context(for: f, width: g.width, height: g.height)
         var bytes = [UInt8](repeating: 0, count: g.width * g.height * 3)
         let rows = bytes.withUnsafeMutableBufferPointer { buf in
             cffmpeg_sws_scale_frame_to(ctx, f, buf.baseAddress, Int32(g.width * 3))
         }
-        guard rows == Int32(g.contentHeight) else {
-            throw DecodeError.conversionFailed(reason: "sws_scale wrote \(rows) of \(g.contentHeight) rows")
+        guard rows == Int32(g.height) else {
+            throw DecodeError.conversionFailed(reason: "sws_scale wrote \(rows) of \(g.height) rows")
         }
-        return RGBImage(width: g.width, height: g.height, contentWidth: g.contentWidth,
-                        contentHeight: g.contentHeight, bytes: bytes)
+        return RGBImage(width: g.width, height: g.height, bytes: bytes)
     }
 
     /// A cached context from the frame's format to RGB24 at dw x dh. Legacy "yuvj" formats

@@ -6,12 +6,12 @@ public func decodeImage(path: String) throws -> RGBImage {
     do {
         let source = try VideoSource(url: path, options: SourceOptions(decoderThreads: 1))
         guard let frame = try source.nextFrame() else {
-            throw DecodeError.imageDecodeFailed(path: redactURL(path), reason: "no picture could be decoded")
+            throw DecodeError.imageDecodeFailed(path: Redaction.redact(path), reason: "no picture could be decoded")
         }
         return try FrameConverter().rgb(frame, .native)
     } catch let error as DecodeError {
         if case .imageDecodeFailed = error { throw error }
-        throw DecodeError.imageDecodeFailed(path: redactURL(path), reason: imageReason(error))
+        throw DecodeError.imageDecodeFailed(path: Redaction.redact(path), reason: imageReason(error))
     }
 }
 

@@ -65,7 +65,7 @@ public final class LiveReader: @unchecked Sendable {
                 onState: @escaping @Sendable (ReaderEvent) -> Void,
                 onFrame: @escaping @Sendable (VideoFrame) -> Void) {
         self.url = url
-        self.name = redactURL(url)
+        self.name = Redaction.redact(url)
         self.threadName = threadName
         self.options = options
         self.policy = reconnect

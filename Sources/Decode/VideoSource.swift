@@ -42,7 +42,7 @@ public final class VideoSource: @unchecked Sendable {
     /// `cancel`, when given, interrupts the open and every later read once cancelled.
     public init(url: String, options: SourceOptions = SourceOptions(), cancel: CancelToken? = nil) throws {
         Decode.initialize()
-        let name = redactURL(url)
+        let name = Redaction.redact(url)
         self.name = name
         self.options = options
         let live = isLiveURL(url)

@@ -1,9 +1,9 @@
-// A per-frame cost probe for the lead's `regionspotd bench`: motion-vector binning plus
+// A per-frame cost probe for `regionspotd bench`: motion-vector binning plus
 // propagation of N tracks, on a synthetic 1080p field. Timing lives here, never in tests.
 
 import Foundation
 
-public enum Temporal {
+public enum TemporalBenchmark {
     /// Milliseconds per non-keyframe (bin `vectors` vectors, move `tracks` tracks), the
     /// median over `iterations` frames after a warm-up.
     public static func benchmarkFrame(tracks: Int = 50, vectors: Int = 14_000,

@@ -39,7 +39,7 @@ struct ConfigTests {
         #expect(c.publisher.overflow == .dropOldest)
         #expect(c.streams[0].proposals.sources == [.tracked, .motion, .everything])
         #expect(c.streams[0].keyframes == KeyframePolicy())
-        #expect(c.limits.recognizerWorkers == 1)
+        #expect(c.limits.recognizerWorkers == 1 && c.limits.recognizerThreads == 0)
         #expect(c.limits.recognizerNice == 10)
         // decoder threads: cores shared out among streams, at least one; an explicit value wins
         #expect(c.limits.decoderThreads(streams: 1, cores: 2) == 2)
@@ -97,6 +97,49 @@ struct ConfigTests {
         let text = error.description
         #expect(text.contains("/etc/bad.yaml:3: models.recogniser: unknown key (did you mean 'recognizer'?)"))
         #expect(!text.contains("hunter2"))
+    }
+
+    @Test("limits.frame_queue is refused as removed; several recognizer workers refuse blas_threads above 1")
+    func removedKey() throws {
+        do {
+            _ = try ConfigLoader.parse(yaml: """
+                models: {directory: /m}
+                vocabulary: [person]
+                streams: [{id: a, url: "rtsp://h/x"}]
+                limits:
+                  frame_queue: 8
+                  publish_queue: 0
+                """, file: "/etc/x.yaml", checkFiles: false)
+            Issue.record("a config with limits.frame_queue loaded")
+        } catch {
+            #expect(error.problems.map(\.description) == [
+                "/etc/x.yaml:5: limits.frame_queue: was removed: tracking runs inline on each stream's decode thread, so decoded frames never wait in a queue; delete the key",
+                "/etc/x.yaml:6: limits.publish_queue: must be between 1 and 1000000, found 0",
+            ])
+        }
+        // several recognizer workers run single-threaded: blas_threads above 1 is refused with them
+        let two = try ConfigLoader.parse(yaml: "models: {directory: /m}\nvocabulary: [person]\nstreams: [{id: a, url: \"rtsp://h/x\"}]\nlimits: {recognizer_workers: 2}\n",
+                                         file: "/etc/x.yaml", checkFiles: false)
+        #expect(two.limits.recognizerWorkers == 2 && two.limits.recognizerThreads == 1)
+        let one = try ConfigLoader.parse(yaml: "models: {directory: /m}\nvocabulary: [person]\nstreams: [{id: a, url: \"rtsp://h/x\"}]\nlimits: {blas_threads: 4}\n",
+                                         file: "/etc/x.yaml", checkFiles: false)
+        #expect(one.limits.recognizerWorkers == 1 && one.limits.recognizerThreads == 4)
+        do {
+            _ = try ConfigLoader.parse(yaml: "models: {directory: /m}\nvocabulary: [person]\nstreams: [{id: a, url: \"rtsp://h/x\"}]\nlimits:\n  recognizer_workers: 4\n  blas_threads: 2\n",
+                                       file: "/etc/x.yaml", checkFiles: false)
+            Issue.record("recognizer_workers 4 with blas_threads 2 loaded")
+        } catch {
+            #expect(error.description == "/etc/x.yaml:6: limits.blas_threads: must be 1 (or 0) with recognizer_workers 4: each worker runs single-threaded (OpenBLAS's thread count is process-wide); found 2")
+        }
+        // a typo near it is an unknown key whose hint never offers the removed one
+        do {
+            _ = try ConfigLoader.parse(yaml: "models: {directory: /m}\nvocabulary: [person]\nstreams: [{id: a, url: \"rtsp://h/x\"}]\nlimits: {frame_queu: 8}\n",
+                                       file: "/etc/x.yaml", checkFiles: false)
+            Issue.record("a config with limits.frame_queu loaded")
+        } catch {
+            #expect(error.problems.count == 1 && error.problems[0].description.hasPrefix("/etc/x.yaml:4: limits.frame_queu: unknown key; allowed here: publish_queue,"))
+            #expect(!error.description.contains("frame_queue"))
+        }
     }
 
     @Test("missing required sections are named")

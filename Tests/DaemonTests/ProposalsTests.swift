@@ -1,4 +1,4 @@
-// Issue 6 end to end: motion proposals on real codec vectors of the Temporal synthetic
+// Proposal sources end to end: motion proposals on real codec vectors of the Temporal synthetic
 // scenes (rendered, encoded by ffmpeg/libx264, decoded by Decode), and external boxes
 // from a real ZeroMQ PUSH client reaching the proposal merge.
 import Decode

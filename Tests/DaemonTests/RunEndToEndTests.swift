@@ -219,6 +219,46 @@ struct RunEndToEndTests {
 
 @Suite("regionspotd run with a subscriber that never reads")
 struct SlowSubscriberTests {
+    @Test("two recognizer workers share four streams: every stream recognized, each worker its own named thread")
+    func twoWorkers() throws {
+        let binary = try #require(Repo.binary)
+        let dir = TempDir()
+        defer { dir.remove() }
+        let clip = try RunEndToEndTests.makeClip(dir)
+        let pubPort = freePort(), metricsPort = freePort()
+        let streams = (1...4).map { i in
+            "  - { id: s\(i), url: \(clip), loop: true, keyframes: { min_interval: 0.3, max_interval: 0.5 }, proposals: { sources: [zones], zones: [{ name: z, box: [20, 20, 300, 220] }] } }"
+        }.joined(separator: "\n")
+        let cfg = dir.write("c.yaml", """
+        models: { directory: \(RunEndToEndTests.model) }
+        vocabulary: [person, car]
+        streams:
+        \(streams)
+        publisher: { endpoints: [tcp://127.0.0.1:\(pubPort)] }
+        metrics: { listen: 127.0.0.1:\(metricsPort), interval: 1 }
+        limits: { recognizer_workers: 2, blas_threads: 1 }
+        """)
+        let daemon = try Child(binary, ["run", "--config", cfg], env: ["CACHE_DIRECTORY": dir.file("cache")], dir: dir, name: "daemon")
+        defer { daemon.stop() }
+        func recognitions() -> [String: Double] {
+            let r = try? Child.run("/usr/bin/python3", ["-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
+                                                       "http://127.0.0.1:\(metricsPort)/metrics"], dir: dir, timeout: 5)
+            var out: [String: Double] = [:]
+            for line in (r?.stdout ?? "").split(separator: "\n") where line.hasPrefix("regionspotd_recognitions_total{") {
+                guard let s = line.split(separator: "\"").dropFirst().first, let v = Double(line.split(separator: " ").last ?? "") else { continue }
+                out[String(s)] = v
+            }
+            return out
+        }
+        #expect(eventually(60) { let r = recognitions(); return (1...4).allSatisfy { (r["s\($0)"] ?? 0) >= 3 } },
+                "every stream recognized: \(recognitions()) \(daemon.stderr.suffix(1500))")
+        let names = Set(threadStats(daemon.pid).map(\.name))
+        #expect(names.contains("recognizer") && names.contains("recognizer 2"), "thread names: \(names)")
+        #expect(daemon.stderr.contains("2 recognizer workers, one thread each"))
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait(timeout: 8) == 0)
+    }
+
     @Test("memory stays flat and the drop counter rises while decoding goes on")
     func neverReads() throws {
         let binary = try #require(Repo.binary)

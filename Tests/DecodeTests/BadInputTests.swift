@@ -133,14 +133,53 @@ import Testing
         }
     }
 
-    @Test func redactURLHidesCredentials() {
+    @Test func redactionHidesUserinfo() {
         defer { try? FileManager.default.removeItem(at: dir) }
-        #expect(redactURL("rtsp://admin:s3cr3t@10.0.0.5:554/Streaming/101") == "rtsp://***@10.0.0.5:554/Streaming/101")
-        #expect(redactURL("rtsps://user@cam.local/live?x=1") == "rtsps://***@cam.local/live?x=1")
-        #expect(redactURL("rtsp://u:p@ss@host/x") == "rtsp://***@host/x")  // '@' inside the password
-        #expect(redactURL("rtsp://host:554/a@b") == "rtsp://host:554/a@b")  // '@' in the path is not userinfo
-        #expect(redactURL("/var/video/a@b.mp4") == "/var/video/a@b.mp4")
-        #expect(redactURL("file:/tmp/x.mp4") == "file:/tmp/x.mp4")
+        #expect(Redaction.redact("rtsp://admin:s3cr3t@10.0.0.5:554/Streaming/101") == "rtsp://***@10.0.0.5:554/Streaming/101")
+        #expect(Redaction.redact("rtsps://user@cam.local/live?x=1") == "rtsps://***@cam.local/live?x=1")
+        #expect(Redaction.redact("rtsp://u:p@ss@host/x") == "rtsp://***@host/x")  // '@' inside the password
+        #expect(Redaction.redact("rtsp://host:554/a@b") == "rtsp://host:554/a@b")  // '@' in the path is not userinfo
+        #expect(Redaction.redact("/var/video/a@b.mp4") == "/var/video/a@b.mp4")
+        #expect(Redaction.redact("file:/tmp/x.mp4") == "file:/tmp/x.mp4")
+        #expect(Redaction.redact("rtsp://10.0.0.1/live") == "rtsp://10.0.0.1/live")
+        // several URLs in a line of text; the authority ends at whitespace and quotes too
+        #expect(Redaction.redact("a rtsps://u@h/x and file:///tmp/a.mp4") == "a rtsps://***@h/x and file:///tmp/a.mp4")
+        #expect(Redaction.redact("open 'rtsp://a:b@h' failed, retry rtsp://c:d@h2:554") == "open 'rtsp://***@h' failed, retry rtsp://***@h2:554")
+    }
+
+    @Test func redactionHidesSecretQueryParameters() {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(Redaction.redact("open rtsp://admin:p@ss:w0rd@10.0.0.1:554/s?token=abc&ch=1 failed")
+                == "open rtsp://***@10.0.0.1:554/s?token=***&ch=1 failed")
+        #expect(Redaction.redact("http://h/p?password=x;key=y") == "http://h/p?password=***;key=***")
+        #expect(Redaction.redact("https://h/live.m3u8?ch=2&access_token=eyJ.a-b&Key=K#frag") == "https://h/live.m3u8?ch=2&access_token=***&Key=***#frag")
+        #expect(Redaction.redact("rtsp://h/s?API_KEY=1&apikey=2&secret=3&sig=4&pwd=5&user=bob")
+                == "rtsp://h/s?API_KEY=***&apikey=***&secret=***&sig=***&pwd=***&user=bob")
+        #expect(Redaction.redact("https://b.s3/x?X-Amz-Signature=abc&X-Amz-Credential=def") == "https://b.s3/x?X-Amz-Signature=***&X-Amz-Credential=***")
+        // names that only contain a secret word, and text that is not a query, stay
+        #expect(Redaction.redact("rtsp://h/s?keyframes=1&monkey=2&token_type=bearer") == "rtsp://h/s?keyframes=1&monkey=2&token_type=bearer")
+        #expect(Redaction.redact("ratio=3 of 4") == "ratio=3 of 4")
+        #expect(Redaction.redact("rtsp://h/s?token=") == "rtsp://h/s?token=***")
+    }
+
+    @Test func ffmpegLogLinesGoThroughRedaction() {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = "rtsp://admin:hunter2@10.0.0.5/live?token=abc&ch=1"
+        let line = url.withCString { u in
+            "Opening '%s' for reading (%d)\n".withCString { f in withVaList([u, Int32(7)]) { Decode.formattedLogLine(nil, 32, f, $0) } }
+        }
+        #expect(line == "Opening 'rtsp://***@10.0.0.5/live?token=***&ch=1' for reading (7)\n")
+    }
+
+    @Test func sourceNamesAreRedacted() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let missing = dir.appendingPathComponent("nothing.mp4").path
+        do {
+            _ = try VideoSource(url: missing + "?token=abc")
+            Issue.record("opened a missing file")
+        } catch let e as DecodeError {
+            #expect(e.description.hasPrefix("cannot open \(missing)?token=***: "), "\(e)")
+        }
     }
 
     @Test func networkErrorsNeverShowCredentials() throws {

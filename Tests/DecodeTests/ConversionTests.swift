@@ -48,51 +48,6 @@ import Testing
         #expect(d >= 0 && d <= 1, "bicubic vs CLI default: \(d)")
     }
 
-    @Test func letterboxKeepsAspectTopLeftWithZeroPadding() throws {
-        let path = try TestMedia.clip(.init())
-        let frame = try Self.frame(path, 3)
-        let conv = FrameConverter()
-        for (n, cw, ch) in [(1024, 1024, 768), (200, 200, 150), (101, 101, 76)] {  // 240*101/320 = 75.75 -> 76
-            let img = try conv.rgb(frame, .letterbox(n))
-            #expect(img.width == n && img.height == n)
-            #expect(img.contentWidth == cw && img.contentHeight == ch)
-            let ref = try TestMedia.ffmpegRGB(path, frame: 3, width: cw, height: ch, swsFlags: Self.cliFlags)
-            var content: [UInt8] = []
-            var paddingMax: UInt8 = 0
-            for y in 0..<n {
-                let row = img.bytes[(y * n * 3)..<((y + 1) * n * 3)]
-                if y < ch {
-                    content += row.prefix(cw * 3)
-                    paddingMax = max(paddingMax, row.dropFirst(cw * 3).max() ?? 0)
-                } else {
-                    paddingMax = max(paddingMax, row.max() ?? 0)
-                }
-            }
-            #expect(Self.maxDiff(content, ref) <= 1 && Self.maxDiff(content, ref) >= 0)
-            #expect(paddingMax == 0)
-            #expect(content.contains { $0 > 0 })
-        }
-        // A portrait source pads on the right instead.
-        let g = FrameConverter.geometry(width: 480, height: 640, .letterbox(1024))
-        #expect(g.width == 1024 && g.height == 1024 && g.contentWidth == 768 && g.contentHeight == 1024)
-    }
-
-    @Test func floatPlanesAreChannelMajorRGB() throws {
-        let frame = try Self.frame(try TestMedia.clip(.init()), 0)
-        let conv = FrameConverter()
-        let rgb = try conv.rgb(frame, .letterbox(64))
-        let planes = try conv.planes(frame, .letterbox(64))
-        #expect(planes.width == 64 && planes.height == 64 && planes.contentHeight == 48)
-        #expect(planes.data.count == 3 * 64 * 64)
-        var worst: Float = 0
-        for y in 0..<64 { for x in 0..<64 { for c in 0..<3 {
-            let want = Float(rgb.bytes[(y * 64 + x) * 3 + c]) / 255
-            worst = max(worst, abs(planes.data[c * 64 * 64 + y * 64 + x] - want))
-        } } }
-        #expect(worst < 1e-6)
-        #expect(planes.data.max()! <= 1 && planes.data.min()! >= 0)
-    }
-
     @Test func framesConvertOnAnotherThreadAfterTheSourceIsGone() async throws {
         let path = try TestMedia.clip(.init())
         var kept: [VideoFrame] = []

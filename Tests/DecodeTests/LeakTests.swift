@@ -41,7 +41,7 @@ import Testing
             var frames: [VideoFrame] = []
             for _ in 0..<4 { if let f = try source.nextFrame() { frames.append(f) } }
             #expect(frames.count == 4)
-            let rgb = try FrameConverter().rgb(frames[3], .letterbox(96))
+            let rgb = try FrameConverter().rgb(frames[3], .size(width: 96, height: 96))
             #expect(rgb.bytes.count == 96 * 96 * 3)
             #expect(throws: DecodeError.self) { try VideoSource(url: clip + ".missing") }
             if cycle % 100 == 0 {

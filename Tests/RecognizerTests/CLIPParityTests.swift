@@ -76,8 +76,14 @@ struct SAMNameTests {
         let input = sam.preprocess(rgb: try io.bytes("image"), width: img.shape[1], height: img.shape[0])
         let emb = sam.encode(input)
         let boxes = try io.tensor("boxes")
-        let r = sam.decode(embedding: emb, input: input, boxes: (0..<boxes.shape[0]).map { Array(boxes.data[($0 * 4)..<($0 * 4 + 4)]) })
+        let b = (0..<boxes.shape[0]).map { Array(boxes.data[($0 * 4)..<($0 * 4 + 4)]) }
+        let r = sam.decode(embedding: emb, input: input, boxes: b, masks: true)
         expectClose(r.regionTokens, try io.tensor("region_tokens"), 1e-4, "hf region tokens")
+        // masks and IoU go through the hypernetwork MLPs and the IoU head, whose HF names
+        // (proj_in, layers.0, proj_out) reuse the official `layers.0` for another layer
+        let o = official.decode(embedding: official.encode(input), input: input, boxes: b, masks: true)
+        expectClose(try #require(r.lowResMasks), try #require(o.lowResMasks), 1e-5, "hf masks")
+        expectClose(Tensor(shape: [r.iou.count], data: r.iou), Tensor(shape: [o.iou.count], data: o.iou), 1e-5, "hf IoU predictions")
     }
 
     @Test("dimensions are inferred from shapes: the fixture configurations")

@@ -19,6 +19,21 @@ func expectClose(_ a: Tensor, _ b: Tensor, _ tol: Float = 1e-4, _ what: String, 
     #expect(e <= tol, "\(what): relative error \(e) > \(tol)", sourceLocation: sourceLocation)
 }
 
+/// Max |a[i] - b[i]|, infinite when either side holds a NaN or an infinity the other does
+/// not hold at the same index. (A running `max(m, d)` skips NaN: `max(m, .nan)` is `m`.)
+func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
+    precondition(a.count == b.count, "maxAbsDifference: \(a.count) vs \(b.count) elements")
+    var worst: Float = 0
+    for (x, y) in zip(a, b) {
+        guard x.isFinite, y.isFinite else {
+            if x.isInfinite && x == y { continue }
+            return .infinity
+        }
+        worst = max(worst, abs(x - y))
+    }
+    return worst
+}
+
 /// Deterministic pseudo-random floats in [-1, 1).
 struct SeededRandom {
     var state: UInt64

@@ -3,7 +3,8 @@ import Testing
 @testable import Recognizer
 
 /// The RegionSpot head vs torch.nn.TransformerDecoder, and the whole path (SAM + CLIP +
-/// vocabulary + head) vs the reference pieces assembled as DESIGN.md describes.
+/// vocabulary + head) vs the reference pieces assembled as RegionSpot's predictor does
+/// (tools/fixturegen/e2e.py, tools/REGIONSPOT_FACTS.md).
 @Suite("RegionSpot head and end-to-end parity")
 struct HeadParityTests {
     @Test("head: to_clip, 3 post-norm decoder layers, norm, projector, scaled cosine logits")

@@ -21,6 +21,32 @@ struct KernelTests {
         expectClose(Tensor(shape: [c.count], data: c), Tensor(shape: [ref.count], data: ref), 1e-5, "sgemm")
     }
 
+    @Test("the parity measures fail on NaN and on unmatched infinities, and pass equal tensors")
+    func parityMeasuresSeeNaN() {
+        let ref = Tensor(shape: [4], data: [1, -2, 3, 0.5])
+        #expect(ref.relativeError(to: ref) == 0)
+        var near = ref
+        near.data[3] = 0.625
+        #expect(abs(near.relativeError(to: ref) - 0.125 / 3) < 1e-6)
+        for bad: Float in [.nan, .infinity, -.infinity] {
+            for i in 0..<4 {
+                var a = ref
+                a.data[i] = bad
+                #expect(a.relativeError(to: ref) == .infinity, "\(bad) at \(i) in the result")
+                #expect(ref.relativeError(to: a) == .infinity, "\(bad) at \(i) in the reference")
+                #expect(!(a.relativeError(to: ref) <= 1e-4))
+                #expect(maxAbsDifference(a.data, ref.data) == .infinity && maxAbsDifference(ref.data, a.data) == .infinity)
+            }
+        }
+        // NaN against NaN is no match either; the same infinity on both sides is
+        let nan = Tensor(shape: [2], data: [.nan, 1])
+        #expect(nan.relativeError(to: nan) == .infinity)
+        let inf = Tensor(shape: [2], data: [-.infinity, 1])
+        #expect(inf.relativeError(to: inf) == 0 && maxAbsDifference(inf.data, inf.data) == 0)
+        #expect(Tensor(shape: [2], data: [.infinity, 1]).relativeError(to: inf) == .infinity)
+        #expect(maxAbsDifference([1, 2], [1, 2.5]) == 0.5)
+    }
+
     @Test("GELU, QuickGELU and softmax use accurate polynomial erf/exp")
     func activations() {
         var r = SeededRandom(2)
@@ -102,16 +128,16 @@ struct KernelTests {
             addDecomposedRelPos(q: qp.baseAddress!, ldq: ldq, headDim: hd, side: side, q0: 0, qn: 2 * side, relH: hp.baseAddress!, relW: wp.baseAddress!, scores: sp.baseAddress!)
             addDecomposedRelPos(q: qp.baseAddress!, ldq: ldq, headDim: hd, side: side, q0: 2 * side, qn: 3 * side, relH: hp.baseAddress!, relW: wp.baseAddress!, scores: sp.baseAddress! + 2 * side * side * side)
         } } } }
-        var maxErr: Float = 0
+        var expected = [Float](repeating: 0, count: scores.count)
         for qy in 0..<side { for qx in 0..<side { for ky in 0..<side { for kx in 0..<side {
             var e: Float = 0
             for c in 0..<hd {
                 let qv = q[(qy * side + qx) * ldq + c]
                 e += qv * tableH.data[(qy - ky + side - 1) * hd + c] + qv * tableW.data[(qx - kx + side - 1) * hd + c]
             }
-            maxErr = max(maxErr, abs(e - scores[(qy * side + qx) * side * side + ky * side + kx]))
+            expected[(qy * side + qx) * side * side + ky * side + kx] = e
         } } } }
-        #expect(maxErr < 1e-5)
+        #expect(maxAbsDifference(scores, expected) < 1e-5)
     }
 
     @Test("PIL-style resize keeps size, averages when shrinking, and torch bilinear matches hand values")

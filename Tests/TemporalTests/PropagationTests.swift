@@ -110,7 +110,7 @@ import Testing
 
     @Test func benchmarkProbeRuns() {
         // Cost sanity only (timing is not asserted in tests): the probe returns a number.
-        let ms = Temporal.benchmarkFrame(tracks: 5, vectors: 500, iterations: 3)
+        let ms = TemporalBenchmark.benchmarkFrame(tracks: 5, vectors: 500, iterations: 3)
         #expect(ms.isFinite && ms >= 0)
     }
 }

@@ -146,7 +146,7 @@ def sha256(path: Path) -> str:
 
 
 def describe(path: Path) -> list[str]:
-    """Lines 'name dtype shape' for a safetensors file (for the report / README)."""
+    """Lines 'name dtype shape' for a safetensors file (for Fixtures/README.md)."""
     from safetensors import safe_open
     lines = []
     with safe_open(str(path), "pt") as f:

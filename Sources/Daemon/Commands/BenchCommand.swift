@@ -36,7 +36,7 @@ struct BenchCommand: AsyncParsableCommand {
     func videoRows(_ bench: Bench) {
         if bench.wants("temporal") {
             // benchmarkFrame times 200 frames itself and returns ms per frame
-            let runs = (0..<(quick ? 1 : 3)).map { _ in Temporal.benchmarkFrame(tracks: 50, vectors: 14_000) }
+            let runs = (0..<(quick ? 1 : 3)).map { _ in TemporalBenchmark.benchmarkFrame(tracks: 50, vectors: 14_000) }
             bench.report("temporal_50_tracks", gflop: 0, times: runs)
             bench.note("temporal_50_tracks", "ms per frame: 50 tracks, 14,000 motion vectors at 1080p, binning included, one core")
         }

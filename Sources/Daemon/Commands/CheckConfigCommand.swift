@@ -1,4 +1,5 @@
 import ArgumentParser
+import Decode
 import Foundation
 
 /// `regionspotd check-config FILE`: validates a configuration, names every problem.

@@ -84,7 +84,7 @@ struct RecognizeCommand: AsyncParsableCommand {
         return out
     }
 
-    /// The image with each region's mask tinted, written as PNG by FFmpeg's encoder.
+    /// The image with each region's mask tinted, written as PNG (PNGWriter).
     func writeMaskOverlay(_ img: RGBImage, regions: [RecognizedRegion], to path: String) throws {
         var px = img.bytes
         let tints: [(UInt8, UInt8, UInt8)] = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240)]
@@ -97,6 +97,6 @@ struct RecognizeCommand: AsyncParsableCommand {
                 px[p * 3 + 2] = UInt8((Int(px[p * 3 + 2]) + Int(t.2)) / 2)
             }
         }
-        try encodePNG(RGBImage(width: img.width, height: img.height, bytes: px), to: path)
+        try PNGWriter.write(rgb: px, width: img.width, height: img.height, to: path)
     }
 }

@@ -165,14 +165,6 @@ struct ReplayCommand: AsyncParsableCommand {
     }
 }
 
-/// A flag set from the signal queue, read by the main thread.
-final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    func set() { lock.withLock { value = true } }
-    var isSet: Bool { lock.withLock { value } }
-}
-
 /// RFC 3339 / ISO 8601 date-time with optional fractional seconds, as epoch seconds
 /// (microsecond precision kept: "2026-01-31T08:00:00.123456Z").
 func parseRFC3339(_ text: String) -> Double? {

@@ -32,7 +32,8 @@ struct RunCommand: AsyncParsableCommand {
         let engine: RecognitionEngine
         do {
             engine = try RecognitionEngine(modelDirectory: cfg.modelDirectory, kind: cfg.recognizer, vocabulary: cfg.vocabulary,
-                                           blasThreads: cfg.limits.blasThreads, acceptance: cfg.acceptance, logger: logger)
+                                           blasThreads: cfg.limits.recognizerThreads, lanes: cfg.limits.recognizerWorkers,
+                                           acceptance: cfg.acceptance, logger: logger)
         } catch {
             logger.critical("models: \(error)")
             throw ExitCode(ExitStatus.config)
@@ -71,11 +72,9 @@ final class Daemon: @unchecked Sendable {
         self.engine = engine
         self.logger = logger
         worker = RecognizerWorker(engine: engine, progress: service.progress.register("recognizer", stallAfter: 600),
-                                  nice: Int32(service.config.limits.recognizerNice))
+                                  nice: Int32(service.config.limits.recognizerNice), threads: service.config.limits.recognizerWorkers)
         worker.start()
-        if service.config.limits.recognizerWorkers > 1 {
-            logger.warning("limits.recognizer_workers = \(service.config.limits.recognizerWorkers): this version runs one recognizer worker (BLAS uses every core)")
-        }
+        if worker.count > 1 { logger.info("\(worker.count) recognizer workers, one thread each") }
     }
 
     func start(_ streams: [StreamConfig]) {

@@ -1,6 +1,7 @@
 // `regionspotd tail`: a ZeroMQ SUB client that prints what the daemon publishes.
 import ArgumentParser
 import CZMQ
+import Decode
 import Foundation
 
 struct TailCommand: AsyncParsableCommand {

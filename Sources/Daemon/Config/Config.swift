@@ -10,7 +10,7 @@ public enum RecognizerKind: String, Sendable, Equatable, CaseIterable {
     case clipCrop = "clip-crop"
 }
 
-/// Where a keyframe's boxes come from (issue 6), in merge priority order.
+/// Where a keyframe's boxes come from, in merge priority order.
 public enum ProposalSource: String, Sendable, Equatable, Codable, CaseIterable {
     case tracked, external, zones, motion, everything
 }
@@ -87,15 +87,14 @@ public struct PublisherConfig: Sendable, Equatable {
 }
 
 public struct LimitsConfig: Sendable, Equatable {
-    /// Decoded frames buffered per stream between decode and tracking.
-    public var frameQueue: Int = 8
     /// Messages buffered in front of the publisher thread.
     public var publishQueue: Int = 4096
     /// External-box messages buffered per stream.
     public var externalQueue: Int = 64
     public var maxBoxesPerKeyframe: Int = 64
+    /// Recognizer threads sharing the streams; above 1 each runs single-threaded.
     public var recognizerWorkers: Int = 1
-    /// OpenBLAS threads per recognizer worker (0 = leave OpenBLAS's default).
+    /// OpenBLAS threads of the recognizer (0 = leave OpenBLAS's default; 1 with several workers).
     public var blasThreads: Int = 0
     /// Nice value of the recognizer's threads (its own, its kernel pool's, OpenBLAS's):
     /// decoding and tracking keep the default 0 and come first when the cores are busy.
@@ -104,6 +103,10 @@ public struct LimitsConfig: Sendable, Equatable {
     /// (at least 1: with as many streams as cores, one thread each decodes with the least
     /// overhead and memory, and gives reproducible motion vectors).
     public var decoderThreads: Int = 0
+
+    /// Threads each recognizer worker computes with: the blas_threads setting with one
+    /// worker (0 = OpenBLAS's default), 1 with several.
+    public var recognizerThreads: Int { recognizerWorkers > 1 ? 1 : blasThreads }
 
     /// Decoder threads for each of `streams` streams on `cores` cores.
     public func decoderThreads(streams: Int, cores: Int) -> Int {

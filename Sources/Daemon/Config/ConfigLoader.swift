@@ -95,8 +95,9 @@ final class ConfigWalker {
 
     // MARK: Generic readers
 
-    /// A mapping's entries by key; unknown and duplicate keys are problems.
-    func mapping(_ node: Node, _ path: String, keys: [String]) -> [String: Node]? {
+    /// A mapping's entries by key; unknown and duplicate keys are problems, and so are
+    /// `removed` keys (key -> why), which are never returned.
+    func mapping(_ node: Node, _ path: String, keys: [String], removed: [String: String] = [:]) -> [String: Node]? {
         guard let map = node.mapping else {
             problem(node, path, "expected a mapping (key: value), found \(kind(node))")
             return nil
@@ -105,6 +106,7 @@ final class ConfigWalker {
         for (k, v) in map {
             guard let key = k.scalar?.string else { problem(k, path, "keys must be plain strings"); continue }
             let sub = join(path, key)
+            if let why = removed[key] { problem(k, sub, why); continue }
             if !keys.contains(key) {
                 let hint = suggestion(key, keys).map { " (did you mean '\($0)'?)" } ?? ""
                 problem(k, sub, "unknown key\(hint); allowed here: \(keys.joined(separator: ", "))")

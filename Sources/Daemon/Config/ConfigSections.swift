@@ -1,4 +1,5 @@
 // The YAML layout of the configuration, section by section (docs/config.md mirrors it).
+import Decode
 import Foundation
 import Yams
 
@@ -287,11 +288,16 @@ extension ConfigWalker {
         return nil
     }
 
+    /// Keys a configuration may still carry from an older version, and why they were
+    /// removed: naming them beats "unknown key", and a setting that does nothing is refused.
+    static let removedLimits = [
+        "frame_queue": "was removed: tracking runs inline on each stream's decode thread, so decoded frames never wait in a queue; delete the key",
+    ]
+
     func limits(_ node: Node, _ path: String) -> LimitsConfig {
         var l = LimitsConfig()
-        guard let m = mapping(node, path, keys: ["frame_queue", "publish_queue", "external_queue",
-                                                 "max_boxes_per_keyframe", "recognizer_workers", "blas_threads", "recognizer_nice", "decoder_threads"]) else { return l }
-        l.frameQueue = opt(m, "frame_queue", path) { self.int($0, $1, min: 1, max: 1024) } ?? l.frameQueue
+        guard let m = mapping(node, path, keys: ["publish_queue", "external_queue", "max_boxes_per_keyframe", "recognizer_workers",
+                                                 "blas_threads", "recognizer_nice", "decoder_threads"], removed: Self.removedLimits) else { return l }
         l.publishQueue = opt(m, "publish_queue", path) { self.int($0, $1, min: 1, max: 1_000_000) } ?? l.publishQueue
         l.externalQueue = opt(m, "external_queue", path) { self.int($0, $1, min: 1, max: 100_000) } ?? l.externalQueue
         l.maxBoxesPerKeyframe = opt(m, "max_boxes_per_keyframe", path) { self.int($0, $1, min: 1, max: 4096) } ?? l.maxBoxesPerKeyframe
@@ -299,6 +305,11 @@ extension ConfigWalker {
         l.blasThreads = opt(m, "blas_threads", path) { self.int($0, $1, min: 0, max: 256) } ?? l.blasThreads
         l.recognizerNice = opt(m, "recognizer_nice", path) { self.int($0, $1, min: 0, max: 19) } ?? l.recognizerNice
         l.decoderThreads = opt(m, "decoder_threads", path) { self.int($0, $1, min: 0, max: 64) } ?? l.decoderThreads
+        // OpenBLAS's thread count and the kernel pool are process-wide: several workers each
+        // run single-threaded (blas_threads 0 means 1 then).
+        if l.recognizerWorkers > 1, l.blasThreads > 1, let n = m["blas_threads"] {
+            problem(n, join(path, "blas_threads"), "must be 1 (or 0) with recognizer_workers \(l.recognizerWorkers): each worker runs single-threaded (OpenBLAS's thread count is process-wide); found \(l.blasThreads)")
+        }
         return l
     }
 

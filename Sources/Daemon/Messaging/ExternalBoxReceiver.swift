@@ -1,4 +1,4 @@
-// The external-boxes input (issue 6): a ZeroMQ PULL socket the daemon binds; an upstream
+// The external-boxes input: a ZeroMQ PULL socket the daemon binds; an upstream
 // detector PUSHes JSON (schema/external-boxes.schema.json), single-part or [stream, JSON].
 // One owner thread receives, checks and files each message in a per-stream bounded inbox;
 // the keyframe scheduler takes what is due with `take(stream:frame:pts:)`. Malformed

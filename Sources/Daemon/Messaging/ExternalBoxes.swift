@@ -1,4 +1,4 @@
-// Input from an upstream detector (issue 6, "external boxes"): the JSON described by
+// Input from an upstream detector ("external boxes"): the JSON described by
 // schema/external-boxes.schema.json, decoded and checked here. The receiving socket and
 // the hand-over to the keyframe scheduler belong to the pipeline; a malformed message is
 // an `ExternalBoxesError` naming the field, to be counted and logged, never fatal.

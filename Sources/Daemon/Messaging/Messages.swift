@@ -2,6 +2,7 @@
 // version string; schema/*.schema.json (JSON Schema 2020-12) describe the same JSON.
 // Keys are snake_case and sorted, numbers are finite, so equal messages encode to equal
 // bytes (replay compares JSONL byte for byte).
+import Decode
 import Foundation
 
 #if canImport(Glibc)

@@ -2,7 +2,7 @@
 // (version 0.0.4). Written here instead of swift-metrics + swift-prometheus: those add
 // swift-atomics and a process-global bootstrap (one per process, awkward for parallel
 // tests) for what is ~200 lines: counters, gauges and fixed-bucket histograms with labels.
-// The lead can swap in swift-metrics later behind the same `StreamMetrics` seam.
+// swift-metrics could replace it later behind the same `StreamMetrics` seam.
 import Foundation
 import Synchronization
 
@@ -155,7 +155,7 @@ public final class MetricsRegistry: Sendable {
     }
 }
 
-/// The per-stream metrics issue 7 lists, by name. Pipelines get one per stream.
+/// The per-stream metrics, by name (docs/config.md lists them). Pipelines get one per stream.
 public final class StreamMetrics: Sendable {
     public let stream: String
     public let framesDecoded: CounterMetric

@@ -1,6 +1,7 @@
 // The models, loaded once: SAM + CLIP (+ RegionSpot head), the tokenizer and the embedded
 // vocabulary (cached on disk). `recognize` is the whole per-keyframe inference; calls are
-// serialized (one model instance, BLAS threads bounded by limits.blas_threads).
+// serialized per lane (one model instance; one lane per recognizer worker, each with its
+// own lock and converter; BLAS threads bounded by limits.blas_threads).
 import Decode
 import Foundation
 import Logging
@@ -12,9 +13,10 @@ final class RecognitionEngine: @unchecked Sendable {
     let recognizer: RegionRecognizer
     let tokenizer: CLIPTokenizer
     let cacheDirectory: String?
-    private let lock = NSLock()
-    /// Keyframes to RGB on the recognizer's thread (under `lock`).
-    private let converter = FrameConverter()
+    /// One (lock, converter) per recognizer worker; lane 0 serves everything else.
+    private let lanePool: [(lock: NSLock, converter: FrameConverter)]
+    var lanes: Int { lanePool.count }
+    private var lock: NSLock { lanePool[0].lock }
     private let vocabLock = NSLock()
     private var _trackerVocabulary: TrackerVocabulary
     private var _acceptance: RegionAcceptance
@@ -24,10 +26,11 @@ final class RecognitionEngine: @unchecked Sendable {
 
     /// Loads the model directory and embeds the vocabulary (from the cache when the same
     /// text weights and vocabulary were embedded before).
-    init(modelDirectory: String, kind: RecognizerKind, vocabulary: [VocabularyEntry], blasThreads: Int,
+    init(modelDirectory: String, kind: RecognizerKind, vocabulary: [VocabularyEntry], blasThreads: Int, lanes: Int = 1,
          acceptance: AcceptanceConfig = AcceptanceConfig(),
          cacheDirectory: String? = VocabularyEmbedder.defaultCacheDirectory, logger: Logger) throws {
         if blasThreads > 0 { Parallel.workers = blasThreads }
+        lanePool = (0..<max(1, lanes)).map { _ in (NSLock(), FrameConverter()) }
         let t0 = Date()
         model = try ModelDirectory(path: modelDirectory)
         tokenizer = try model.tokenizer()
@@ -89,7 +92,8 @@ final class RecognitionEngine: @unchecked Sendable {
     /// when asked; the merge (priority, de-duplication, cap); then every kept box.
     /// Every region is judged by `acceptance`. A keyframe that cannot be converted to RGB
     /// gives a result without regions that says why (`failure`).
-    func run(_ job: RecognitionJob, masks: Bool = false) -> RecognitionResult {
+    func run(_ job: RecognitionJob, masks: Bool = false, lane: Int = 0) -> RecognitionResult {
+        let (lock, converter) = lanePool[lane]
         var failure: String?
         let (kept, regions) = lock.withLock { () -> ([ProposalCandidate], [RecognizedRegion]) in
             let rgb: RGBImage

@@ -1,7 +1,9 @@
-// One recognizer thread serving every stream. It never queues frames without bound: each
-// stream has one slot, a newer keyframe replaces an older one that was still waiting
-// (counted as a skipped recognition), and streams are served round-robin so a busy stream
-// cannot starve the others.
+// The recognizer threads (limits.recognizer_workers, one by default) serving every stream.
+// They never queue frames without bound: each stream has one slot, a newer keyframe
+// replaces an older one that was still waiting (counted as a skipped recognition), and
+// streams are served round-robin so a busy stream cannot starve the others. A stream has
+// at most one recognition running (its results arrive in keyframe order); thread i runs
+// on the engine's lane i.
 import Decode
 import Foundation
 import Recognizer
@@ -47,27 +49,33 @@ final class RecognizerWorker: @unchecked Sendable {
     private let cond = NSCondition()
     private var slots: [String: RecognitionJob] = [:]
     private var order: [String] = []
+    /// Streams with a recognition running (never two at once for one stream).
+    private var runningStreams: Set<String> = []
     private var next = 0
     private var stopping = false
-    private var running = false
-    private var thread: Thread?
+    private var threads: [Thread] = []
     private let progress: ProgressToken?
     private let nice: Int32
+    /// How many recognizer threads serve the streams (the engine has as many lanes).
+    let count: Int
 
-    init(engine: RecognitionEngine, progress: ProgressToken?, nice: Int32 = 0) {
+    init(engine: RecognitionEngine, progress: ProgressToken?, nice: Int32 = 0, threads: Int = 1) {
         self.engine = engine
         self.progress = progress
         self.nice = nice
+        self.count = max(1, min(threads, engine.lanes))
     }
 
     func start() {
-        let t = Thread { [self] in
-            nameCurrentThread("recognizer")
-            Parallel.lowerCurrentThreadPriority(nice: nice)  // decoding and tracking come first
-            loop()
+        for i in 0..<count {
+            let t = Thread { [self] in
+                nameCurrentThread(i == 0 ? "recognizer" : "recognizer \(i + 1)")
+                Parallel.lowerCurrentThreadPriority(nice: nice)  // decoding and tracking come first
+                loop(lane: i)
+            }
+            threads.append(t)
+            t.start()
         }
-        thread = t
-        t.start()
     }
 
     /// Queues `job` in its stream's slot; returns true when it replaced a waiting job.
@@ -77,45 +85,56 @@ final class RecognizerWorker: @unchecked Sendable {
         let replaced = slots[job.stream] != nil
         slots[job.stream] = job
         if !order.contains(job.stream) { order.append(job.stream) }
-        cond.signal()
+        cond.broadcast()
         return replaced
     }
 
     /// Whether `stream` has a job waiting or running.
-    func busy(_ stream: String) -> Bool { cond.lock(); defer { cond.unlock() }; return slots[stream] != nil }
+    func busy(_ stream: String) -> Bool {
+        cond.lock(); defer { cond.unlock() }
+        return slots[stream] != nil || runningStreams.contains(stream)
+    }
 
     /// Heartbeat while idle (the watchdog must not see an idle recognizer as wedged).
-    func idleBeat() { cond.lock(); let idle = !running; cond.unlock(); if idle { progress?.beat() } }
+    func idleBeat() { cond.lock(); let idle = runningStreams.isEmpty; cond.unlock(); if idle { progress?.beat() } }
 
     func stop() {
         cond.lock(); stopping = true; cond.broadcast(); cond.unlock()
     }
 
-    private func take() -> RecognitionJob? {
-        cond.lock(); defer { cond.unlock() }
-        while !stopping && slots.isEmpty { cond.wait(until: Date().addingTimeInterval(0.5)); if slots.isEmpty { progress?.beat() } }
-        if stopping { return nil }
+    /// The next waiting job of a stream with nothing running, round-robin.
+    private func nextJob() -> RecognitionJob? {
         for i in 0..<order.count {
             let s = order[(next + i) % order.count]
-            if let job = slots.removeValue(forKey: s) {
+            if !runningStreams.contains(s), let job = slots.removeValue(forKey: s) {
                 next = (next + i + 1) % order.count
-                running = true
+                runningStreams.insert(s)
                 return job
             }
         }
         return nil
     }
 
-    private func loop() {
+    private func take() -> RecognitionJob? {
+        cond.lock(); defer { cond.unlock() }
+        while !stopping {
+            if let job = nextJob() { return job }
+            _ = cond.wait(until: Date().addingTimeInterval(0.5))
+            if runningStreams.isEmpty && slots.isEmpty { progress?.beat() }
+        }
+        return nil
+    }
+
+    private func loop(lane: Int) {
         while let job = take() {
             progress?.beat()
-            let result = engine.run(job)
+            let result = engine.run(job, lane: lane)
             // Hand the keyframe's scratch (tens of MiB, freed into this thread's malloc
             // arena) back to the system: other streams' decoders need it more than we do
             // until the next keyframe.
             Parallel.returnFreedMemory()
             progress?.beat()
-            cond.lock(); running = false; cond.unlock()
+            cond.lock(); runningStreams.remove(job.stream); cond.broadcast(); cond.unlock()
             job.completion(result)
         }
     }

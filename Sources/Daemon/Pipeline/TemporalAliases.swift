@@ -1,6 +1,7 @@
-// The Temporal module declares an enum named `Temporal`, which shadows the module name in
-// qualified references; these aliases name its types unambiguously for the Daemon.
+// Recognizer and Temporal both declare a `Vocabulary` (the class names to embed vs the
+// embeddings the trackers score with); the Daemon imports both, so the trackers' types
+// go by these names in the pipeline.
 import Temporal
 
-typealias TrackerVocabulary = Vocabulary
-typealias TrackerProposal = Proposal
+typealias TrackerVocabulary = Temporal.Vocabulary
+typealias TrackerProposal = Temporal.Proposal

@@ -174,7 +174,8 @@ final class ReplaySession: @unchecked Sendable {
         }
         if wantsSnapshot, let dir = outputs.snapshots {
             let name = "\(config.id)-\(String(format: "%06d", frame.index)).png"
-            try encodePNG(picture, to: (dir as NSString).appendingPathComponent(name))
+            try PNGWriter.write(rgb: picture.bytes, width: picture.width, height: picture.height,
+                               to: (dir as NSString).appendingPathComponent(name))
             lock.withLock { summary.snapshots += 1 }
         }
     }

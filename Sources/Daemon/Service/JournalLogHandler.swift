@@ -2,6 +2,7 @@
 // priority (`<3>` err ... `<7>` debug) that journald turns into PRIORITY=. Outside
 // journald (JOURNAL_STREAM unset) each line also gets a UTC timestamp. Every line goes
 // through `Redaction.redact`, so a URL with credentials cannot leak through a log.
+import Decode
 import Foundation
 import Logging
 

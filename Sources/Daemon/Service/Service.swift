@@ -377,13 +377,3 @@ public final class Service: @unchecked Sendable {
         }
     }
 }
-
-final class LockedBox<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var v: T
-    init(_ v: T) { self.v = v }
-    var value: T {
-        get { lock.withLock { v } }
-        set { lock.withLock { v = newValue } }
-    }
-}

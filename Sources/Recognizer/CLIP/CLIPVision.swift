@@ -91,14 +91,3 @@ public struct CLIPVision: Sendable {
         Tensor(shape: [images.count, config.embedDim], data: images.flatMap { self($0).embedding.data })
     }
 }
-
-/// x [M, K] @ y [K, N] -> [M, N].
-public func matmul(_ x: Tensor, _ y: Tensor) -> Tensor {
-    let k = x.shape.last!, m = x.count / k, n = y.shape[1]
-    precondition(y.shape[0] == k, "matmul: \(x.shape) x \(y.shape)")
-    var out = [Float](repeating: 0, count: m * n)
-    x.data.withUnsafeBufferPointer { xp in y.data.withUnsafeBufferPointer { yp in out.withUnsafeMutableBufferPointer { op in
-        Gemm.sgemm(m: m, n: n, k: k, a: xp.baseAddress!, lda: k, b: yp.baseAddress!, ldb: n, c: op.baseAddress!, ldc: n)
-    } } }
-    return Tensor(shape: Array(x.shape.dropLast()) + [n], data: out)
-}

@@ -50,7 +50,15 @@ extension WeightSource {
     /// CLIP weights in OpenAI or Hugging Face naming (prefix `clip_model.` as in a
     /// RegionSpot checkpoint).
     public static func clip(_ files: [SafeTensors], prefixes: [String] = ["clip_model.", "model.clip_model.", "clip."]) -> WeightSource {
-        WeightSource(files: files, prefixes: prefixes) { name in clipHuggingFaceRules.rewrite(name).map { [$0] } ?? [] }
+        WeightSource(files: files, prefixes: prefixes, aliases: { name in clipHuggingFaceRules.rewrite(name).map { [$0] } ?? [] },
+                     alternativeMarkers: ["vision_model.", "text_model."], knownUnused: clipKnownUnused)
+    }
+
+    /// Tensors of CLIP checkpoints this build does not read: the causal mask (derived),
+    /// TorchScript bookkeeping scalars and transformers' position_ids buffers.
+    @Sendable static func clipKnownUnused(_ name: String) -> Bool {
+        name == "attn_mask" || name.hasSuffix(".attn_mask") || ["input_resolution", "context_length", "vocab_size"].contains(name)
+            || name.hasSuffix("embeddings.position_ids")
     }
 
     /// Is this source in Hugging Face naming?

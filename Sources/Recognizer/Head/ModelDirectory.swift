@@ -10,6 +10,12 @@ import Foundation
 ///                     {"variant": ..., "files": {"sam": ..., "clip": ..., "head": ..., "bpe": ...},
 ///                      "sam": {"decoder": {"num_heads": 8}}, "clip": {"vision_heads": 12,
 ///                      "text_heads": 8}, "head": {"num_heads": 8}}
+///                     Settings this build cannot honour are errors naming the key, never
+///                     ignored: clip_input_size (must be the CLIP weights' input size),
+///                     head.activation (relu), head.norm_first (false), head.layer_norm_eps
+///                     (1e-5), clip.activation (quick_gelu), clip.layer_norm_eps (1e-5).
+///                     "allow_extra_tensors": true loads weight files holding tensors the
+///                     models do not read (an error otherwise).
 public struct ModelSettings: Sendable, Equatable {
     public var variant: String?
     public var files: [String: String] = [:]
@@ -17,19 +23,68 @@ public struct ModelSettings: Sendable, Equatable {
     public var clipVisionHeads: Int?
     public var clipTextHeads: Int?
     public var headHeads: Int?
+    /// The CLIP input size the head was trained with (RegionSpot's clip_input_size).
+    public var clipInputSize: Int?
+    /// Whether weight files may hold tensors the models do not read.
+    public var allowExtraTensors = false
     /// Region acceptance calibrated for this model (model.json "acceptance").
     public var acceptance = AcceptanceSettings()
 
-    init(json obj: [String: Any], file: String) throws(RecognizerError) {
+    /// The settings of `obj` (model.json at `path`); unsupported values are errors.
+    init(json obj: [String: Any], path: String) throws(RecognizerError) {
         variant = obj["variant"] as? String
         files = obj["files"] as? [String: String] ?? [:]
-        samDecoderHeads = ((obj["sam"] as? [String: Any])?["decoder"] as? [String: Any])?["num_heads"] as? Int
-        clipVisionHeads = (obj["clip"] as? [String: Any])?["vision_heads"] as? Int
-        clipTextHeads = (obj["clip"] as? [String: Any])?["text_heads"] as? Int
-        headHeads = (obj["head"] as? [String: Any])?["num_heads"] as? Int
-        acceptance = try AcceptanceSettings(json: obj["acceptance"], file: file)
+        let sam = obj["sam"] as? [String: Any], clip = obj["clip"] as? [String: Any], head = obj["head"] as? [String: Any]
+        samDecoderHeads = (sam?["decoder"] as? [String: Any])?["num_heads"] as? Int
+        clipVisionHeads = clip?["vision_heads"] as? Int
+        clipTextHeads = clip?["text_heads"] as? Int
+        headHeads = head?["num_heads"] as? Int
+        acceptance = try AcceptanceSettings(json: obj["acceptance"], file: path)
+
+        func fail(_ key: String, _ why: String) -> RecognizerError { RecognizerError("\(path): \(key): \(why)") }
+        if let v = obj["clip_input_size"] {
+            guard let n = Self.integer(v), n > 0 else { throw fail("clip_input_size", "expected a positive integer, found \(v)") }
+            clipInputSize = n
+        }
+        if let v = obj["allow_extra_tensors"] {
+            guard let b = Self.boolean(v) else { throw fail("allow_extra_tensors", "expected true or false, found \(v)") }
+            allowExtraTensors = b
+        }
+        // What the forward passes implement: the RegionSpot head is torch's default
+        // TransformerDecoderLayer (post-norm, ReLU, eps 1e-5); CLIP is OpenAI's (QuickGELU).
+        for (name, section, activation) in [("head", head, "relu"), ("clip", clip, "quick_gelu")] {
+            guard let section else { continue }
+            if let v = section["activation"], (v as? String) != activation {
+                throw fail("\(name).activation", "'\(v)' is not supported; this build implements \(activation) only")
+            }
+            if let v = section["layer_norm_eps"] {
+                guard let e = Self.number(v), abs(e - 1e-5) <= 1e-12 else {
+                    throw fail("\(name).layer_norm_eps", "\(v) is not supported; this build implements 1e-05 only")
+                }
+            }
+            if let v = section["norm_first"] {
+                guard let b = Self.boolean(v) else { throw fail("\(name).norm_first", "expected true or false, found \(v)") }
+                if b { throw fail("\(name).norm_first", "true (pre-norm layers) is not supported; this build implements post-norm layers (norm_first false) only") }
+            }
+        }
     }
     init() {}
+
+    // JSONSerialization gives NSNumbers for numbers and booleans alike (and `as? Bool`
+    // takes 0 and 1.0): true and false are the boolean NSNumber subclass.
+    static let booleanClass = ObjectIdentifier(type(of: NSNumber(value: true)))
+    static func boolean(_ v: Any) -> Bool? {
+        guard let n = v as? NSNumber, ObjectIdentifier(type(of: n)) == booleanClass else { return nil }
+        return n.boolValue
+    }
+    static func number(_ v: Any) -> Double? {
+        guard let n = v as? NSNumber, boolean(v) == nil else { return nil }
+        return n.doubleValue
+    }
+    static func integer(_ v: Any) -> Int? {
+        guard let d = number(v), d == d.rounded(), abs(d) < 1e15 else { return nil }
+        return Int(d)
+    }
 }
 
 public struct ModelDirectory: Sendable {
@@ -55,21 +110,34 @@ public struct ModelDirectory: Sendable {
                   let obj = try? JSONSerialization.jsonObject(with: d) as? [String: Any] else {
                 throw RecognizerError("\(jsonPath): not a JSON object")
             }
-            settings = try ModelSettings(json: obj, file: jsonPath)
+            settings = try ModelSettings(json: obj, path: jsonPath)
         }
         self.settings = settings
+        // One SafeTensors per file name: roles may share a file (one checkpoint holding
+        // SAM, CLIP and the head), and the extra-tensor check below counts reads per file.
+        var opened: [String: SafeTensors] = [:]
         func file(_ role: String) throws(RecognizerError) -> SafeTensors {
             let name = settings.files[role] ?? "\(role).safetensors"
+            if let f = opened[name] { return f }
             let p = "\(path)/\(name)"
             guard FileManager.default.fileExists(atPath: p) else { throw RecognizerError("model directory \(path): missing \(name)") }
-            return try SafeTensors(path: p)
+            let f = try SafeTensors(path: p)
+            opened[name] = f
+            return f
         }
-        sam = try SAM(weights: SAMConfig.weights([try file("sam")]), decoderHeads: settings.samDecoderHeads)
+        let samWeights = SAMConfig.weights([try file("sam")])
+        sam = try SAM(weights: samWeights, decoderHeads: settings.samDecoderHeads)
         let clip = WeightSource.clip([try file("clip")])
         vision = try CLIPVision(weights: clip, heads: settings.clipVisionHeads)
         text = try CLIPText(weights: clip, heads: settings.clipTextHeads)
+        if let size = settings.clipInputSize, size != vision.config.imageSize {
+            throw RecognizerError("\(jsonPath): clip_input_size: \(size) does not match the CLIP weights, which take \(vision.config.imageSize)x\(vision.config.imageSize) images (visual.positional_embedding: a \(vision.config.grid)x\(vision.config.grid) grid of \(vision.config.patchSize)-pixel patches); this build runs CLIP at its weights' input size only")
+        }
+        var sources = [samWeights, clip]
         if FileManager.default.fileExists(atPath: path + "/" + (settings.files["head"] ?? "head.safetensors")) {
-            let h = try RegionSpotHead(weights: RegionSpotHead.weights([try file("head")]), heads: settings.headHeads ?? 8)
+            let headWeights = RegionSpotHead.weights([try file("head")])
+            sources.append(headWeights)
+            let h = try RegionSpotHead(weights: headWeights, heads: settings.headHeads ?? 8)
             guard h.config.tokenDim == sam.config.promptDim else {
                 throw RecognizerError("\(path)/head.safetensors: to_clip.weight takes \(h.config.tokenDim)-d tokens but SAM's are \(sam.config.promptDim)-d")
             }
@@ -82,6 +150,9 @@ public struct ModelDirectory: Sendable {
             head = h
         } else {
             head = nil
+        }
+        if !settings.allowExtraTensors {
+            try WeightSource.checkNoUnexpectedTensors(sources, hint: "; \"allow_extra_tensors\": true in \(jsonPath) loads it anyway")
         }
     }
 

@@ -54,6 +54,17 @@ public func linear(_ x: Tensor, _ w: Tensor, _ b: Tensor?) -> Tensor {
     return Tensor(shape: Array(x.shape.dropLast()) + [n], data: out)
 }
 
+/// x [M, K] @ y [K, N] -> [M, N].
+public func matmul(_ x: Tensor, _ y: Tensor) -> Tensor {
+    let k = x.shape.last!, m = x.count / k, n = y.shape[1]
+    precondition(y.shape[0] == k, "matmul: \(x.shape) x \(y.shape)")
+    var out = [Float](repeating: 0, count: m * n)
+    x.data.withUnsafeBufferPointer { xp in y.data.withUnsafeBufferPointer { yp in out.withUnsafeMutableBufferPointer { op in
+        Gemm.sgemm(m: m, n: n, k: k, a: xp.baseAddress!, lda: k, b: yp.baseAddress!, ldb: n, c: op.baseAddress!, ldc: n)
+    } } }
+    return Tensor(shape: Array(x.shape.dropLast()) + [n], data: out)
+}
+
 /// Raw form of `linear` over buffers: out[m,n] = x[m,k] w[n,k]^T + b.
 @inline(__always)
 public func linearInto(_ x: UnsafePointer<Float>, m: Int, k: Int, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>?, n: Int, out: UnsafeMutablePointer<Float>, ldx: Int? = nil, ldo: Int? = nil) {

@@ -34,12 +34,20 @@ public struct Tensor: Sendable, Equatable {
     }
 
     /// Max |a-b| / (max|b| + 1e-6): the parity measure used throughout the tests.
+    /// A NaN in either tensor, or an infinity the other tensor does not hold at the same
+    /// index with the same sign, makes the error infinite, so `error <= tolerance` fails.
+    /// (`max(m, .nan)` returns `m`: a plain running maximum would skip NaN silently.)
     public func relativeError(to reference: Tensor) -> Float {
         precondition(count == reference.count, "relativeError: \(shape) vs \(reference.shape)")
         var maxDiff: Float = 0, maxRef: Float = 0
         for i in 0..<count {
-            maxDiff = max(maxDiff, abs(data[i] - reference.data[i]))
-            maxRef = max(maxRef, abs(reference.data[i]))
+            let a = data[i], b = reference.data[i]
+            guard a.isFinite, b.isFinite else {
+                if a.isInfinite && a == b { continue }  // the same infinity on both sides
+                return .infinity
+            }
+            maxDiff = max(maxDiff, abs(a - b))
+            maxRef = max(maxRef, abs(b))
         }
         return maxDiff / (maxRef + 1e-6)
     }

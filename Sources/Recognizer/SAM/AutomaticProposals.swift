@@ -1,6 +1,6 @@
 import Foundation
 
-// "Everything mode" (issue 6): SAM's automatic mask generator
+// "Everything mode": SAM's automatic mask generator
 // (segment_anything/automatic_mask_generator.py, SamAutomaticMaskGenerator with
 // crop_n_layers = 0, min_mask_region_area = 0), on an image embedding the keyframe
 // already computed:

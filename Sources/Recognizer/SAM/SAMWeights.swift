@@ -148,6 +148,14 @@ public struct SAMConfig: Sendable, Equatable, Codable {
     }
 
     public static func weights(_ files: [SafeTensors], prefixes: [String] = ["sam.", "model.sam."]) -> WeightSource {
-        WeightSource(files: files, prefixes: prefixes) { name in samHuggingFaceRules.rewrite(name).map { [$0] } ?? [] }
+        WeightSource(files: files, prefixes: prefixes, aliases: { name in samHuggingFaceRules.rewrite(name).map { [$0] } ?? [] },
+                     alternativeMarkers: ["vision_encoder."], knownUnused: samKnownUnused)
+    }
+
+    /// Tensors of SAM checkpoints this build does not read: the mask-prompt downscaling
+    /// (box and point prompts only) and transformers' tied copy of the positional matrix.
+    @Sendable static func samKnownUnused(_ name: String) -> Bool {
+        name.hasPrefix("prompt_encoder.mask_downscaling.") || name.hasPrefix("prompt_encoder.mask_embed.")
+            || name == "prompt_encoder.shared_embedding.positional_embedding"
     }
 }

@@ -1,10 +1,15 @@
-// Credentials in URLs never reach a log line or an error message.
+// Credentials in URLs never reach a log line or an error message: the one redactor of the
+// project (Decode names its sources with it; the Daemon's logs, status messages and
+// check-config output go through it too).
 import Foundation
 
 public enum Redaction {
-    /// Query parameters whose values are secrets.
-    static let secretParameters: Set<String> = ["password", "passwd", "pass", "pwd", "token", "access_token",
-                                                 "auth", "key", "apikey", "api_key", "secret", "signature", "sig"]
+    /// Query parameters whose values are secrets (names compared lowercased).
+    static let secretParameters: Set<String> = [
+        "password", "passwd", "pass", "pwd", "token", "access_token", "refresh_token", "id_token",
+        "auth", "authorization", "key", "apikey", "api_key", "secret", "client_secret",
+        "signature", "sig", "session", "sessionid", "credential", "credentials",
+        "x-amz-signature", "x-amz-credential", "x-amz-security-token"]
 
     /// Replaces the user-info part of every `scheme://user:pass@host` in `text` with `***`,
     /// and the values of secret-looking query parameters (`?token=...`) with `***`.
