@@ -21,10 +21,18 @@ struct MakeShapesCommand: AsyncParsableCommand {
     @Option(help: "With --tiny-model: this head (e.g. the fixtures' head_shapes.safetensors) as its head.safetensors.") var tinyHead: String?
     @Option(help: "Also write a clip of this many frames: video/frames/*.png, video/video.json (boxes, labels, track ids) and video/video.mp4 (ffmpeg CLI).") var videoFrames: Int?
 
+    // Variety of the still pictures (defaults: today's 224x224 grating pictures).
+    @Option(help: "Smallest picture side; width and height are drawn per picture from --min-resolution...--max-resolution (default 224).") var minResolution: Int?
+    @Option(help: "Largest picture side (default: --min-resolution, or 224).") var maxResolution: Int?
+    @Flag(help: "Backgrounds of several kinds: grating, flat colour, gradient, checks/stripes, blotches.") var variedBackgrounds = false
+    @Flag(help: "Shapes may overlap (each keeps >= half its pixels visible; its box is the box of its visible pixels).") var overlap = false
+    @Flag(help: "--min-size/--max-size are for a 224-pixel shorter side and scale with each picture's.") var scaleSizes = false
+
     func validate() throws {
         guard count > 0, maxShapes > 0 else { throw ValidationError("--count and --max-shapes must be positive") }
         guard minSize >= 8, maxSize >= minSize, maxSize <= 200 else { throw ValidationError("need 8 <= --min-size <= --max-size <= 200") }
         if let valCount, valCount < 0 || valCount > count { throw ValidationError("--val-count must be between 0 and --count") }
+        try validateStyle()
     }
 
     func run() async throws {
@@ -35,7 +43,7 @@ struct MakeShapesCommand: AsyncParsableCommand {
     func make() throws {
         let progress = ProgressLine()
         let v = valCount ?? count / 5
-        try ShapesDataset.write(directory: out, count: count, valCount: v, seed: seed, maxShapes: maxShapes, sizes: minSize...maxSize) { progress.update("image \($0)/\(count)") }
+        try ShapesDataset.write(directory: out, count: count, valCount: v, seed: seed, maxShapes: maxShapes, sizes: minSize...maxSize, style: style) { progress.update("image \($0)/\(count)") }
         progress.line("wrote \(count) images to \(out)/images, \(count - v) in train.json, \(v) in val.json (classes: \(ShapesDataset.classes.joined(separator: ", ")))")
         if let tinyModel {
             try ShapesModel.assemble(fixtures: fixtures, out: tinyModel, head: tinyHead)
@@ -53,5 +61,24 @@ struct MakeShapesCommand: AsyncParsableCommand {
             guard ffmpeg.terminationStatus == 0 else { throw RecognizerError("ffmpeg failed (\(ffmpeg.terminationStatus)) encoding \(dir)/video.mp4") }
             progress.line("wrote \(videoFrames) frames, \(dir)/video.json and \(dir)/video.mp4")
         }
+    }
+}
+
+extension MakeShapesCommand {
+    var style: ShapesStyle {
+        var r: ClosedRange<Int>?
+        if minResolution != nil || maxResolution != nil {
+            let lo = minResolution ?? 224
+            r = lo...(maxResolution ?? lo)
+        }
+        return ShapesStyle(resolution: r, variedBackgrounds: variedBackgrounds, overlap: overlap, scaleSizes: scaleSizes)
+    }
+
+    func validateStyle() throws {
+        let lo = minResolution ?? 224, hi = maxResolution ?? lo
+        guard lo >= 64, hi >= lo, hi <= 1024 else { throw ValidationError("need 64 <= --min-resolution <= --max-resolution <= 1024") }
+        guard maxShapes <= 8 else { throw ValidationError("--max-shapes must be at most 8") }
+        let smallest = scaleSizes ? 224 : lo
+        guard maxSize < smallest else { throw ValidationError("--max-size \(maxSize) must be below the smallest picture side \(smallest)") }
     }
 }
