@@ -16,23 +16,22 @@ struct MakeShapesCommand: AsyncParsableCommand {
     @Option(help: "At most this many shapes per image (at least one).") var maxShapes: Int = 3
     @Option(help: "Smallest shape size in pixels (images are 224x224).") var minSize: Int = 36
     @Option(help: "Largest shape size in pixels.") var maxSize: Int = 96
-    @Option(help: "Also assemble the tiny base model (SAM A + CLIP A with the shape words' token rows) here.") var tinyModel: String?
-    @Option(help: "The committed fixtures directory for --tiny-model.") var fixtures: String = "Tests/RecognizerTests/Fixtures"
-    @Option(help: "With --tiny-model: this head (e.g. the fixtures' head_shapes.safetensors) as its head.safetensors.") var tinyHead: String?
-    @Option(help: "Also write a clip of this many frames: video/frames/*.png, video/video.json (boxes, labels, track ids) and video/video.mp4 (ffmpeg CLI).") var videoFrames: Int?
-
     // Variety of the still pictures (defaults: today's 224x224 grating pictures).
     @Option(help: "Smallest picture side; width and height are drawn per picture from --min-resolution...--max-resolution (default 224).") var minResolution: Int?
     @Option(help: "Largest picture side (default: --min-resolution, or 224).") var maxResolution: Int?
     @Flag(help: "Backgrounds of several kinds: grating, flat colour, gradient, checks/stripes, blotches.") var variedBackgrounds = false
     @Flag(help: "Shapes may overlap (each keeps >= half its pixels visible; its box is the box of its visible pixels).") var overlap = false
     @Flag(help: "--min-size/--max-size are for a 224-pixel shorter side and scale with each picture's.") var scaleSizes = false
+    @Option(help: "Also assemble the tiny base model (SAM A + CLIP A with the shape words' token rows) here.") var tinyModel: String?
+    @Option(help: "The committed fixtures directory for --tiny-model.") var fixtures: String = "Tests/RecognizerTests/Fixtures"
+    @Option(help: "With --tiny-model: this head (e.g. the fixtures' head_shapes.safetensors) as its head.safetensors.") var tinyHead: String?
+    @Option(help: "Also write a clip of this many frames: video/frames/*.png, video/video.json (boxes, labels, track ids) and video/video.mp4 (ffmpeg CLI).") var videoFrames: Int?
 
     func validate() throws {
+        try validateStyle()
         guard count > 0, maxShapes > 0 else { throw ValidationError("--count and --max-shapes must be positive") }
         guard minSize >= 8, maxSize >= minSize, maxSize <= 200 else { throw ValidationError("need 8 <= --min-size <= --max-size <= 200") }
         if let valCount, valCount < 0 || valCount > count { throw ValidationError("--val-count must be between 0 and --count") }
-        try validateStyle()
     }
 
     func run() async throws {
