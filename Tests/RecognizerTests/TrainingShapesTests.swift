@@ -69,7 +69,7 @@ struct TrainingShapesTests {
         #expect(again.parameters.tensors == first.parameters.tensors)
     }
 
-    @Test("the committed head_shapes labels held-out shapes through the inference path (top-1 >= 0.9; 222/226 here)")
+    @Test("the committed head_shapes labels held-out shapes through the inference path (top-1 >= 0.9; 225/226 here)")
     func committedHead() throws {
         let dir = try Self.shapesModel(head: "head_shapes.safetensors")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -114,7 +114,7 @@ struct TrainingShapesTests {
         }
         func rate(_ k: BoxKind) -> Double { Double(accepted[k, default: 0]) / Double(max(1, total[k, default: 0])) }
         let report = "objects accepted \(rate(.object)), background rejected \(1 - rate(.background)), poor rejected \(1 - rate(.poor)), loose accepted \(rate(.loose)), top-1 \(Double(right) / Double(total[.object]!))"
-        #expect(rate(.object) >= 0.8 && 1 - rate(.background) >= 0.85 && 1 - rate(.poor) >= 0.65, "\(report)")
-        #expect(Double(right) / Double(total[.object]!) >= 0.85, "\(report)")
+        #expect(rate(.object) >= 0.88 && 1 - rate(.background) >= 0.87 && 1 - rate(.poor) >= 0.7, "\(report)")
+        #expect(Double(right) / Double(total[.object]!) >= 0.9, "\(report)")
     }
 }
