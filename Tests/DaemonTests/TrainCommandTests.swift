@@ -37,6 +37,18 @@ struct TrainCommandTests {
         let top1 = try #require(obj["top1"] as? Double), top5 = try #require(obj["top5"] as? Double)
         #expect(top1 >= 0 && top1 <= 1 && top5 == 1 && (obj["boxes"] as? Int ?? 0) > 10)
         #expect((obj["ap"] as? [String: Any])?.keys.sorted() == ["blue circle", "green triangle", "red square", "yellow star"])
+        // "is there an object here?": sigmoid distributions per kind, acceptance at min_score, detection AP
+        #expect(obj["min_score"] as? Double == 0.5 && (obj["detection_ap"] as? [String: Any])?.count == 4 && obj["detection_mAP"] is Double)
+        let scores = try #require(obj["scores"] as? [String: [String: Any]])
+        #expect(Set(scores.keys) == ["object", "background", "poor", "loose"], "\(scores.keys)")
+        #expect(scores["object"]?["count"] as? Int == obj["boxes"] as? Int && scores["loose"]?["count"] as? Int == obj["boxes"] as? Int)
+        let bg = try #require(scores["background"]), poor = try #require(scores["poor"])
+        #expect((bg["count"] as? Int ?? 0) + (poor["count"] as? Int ?? 0) > 5 && bg["rejected"] as? Double == 1 - (bg["accepted"] as? Double ?? -1))
+        for (_, d) in scores { #expect((d["p10"] as? Double ?? 2) <= (d["median"] as? Double ?? -1) && (d["median"] as? Double ?? 2) <= (d["p90"] as? Double ?? -1)) }
+        let all = try Child.run(binary, ["eval", "--data", shapes + "/val.json", "--images", shapes + "/images", "--weights", out, "--cache", cache, "--json", "--min-score", "0"], dir: dir, timeout: 120)
+        let o0 = try #require(try JSONSerialization.jsonObject(with: Data(all.stdout.utf8)) as? [String: Any])
+        #expect((o0["scores"] as? [String: [String: Any]])?["background"]?["accepted"] as? Double == 1, "min-score 0 accepts everything")
+        #expect(t.stdout.contains("background, ") && t.stdout.contains(" poor, 0 loose)") && csv[0].hasSuffix(",val_objects_accepted,val_background_rejected,val_poor_rejected,val_loose_accepted"))
         // errors name the file and field
         let bad = dir.write("bad.json", #"{"images": [], "categories": [{"id": 1, "name": "a"}]}"#)
         let b = try Child.run(binary, ["eval", "--data", bad, "--images", shapes, "--weights", out, "--cache", cache], dir: dir)

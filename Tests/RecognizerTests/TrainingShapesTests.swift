@@ -69,7 +69,7 @@ struct TrainingShapesTests {
         #expect(again.parameters.tensors == first.parameters.tensors)
     }
 
-    @Test("the committed head_shapes labels held-out shapes through the inference path (top-1 >= 0.9; 213/226 here)")
+    @Test("the committed head_shapes labels held-out shapes through the inference path (top-1 >= 0.9; 225/226 here)")
     func committedHead() throws {
         let dir = try Self.shapesModel(head: "head_shapes.safetensors")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -84,5 +84,37 @@ struct TrainingShapesTests {
         }
         let acc = Double(right) / Double(total)
         #expect(acc >= 0.9, "held-out top-1 \(acc) over \(total) boxes")
+    }
+
+    @Test("ShapesModel.assemble writes head_shapes.json's calibrated min_score into model.json; the committed head rejects background at it (sigmoid scoring)")
+    func committedHeadAcceptance() throws {
+        let dir = try Self.shapesModel(head: "head_shapes.safetensors")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let calibration = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("head_shapes.json")))) as? [String: Any])
+        let minScore = try #require((calibration["acceptance"] as? [String: Any])?["min_score"] as? Double)
+        let settings = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/model.json"))) as? [String: Any])
+        #expect((settings["acceptance"] as? [String: Any])?["min_score"] as? Double == minScore && settings["head_heads"] as? Int == 8)
+        #expect(ShapesModel.calibration(head: Fixtures.path("head_shapes.safetensors")) == minScore)
+        let model = try ModelDirectory(path: dir)
+        let rec = try RegionRecognizer(model: model, kind: .regionspot, vocabulary: try Self.embeddings(model))
+        rec.scoring = .sigmoid
+        // unseen pictures of the training data's kind, with eval's sampled boxes
+        let style = ShapesStyle(resolution: 224...448, variedBackgrounds: true, overlap: true, scaleSizes: true)
+        var accepted: [BoxKind: Int] = [:], total: [BoxKind: Int] = [:], right = 0
+        for i in 0..<60 {
+            let p = ShapesDataset.picture(seed: 779, index: i, maxShapes: 3, sizes: 64...120, style: style)
+            let extra = NegativeSampling.evaluation.sample(objects: p.boxes, width: p.width, height: p.height, name: String(format: "shape_%05d.png", i))
+            let kinds = p.boxes.map { _ in BoxKind.object } + extra.map(\.kind)
+            let regions = rec.recognize(rec.features(rgb: p.rgb, width: p.width, height: p.height), boxes: p.boxes + extra.map(\.box))
+            for (k, (r, kind)) in zip(regions, kinds).enumerated() {
+                total[kind, default: 0] += 1
+                if Double(r.scores.max()!) >= minScore { accepted[kind, default: 0] += 1 }
+                if kind == .object && r.label == ShapesDataset.classes[p.labels[k]] { right += 1 }
+            }
+        }
+        func rate(_ k: BoxKind) -> Double { Double(accepted[k, default: 0]) / Double(max(1, total[k, default: 0])) }
+        let report = "objects accepted \(rate(.object)), background rejected \(1 - rate(.background)), poor rejected \(1 - rate(.poor)), loose accepted \(rate(.loose)), top-1 \(Double(right) / Double(total[.object]!))"
+        #expect(rate(.object) >= 0.88 && 1 - rate(.background) >= 0.87 && 1 - rate(.poor) >= 0.7, "\(report)")
+        #expect(Double(right) / Double(total[.object]!) >= 0.9, "\(report)")
     }
 }

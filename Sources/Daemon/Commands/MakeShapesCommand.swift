@@ -16,6 +16,12 @@ struct MakeShapesCommand: AsyncParsableCommand {
     @Option(help: "At most this many shapes per image (at least one).") var maxShapes: Int = 3
     @Option(help: "Smallest shape size in pixels (images are 224x224).") var minSize: Int = 36
     @Option(help: "Largest shape size in pixels.") var maxSize: Int = 96
+    // Variety of the still pictures (defaults: today's 224x224 grating pictures).
+    @Option(help: "Smallest picture side; width and height are drawn per picture from --min-resolution...--max-resolution (default 224).") var minResolution: Int?
+    @Option(help: "Largest picture side (default: --min-resolution, or 224).") var maxResolution: Int?
+    @Flag(help: "Backgrounds of several kinds: grating, flat colour, gradient, checks/stripes, blotches.") var variedBackgrounds = false
+    @Flag(help: "Shapes may overlap (each keeps >= half its pixels visible; its box is the box of its visible pixels).") var overlap = false
+    @Flag(help: "--min-size/--max-size are for a 224-pixel shorter side and scale with each picture's.") var scaleSizes = false
     @Option(help: "Also assemble the tiny base model (SAM A + CLIP A with the shape words' token rows) here.") var tinyModel: String?
     @Option(help: "The committed fixtures directory for --tiny-model.") var fixtures: String = "Tests/RecognizerTests/Fixtures"
     @Option(help: "With --tiny-model: this head (e.g. the fixtures' head_shapes.safetensors) as its head.safetensors.") var tinyHead: String?
@@ -28,6 +34,7 @@ struct MakeShapesCommand: AsyncParsableCommand {
     @Option(help: "With --video-scene: the scene's seed (default: --seed).") var videoSeed: UInt64?
 
     func validate() throws {
+        try validateStyle()
         guard count > 0, maxShapes > 0 else { throw ValidationError("--count and --max-shapes must be positive") }
         guard minSize >= 8, maxSize >= minSize, maxSize <= 200 else { throw ValidationError("need 8 <= --min-size <= --max-size <= 200") }
         if let valCount, valCount < 0 || valCount > count { throw ValidationError("--val-count must be between 0 and --count") }
@@ -53,7 +60,7 @@ struct MakeShapesCommand: AsyncParsableCommand {
     func make() throws {
         let progress = ProgressLine()
         let v = valCount ?? count / 5
-        try ShapesDataset.write(directory: out, count: count, valCount: v, seed: seed, maxShapes: maxShapes, sizes: minSize...maxSize) { progress.update("image \($0)/\(count)") }
+        try ShapesDataset.write(directory: out, count: count, valCount: v, seed: seed, maxShapes: maxShapes, sizes: minSize...maxSize, style: style) { progress.update("image \($0)/\(count)") }
         progress.line("wrote \(count) images to \(out)/images, \(count - v) in train.json, \(v) in val.json (classes: \(ShapesDataset.classes.joined(separator: ", ")))")
         if let tinyModel {
             try ShapesModel.assemble(fixtures: fixtures, out: tinyModel, head: tinyHead)
@@ -97,5 +104,24 @@ struct MakeShapesCommand: AsyncParsableCommand {
         try ShapesScenes.videoJSON(truth, options: o, fps: fps).write(to: URL(fileURLWithPath: dir + "/video.json"))
         let ids = Set(truth.flatMap(\.tracks)).count
         progress.line("wrote a crossing scene: \(count) frames \(o.width)x\(o.height), \(ids) shapes (\(o.objects) at a time), seed \(o.seed): \(dir)/video.json and \(dir)/video.mp4")
+    }
+}
+
+extension MakeShapesCommand {
+    var style: ShapesStyle {
+        var r: ClosedRange<Int>?
+        if minResolution != nil || maxResolution != nil {
+            let lo = minResolution ?? 224
+            r = lo...(maxResolution ?? lo)
+        }
+        return ShapesStyle(resolution: r, variedBackgrounds: variedBackgrounds, overlap: overlap, scaleSizes: scaleSizes)
+    }
+
+    func validateStyle() throws {
+        let lo = minResolution ?? 224, hi = maxResolution ?? lo
+        guard lo >= 64, hi >= lo, hi <= 1024 else { throw ValidationError("need 64 <= --min-resolution <= --max-resolution <= 1024") }
+        guard maxShapes <= 8 else { throw ValidationError("--max-shapes must be at most 8") }
+        let smallest = scaleSizes ? 224 : lo
+        guard maxSize < smallest else { throw ValidationError("--max-size \(maxSize) must be below the smallest picture side \(smallest)") }
     }
 }

@@ -63,7 +63,12 @@ func extractFeatures(_ data: DetectionDataset, images: String, model: ModelDirec
             progress.log("\(label) features: \(p.done)/\(p.total) images (\(p.fromCache) from cache)")
         }
     }
-    progress.line("\(label): \(data.images.count) images, \(data.boxCount) boxes, \(data.categories.count) categories; features: \(fromCache) from cache, \(data.images.count - fromCache) computed in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s (cache \(cache.directory))")
+    var extras = ""
+    if !cache.sampling.isEmpty {
+        let kinds = out.flatMap(\.kinds)
+        extras = " (+ " + [BoxKind.background, .poor, .loose].map { k in "\(kinds.filter { $0 == k }.count) \(k.name)" }.joined(separator: ", ") + ")"
+    }
+    progress.line("\(label): \(data.images.count) images, \(data.boxCount) boxes\(extras), \(data.categories.count) categories; features: \(fromCache) from cache, \(data.images.count - fromCache) computed in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s (cache \(cache.directory))")
     return out
 }
 

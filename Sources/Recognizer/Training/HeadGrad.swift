@@ -6,7 +6,7 @@ public struct HeadBatch: Sendable {
     public var featureMaps: Tensor  // [ΣL, D] each image's CLIP feature map
     public var boxCounts: [Int]  // N per image
     public var mapLengths: [Int]  // L per image
-    public var targets: [Int]  // class index per box (ΣN)
+    public var targets: [Int]  // class index per box (ΣN); -1: no class (background, poor boxes)
 
     public init(regionTokens: Tensor, featureMaps: Tensor, boxCounts: [Int], mapLengths: [Int], targets: [Int]) {
         precondition(boxCounts.reduce(0, +) == regionTokens.shape[0] && mapLengths.reduce(0, +) == featureMaps.shape[0], "HeadBatch: counts do not match rows")

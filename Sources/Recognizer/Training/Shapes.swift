@@ -99,14 +99,14 @@ public enum ShapesDataset {
 
     /// Writes `count` pictures as PNGs under `directory/images` and COCO JSON files:
     /// the first `count - valCount` to train.json, the rest to val.json.
-    public static func write(directory: String, count: Int, valCount: Int, seed: UInt64, maxShapes: Int = 3, sizes: ClosedRange<Int> = 36...96, progress: (Int) -> Void = { _ in }) throws {
+    public static func write(directory: String, count: Int, valCount: Int, seed: UInt64, maxShapes: Int = 3, sizes: ClosedRange<Int> = 36...96, style: ShapesStyle = ShapesStyle(), progress: (Int) -> Void = { _ in }) throws {
         let imgDir = directory + "/images"
         try FileManager.default.createDirectory(atPath: imgDir, withIntermediateDirectories: true)
         let cats = classes.enumerated().map { ["id": $0.offset + 1, "name": $0.element] as [String: Any] }
         var sets: [(name: String, images: [[String: Any]], anns: [[String: Any]])] = [("train.json", [], []), ("val.json", [], [])]
         var annID = 1
         for i in 0..<count {
-            let p = picture(seed: seed, index: i, maxShapes: maxShapes, sizes: sizes)
+            let p = picture(seed: seed, index: i, maxShapes: maxShapes, sizes: sizes, style: style)
             let name = String(format: "shape_%05d.png", i)
             try PNGWriter.write(rgb: p.rgb, width: p.width, height: p.height, to: imgDir + "/" + name)
             let s = i < count - valCount ? 0 : 1

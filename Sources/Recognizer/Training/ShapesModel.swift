@@ -4,9 +4,12 @@ import Foundation
 /// fixtures: SAM config A (sam_a), CLIP A (clip_a) with the shape/colour words' token
 /// rows filled from clip_shapes_tokens (clip_a's rows for them are zero, which makes the
 /// four class names embed identically), the BPE vocabulary, and optionally a head (e.g.
-/// the committed head_shapes.safetensors) with model.json and vocabulary.txt.
+/// the committed head_shapes.safetensors) with model.json and vocabulary.txt. model.json
+/// carries the head's calibrated acceptance threshold, `"acceptance": {"min_score": S}`
+/// (the best class's sigmoid), from `minScore` or else from the head's calibration file
+/// next to it (head_shapes.json for head_shapes.safetensors: `acceptance.min_score`).
 public enum ShapesModel {
-    public static func assemble(fixtures: String, out: String, head: String? = nil) throws(RecognizerError) {
+    public static func assemble(fixtures: String, out: String, head: String? = nil, minScore: Double? = nil) throws(RecognizerError) {
         let fm = FileManager.default
         do { try fm.createDirectory(atPath: out, withIntermediateDirectories: true) } catch { throw RecognizerError("\(out): cannot create (\(error.localizedDescription))") }
         func link(_ src: String, _ dst: String) throws(RecognizerError) {
@@ -19,9 +22,10 @@ public enum ShapesModel {
         try link(fixtures + "/bpe_simple_vocab_16e6.txt.gz", "bpe_simple_vocab_16e6.txt.gz")
         if let head {
             try link(head, "head.safetensors")
-            let json = #"{"head_heads": 8, "variant": "shapes demo: SAM A + CLIP A (shape word rows) + trained head"}"#
+            var settings: [String: Any] = ["head_heads": 8, "variant": "shapes demo: SAM A + CLIP A (shape word rows) + trained head"]
+            if let s = minScore ?? calibration(head: head) { settings["acceptance"] = ["min_score": s] }
             do {
-                try (json + "\n").write(toFile: out + "/model.json", atomically: true, encoding: .utf8)
+                try JSONSerialization.data(withJSONObject: settings, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: out + "/model.json"))
                 try (ShapesDataset.classes.joined(separator: "\n") + "\n").write(toFile: out + "/vocabulary.txt", atomically: true, encoding: .utf8)
             } catch { throw RecognizerError("\(out): cannot write model.json (\(error.localizedDescription))") }
         }
@@ -36,5 +40,13 @@ public enum ShapesModel {
         for (r, id) in ids.enumerated() { table.data.replaceSubrange((id * w)..<((id + 1) * w), with: rows.data[(r * w)..<((r + 1) * w)]) }
         tensors["token_embedding.weight"] = table
         do { try writeSafeTensors(tensors, metadata: ["note": "clip_a + clip_shapes_tokens rows"], to: out + "/clip.safetensors") } catch { throw RecognizerError("\(out)/clip.safetensors: cannot write (\(error))") }
+    }
+
+    /// `acceptance.min_score` of the calibration file beside a head (X.json for X.safetensors), if any.
+    public static func calibration(head: String) -> Double? {
+        let path = (head.hasSuffix(".safetensors") ? String(head.dropLast(".safetensors".count)) : head) + ".json"
+        guard let d = FileManager.default.contents(atPath: path), let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any],
+              let a = o["acceptance"] as? [String: Any], let v = a["min_score"] as? NSNumber else { return nil }
+        return v.doubleValue
     }
 }

@@ -125,16 +125,9 @@ public struct ClassificationReport: Sendable {
     }
 
     /// The head on cached features, `imagesPerBatch` images at a time.
+    /// Only the annotated objects' rows count (extra boxes are `ScoreReport`'s).
     public static func evaluate(_ p: HeadParameters, _ objective: HeadObjective, _ samples: [CachedFeatures], imagesPerBatch: Int = 16) throws(RecognizerError) -> ClassificationReport {
-        var rows: [Float] = [], labels: [Int] = []
-        var i = 0
-        while i < samples.count {
-            let part = Array(samples[i..<min(samples.count, i + imagesPerBatch)])
-            let b = try HeadTrainer.batch(part)
-            rows += objective.logits(p, b).data
-            labels += b.targets
-            i += imagesPerBatch
-        }
-        return ClassificationReport(logits: Tensor(shape: [labels.count, objective.text.shape[0]], data: rows), labels: labels)
+        let s = try BoxLogits(p, objective, samples, imagesPerBatch: imagesPerBatch)
+        return ClassificationReport(logits: s.rows(of: .object), labels: s.labels(of: .object))
     }
 }

@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+@testable import Recognizer
+
+/// make-shapes' variety options: the default style is the original stream; resolutions,
+/// scaled sizes, overlaps and visible-pixel boxes otherwise.
+@Suite("Training: shapes variety")
+struct TrainingShapesVarietyTests {
+    static func isClass(_ l: Int, _ p: (Int, Int, Int)) -> Bool {
+        switch l {
+        case 0: return p.0 > 180 && p.1 < 90
+        case 1: return p.2 > 180 && p.0 < 90
+        case 2: return p.1 > 140 && p.0 < 90
+        default: return p.0 > 200 && p.1 > 170 && p.2 < 90
+        }
+    }
+
+    @Test("default style = the original pictures; varied: resolution in range, sizes scaled, overlaps, boxes tight on the visible pixels")
+    func variety() {
+        let a = ShapesDataset.picture(seed: 11, index: 3, style: ShapesStyle()), b = ShapesDataset.picture(seed: 11, index: 3)
+        #expect(a.rgb == b.rgb && a.boxes == b.boxes && a.labels == b.labels)
+        let style = ShapesStyle(resolution: 224...640, variedBackgrounds: true, overlap: true, scaleSizes: true)
+        var overlapping = 0, sides = Set<Int>(), maxCount = 0
+        for i in 0..<40 {
+            let p = ShapesDataset.picture(seed: 6, index: i, maxShapes: 5, sizes: 56...110, style: style)
+            let q = ShapesDataset.picture(seed: 6, index: i, maxShapes: 5, sizes: 56...110, style: style)
+            #expect(p.rgb == q.rgb && p.boxes == q.boxes)
+            #expect((224...640).contains(p.width) && (224...640).contains(p.height) && p.rgb.count == p.width * p.height * 3)
+            sides.insert(p.width / 100)
+            #expect(!p.labels.isEmpty && p.labels.count <= 5 && p.boxes.count == p.labels.count)
+            maxCount = max(maxCount, p.labels.count)
+            let f = Double(min(p.width, p.height)) / 224
+            for (k, (box, l)) in zip(p.boxes, p.labels).enumerated() {
+                #expect(box[0] >= 0 && box[1] >= 0 && box[2] <= Float(p.width) && box[3] <= Float(p.height))
+                // at most the scaled largest size; the left and right columns hold a pixel of the class colour
+                #expect(Double(box[2] - box[0]) <= 110 * f + 1 && Double(box[3] - box[1]) <= 110 * f + 1)
+                for x in [Int(box[0]), Int(box[2]) - 1] {
+                    let hit = (Int(box[1])..<Int(box[3])).contains { y in
+                        let o = (y * p.width + x) * 3
+                        return Self.isClass(l, (Int(p.rgb[o]), Int(p.rgb[o + 1]), Int(p.rgb[o + 2])))
+                    }
+                    #expect(hit, "picture \(i) box \(k) (\(ShapesDataset.classes[l])) column \(x)")
+                }
+                for other in p.boxes[(k + 1)...] where boxIntersection(box, other) > 0 { overlapping += 1 }
+            }
+        }
+        #expect(overlapping > 0 && sides.count >= 4 && maxCount == 5, "overlaps \(overlapping), sides \(sides), max \(maxCount)")
+        // without overlap, boxes keep apart
+        for i in 0..<20 {
+            let p = ShapesDataset.picture(seed: 6, index: i, maxShapes: 5, sizes: 56...110, style: ShapesStyle(resolution: 224...640, scaleSizes: true))
+            for (k, box) in p.boxes.enumerated() { for other in p.boxes[(k + 1)...] { #expect(boxIntersection(box, other) == 0) } }
+        }
+    }
+}
