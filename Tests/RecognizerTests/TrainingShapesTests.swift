@@ -86,15 +86,20 @@ struct TrainingShapesTests {
         #expect(acc >= 0.9, "held-out top-1 \(acc) over \(total) boxes")
     }
 
-    @Test("ShapesModel.assemble writes head_shapes.json's calibrated min_score into model.json; the committed head rejects background at it (sigmoid scoring)")
+    @Test("ShapesModel.assemble writes head_shapes.json's video min_score into model.json; the committed head rejects background at the still-picture one (sigmoid scoring)")
     func committedHeadAcceptance() throws {
         let dir = try Self.shapesModel(head: "head_shapes.safetensors")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let calibration = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("head_shapes.json")))) as? [String: Any])
         let minScore = try #require((calibration["acceptance"] as? [String: Any])?["min_score"] as? Double)
+        let videoScore = try #require((calibration["video_acceptance"] as? [String: Any])?["min_score"] as? Double)
         let settings = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/model.json"))) as? [String: Any])
-        #expect((settings["acceptance"] as? [String: Any])?["min_score"] as? Double == minScore && settings["head_heads"] as? Int == 8)
+        // The model directory plays video: its model.json takes the video calibration.
+        #expect((settings["acceptance"] as? [String: Any])?["min_score"] as? Double == videoScore)
+        #expect((settings["head"] as? [String: Any])?["num_heads"] as? Int == 8)
         #expect(ShapesModel.calibration(head: Fixtures.path("head_shapes.safetensors")) == minScore)
+        #expect(ShapesModel.calibration(head: Fixtures.path("head_shapes.safetensors"), key: "video_acceptance") == videoScore)
+        #expect(try ModelDirectory(path: dir).settings.acceptance.minScore == Float(videoScore))
         let model = try ModelDirectory(path: dir)
         let rec = try RegionRecognizer(model: model, kind: .regionspot, vocabulary: try Self.embeddings(model))
         rec.scoring = .sigmoid

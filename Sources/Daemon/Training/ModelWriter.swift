@@ -25,7 +25,12 @@ struct ModelWriter {
         }
         var settings: [String: Any] = [:]
         if let d = fm.contents(atPath: baseDir + "/model.json"), let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any] { settings = o }
-        settings["head_heads"] = heads
+        // The loader reads head.num_heads (a "head_heads" key was written here before and
+        // read by nothing).
+        var head = settings["head"] as? [String: Any] ?? [:]
+        head["num_heads"] = heads
+        settings["head"] = head
+        settings["head_heads"] = nil
         settings["variant"] = nil
         settings["trained_categories"] = categories.joined(separator: ",")
         try JSONSerialization.data(withJSONObject: settings, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: out + "/model.json"))

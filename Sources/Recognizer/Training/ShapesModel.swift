@@ -7,7 +7,9 @@ import Foundation
 /// the committed head_shapes.safetensors) with model.json and vocabulary.txt. model.json
 /// carries the head's calibrated acceptance threshold, `"acceptance": {"min_score": S}`
 /// (the best class's sigmoid), from `minScore` or else from the head's calibration file
-/// next to it (head_shapes.json for head_shapes.safetensors: `acceptance.min_score`).
+/// next to it (head_shapes.json for head_shapes.safetensors): its video calibration
+/// (`video_acceptance.min_score`: the model directory plays video) when it has one, else
+/// the still-picture one (`acceptance.min_score`).
 public enum ShapesModel {
     public static func assemble(fixtures: String, out: String, head: String? = nil, minScore: Double? = nil) throws(RecognizerError) {
         let fm = FileManager.default
@@ -22,8 +24,8 @@ public enum ShapesModel {
         try link(fixtures + "/bpe_simple_vocab_16e6.txt.gz", "bpe_simple_vocab_16e6.txt.gz")
         if let head {
             try link(head, "head.safetensors")
-            var settings: [String: Any] = ["head_heads": 8, "variant": "shapes demo: SAM A + CLIP A (shape word rows) + trained head"]
-            if let s = minScore ?? calibration(head: head) { settings["acceptance"] = ["min_score": s] }
+            var settings: [String: Any] = ["head": ["num_heads": 8], "variant": "shapes demo: SAM A + CLIP A (shape word rows) + trained head"]
+            if let s = minScore ?? calibration(head: head, key: "video_acceptance") ?? calibration(head: head) { settings["acceptance"] = ["min_score": s] }
             do {
                 try JSONSerialization.data(withJSONObject: settings, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: out + "/model.json"))
                 try (ShapesDataset.classes.joined(separator: "\n") + "\n").write(toFile: out + "/vocabulary.txt", atomically: true, encoding: .utf8)
@@ -42,11 +44,12 @@ public enum ShapesModel {
         do { try writeSafeTensors(tensors, metadata: ["note": "clip_a + clip_shapes_tokens rows"], to: out + "/clip.safetensors") } catch { throw RecognizerError("\(out)/clip.safetensors: cannot write (\(error))") }
     }
 
-    /// `acceptance.min_score` of the calibration file beside a head (X.json for X.safetensors), if any.
-    public static func calibration(head: String) -> Double? {
+    /// `KEY.min_score` of the calibration file beside a head (X.json for X.safetensors), if any:
+    /// `acceptance` (still pictures) or `video_acceptance`.
+    public static func calibration(head: String, key: String = "acceptance") -> Double? {
         let path = (head.hasSuffix(".safetensors") ? String(head.dropLast(".safetensors".count)) : head) + ".json"
         guard let d = FileManager.default.contents(atPath: path), let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any],
-              let a = o["acceptance"] as? [String: Any], let v = a["min_score"] as? NSNumber else { return nil }
+              let a = o[key] as? [String: Any], let v = a["min_score"] as? NSNumber else { return nil }
         return v.doubleValue
     }
 }
