@@ -1,4 +1,4 @@
-// Motion proposals (issue 6, "motion"): boxes around the moving regions of a frame, from
+// Motion proposals: boxes around the moving regions of a frame, from
 // the codec's motion vectors or from the difference of two decoded pictures.
 //
 // API (all boxes xyxy in source pixels):

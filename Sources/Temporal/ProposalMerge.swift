@@ -1,4 +1,4 @@
-// Proposal merging (issue 6, "merging"): the boxes of every source for one keyframe ->
+// Proposal merging: the boxes of every source for one keyframe ->
 // one de-duplicated, capped, source-tagged list for the recognizer. Pure function.
 //
 // API (boxes xyxy in source pixels):

@@ -1,4 +1,4 @@
-// Which proposal sources run on a keyframe (issue 6, "defaults" / "everything mode").
+// Which proposal sources run on a keyframe.
 //
 // API:
 //   var s = ProposalSchedule(sources: [.tracked, .motion, .everything], everythingInterval: 60)

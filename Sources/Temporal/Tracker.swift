@@ -7,7 +7,7 @@
 
 public struct Tracker: Sendable {
     public var config: TrackerConfig
-    public private(set) var vocabulary: Vocabulary?
+    public private(set) var vocabulary: TrackerVocabulary?
     public internal(set) var tracks: [Track] = []
     /// Next id to hand out (ids are never reused).
     public private(set) var nextID: UInt64 = 1
@@ -23,7 +23,7 @@ public struct Tracker: Sendable {
     var keyframesSeen = 0
     var scratch = MotionScratch()
 
-    public init(config: TrackerConfig = TrackerConfig(), vocabulary: Vocabulary? = nil) {
+    public init(config: TrackerConfig = TrackerConfig(), vocabulary: TrackerVocabulary? = nil) {
         self.config = config
         self.vocabulary = vocabulary
     }
@@ -159,7 +159,7 @@ public struct Tracker: Sendable {
 
     /// Switches to a new vocabulary and re-scores every live track from its stored
     /// semantic embedding (no encoder run). Tracks without an embedding lose their label.
-    public mutating func setVocabulary(_ v: Vocabulary) {
+    public mutating func setVocabulary(_ v: TrackerVocabulary) {
         vocabulary = v
         for t in tracks.indices where tracks[t].state != .ended {
             if let e = tracks[t].embedding, let p = v.probabilities(for: e) {

@@ -3,8 +3,8 @@ import Testing
 
 @Suite struct LabelTests {
     let dim = 8
-    func vocab(_ names: [String], _ rows: [[Float]]) throws -> Vocabulary {
-        try Vocabulary(names: names, embeddings: rows.flatMap { $0 }, dim: dim, scale: 20)
+    func vocab(_ names: [String], _ rows: [[Float]]) throws -> TrackerVocabulary {
+        try TrackerVocabulary(names: names, embeddings: rows.flatMap { $0 }, dim: dim, scale: 20)
     }
 
     @Test func oneNoisyKeyframeDoesNotFlipTheLabel() throws {
@@ -40,6 +40,6 @@ import Testing
     }
 
     @Test func vocabularyRejectsBadShape() {
-        #expect(throws: Vocabulary.Error.self) { try Vocabulary(names: ["a", "b"], embeddings: [1, 2, 3], dim: 2, scale: 1) }
+        #expect(throws: TrackerVocabulary.Error.self) { try TrackerVocabulary(names: ["a", "b"], embeddings: [1, 2, 3], dim: 2, scale: 1) }
     }
 }

@@ -2,7 +2,7 @@ import Testing
 @testable import Temporal
 
 @Suite struct RecognitionPolicyTests {
-    func v() throws -> Vocabulary { try Vocabulary(names: ["a", "b"], embeddings: token(0) + token(1), dim: 8, scale: 20) }
+    func v() throws -> TrackerVocabulary { try TrackerVocabulary(names: ["a", "b"], embeddings: token(0) + token(1), dim: 8, scale: 20) }
 
     @Test func reasonsToReRecognize() throws {
         var c = TrackerConfig()

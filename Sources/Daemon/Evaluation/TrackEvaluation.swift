@@ -87,7 +87,7 @@ enum TrackEvaluation {
         var tokens: [Int: [Float]] = [:]
         for id in objectIDs.sorted() { tokens[id] = randomUnit(noise.tokenDim, &rng) }
         let classVectors = (0..<SyntheticScene.classCount).map { _ in randomUnit(noise.tokenDim, &rng) }
-        let vocab = try! Vocabulary(names: (0..<SyntheticScene.classCount).map { "class\($0)" },
+        let vocab = try! TrackerVocabulary(names: (0..<SyntheticScene.classCount).map { "class\($0)" },
                                     embeddings: classVectors.flatMap { $0 }, dim: noise.tokenDim, scale: 20)
         var tracker = Tracker(config: trackerConfig(motionVectors: motionVectors), vocabulary: vocab)
         var pairs: [(track: UInt64, object: Int)] = []

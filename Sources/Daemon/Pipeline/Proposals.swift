@@ -1,4 +1,4 @@
-// The daemon's side of issue 6: turns each source's output into Temporal's
+// The daemon's side of the proposal sources: turns each source's output into Temporal's
 // `ProposalCandidate`s (boxes xyxy in source pixels, tagged with their source) so the
 // keyframe step can call `ProposalMerge.merge`. One function per source; the schedule
 // (`ProposalSchedule`, Temporal) decides which sources run on a keyframe.

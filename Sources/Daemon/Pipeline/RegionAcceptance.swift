@@ -12,7 +12,7 @@
 //
 // Class probabilities for labels are the softmax over the vocabulary's logits only
 // (background columns excluded), the same rule the tracker's re-scoring uses
-// (Temporal.Vocabulary.probabilities), so a label never depends on the background list.
+// (TrackerVocabulary.probabilities), so a label never depends on the background list.
 import Foundation
 import Recognizer
 

@@ -328,7 +328,7 @@ final class StreamPipeline: @unchecked Sendable {
             let tags = r.boxes.map { $0.source == .tracked ? $0.tag.flatMap { UInt64($0) } : nil }
             seen = LatencyCompensation.carry(seen, trackTags: tags, then: r.tracks, now: LatencyCompensation.boxes(tracker.liveTracks))
         }
-        var props: [TrackerProposal] = []
+        var props: [Proposal] = []
         for (i, reg) in r.regions.enumerated() {
             let v = i < r.verdicts.count ? r.verdicts[i] : nil
             if let reason = v?.reason {
@@ -336,7 +336,7 @@ final class StreamPipeline: @unchecked Sendable {
                 continue
             }
             metrics?.regionsAccepted.inc()
-            props.append(TrackerProposal(box: seen[i], score: 1, regionToken: reg.regionToken, embedding: reg.embedding,
+            props.append(Proposal(box: seen[i], score: 1, regionToken: reg.regionToken, embedding: reg.embedding,
                                          classScores: v?.probabilities ?? reg.scores, source: ProposalSource(r.boxes[i].source).rawValue))
         }
         tracker.update(frame: info, proposals: props)

@@ -4,7 +4,7 @@
 // without running any encoder.
 
 /// Class text embeddings and the CLIP logit scale.
-public struct Vocabulary: Sendable, Equatable {
+public struct TrackerVocabulary: Sendable, Equatable {
     public let names: [String]
     /// (C, D) row-major, each row L2-normalized on init.
     public let embeddings: [Float]
@@ -17,7 +17,7 @@ public struct Vocabulary: Sendable, Equatable {
         public var description: String {
             switch self {
             case let .shape(n, v, d):
-                return "Vocabulary: \(v) embedding values are not \(n) classes x \(d) dims"
+                return "TrackerVocabulary: \(v) embedding values are not \(n) classes x \(d) dims"
             }
         }
     }
