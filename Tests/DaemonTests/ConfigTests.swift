@@ -1,4 +1,5 @@
 import Foundation
+import Recognizer
 import Testing
 @testable import Daemon
 
@@ -140,6 +141,28 @@ struct ConfigTests {
             #expect(error.problems.count == 1 && error.problems[0].description.hasPrefix("/etc/x.yaml:4: limits.frame_queu: unknown key; allowed here: publish_queue,"))
             #expect(!error.description.contains("frame_queue"))
         }
+    }
+
+    @Test("models.acceptance overrides and keyframes.on_demand: read, defaults, and bad values named")
+    func acceptanceAndOnDemand() throws {
+        let c = try ConfigLoader.parse(yaml: """
+            models: {directory: /m, acceptance: {min_score: 0.2, min_mask_iou: 0.7, min_proposal_score: 0.4, background: [grass, wall]}}
+            vocabulary: [person]
+            streams: [{id: a, url: "rtsp://h/x", keyframes: {on_demand: false}}, {id: b, url: "rtsp://h/y"}]
+            """, file: "/etc/x.yaml", checkFiles: false)
+        #expect(c.acceptance.minScore == 0.2 && c.acceptance.minMaskIoU == 0.7 && c.acceptance.minProposalScore == 0.4)
+        #expect(c.acceptance.background == ["grass", "wall"])
+        #expect(c.acceptance.settings == AcceptanceSettings(minScore: 0.2, minMaskIoU: 0.7, background: ["grass", "wall"]))
+        #expect(c.streams[0].keyframes.onDemand == false && c.streams[1].keyframes.onDemand == true)
+        let error = try #require(throws: ConfigError.self) {
+            try ConfigLoader.parse(yaml: """
+                models: {directory: /m, acceptance: {min_score: 1.5, colour: red}}
+                vocabulary: [person]
+                streams: [{id: a, url: "rtsp://h/x", keyframes: {on_demand: sometimes}}]
+                """, file: "/x.yaml", checkFiles: false)
+        }
+        #expect(Set(error.problems.map(\.path)) == ["models.acceptance.min_score", "models.acceptance.colour", "streams[0].keyframes.on_demand"])
+        #expect(error.problems.allSatisfy { $0.line == 1 || $0.line == 3 })
     }
 
     @Test("missing required sections are named")

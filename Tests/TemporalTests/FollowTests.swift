@@ -31,4 +31,21 @@ struct FollowTests {
         #expect(u.follow([box(130, 100, 50, 50)]) == 0)  // IoU 0.25 < 0.5
         #expect(u.liveTracks[0].box == box(100, 100, 50, 50))
     }
+
+    @Test("reanchor on a keyframe without encoders: matched tracks move, nothing is born, only tracks said gone miss")
+    func reanchor() {
+        var t = tracker([box(100, 100, 50, 50), box(400, 100, 50, 50), box(250, 250, 50, 50)])
+        let ids = t.liveTracks.map(\.id)
+        let moved = t.reanchor(frame: frameInfo(30), boxes: [box(110, 100, 50, 50), box(600, 300, 40, 40)],
+                               gone: { $0.id == ids[1] })
+        #expect(moved == [ids[0]])
+        #expect(t.liveTracks.count == 3)  // the unmatched box at 600,300 starts nothing
+        #expect(t.liveTracks.first { $0.id == ids[0] }?.box == box(110, 100, 50, 50))
+        #expect(t.liveTracks.first { $0.id == ids[1] }?.misses == 1)
+        #expect(t.liveTracks.first { $0.id == ids[2] }?.misses == 0)
+        #expect(t.liveTracks.first { $0.id == ids[0] }?.lastInferredFrame == nil)  // box only: no recognition folded in
+        // missed again: lost (not published), then ended
+        t.reanchor(frame: frameInfo(60), boxes: [], gone: { $0.id == ids[1] })
+        #expect(t.regions().map(\.trackID).contains(ids[1]) == false)
+    }
 }

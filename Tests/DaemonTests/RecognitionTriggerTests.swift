@@ -1,0 +1,41 @@
+import Foundation
+import Temporal
+import Testing
+@testable import Daemon
+
+@Suite("Encoders on demand: the trigger")
+struct RecognitionTriggerTests {
+    func box(_ x: Float, _ y: Float, _ w: Float = 40, _ h: Float = 40) -> Box { Box(x1: x, y1: y, x2: x + w, y2: y + h) }
+    func inputs(_ f: (inout RecognitionTrigger.Inputs) -> Void) -> RecognitionTrigger.Inputs {
+        var i = RecognitionTrigger.Inputs(sinceRecognition: 1, maxInterval: 10)
+        f(&i)
+        return i
+    }
+
+    @Test("a quiet scene whose tracks are all explained rests the encoders until max_interval")
+    func rests() {
+        let tracked = inputs { $0.moving = [box(100, 100)]; $0.tracks = [box(102, 101)] }
+        #expect(RecognitionTrigger.decide(tracked).isEmpty)
+        #expect(RecognitionTrigger.decide(inputs { _ in }).isEmpty)
+        #expect(RecognitionTrigger.decide(inputs { $0.sinceRecognition = 10 }) == [.maxInterval])
+        #expect(RecognitionTrigger.decide(inputs { $0.sinceRecognition = nil }) == [.maxInterval])
+    }
+
+    @Test("every reason that holds, most important first")
+    func reasons() {
+        let all = inputs {
+            $0.sinceRecognition = 11; $0.everything = true; $0.external = true; $0.zones = true
+            $0.moving = [box(300, 300)]; $0.tracks = [box(100, 100)]; $0.tentative = true
+            $0.requests = [.stale, .neverRecognized, .stale]
+        }
+        #expect(RecognitionTrigger.decide(all) == [.maxInterval, .everything, .external, .zones, .newMotion, .tentative, .stale, .neverRecognized])
+        // a moving region a track holds badly (IoU < 0.5) asks too
+        #expect(RecognitionTrigger.decide(inputs { $0.moving = [box(100, 100)]; $0.tracks = [box(125, 100)] }) == [.newMotion])
+        #expect(RecognitionTrigger.decide(inputs { $0.requests = [.drift, .lowMargin] }) == [.drift, .lowMargin])
+    }
+
+    @Test("on_demand off: every keyframe the window allows")
+    func off() {
+        #expect(RecognitionTrigger.decide(inputs { $0.onDemand = false }) == [.everyKeyframe])
+    }
+}
