@@ -176,7 +176,13 @@ final class StreamPipeline: @unchecked Sendable {
         if wantsRecognition(frame) {
             lastCheckPTS = frame.pts
             let plan = proposals(frame, info: info)
-            let asked = trigger(plan, frame: frame).first
+            var reasons = trigger(plan, frame: frame)
+            // Codec keyframes stay the preferred recognition points: between them only
+            // max_interval and tracks asking run the encoders (as the window did before).
+            if config.keyframes.preferCodecKeyframes && !frame.isKeyframe {
+                reasons = reasons.filter { [.maxInterval, .neverRecognized, .drift, .lowMargin, .stale].contains($0) }
+            }
+            let asked = reasons.first
             // Nothing to recognize (no boxes, no everything pass) rests the encoders too.
             let why = plan.candidates.isEmpty && plan.everything == nil ? nil : asked
             options.onKeyframe?(why)
