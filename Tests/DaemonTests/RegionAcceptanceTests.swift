@@ -32,6 +32,8 @@ struct RegionAcceptanceTests {
     func defaults() {
         let open = RegionAcceptance(settings: AcceptanceSettings(), vocabularyCount: 3)
         #expect(open.judge(logits: [-50, -60, -70], maskIoU: 0, proposalScore: 0).accepted)
+        // 0 switches a check off: SAM's IoU head predicts below 0 on some boxes
+        #expect(open.judge(logits: [1, 0, 0], maskIoU: -0.08, proposalScore: 1).accepted)
     }
 
     @Test("model.json acceptance: values read, unknown keys and bad values named with the file")

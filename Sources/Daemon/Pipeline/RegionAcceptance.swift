@@ -57,9 +57,9 @@ struct RegionAcceptance: Sendable, Equatable {
         let probs = Self.softmax(vocab)
         let reason: Reason? =
             if logits.count > k, logits[k...].max()! > best { .background }
-            else if objectness < minScore { .lowScore }
-            else if maskIoU < minMaskIoU { .maskQuality }
-            else if proposalScore < minProposalScore { .proposalScore }
+            else if minScore > 0 && objectness < minScore { .lowScore }
+            else if minMaskIoU > 0 && maskIoU < minMaskIoU { .maskQuality }  // SAM's IoU head can go below 0
+            else if minProposalScore > 0 && proposalScore < minProposalScore { .proposalScore }
             else { nil }
         return Verdict(reason: reason, objectness: objectness, probabilities: probs)
     }

@@ -179,7 +179,7 @@ final class StreamPipeline: @unchecked Sendable {
             var reasons = trigger(plan, frame: frame)
             // Codec keyframes stay the preferred recognition points: between them only
             // max_interval and tracks asking run the encoders (as the window did before).
-            if config.keyframes.preferCodecKeyframes && !frame.isKeyframe {
+            if config.keyframes.onDemand && config.keyframes.preferCodecKeyframes && !frame.isKeyframe {
                 reasons = reasons.filter { [.maxInterval, .neverRecognized, .drift, .lowMargin, .stale].contains($0) }
             }
             let asked = reasons.first
