@@ -175,6 +175,8 @@ public final class StreamMetrics: Sendable {
     let regionsRejected: [String: CounterMetric]
     /// Keyframes that could not be recognized at all (conversion to RGB failed).
     public let keyframesFailed: CounterMetric
+    /// Tracked regions not published because a box or score was not finite.
+    public let regionsDropped: CounterMetric
     /// Keyframes the interval policy let through: encoders run (by first reason) or rested.
     let keyframesRun: [String: CounterMetric]
     public let keyframesRested: CounterMetric
@@ -210,6 +212,9 @@ public final class StreamMetrics: Sendable {
         regionsRejected = rejected
         keyframesFailed = registry.counter("regionspotd_keyframes_failed_total",
                                            help: "Keyframes that could not be recognized (picture conversion failed).", labels: l)
+        regionsDropped = registry.counter("regionspotd_regions_dropped_total",
+                                          help: "Tracked regions not published, by reason (a box or score that is not finite).",
+                                          labels: l + [("reason", "non_finite")])
         var run: [String: CounterMetric] = [:]
         for t in RecognitionTrigger.allCases {
             run[t.rawValue] = registry.counter("regionspotd_encoder_runs_total",

@@ -62,6 +62,8 @@ final class StreamPipeline: @unchecked Sendable {
     /// re-prompted only while the picture there still looks like it (a track whose object
     /// walked away must not confirm itself on the empty ground it left).
     private var appearance: [UInt64: [Float]] = [:]
+    /// A non-finite region was logged (once per stream).
+    private var loggedNonFinite = false
     /// Merges announced with the next published frame.
     private var pendingMerges: [TrackMergeEvent] = []
     /// Which proposal sources run on a keyframe (everything mode at its own cadence).
@@ -365,6 +367,16 @@ final class StreamPipeline: @unchecked Sendable {
             guard let label = r.labelName else { continue }
             let at = inferredAt[r.trackID] ?? (r.provenance.sourceFrame ?? frame.index, frame.pts)
             let box = [Double(r.box.x1), Double(r.box.y1), Double(r.box.x2), Double(r.box.y2)]
+            // A non-finite box or score is never published (the JSON writer would turn it
+            // into a plausible 0): dropped, counted, logged once per stream.
+            guard box.allSatisfy(\.isFinite), r.score.isFinite, r.top.allSatisfy({ $0.score.isFinite }) else {
+                metrics?.regionsDropped.inc()
+                if !loggedNonFinite {
+                    loggedNonFinite = true
+                    logger.error("stream \(config.id): track \(r.trackID) has a non-finite box or score; such regions are dropped (regionspotd_regions_dropped_total{reason=\"non_finite\"})")
+                }
+                continue
+            }
             records.append(RegionRecord(
                 trackID: r.trackID, box: box, label: label, score: Double(r.score),
                 top: r.top.compactMap { i in tracker.vocabulary.flatMap { i.index < $0.count ? LabelScore(label: $0.names[i.index], score: Double(i.score)) : nil } },
