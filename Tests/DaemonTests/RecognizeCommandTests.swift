@@ -101,4 +101,33 @@ struct RecognizeCommandTests {
             #expect(r.status != 0 && r.stderr.contains("--box \(outside): entirely outside the 300x200 image"), "\(r.stderr)")
         }
     }
+
+    @Test("models info and recognize refuse a model with a NaN weight, naming the file, the tensor and the index")
+    func nonFiniteWeight() throws {
+        let binary = try #require(Repo.binary)
+        let dir = TempDir()
+        defer { dir.remove() }
+        let model = dir.file("model")
+        try FileManager.default.createDirectory(atPath: model, withIntermediateDirectories: true)
+        for name in ["sam.safetensors", "clip.safetensors", "model.json", "bpe_simple_vocab_16e6.txt.gz"] {
+            let source = URL(fileURLWithPath: Self.fixtures + "/model_tiny/" + name).resolvingSymlinksInPath().path  // the fixtures are links
+            try FileManager.default.copyItem(atPath: source, toPath: model + "/" + name)
+        }
+        // head.safetensors with element 1234 of decoder.layers.0.linear1.weight (F16) set to NaN
+        var data = try Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/model_tiny/head.safetensors"))
+        let n = data.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        let header = try #require(try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + n))) as? [String: Any])
+        let entry = try #require(header["decoder.layers.0.linear1.weight"] as? [String: Any])
+        try #require(entry["dtype"] as? String == "F16")
+        let at = 8 + n + (try #require((entry["data_offsets"] as? [Int])?.first)) + 2 * 1234
+        data[at] = 0x00
+        data[at + 1] = 0x7E
+        try data.write(to: URL(fileURLWithPath: model + "/head.safetensors"))
+        let expected = "\(model)/head.safetensors: decoder.layers.0.linear1.weight: element 1234 is NaN"
+        var r = try Child.run(binary, ["models", "info", model], dir: dir)
+        #expect(r.status != 0 && r.stderr.contains("regionspotd models info: " + expected), "\(r.stderr)")
+        let png = try Self.fixtureImage(dir)
+        r = try Child.run(binary, ["recognize", png, "--weights", model, "--vocab", "a", "--box", "0,0,10,10"], env: ["CACHE_DIRECTORY": dir.file("cache")], dir: dir)
+        #expect(r.status != 0 && r.stderr.contains(expected), "\(r.stderr)")
+    }
 }
