@@ -64,4 +64,70 @@ struct RecognizeCommandTests {
         r = try Child.run(binary, ["models", "info", Self.fixtures + "/model_tiny"], dir: dir)
         #expect(r.status == 0 && r.stdout.contains("RegionSpot head: tokens 32 -> width 128, 3 layers, 8 heads, FFN 256, embed 32"), "\(r.stdout)")
     }
+
+    @Test("a box reaching past the image is clipped, reported clipped, and recognized as the clipped box; one outside is an error")
+    func clippedBoxes() throws {
+        let binary = try #require(Repo.binary)
+        let dir = TempDir()
+        defer { dir.remove() }
+        let png = try Self.fixtureImage(dir)  // 300x200
+        let base = ["recognize", png, "--weights", Self.fixtures + "/model_tiny", "--vocab", "person,car,bicycle"]
+        let env = ["CACHE_DIRECTORY": dir.file("cache")]
+        var r = try Child.run(binary, base + ["--json", "--box", "0,0,100000,100000", "--box=-20,50,120,150.5", "--box", "0,0,300,200"], env: env, dir: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let regions = try #require(obj["regions"] as? [[String: Any]])
+        try #require(regions.count == 3)
+        #expect(regions.map { $0["box"] as? [Double] } == [[0, 0, 300, 200], [0, 50, 120, 150.5], [0, 0, 300, 200]])
+        #expect(regions[0]["clipped_from"] as? [Double] == [0, 0, 100_000, 100_000])
+        #expect(regions[1]["clipped_from"] as? [Double] == [-20, 50, 120, 150.5])
+        #expect(regions[2]["clipped_from"] == nil)
+        // the recognizer used the clipped box: the same labels and scores as typing it
+        #expect(regions[0]["label"] as? String == regions[2]["label"] as? String)
+        #expect(regions[0]["score"] as? Double == regions[2]["score"] as? Double)
+        // the verdict output is unchanged by clipping
+        #expect(regions.allSatisfy { $0["accepted"] is Bool && $0["objectness"] is Double })
+
+        r = try Child.run(binary, base + ["--box", "0,0,100000,100000", "--box", "10,10,50,50"], env: env, dir: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3, "\(r.stdout)")
+        #expect(lines.dropFirst().first?.hasPrefix("[0,0,300,200] (clipped from 0,0,100000,100000) ") == true, "\(r.stdout)")
+        #expect(lines.last?.hasPrefix("[10,10,50,50] ") == true && lines.last?.contains("clipped") == false, "\(r.stdout)")
+        #expect(lines.dropFirst().allSatisfy { $0.contains("accepted") || $0.contains("would reject (") }, "\(r.stdout)")
+
+        for outside in ["400,10,500,100", "-50,-50,0,10", "10,200,20,300"] {
+            r = try Child.run(binary, base + ["--box", "10,10,50,50", "--box=\(outside)"], env: env, dir: dir)
+            #expect(r.status != 0 && r.stderr.contains("--box \(outside): entirely outside the 300x200 image"), "\(r.stderr)")
+        }
+    }
+
+    @Test("models info and recognize refuse a model with a NaN weight, naming the file, the tensor and the index")
+    func nonFiniteWeight() throws {
+        let binary = try #require(Repo.binary)
+        let dir = TempDir()
+        defer { dir.remove() }
+        let model = dir.file("model")
+        try FileManager.default.createDirectory(atPath: model, withIntermediateDirectories: true)
+        for name in ["sam.safetensors", "clip.safetensors", "model.json", "bpe_simple_vocab_16e6.txt.gz"] {
+            let source = URL(fileURLWithPath: Self.fixtures + "/model_tiny/" + name).resolvingSymlinksInPath().path  // the fixtures are links
+            try FileManager.default.copyItem(atPath: source, toPath: model + "/" + name)
+        }
+        // head.safetensors with element 1234 of decoder.layers.0.linear1.weight (F16) set to NaN
+        var data = try Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/model_tiny/head.safetensors"))
+        let n = data.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        let header = try #require(try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + n))) as? [String: Any])
+        let entry = try #require(header["decoder.layers.0.linear1.weight"] as? [String: Any])
+        try #require(entry["dtype"] as? String == "F16")
+        let at = 8 + n + (try #require((entry["data_offsets"] as? [Int])?.first)) + 2 * 1234
+        data[at] = 0x00
+        data[at + 1] = 0x7E
+        try data.write(to: URL(fileURLWithPath: model + "/head.safetensors"))
+        let expected = "\(model)/head.safetensors: decoder.layers.0.linear1.weight: element 1234 is NaN"
+        var r = try Child.run(binary, ["models", "info", model], dir: dir)
+        #expect(r.status != 0 && r.stderr.contains("regionspotd models info: " + expected), "\(r.stderr)")
+        let png = try Self.fixtureImage(dir)
+        r = try Child.run(binary, ["recognize", png, "--weights", model, "--vocab", "a", "--box", "0,0,10,10"], env: ["CACHE_DIRECTORY": dir.file("cache")], dir: dir)
+        #expect(r.status != 0 && r.stderr.contains(expected), "\(r.stderr)")
+    }
 }

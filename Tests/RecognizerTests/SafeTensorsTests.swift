@@ -61,33 +61,8 @@ struct SafeTensorsTests {
         #expect(throws: RecognizerError("m.safetensors: tensor 'a' has shape [1], expected [\"2\"]")) { try w.tensor("a", shape: [2]) }
     }
 
-    @Test("thousands of mutated and truncated headers never crash")
-    func fuzz() throws {
-        let good = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("sam_b.safetensors")))
-        let bytes = [UInt8](good.prefix(40_000))  // header + some data; truncation is one mutation
-        var r = SeededRandom(99)
-        var accepted = 0, rejected = 0
-        for i in 0..<3000 {
-            var m = bytes
-            switch i % 4 {
-            case 0: m = Array(m.prefix(Int((r.next() + 1) * 0.5 * Float(m.count))))
-            case 1:
-                for _ in 0..<(1 + i % 8) { m[Int((r.next() + 1) * 0.5 * Float(min(m.count, 9000) - 1))] = UInt8(truncatingIfNeeded: Int(r.next() * 1000)) }
-            case 2: m[Int((r.next() + 1) * 0.5 * 7)] = UInt8(truncatingIfNeeded: Int(r.next() * 1000))
-            default: m = (0..<Int((r.next() + 1) * 200)).map { _ in UInt8(truncatingIfNeeded: Int(r.next() * 1000)) }
-            }
-            do {
-                let st = try SafeTensors(name: "fuzz", bytes: m)
-                for n in st.names { _ = try? st.tensor(n) }
-                accepted += 1
-            } catch {
-                #expect(error.description.hasPrefix("fuzz"))
-                rejected += 1
-            }
-        }
-        #expect(rejected > 1000)
-        #expect(accepted + rejected == 3000)
-    }
+    // Mutations (truncations, header lengths, data, dtypes, shapes, offsets) and what each
+    // must produce: SafeTensorsMutationTests.
 
     @Test("the writer round-trips through the reader")
     func roundTrip() throws {

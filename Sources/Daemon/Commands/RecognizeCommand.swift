@@ -33,6 +33,10 @@ struct RecognizeCommand: AsyncParsableCommand {
     func recognize(_ boxList: [[Float]], _ kind: Recognizer.RecognizerKind) throws {
         do {
             let img = try decodeImage(path: image)
+            // Boxes are clipped to the image before recognizing and reported as clipped, so
+            // the output names the box the recognizer used, not the one typed.
+            let clipped = try Self.clip(boxList, typed: boxes, width: img.width, height: img.height)
+            let boxList = clipped.map(\.box)
             let model = try ModelDirectory(path: weights)
             let classes = try Recognizer.Vocabulary.load(vocab)
             // Background prompts (model.json acceptance.background) are scored with the
@@ -51,26 +55,48 @@ struct RecognizeCommand: AsyncParsableCommand {
             let verdicts = regions.map { acceptance.judge(logits: $0.logits, maskIoU: $0.iou, proposalScore: 1) }
             if let out = masks { try writeMaskOverlay(img, regions: regions, to: out) }
             if json {
-                let obj: [String: Any] = ["recognizer": kind.rawValue, "variant": model.variant, "regions": zip(regions, verdicts).map { r, a in
-                    ["box": r.box.map(Double.init), "label": r.label, "score": Double(r.score), "iou": Double(r.iou),
+                let obj: [String: Any] = ["recognizer": kind.rawValue, "variant": model.variant, "regions": zip(zip(regions, verdicts), clipped).map { ra, c in
+                    let (r, a) = ra
+                    var o: [String: Any] = ["box": r.box.map(Double.init), "label": r.label, "score": Double(r.score), "iou": Double(r.iou),
                      "objectness": Double(a.objectness), "accepted": a.accepted, "rejected_because": a.reason?.rawValue ?? NSNull(),
-                     "top": r.top.map { ["label": $0.label, "score": Double($0.score)] }] as [String: Any]
+                     "top": r.top.map { ["label": $0.label, "score": Double($0.score)] }]
+                    if let from = c.clippedFrom { o["clipped_from"] = from.map(Double.init) }
+                    return o
                 }]
                 let d = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
                 print(String(decoding: d, as: UTF8.self))
             } else {
                 print("\(model.variant), recognizer \(kind.rawValue), \(v.labels.count) classes")
-                for (r, a) in zip(regions, verdicts) {
+                for ((r, a), c) in zip(zip(regions, verdicts), clipped) {
                     let b = r.box.map { String(format: "%.0f", $0) }.joined(separator: ",")
+                    let note = c.clippedFrom.map { " (clipped from \($0.map { Self.number($0) }.joined(separator: ",")))" } ?? ""
                     let t = r.top.map { "\($0.label) \(String(format: "%.3f", $0.score))" }.joined(separator: ", ")
                     let verdict = a.reason.map { "would reject (\($0.rawValue))" } ?? "accepted"
-                    print("[\(b)] \(r.label) \(String(format: "%.3f", r.score))  iou \(String(format: "%.2f", r.iou))  objectness \(String(format: "%.3f", a.objectness)) \(verdict)  top: \(t)")
+                    print("[\(b)]\(note) \(r.label) \(String(format: "%.3f", r.score))  iou \(String(format: "%.2f", r.iou))  objectness \(String(format: "%.3f", a.objectness)) \(verdict)  top: \(t)")
                 }
             }
         } catch {
             FileHandle.standardError.write(Data("regionspotd recognize: \(error)\n".utf8))
             throw ExitCode(1)
         }
+    }
+
+    /// Each box clipped to the width x height image, with the box as typed when clipping
+    /// changed it; a box with nothing inside the image is an error naming it.
+    static func clip(_ boxList: [[Float]], typed: [String], width: Int, height: Int) throws -> [(box: [Float], clippedFrom: [Float]?)] {
+        let w = Float(width), h = Float(height)
+        return try zip(boxList, typed).map { b, s in
+            let c = [min(max(b[0], 0), w), min(max(b[1], 0), h), min(max(b[2], 0), w), min(max(b[3], 0), h)]
+            guard c[2] > c[0], c[3] > c[1] else {
+                throw RecognizerError("--box \(s): entirely outside the \(width)x\(height) image")
+            }
+            return (c, c == b ? nil : b)
+        }
+    }
+
+    /// A coordinate as typed: integers without a fraction.
+    static func number(_ x: Float) -> String {
+        x == x.rounded() && abs(x) < 1e9 ? String(Int(x)) : String(x)
     }
 
     /// A region's label and top list from the vocabulary classes only (background prompts,

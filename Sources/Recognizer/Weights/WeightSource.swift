@@ -54,7 +54,7 @@ public struct WeightSource: Sendable {
     public func has(_ name: String) -> Bool { locate(name) != nil }
 
     /// The tensor named `name` (official naming), checked against `shape` where given
-    /// (-1 matches any size).
+    /// (-1 matches any size) and refused when it holds a NaN or an infinity.
     public func tensor(_ name: String, shape: [Int]? = nil) throws(RecognizerError) -> Tensor {
         guard let (file, actual) = locate(name) else {
             throw RecognizerError("\(fileNames): missing tensor '\(name)'")
@@ -67,6 +67,9 @@ public struct WeightSource: Sendable {
                 throw RecognizerError("\(file.name): tensor '\(actual)' has shape \(t.shape), expected \(shape.map { $0 == -1 ? "*" : String($0) })")
             }
         }
+        // Every weight a model reads passes here once, at load: a NaN or an infinity is
+        // refused now rather than published as garbage later.
+        try t.checkFinite(file: file.name, tensor: actual)
         return t
     }
 
