@@ -27,17 +27,22 @@ struct StreamSupportTests {
         st.metrics.framesDecoded.inc(50)
         st.recognized(latency: 0.25)
         st.metrics.liveTracks.set(2)
+        st.metrics.keyframeRan(.newMotion); st.metrics.keyframeRan(.maxInterval)
+        st.metrics.keyframesRested.inc(3)
         usleep(100_000)
         let rates = st.publishRates()
         #expect(rates.decodedFPS > 50 && rates.decodedFPS < 600)
         #expect(rates.recognitionLatency == 0.25)
         #expect(rates.liveTracks == 2)
+        #expect(rates.encoderRuns == 2 && rates.encoderRests == 3)
+        #expect(st.publishRates().encoderRuns == 0)  // per interval: deltas of the counters
         var got: [[String: Any]] = []
         while let (_, payload) = sub.receive(timeoutMilliseconds: 500) {
             got.append(try JSONSerialization.jsonObject(with: Data(payload)) as! [String: Any])
             if got.count == 3 { break }
         }
         #expect(got.map { $0["event"] as? String } == ["state", "state", "rates"])
+        #expect((got[2]["rates"] as? [String: Any])?["encoder_runs"] as? Int == 2)
         #expect(got.map { $0["state"] as? String } == ["streaming", "reconnecting", "reconnecting"])
         #expect(got[1]["reason"] as? String == "EOF from rtsp://***@cam/x")
         #expect(st.summary == "cam1 reconnecting")

@@ -120,6 +120,7 @@ enum TailFormat {
                 return "\(time) \(topic) \(state): " + String(format: "%.1f fps decoded, %.1f published, %.2f recognitions/s",
                                                              num(r["decoded_fps"]), num(r["published_fps"]), num(r["recognitions_per_second"]))
                     + "\(lat), \(r["live_tracks"] ?? 0) tracks, \(r["recognitions_skipped"] ?? 0) skipped, \(r["frames_dropped"] ?? 0) dropped"
+                    + (r["encoder_runs"].map { ", encoders ran \($0) / rested \(r["encoder_rests"] ?? 0)" } ?? "")
             }
             return "\(time) \(topic) \(state)" + ((obj["reason"] as? String).map { ": \($0)" } ?? "")
         default:

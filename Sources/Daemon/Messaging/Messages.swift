@@ -12,7 +12,7 @@ import Glibc
 public enum SchemaVersion {
     public static let regions = "regionspotd/regions/1"
     public static let tracks = "regionspotd/tracks/2"
-    public static let status = "regionspotd/status/1"
+    public static let status = "regionspotd/status/2"
     public static let externalBoxes = "regionspotd/external-boxes/1"
 }
 
@@ -149,6 +149,9 @@ public struct StreamRates: Codable, Sendable, Equatable {
     public var recognitionsPerSecond: Double
     public var recognitionsSkipped: Int
     public var framesDropped: Int
+    /// Keyframes looked at in the interval on which the encoders ran / rested (on demand).
+    public var encoderRuns: Int
+    public var encoderRests: Int
     public var liveTracks: Int
     /// Last recognition's latency in seconds.
     public var recognitionLatency: Double?
@@ -157,16 +160,20 @@ public struct StreamRates: Codable, Sendable, Equatable {
         case interval, decodedFPS = "decoded_fps", publishedFPS = "published_fps"
         case recognitionsPerSecond = "recognitions_per_second", recognitionsSkipped = "recognitions_skipped"
         case framesDropped = "frames_dropped", liveTracks = "live_tracks", recognitionLatency = "recognition_latency"
+        case encoderRuns = "encoder_runs", encoderRests = "encoder_rests"
     }
 
     public init(interval: Double, decodedFPS: Double, publishedFPS: Double, recognitionsPerSecond: Double,
-                recognitionsSkipped: Int, framesDropped: Int, liveTracks: Int, recognitionLatency: Double?) {
+                recognitionsSkipped: Int, framesDropped: Int, encoderRuns: Int = 0, encoderRests: Int = 0,
+                liveTracks: Int, recognitionLatency: Double?) {
         self.interval = jsonFinite(interval)
         self.decodedFPS = jsonFinite(decodedFPS)
         self.publishedFPS = jsonFinite(publishedFPS)
         self.recognitionsPerSecond = jsonFinite(recognitionsPerSecond)
         self.recognitionsSkipped = recognitionsSkipped
         self.framesDropped = framesDropped
+        self.encoderRuns = encoderRuns
+        self.encoderRests = encoderRests
         self.liveTracks = liveTracks
         self.recognitionLatency = recognitionLatency.map(jsonFinite)
     }

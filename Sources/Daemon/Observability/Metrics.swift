@@ -227,6 +227,8 @@ public final class StreamMetrics: Sendable {
     }
 
     func keyframeRan(_ why: RecognitionTrigger) { keyframesRun[why.rawValue]?.inc() }
+    /// Keyframes on which the encoders ran, every reason.
+    var encoderRuns: UInt64 { keyframesRun.values.reduce(0) { $0 + $1.value } }
 
     func rejected(_ reason: RegionAcceptance.Reason) { regionsRejected[reason.rawValue]?.inc() }
 }

@@ -11,7 +11,7 @@ public final class StreamStatus: Sendable {
     private let publisher: Publisher?
     private let publishedRegions: CounterMetric
 
-    private struct Snapshot { var at: Double; var decoded: UInt64; var published: UInt64; var recognitions: UInt64; var skipped: UInt64; var dropped: UInt64 }
+    private struct Snapshot { var at: Double; var decoded: UInt64; var published: UInt64; var recognitions: UInt64; var skipped: UInt64; var dropped: UInt64; var runs: UInt64 = 0; var rests: UInt64 = 0 }
     private struct State {
         var state: StreamState = .connecting
         var reason: String?
@@ -56,7 +56,7 @@ public final class StreamStatus: Sendable {
         let now = Service.now()
         let snap = Snapshot(at: now, decoded: metrics.framesDecoded.value, published: publishedRegions.value,
                             recognitions: metrics.recognitions.value, skipped: metrics.recognitionsSkipped.value,
-                            dropped: metrics.framesDropped.value)
+                            dropped: metrics.framesDropped.value, runs: metrics.encoderRuns, rests: metrics.keyframesRested.value)
         let (rates, st) = state.withLock { s -> (StreamRates, StreamState) in
             let dt = max(1e-3, now - s.last.at)
             let r = StreamRates(interval: dt, decodedFPS: Double(snap.decoded &- s.last.decoded) / dt,
@@ -64,6 +64,7 @@ public final class StreamStatus: Sendable {
                                 recognitionsPerSecond: Double(snap.recognitions &- s.last.recognitions) / dt,
                                 recognitionsSkipped: Int(snap.skipped &- s.last.skipped),
                                 framesDropped: Int(snap.dropped &- s.last.dropped),
+                                encoderRuns: Int(snap.runs &- s.last.runs), encoderRests: Int(snap.rests &- s.last.rests),
                                 liveTracks: Int(metrics.liveTracks.value), recognitionLatency: s.lastLatency)
             s.last = snap
             s.lastRates = r
