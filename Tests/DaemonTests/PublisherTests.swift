@@ -97,7 +97,7 @@ struct PublisherTests {
         #expect(lines.count == 4)
         #expect(lines.contains("11:06:40.250 regions.cam1 frame 120 pts 4.800 [inferred] 2 regions: #7 person 0.91 [10,20,110,220] tracked; #9 car 0.00 [300,40,420,200] motion age 1.0s"))
         #expect(lines.contains("11:06:40.250 status.cam1 reconnecting: EOF from rtsp://***@cam/live"))
-        #expect(lines.contains("11:06:40.250 status.cam1 streaming: 25.0 fps decoded, 24.9 published, 0.50 recognitions/s, latency 0.300 s, 3 tracks, 1 skipped, 0 dropped"))
+        #expect(lines.contains("11:06:40.250 status.cam1 streaming: 25.0 fps decoded, 24.9 published, 0.50 recognitions/s, latency 0.300 s, 3 tracks, 1 skipped, 0 dropped, encoders ran 0 / rested 0"))
         #expect(!lines.contains { $0.contains("tracks.") })
         let expected = String(decoding: try MessageCoding.encode(Samples.track()), as: UTF8.self)
         #expect(raw.stdout == expected + "\n")
