@@ -49,8 +49,13 @@ public struct TrackerVocabulary: Sendable, Equatable {
                 logits[c] = scale * s
             }
         }
-        return softmax(logits)
+        return Self.probabilities(logits: logits)
     }
+
+    /// The rule that turns a region's class logits (scale x cosine) into the label
+    /// probabilities a track keeps: softmax over the classes. The pipeline scores fresh
+    /// recognitions with it too, so a re-scored track and a newly recognized one agree.
+    public static func probabilities(logits: [Float]) -> [Float] { softmax(logits) }
 }
 
 @inlinable

@@ -10,11 +10,12 @@
 //   proposal    the proposal's own score (an external detector's)          >= min_proposal_score
 //   background  the best class over vocabulary + background prompts is not a background one
 //
-// Class probabilities for labels are the softmax over the vocabulary's logits only
-// (background columns excluded), the same rule the tracker's re-scoring uses
-// (TrackerVocabulary.probabilities), so a label never depends on the background list.
+// Class probabilities for labels come from the vocabulary's logits only (background
+// columns excluded) through the rule the trackers re-score with
+// (TrackerVocabulary.probabilities(logits:)), so a label never depends on the background list.
 import Foundation
 import Recognizer
+import Temporal
 
 struct RegionAcceptance: Sendable, Equatable {
     enum Reason: String, CaseIterable, Sendable {
@@ -54,7 +55,7 @@ struct RegionAcceptance: Sendable, Equatable {
         let vocab = Array(logits[0..<k])
         let best = vocab.max()!
         let objectness = 1 / (1 + expf(-best))
-        let probs = Self.softmax(vocab)
+        let probs = TrackerVocabulary.probabilities(logits: vocab)
         let reason: Reason? =
             if logits.count > k, logits[k...].max()! > best { .background }
             else if minScore > 0 && objectness < minScore { .lowScore }
@@ -62,13 +63,5 @@ struct RegionAcceptance: Sendable, Equatable {
             else if minProposalScore > 0 && proposalScore < minProposalScore { .proposalScore }
             else { nil }
         return Verdict(reason: reason, objectness: objectness, probabilities: probs)
-    }
-
-    static func softmax(_ x: [Float]) -> [Float] {
-        guard let m = x.max() else { return [] }
-        var e = x.map { expf($0 - m) }
-        let s = e.reduce(0, +)
-        for i in e.indices { e[i] /= s }
-        return e
     }
 }
