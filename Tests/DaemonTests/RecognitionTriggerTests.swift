@@ -34,6 +34,18 @@ struct RecognitionTriggerTests {
         #expect(RecognitionTrigger.decide(inputs { $0.requests = [.drift, .lowMargin] }) == [.drift, .lowMargin])
     }
 
+    @Test("between codec keyframes (preferred) only max_interval and tracks asking count")
+    func betweenCodecKeyframes() {
+        let asked = inputs {
+            $0.sinceRecognition = 11; $0.everything = true; $0.external = true; $0.zones = true
+            $0.moving = [box(300, 300)]; $0.tentative = true; $0.requests = [.drift]
+            $0.betweenCodecKeyframes = true
+        }
+        #expect(RecognitionTrigger.decide(asked) == [.maxInterval, .drift])
+        #expect(RecognitionTrigger.decide(inputs { $0.moving = [box(300, 300)]; $0.betweenCodecKeyframes = true }).isEmpty)
+        #expect(RecognitionTrigger.decide(inputs { $0.onDemand = false; $0.betweenCodecKeyframes = true }) == [.everyKeyframe])
+    }
+
     @Test("on_demand off: every keyframe the window allows")
     func off() {
         #expect(RecognitionTrigger.decide(inputs { $0.onDemand = false }) == [.everyKeyframe])

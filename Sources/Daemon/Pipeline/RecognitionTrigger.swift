@@ -44,6 +44,9 @@ enum RecognitionTrigger: String, CaseIterable, Sendable {
         var tracks: [Box] = []
         var tentative = false
         var requests: [RecognitionReason] = []
+        /// Between codec keyframes while they are the preferred recognition points
+        /// (prefer_codec_keyframes): only max_interval and tracks asking count there.
+        var betweenCodecKeyframes = false
         /// A moving region is explained by a live track whose box it overlaps by this IoU;
         /// any other moving region (a new object, or one a track holds badly) asks.
         var explainedIoU: Float = 0.5
@@ -60,6 +63,15 @@ enum RecognitionTrigger: String, CaseIterable, Sendable {
         if i.moving.contains(where: { m in !i.tracks.contains { $0.iou(m) >= i.explainedIoU } }) { out.append(.newMotion) }
         if i.tentative { out.append(.tentative) }
         for r in i.requests.map(RecognitionTrigger.init) where !out.contains(r) { out.append(r) }
-        return out
+        return i.betweenCodecKeyframes ? out.filter(\.holdsBetweenCodecKeyframes) : out
+    }
+
+    /// max_interval and a track's own request hold on any frame; what the scene asks for
+    /// (new motion, zones, external boxes, everything) waits for the next codec keyframe.
+    var holdsBetweenCodecKeyframes: Bool {
+        switch self {
+        case .maxInterval, .neverRecognized, .drift, .lowMargin, .stale, .everyKeyframe: true
+        case .everything, .external, .zones, .newMotion, .tentative: false
+        }
     }
 }

@@ -62,6 +62,8 @@ final class StreamPipeline: @unchecked Sendable {
     /// re-prompted only while the picture there still looks like it (a track whose object
     /// walked away must not confirm itself on the empty ground it left).
     private var appearance: [UInt64: [Float]] = [:]
+    /// This frame's moving regions, computed at most once (follow and proposals share them).
+    private var movingNow: [MotionRegion]?
     /// A non-finite region was logged (once per stream).
     private var loggedNonFinite = false
     /// Merges announced with the next published frame.
@@ -154,9 +156,11 @@ final class StreamPipeline: @unchecked Sendable {
         metrics?.framesDecoded.inc()
         let time = options.clock(frame)
         let info = FrameInfo(index: frame.index, time: frame.pts, width: Float(frame.width), height: Float(frame.height))
-        if let yuv = frame.yuvSample(scale: Self.backgroundScale(frame)) {
-            background.update(yuv.bytes, width: yuv.width, height: yuv.height, scale: Float(Self.backgroundScale(frame)))
+        let scale = Self.backgroundScale(frame)
+        if let yuv = frame.yuvSample(scale: scale) {
+            background.update(yuv.bytes, width: yuv.width, height: yuv.height, scale: Float(scale))
         }
+        movingNow = nil
         let motion = frame.motionSamples.map { background.stillBackgroundZeroed($0) }
         tracker.propagate(to: info, motion: motion)
         if let motion { motionMemory.add(motion) }
@@ -165,7 +169,7 @@ final class StreamPipeline: @unchecked Sendable {
         // model's ~320 px); propagation carries the rest.
         if config.proposals.sources.contains(.motion), background.frames > background.config.warmupFrames,
            tracker.liveTracks.contains(where: { $0.state == .confirmed }) {
-            tracker.follow(background.regions().map(\.box))
+            tracker.follow(movingRegions().map(\.box))
         }
 
         var (done, vocab) = mailbox.withLock { () -> ([RecognitionResult], TrackerVocabulary?) in
@@ -178,22 +182,12 @@ final class StreamPipeline: @unchecked Sendable {
         if wantsRecognition(frame) {
             lastCheckPTS = frame.pts
             let plan = proposals(frame, info: info)
-            var reasons = trigger(plan, frame: frame)
-            // Codec keyframes stay the preferred recognition points: between them only
-            // max_interval and tracks asking run the encoders (as the window did before).
-            if config.keyframes.onDemand && config.keyframes.preferCodecKeyframes && !frame.isKeyframe {
-                reasons = reasons.filter { [.maxInterval, .neverRecognized, .drift, .lowMargin, .stale].contains($0) }
-            }
-            let asked = reasons.first
             // Nothing to recognize (no boxes, no everything pass) rests the encoders too.
-            let why = plan.candidates.isEmpty && plan.everything == nil ? nil : asked
+            let why = plan.candidates.isEmpty && plan.everything == nil ? nil : trigger(plan, frame: frame).first
             options.onKeyframe?(why)
             if let why { metrics?.keyframeRan(why) } else { metrics?.keyframesRested.inc() }
             if why == nil {
-                tracker.reanchor(frame: info, boxes: plan.moving, gone: { [background, appearance] t in
-                    guard let then = appearance[t.id], let now = background.thumbnail(t.box) else { return false }
-                    return BackgroundModel.difference(then, now) > Self.appearanceTolerance
-                })
+                tracker.reanchor(frame: info, boxes: plan.moving, gone: { self.lookChanged($0) })
                 for id in tracker.endedTrackIDs { appearance[id] = nil }
             } else {
                 lastRecognitionPTS = frame.pts
@@ -248,14 +242,35 @@ final class StreamPipeline: @unchecked Sendable {
     }
 
     /// Why this keyframe needs the encoders, most important first (empty: it does not).
+    /// Codec keyframes stay the preferred recognition points (prefer_codec_keyframes).
     private func trigger(_ plan: KeyframePlan, frame: VideoFrame) -> [RecognitionTrigger] {
-        let live = tracker.liveTracks.filter { $0.state == .confirmed || $0.state == .tentative }
+        let held = heldTracks
+        let k = config.keyframes
         return RecognitionTrigger.decide(RecognitionTrigger.Inputs(
-            onDemand: config.keyframes.onDemand, sinceRecognition: lastRecognitionPTS.map { frame.pts - $0 },
-            maxInterval: config.keyframes.maxInterval, everything: plan.everything != nil,
+            onDemand: k.onDemand, sinceRecognition: lastRecognitionPTS.map { frame.pts - $0 },
+            maxInterval: k.maxInterval, everything: plan.everything != nil,
             external: plan.candidates.contains { $0.source == .external }, zones: plan.candidates.contains { $0.source == .zone },
-            moving: plan.moving, tracks: live.map(\.box), tentative: live.contains { $0.state == .tentative },
-            requests: tracker.recognitionRequests().map(\.reason)))
+            moving: plan.moving, tracks: held.map(\.box), tentative: held.contains { $0.state == .tentative },
+            requests: tracker.recognitionRequests().map(\.reason),
+            betweenCodecKeyframes: k.preferCodecKeyframes && !frame.isKeyframe))
+    }
+
+    /// The background's moving regions of the current frame (computed once per frame).
+    private func movingRegions() -> [MotionRegion] {
+        if let m = movingNow { return m }
+        let m = background.regions()
+        movingNow = m
+        return m
+    }
+
+    /// Live tracks that hold an object now (confirmed or tentative; not lost).
+    private var heldTracks: [Track] { tracker.liveTracks.filter { $0.state == .confirmed || $0.state == .tentative } }
+
+    /// True when the picture inside the track's box no longer looks as when the track was
+    /// last matched (false when either thumbnail is missing: no evidence).
+    private func lookChanged(_ t: Track) -> Bool {
+        guard let then = appearance[t.id], let now = background.thumbnail(t.box) else { return false }
+        return BackgroundModel.difference(then, now) > Self.appearanceTolerance
     }
 
     /// Mean summed Y/U/V difference per thumbnail cell under which a track's box still
@@ -289,23 +304,18 @@ final class StreamPipeline: @unchecked Sendable {
             // While the background warms up (its first ~1.5 s) nothing moves for sure; a
             // picture without YUV planes has no background and uses the codec's vectors.
             let regions = background.frames > 0
-                ? background.regions()
+                ? movingRegions()
                 : MotionProposals.fromVectors(motionMemory.samples, width: info.width, height: info.height)
             // A region holding most of two or more live tracks is objects that touch or
             // cross: as one box it would drag a track over both. It is dropped, and those
             // tracks are re-prompted where they are.
-            let held = tracker.liveTracks.filter { $0.state == .confirmed || $0.state == .tentative }.map(\.box)
+            let held = heldTracks.map(\.box)
             moving = Proposals.motion(regions.filter { r in
                 held.filter { $0.area > 0 && $0.intersection(r.box) >= 0.5 * $0.area }.count < 2
             })
         }
         if run.contains(.tracked) {
-            let own = tracker.liveTracks.filter { $0.state == .confirmed || $0.state == .tentative }
-                .filter { t in !moving.contains { $0.box.iou(t.box) >= 0.2 } }
-                .filter { t in
-                    guard let then = appearance[t.id], let now = background.thumbnail(t.box) else { return true }
-                    return BackgroundModel.difference(then, now) <= Self.appearanceTolerance
-                }
+            let own = heldTracks.filter { t in !moving.contains { $0.box.iou(t.box) >= 0.2 } && !lookChanged(t) }
             c += Proposals.tracked(own.map { (Int($0.id), $0.box, Float(1)) })
         }
         if run.contains(.external), let external {
@@ -345,7 +355,7 @@ final class StreamPipeline: @unchecked Sendable {
             }
             metrics?.regionsAccepted.inc()
             props.append(Proposal(box: seen[i], score: 1, regionToken: reg.regionToken, embedding: reg.embedding,
-                                         classScores: v?.probabilities ?? reg.scores, source: ProposalSource(r.boxes[i].source).rawValue))
+                                  classScores: v?.probabilities ?? reg.scores, source: ProposalSource(r.boxes[i].source).rawValue))
         }
         tracker.update(frame: info, proposals: props)
         pendingMerges += tracker.mergedTracks
