@@ -71,8 +71,7 @@ extension Tracker {
         }
         // Misses and deaths.
         for ti in tracks.indices where !trackUsed[ti] && tracks[ti].state != .ended { registerMiss(ti, frame: frame) }
-        endedTrackIDs = tracks.filter { $0.state == .ended }.map(\.id)
-        tracks.removeAll { $0.state == .ended }
+        removeEndedTracks()
         // Births, except where live tracks already cover the proposal (a box around two
         // tracked objects that touch is not a third object).
         let liveBoxes = tracks.filter { $0.state != .ended }.map { visibleBox($0) }
@@ -86,6 +85,12 @@ extension Tracker {
         }
         self.frame = frame
         mergeDuplicates()
+    }
+
+    /// Ended tracks leave `tracks`; their ids are `endedTrackIDs` (announced once).
+    mutating func removeEndedTracks() {
+        endedTrackIDs = tracks.filter { $0.state == .ended }.map(\.id)
+        tracks.removeAll { $0.state == .ended }
     }
 
     /// A keyframe on which track `ti` was not seen: tentative tracks end, confirmed ones

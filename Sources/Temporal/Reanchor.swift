@@ -1,7 +1,7 @@
 // A keyframe on which the encoders do not run: moving regions still re-anchor the tracks
 // they measure (boxes only: no token, no label), so a track follows its object without an
-// encoder run. Nothing is born, nothing misses: without recognition there is no evidence
-// that a track's object is gone, only that some tracks moved.
+// encoder run. Nothing is born; a track misses only where the caller has evidence that its
+// object is gone (its picture changed and no region matched it).
 
 extension Tracker {
     /// Matches `boxes` (xyxy, source pixels) to confirmed tracks by IoU
@@ -32,8 +32,7 @@ extension Tracker {
         for ti in tracks.indices where tracks[ti].state == .confirmed && !matched.contains(tracks[ti].id) && gone(tracks[ti]) {
             registerMiss(ti, frame: frame)
         }
-        endedTrackIDs = tracks.filter { $0.state == .ended }.map(\.id)
-        tracks.removeAll { $0.state == .ended }
+        removeEndedTracks()
         self.frame = frame
         return matched
     }
