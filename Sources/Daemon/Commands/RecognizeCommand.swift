@@ -40,9 +40,12 @@ struct RecognizeCommand: AsyncParsableCommand {
             let model = try ModelDirectory(path: weights)
             let classes = try Recognizer.Vocabulary.load(vocab)
             // Background prompts (model.json acceptance.background) are scored with the
-            // vocabulary so the verdict can use them; labels come from the vocabulary only.
-            let background = model.settings.acceptance.background ?? []
-            let v = try Recognizer.Vocabulary(labels: classes.labels + background, names: classes.names + background.map { [$0] })
+            // vocabulary so the verdict can use them, chosen as the daemon chooses them (a
+            // name the vocabulary asks for is not background); labels come from the
+            // vocabulary only.
+            let entries = zip(classes.labels, classes.names).map { VocabularyEntry(label: $0, names: $1) }
+            let background = RecognitionEngine.backgroundEntries(model.settings.acceptance.background ?? [], vocabulary: entries)
+            let v = try Recognizer.Vocabulary(labels: classes.labels + background.map(\.label), names: classes.names + background.map(\.names))
             let emb = try VocabularyEmbedder.embed(v, text: model.text, tokenizer: try model.tokenizer(), textWeightsHash: model.text.weightsHash,
                                                    cacheDirectory: VocabularyEmbedder.defaultCacheDirectory)
             let rec = try RegionRecognizer(model: model, kind: kind, vocabulary: emb)
@@ -66,7 +69,7 @@ struct RecognizeCommand: AsyncParsableCommand {
                 let d = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
                 print(String(decoding: d, as: UTF8.self))
             } else {
-                print("\(model.variant), recognizer \(kind.rawValue), \(v.labels.count) classes")
+                print("\(model.variant), recognizer \(kind.rawValue), \(classes.labels.count) classes")
                 for ((r, a), c) in zip(zip(regions, verdicts), clipped) {
                     let b = r.box.map { String(format: "%.0f", $0) }.joined(separator: ",")
                     let note = c.clippedFrom.map { " (clipped from \($0.map { Self.number($0) }.joined(separator: ",")))" } ?? ""
