@@ -75,6 +75,13 @@ public final class LiveReader: @unchecked Sendable {
 
     deinit { stop() }
 
+    private var wantedDiscard = FrameDiscard.none
+
+    /// Frames the decoder skips (from any thread; applied before the next packet, kept
+    /// across reconnects).
+    public func setDiscard(_ d: FrameDiscard) { cond.lock(); wantedDiscard = d; cond.unlock() }
+    public var discard: FrameDiscard { cond.lock(); defer { cond.unlock() }; return wantedDiscard }
+
     /// The open source's stream info (nil while not connected).
     public var info: StreamInfo? { cond.lock(); defer { cond.unlock() }; return currentInfo }
 
@@ -158,7 +165,9 @@ public final class LiveReader: @unchecked Sendable {
         cond.lock(); currentInfo = source.info; cond.unlock()
         emit(.streaming, "\(source.info.codec) \(source.info.width)x\(source.info.height)", attempt)
         do {
-            while let frame = try source.nextFrame() {
+            while true {
+                source.discard = discard
+                guard let frame = try source.nextFrame() else { break }
                 attempt = 0  // a frame arrived: the connection is good again
                 onFrame(frame)
                 if isStopping { return .stop }

@@ -40,6 +40,20 @@ public struct SourceOptions: Sendable, Equatable {
     }
 }
 
+/// Frames the decoder may skip while it runs (`skip_frame`), to save CPU under overload.
+/// Raising it applies at once; leaving `nonKey` waits for the next keyframe packet (the
+/// frames after it refer to pictures that were never decoded).
+public enum FrameDiscard: Int, Sendable, Equatable, Comparable, CaseIterable {
+    /// Decode every frame.
+    case none = 0
+    /// Skip frames no other frame refers to (`AVDISCARD_NONREF`: B-frames, usually).
+    case nonReference
+    /// Decode keyframes only (`AVDISCARD_NONKEY`).
+    case nonKey
+
+    public static func < (a: FrameDiscard, b: FrameDiscard) -> Bool { a.rawValue < b.rawValue }
+}
+
 /// What an opened source holds.
 public struct StreamInfo: Sendable, Equatable {
     /// Decoder codec name, e.g. "h264", "hevc".

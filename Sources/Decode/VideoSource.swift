@@ -201,9 +201,27 @@ public final class VideoSource: @unchecked Sendable {
             }
             defer { av_packet_unref(packet) }
             guard packet.pointee.stream_index == streamIndex else { continue }
+            applyDiscard(codec, keyPacket: packet.pointee.flags & cffmpeg_pkt_flag_key() != 0)
             let sent = avcodec_send_packet(codec, packet)
             if sent < 0 && sent != cffmpeg_averror_eagain() { corruptPackets += 1 }
         }
+    }
+
+    /// Frames the decoder skips from the next packet on (`FrameDiscard`); set it between
+    /// `nextFrame()` calls, on the reading thread. `keyframesOnly` always holds.
+    public var discard: FrameDiscard = .none
+    private lazy var appliedDiscard: FrameDiscard = options.keyframesOnly ? .nonKey : .none
+
+    private func applyDiscard(_ codec: UnsafeMutablePointer<AVCodecContext>, keyPacket: Bool) {
+        let wanted = options.keyframesOnly ? .nonKey : discard
+        let applied = appliedDiscard
+        guard wanted != applied, wanted > applied || applied != .nonKey || keyPacket else { return }
+        switch wanted {
+        case .none: codec.pointee.skip_frame = AVDISCARD_DEFAULT
+        case .nonReference: codec.pointee.skip_frame = AVDISCARD_NONREF
+        case .nonKey: codec.pointee.skip_frame = AVDISCARD_NONKEY
+        }
+        appliedDiscard = wanted
     }
 
     /// End of the source: nil, or an error when it never produced a frame.

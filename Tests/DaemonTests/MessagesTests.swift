@@ -28,7 +28,13 @@ enum Samples {
         [StatusMessage.state(.reconnecting, stream: stream, reason: "EOF from rtsp://admin:pw@cam/live", time: t),
          StatusMessage.rates(StreamRates(interval: 10, decodedFPS: 25, publishedFPS: 24.9, recognitionsPerSecond: 0.5,
                                          recognitionsSkipped: 1, framesDropped: 0, liveTracks: 3, recognitionLatency: 0.3),
-                             stream: stream, state: .streaming, time: t)]
+                             stream: stream, state: .streaming, time: t),
+         StatusMessage.overload(OverloadStatus(state: .shedding, labelAge: 42.5, maxLabelAge: 120, shed: "non_reference"),
+                                stream: stream, state: .streaming, time: t),
+         StatusMessage.rates(StreamRates(interval: 10, decodedFPS: 5, publishedFPS: 5, recognitionsPerSecond: 0,
+                                         recognitionsSkipped: 0, framesDropped: 0, liveTracks: 0, recognitionLatency: nil),
+                             stream: stream, state: .streaming, time: t,
+                             overload: OverloadStatus(state: .stale, labelAge: 130, maxLabelAge: 120, shed: "keyframes_only"))]
     }
 }
 
@@ -83,6 +89,8 @@ struct MessagesTests {
             ("regions.schema.json", try json(Samples.regions()).replacingOccurrences(of: "\"tracked\"", with: "\"guessed\"")),
             ("tracks.schema.json", try json(Samples.track(.labelChanged)).replacingOccurrences(of: "\"previous_label\":\"dog\",", with: "")),
             ("status.schema.json", try json(Samples.status()[1]).replacingOccurrences(of: "\"streaming\"", with: "\"sleeping\"")),
+            ("status.schema.json", try json(Samples.status()[2]).replacingOccurrences(of: "\"non_reference\"", with: "\"half\"")),
+            ("status.schema.json", try json(Samples.status()[2]).replacingOccurrences(of: ",\"overload\":{", with: ",\"x\":{")),
             ("external-boxes.schema.json", #"{"schema":"regionspotd/external-boxes/1","stream":"cam1","boxes":[]}"#),
         ]
         let results = try SchemaCheck.validate(broken, dir: dir)

@@ -63,6 +63,7 @@ final class Daemon: @unchecked Sendable {
     let service: Service
     let engine: RecognitionEngine
     let worker: RecognizerWorker
+    let governor: OverloadGovernor
     let logger: Logger
     private let lock = NSLock()
     private var pipelines: [String: StreamPipeline] = [:]
@@ -71,10 +72,14 @@ final class Daemon: @unchecked Sendable {
         self.service = service
         self.engine = engine
         self.logger = logger
-        worker = RecognizerWorker(engine: engine, progress: service.progress.register("recognizer", stallAfter: 600),
+        governor = OverloadGovernor(maxLabelAge: service.config.limits.maxLabelAge, logger: logger)
+        worker = RecognizerWorker(engine: engine, governor: governor, progress: service.progress.register("recognizer", stallAfter: 600),
                                   nice: Int32(service.config.limits.recognizerNice), threads: service.config.limits.recognizerWorkers)
         worker.start()
         if worker.count > 1 { logger.info("\(worker.count) recognizer workers, one thread each") }
+        governor.onChange = { [service] in service.setStatus(service.defaultStatusLine()) }
+        service.overloadSummary = { [governor] in governor.summary }
+        service.every(1, name: "overload") { [governor] in governor.tick() }
     }
 
     func start(_ streams: [StreamConfig]) {
@@ -96,11 +101,14 @@ final class Daemon: @unchecked Sendable {
                                external: service.externalBoxes, progress: service.progress.register("stream \(s.id)"),
                                logger: logger, options: o)
         lock.withLock { pipelines[s.id] = p }
+        governor.register(s.id, priority: s.priority, metrics: service.streamMetrics(s.id), status: service.streamStatus(s.id),
+                          apply: { [weak p] level in p?.setShed(level) })
         p.start()
     }
 
     private func stopStream(_ id: String) {
         let p = lock.withLock { pipelines.removeValue(forKey: id) }
+        governor.unregister(id)
         p?.stop()
         p?.progress?.finish()
         service.removeStreamStatus(id)

@@ -73,6 +73,9 @@ public struct StreamConfig: Sendable, Equatable {
     public var proposals = ProposalConfig()
     /// Regions messages per second at most; 0 = one per processed frame.
     public var publishRate: Double = 0
+    /// Under overload: higher sheds later and is recognized first once its label is older
+    /// than limits.max_label_age (-100...100).
+    public var priority: Int = 0
 }
 
 public struct PublisherConfig: Sendable, Equatable {
@@ -103,6 +106,9 @@ public struct LimitsConfig: Sendable, Equatable {
     /// (at least 1: with as many streams as cores, one thread each decodes with the least
     /// overhead and memory, and gives reproducible motion vectors).
     public var decoderThreads: Int = 0
+    /// Seconds a stream's label may age before the daemon is overloaded: rounds of
+    /// recognition longer than this make streams shed per-frame work (docs/config.md).
+    public var maxLabelAge: Double = 120
 
     /// Threads each recognizer worker computes with: the blas_threads setting with one
     /// worker (0 = OpenBLAS's default), 1 with several.
@@ -128,6 +134,9 @@ public struct ServiceConfig: Sendable, Equatable {
     public var stallTimeout: Double = 30
     /// SIGTERM: seconds allowed to drain before exiting anyway.
     public var drainTimeout: Double = 5
+    /// GET /healthz while overloaded (shedding or a label older than max_label_age):
+    /// 200 with a warning body, or 503.
+    public var healthzOverloaded: Int = 200
 }
 
 public enum LogLevel: String, Sendable, Equatable, CaseIterable {

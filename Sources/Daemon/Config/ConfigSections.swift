@@ -35,6 +35,7 @@ extension ConfigWalker {
         }
 
         var streams: [StreamConfig] = []
+        var streamNodes: [(index: Int, node: Node)] = []
         if let s = m["streams"], let list = sequence(s, "streams") {
             if list.isEmpty { problem(s, "streams", "at least one stream is needed") }
             var seen: [String: Int] = [:]
@@ -47,6 +48,7 @@ extension ConfigWalker {
                     seen[stream.id] = i
                 }
                 streams.append(stream)
+                streamNodes.append((i, node))
             }
         } else if m["streams"] == nil {
             problem(root, "streams", "required key is missing (a list of streams)")
@@ -63,6 +65,11 @@ extension ConfigWalker {
         if let s = m["service"] { config.service = service(s, "service") }
         config.logLevel = opt(m, "log_level", "") { self.choice($0, $1, LogLevel.self) } ?? .info
 
+        // A label may age up to max_interval by design: it must fit in max_label_age.
+        for (s, at) in zip(config.streams, streamNodes) where s.keyframes.maxInterval > config.limits.maxLabelAge {
+            problem(at.node, "streams[\(at.index)].keyframes.max_interval",
+                    "\(fmt(s.keyframes.maxInterval)) s is longer than limits.max_label_age (\(fmt(config.limits.maxLabelAge)) s): the stream would count as overloaded whenever it rests")
+        }
         if let ext = externalEndpoint, config.publisher.endpoints.contains(ext) {
             problem(m["external_boxes"], "external_boxes.endpoint", "\(ext) is also a publisher endpoint")
         }
@@ -126,7 +133,7 @@ extension ConfigWalker {
 
     // MARK: Streams
 
-    static let streamKeys = ["id", "url", "transport", "loop", "keyframes", "proposals", "publish_rate"]
+    static let streamKeys = ["id", "url", "transport", "loop", "keyframes", "proposals", "publish_rate", "priority"]
 
     func stream(_ node: Node, _ path: String, external: Bool) -> StreamConfig? {
         guard let m = mapping(node, path, keys: Self.streamKeys) else { return nil }
@@ -148,6 +155,7 @@ extension ConfigWalker {
         if let k = m["keyframes"] { s.keyframes = keyframes(k, join(path, "keyframes")) }
         if let p = m["proposals"] { s.proposals = proposals(p, join(path, "proposals"), external: external) }
         s.publishRate = opt(m, "publish_rate", path) { self.double($0, $1, min: 0) } ?? s.publishRate
+        s.priority = opt(m, "priority", path) { self.int($0, $1, min: -100, max: 100) } ?? s.priority
         return id == nil || url == nil ? nil : s
     }
 
@@ -297,7 +305,7 @@ extension ConfigWalker {
     func limits(_ node: Node, _ path: String) -> LimitsConfig {
         var l = LimitsConfig()
         guard let m = mapping(node, path, keys: ["publish_queue", "external_queue", "max_boxes_per_keyframe", "recognizer_workers",
-                                                 "blas_threads", "recognizer_nice", "decoder_threads"], removed: Self.removedLimits) else { return l }
+                                                 "blas_threads", "recognizer_nice", "decoder_threads", "max_label_age"], removed: Self.removedLimits) else { return l }
         l.publishQueue = opt(m, "publish_queue", path) { self.int($0, $1, min: 1, max: 1_000_000) } ?? l.publishQueue
         l.externalQueue = opt(m, "external_queue", path) { self.int($0, $1, min: 1, max: 100_000) } ?? l.externalQueue
         l.maxBoxesPerKeyframe = opt(m, "max_boxes_per_keyframe", path) { self.int($0, $1, min: 1, max: 4096) } ?? l.maxBoxesPerKeyframe
@@ -305,6 +313,7 @@ extension ConfigWalker {
         l.blasThreads = opt(m, "blas_threads", path) { self.int($0, $1, min: 0, max: 256) } ?? l.blasThreads
         l.recognizerNice = opt(m, "recognizer_nice", path) { self.int($0, $1, min: 0, max: 19) } ?? l.recognizerNice
         l.decoderThreads = opt(m, "decoder_threads", path) { self.int($0, $1, min: 0, max: 64) } ?? l.decoderThreads
+        l.maxLabelAge = opt(m, "max_label_age", path) { self.double($0, $1, max: 86_400, above: 0) } ?? l.maxLabelAge
         // OpenBLAS's thread count and the kernel pool are process-wide: several workers each
         // run single-threaded (blas_threads 0 means 1 then).
         if l.recognizerWorkers > 1, l.blasThreads > 1, let n = m["blas_threads"] {
@@ -337,9 +346,14 @@ extension ConfigWalker {
 
     func service(_ node: Node, _ path: String) -> ServiceConfig {
         var s = ServiceConfig()
-        guard let m = mapping(node, path, keys: ["stall_timeout", "drain_timeout"]) else { return s }
+        guard let m = mapping(node, path, keys: ["stall_timeout", "drain_timeout", "healthz_overloaded"]) else { return s }
         s.stallTimeout = opt(m, "stall_timeout", path) { self.double($0, $1, min: 1, max: 3600) } ?? s.stallTimeout
         s.drainTimeout = opt(m, "drain_timeout", path) { self.double($0, $1, min: 0, max: 600) } ?? s.drainTimeout
+        s.healthzOverloaded = opt(m, "healthz_overloaded", path) { n, p -> Int? in
+            guard let v = self.int(n, p, min: 200, max: 503) else { return nil }
+            if v != 200 && v != 503 { self.problem(n, p, "must be 200 (healthy, with a warning) or 503 (unavailable); found \(v)") }
+            return v == 200 || v == 503 ? v : nil
+        } ?? s.healthzOverloaded
         return s
     }
 }

@@ -12,7 +12,7 @@ import Glibc
 public enum SchemaVersion {
     public static let regions = "regionspotd/regions/1"
     public static let tracks = "regionspotd/tracks/2"
-    public static let status = "regionspotd/status/2"
+    public static let status = "regionspotd/status/3"
     public static let externalBoxes = "regionspotd/external-boxes/1"
 }
 
@@ -180,8 +180,39 @@ public struct StreamRates: Codable, Sendable, Equatable {
 }
 
 /// `status.<stream>`: a state change (`event: state`, with a reason) or periodic rates.
+/// A stream's share of the recognizer (limits.max_label_age): published as an `overload`
+/// event when `state` or `shed` changes, and with every `rates` event.
+public struct OverloadStatus: Codable, Sendable, Equatable {
+    public enum State: String, Codable, Sendable {
+        /// Every frame decoded and tracked, labels fresher than max_label_age.
+        case ok
+        /// Work shed (`shed`) so the recognizer keeps up.
+        case shedding
+        /// The label is older than max_label_age (shedding or not).
+        case stale
+    }
+    public var state: State
+    /// state != ok.
+    public var overloaded: Bool
+    /// Seconds since the keyframe of the stream's newest labels (since the start: none yet).
+    public var labelAge: Double
+    public var maxLabelAge: Double
+    /// What the stream gives up: none, tracking, non_reference, keyframes_only (docs/config.md).
+    public var shed: String
+
+    enum CodingKeys: String, CodingKey { case state, overloaded, labelAge = "label_age", maxLabelAge = "max_label_age", shed }
+
+    public init(state: State, labelAge: Double, maxLabelAge: Double, shed: String) {
+        self.state = state
+        overloaded = state != .ok
+        self.labelAge = jsonFinite(labelAge)
+        self.maxLabelAge = jsonFinite(maxLabelAge)
+        self.shed = shed
+    }
+}
+
 public struct StatusMessage: Codable, Sendable, Equatable {
-    public enum Event: String, Codable, Sendable { case state, rates }
+    public enum Event: String, Codable, Sendable { case state, rates, overload }
     public var schema = SchemaVersion.status
     public var stream: String
     public var time: String
@@ -189,6 +220,8 @@ public struct StatusMessage: Codable, Sendable, Equatable {
     public var state: StreamState
     public var reason: String?
     public var rates: StreamRates?
+    /// The stream's overload state (events overload and rates; added in version 3).
+    public var overload: OverloadStatus? = nil
 
     /// A state change; the reason is redacted (it may quote a URL).
     public static func state(_ state: StreamState, stream: String, reason: String?, time: Double) -> StatusMessage {
@@ -196,9 +229,16 @@ public struct StatusMessage: Codable, Sendable, Equatable {
                       reason: reason.map(Redaction.redact), rates: nil)
     }
 
-    public static func rates(_ rates: StreamRates, stream: String, state: StreamState, time: Double) -> StatusMessage {
+    public static func rates(_ rates: StreamRates, stream: String, state: StreamState, time: Double,
+                             overload: OverloadStatus? = nil) -> StatusMessage {
         StatusMessage(stream: stream, time: RFC3339.format(epochSeconds: time), event: .rates, state: state,
-                      reason: nil, rates: rates)
+                      reason: nil, rates: rates, overload: overload)
+    }
+
+    /// The stream's overload state or what it sheds changed.
+    public static func overload(_ o: OverloadStatus, stream: String, state: StreamState, time: Double) -> StatusMessage {
+        StatusMessage(stream: stream, time: RFC3339.format(epochSeconds: time), event: .overload, state: state,
+                      reason: nil, rates: nil, overload: o)
     }
 }
 

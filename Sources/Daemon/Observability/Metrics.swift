@@ -180,6 +180,15 @@ public final class StreamMetrics: Sendable {
     /// Keyframes the interval policy let through: encoders run (by first reason) or rested.
     let keyframesRun: [String: CounterMetric]
     public let keyframesRested: CounterMetric
+    /// Seconds since the keyframe of the newest labels, sampled every second (overload).
+    public let labelAge: HistogramMetric
+    public let labelAgeNow: GaugeMetric
+    /// ShedLevel's raw value (0 none ... 3 keyframes_only).
+    public let shedLevel: GaugeMetric
+    /// Frames not tracked (tracking) or not decoded (non_reference, non_key) under overload.
+    let framesShed: [String: CounterMetric]
+    public static let shedReasons = ["tracking", "non_reference", "non_key"]
+    public static let labelAgeBuckets: [Double] = [1, 2, 5, 10, 20, 30, 60, 90, 120, 180, 300, 600]
 
     public static let latencyBuckets: [Double] = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
@@ -224,7 +233,19 @@ public final class StreamMetrics: Sendable {
         keyframesRun = run
         keyframesRested = registry.counter("regionspotd_encoder_runs_skipped_total",
                                            help: "Keyframes on which nothing needed the encoders (tracks kept their labels).", labels: l)
+        labelAge = registry.histogram("regionspotd_label_age_seconds", help: "Seconds since the keyframe of the stream's newest labels, sampled every second.",
+                                      labels: l, buckets: Self.labelAgeBuckets)
+        labelAgeNow = registry.gauge("regionspotd_label_age_now_seconds", help: "Seconds since the keyframe of the stream's newest labels.", labels: l)
+        shedLevel = registry.gauge("regionspotd_shed_level", help: "Work shed under overload: 0 none, 1 tracking, 2 non_reference, 3 keyframes_only.", labels: l)
+        var shed: [String: CounterMetric] = [:]
+        for r in Self.shedReasons {
+            shed[r] = registry.counter("regionspotd_frames_shed_total", help: "Frames not tracked (tracking) or not decoded (non_reference, non_key) under overload, by reason.",
+                                       labels: l + [("reason", r)])
+        }
+        framesShed = shed
     }
+
+    func shed(_ reason: String, _ n: Int = 1) { if n > 0 { framesShed[reason]?.inc(UInt64(n)) } }
 
     func keyframeRan(_ why: RecognitionTrigger) { keyframesRun[why.rawValue]?.inc() }
     /// Keyframes on which the encoders ran, every reason.

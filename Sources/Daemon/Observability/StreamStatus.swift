@@ -18,6 +18,7 @@ public final class StreamStatus: Sendable {
         var last: Snapshot
         var lastLatency: Double?
         var lastRates: StreamRates?
+        var overload: OverloadStatus?
     }
     private let state: Mutex<State>
 
@@ -43,6 +44,18 @@ public final class StreamStatus: Sendable {
         if changed { try? publisher?.publish(StatusMessage.state(new, stream: stream, reason: reason, time: time)) }
     }
 
+    /// The overload governor's view (every second); published when its state or what is
+    /// shed changed, and with the rates.
+    public func setOverload(_ o: OverloadStatus, time: Double = RFC3339.now()) {
+        let (changed, st) = state.withLock { s -> (Bool, StreamState) in
+            defer { s.overload = o }
+            return (s.overload?.state != o.state || s.overload?.shed != o.shed, s.state)
+        }
+        if changed { try? publisher?.publish(StatusMessage.overload(o, stream: stream, state: st, time: time)) }
+    }
+
+    public var overload: OverloadStatus? { state.withLock { $0.overload } }
+
     /// One keyframe recognized, `latency` seconds from selection to labels.
     public func recognized(latency: Double) {
         metrics.recognitions.inc()
@@ -57,7 +70,7 @@ public final class StreamStatus: Sendable {
         let snap = Snapshot(at: now, decoded: metrics.framesDecoded.value, published: publishedRegions.value,
                             recognitions: metrics.recognitions.value, skipped: metrics.recognitionsSkipped.value,
                             dropped: metrics.framesDropped.value, runs: metrics.encoderRuns, rests: metrics.keyframesRested.value)
-        let (rates, st) = state.withLock { s -> (StreamRates, StreamState) in
+        let (rates, st, overload) = state.withLock { s -> (StreamRates, StreamState, OverloadStatus?) in
             let dt = max(1e-3, now - s.last.at)
             let r = StreamRates(interval: dt, decodedFPS: Double(snap.decoded &- s.last.decoded) / dt,
                                 publishedFPS: Double(snap.published &- s.last.published) / dt,
@@ -68,16 +81,17 @@ public final class StreamStatus: Sendable {
                                 liveTracks: Int(metrics.liveTracks.value), recognitionLatency: s.lastLatency)
             s.last = snap
             s.lastRates = r
-            return (r, s.state)
+            return (r, s.state, s.overload)
         }
-        try? publisher?.publish(StatusMessage.rates(rates, stream: stream, state: st, time: time))
+        try? publisher?.publish(StatusMessage.rates(rates, stream: stream, state: st, time: time, overload: overload))
         return rates
     }
 
     /// "cam1 streaming 25.0 fps" / "cam2 reconnecting" for the STATUS= line.
     public var summary: String {
         state.withLock { s in
-            if s.state == .streaming, let r = s.lastRates { return "\(stream) \(String(format: "%.1f", r.decodedFPS)) fps" }
+            let o = s.overload.map { $0.state == .ok ? "" : " (\($0.state.rawValue): shed \($0.shed), label \(Int($0.labelAge)) s)" } ?? ""
+            if s.state == .streaming, let r = s.lastRates { return "\(stream) \(String(format: "%.1f", r.decodedFPS)) fps" + o }
             return "\(stream) \(s.state.rawValue)"
         }
     }

@@ -1,9 +1,11 @@
 // The recognizer threads (limits.recognizer_workers, one by default) serving every stream.
 // They never queue frames without bound: each stream has one slot, a newer keyframe
-// replaces an older one that was still waiting (counted as a skipped recognition), and
-// streams are served round-robin so a busy stream cannot starve the others. A stream has
-// at most one recognition running (its results arrive in keyframe order); thread i runs
-// on the engine's lane i.
+// replaces an older one that was still waiting (counted as a skipped recognition). A free
+// thread serves the waiting stream whose label is oldest, overdue ones (older than
+// limits.max_label_age) by priority first (RecognitionQueue.pick), so no stream starves
+// however often the others submit. A stream has at most one recognition running (its
+// results arrive in keyframe order); thread i runs on the engine's lane i. The overload
+// governor hears when each recognition starts and ends.
 import Decode
 import Foundation
 import Recognizer
@@ -48,10 +50,8 @@ final class RecognizerWorker: @unchecked Sendable {
     private let engine: RecognitionEngine
     private let cond = NSCondition()
     private var slots: [String: RecognitionJob] = [:]
-    private var order: [String] = []
     /// Streams with a recognition running (never two at once for one stream).
     private var runningStreams: Set<String> = []
-    private var next = 0
     private var stopping = false
     private var threads: [Thread] = []
     private let progress: ProgressToken?
@@ -59,11 +59,15 @@ final class RecognizerWorker: @unchecked Sendable {
     /// How many recognizer threads serve the streams (the engine has as many lanes).
     let count: Int
 
-    init(engine: RecognitionEngine, progress: ProgressToken?, nice: Int32 = 0, threads: Int = 1) {
+    let governor: OverloadGovernor
+
+    init(engine: RecognitionEngine, governor: OverloadGovernor, progress: ProgressToken?, nice: Int32 = 0, threads: Int = 1) {
         self.engine = engine
+        self.governor = governor
         self.progress = progress
         self.nice = nice
         self.count = max(1, min(threads, engine.lanes))
+        governor.workers = count
     }
 
     func start() {
@@ -84,7 +88,6 @@ final class RecognizerWorker: @unchecked Sendable {
         cond.lock(); defer { cond.unlock() }
         let replaced = slots[job.stream] != nil
         slots[job.stream] = job
-        if !order.contains(job.stream) { order.append(job.stream) }
         cond.broadcast()
         return replaced
     }
@@ -102,17 +105,18 @@ final class RecognizerWorker: @unchecked Sendable {
         cond.lock(); stopping = true; cond.broadcast(); cond.unlock()
     }
 
-    /// The next waiting job of a stream with nothing running, round-robin.
+    /// The waiting job of a stream with nothing running whose label is oldest (overdue
+    /// streams by priority first).
     private func nextJob() -> RecognitionJob? {
-        for i in 0..<order.count {
-            let s = order[(next + i) % order.count]
-            if !runningStreams.contains(s), let job = slots.removeValue(forKey: s) {
-                next = (next + i + 1) % order.count
-                runningStreams.insert(s)
-                return job
-            }
+        let now = Date().timeIntervalSince1970
+        let waiting = slots.keys.filter { !runningStreams.contains($0) }.map {
+            RecognitionQueue.Candidate(stream: $0, priority: governor.priority($0), labelAge: governor.labelAge($0, now: now))
         }
-        return nil
+        guard let i = RecognitionQueue.pick(waiting, maxLabelAge: governor.maxLabelAge),
+              let job = slots.removeValue(forKey: waiting[i].stream) else { return nil }
+        runningStreams.insert(job.stream)
+        governor.started(job.stream)
+        return job
     }
 
     private func take() -> RecognitionJob? {
@@ -134,6 +138,7 @@ final class RecognizerWorker: @unchecked Sendable {
             // until the next keyframe.
             Parallel.returnFreedMemory()
             progress?.beat()
+            governor.finished(job.stream, submitted: job.submitted)
             cond.lock(); runningStreams.remove(job.stream); cond.broadcast(); cond.unlock()
             job.completion(result)
         }

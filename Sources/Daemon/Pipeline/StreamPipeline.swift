@@ -71,6 +71,13 @@ final class StreamPipeline: @unchecked Sendable {
     /// Which proposal sources run on a keyframe (everything mode at its own cadence).
     private var schedule: ProposalSchedule
     private var lag = RealTimeLag()
+    /// Overload: what the governor asks this stream to shed (any thread writes it), what
+    /// the reader was last told to discard, and the frame spacing that counts discards.
+    private let shedLock = NSLock()
+    private var shedLevel = ShedLevel.none
+    private var appliedDiscard = FrameDiscard.none
+    private var frameInterval = 0.0
+    private var lastDeliveredPTS: Double?
     // Mailbox from the worker / reload.
     private let mailbox = NSLock()
     private var results: [RecognitionResult] = []
@@ -124,10 +131,15 @@ final class StreamPipeline: @unchecked Sendable {
     /// Re-scores every live track with a new vocabulary at the next frame (no encoder run).
     func setVocabulary(_ v: TrackerVocabulary) { mailbox.withLock { pendingVocabulary = v } }
 
+    /// What to shed from the next frame on (OverloadGovernor; docs/config.md "Overload").
+    func setShed(_ level: ShedLevel) { shedLock.withLock { shedLevel = level } }
+
     private func stateChanged(_ e: ReaderEvent) {
         let state = StreamState(rawValue: e.state.rawValue) ?? .failed
         if state == .reconnecting { metrics?.reconnects.inc() }
         if state != .streaming { lag.reset() }  // state changes arrive on the reader thread too
+        lastDeliveredPTS = nil
+        if state == .streaming, let rate = reader?.info?.frameRate, rate > 0 { frameInterval = 1 / rate }
         status?.set(state, reason: e.reason)
         if state == .ended || state == .failed { endAnnouncedTracks() }
         if status == nil {
@@ -154,6 +166,10 @@ final class StreamPipeline: @unchecked Sendable {
     private func process(_ frame: VideoFrame) {
         progress?.beat()
         metrics?.framesDecoded.inc()
+        guard tracksUnderOverload(frame) else {
+            measureLag(frame)
+            return
+        }
         let time = options.clock(frame)
         let info = FrameInfo(index: frame.index, time: frame.pts, width: Float(frame.width), height: Float(frame.height))
         let scale = Self.backgroundScale(frame)
@@ -212,6 +228,25 @@ final class StreamPipeline: @unchecked Sendable {
         publish(frame, time: time, info: info, inferred: inferredNow)
         lastFrame = (frame.index, frame.pts, time)
         measureLag(frame)
+    }
+
+    /// Applies the shed level: tells the reader what to discard, counts the frames the
+    /// decoder skipped (gaps in the timestamps while discarding) and the decoded frames not
+    /// tracked; false when this frame is one of those.
+    private func tracksUnderOverload(_ frame: VideoFrame) -> Bool {
+        let level = shedLock.withLock { shedLevel }
+        if let prev = lastDeliveredPTS, frameInterval > 0, appliedDiscard != .none {
+            let missing = Int(((frame.pts - prev) / frameInterval).rounded()) - 1
+            if missing > 0 && missing < 1_000_000 { metrics?.shed(appliedDiscard == .nonKey ? "non_key" : "non_reference", missing) }
+        }
+        lastDeliveredPTS = frame.pts
+        if level.discard != appliedDiscard {
+            reader?.setDiscard(level.discard)
+            appliedDiscard = level.discard
+        }
+        if level.tracks(frameIndex: frame.index, keyframe: frame.isKeyframe) { return true }
+        metrics?.shed("tracking")
+        return false
     }
 
     /// Real time is kept when each frame is done by its due time (decode + tracking +
@@ -338,9 +373,12 @@ final class StreamPipeline: @unchecked Sendable {
             metrics?.keyframesFailed.inc()
             logger.warning("stream \(config.id): keyframe \(r.frame) not recognized: \(failure)")
         }
-        metrics?.recognitions.inc()
-        metrics?.recognitionLatency.observe(r.latency)
-        status?.recognized(latency: r.latency)
+        if let status {
+            status.recognized(latency: r.latency)  // counts into metrics as well
+        } else {
+            metrics?.recognitions.inc()
+            metrics?.recognitionLatency.observe(r.latency)
+        }
         var seen = r.regions.map { Box(x1: $0.box[0], y1: $0.box[1], x2: $0.box[2], y2: $0.box[3]) }
         if r.frame != info.index {  // a live result, frames after its keyframe
             let tags = r.boxes.map { $0.source == .tracked ? $0.tag.flatMap { UInt64($0) } : nil }

@@ -39,6 +39,7 @@ public final class Service: @unchecked Sendable {
     private var drains: [(String, @Sendable (_ deadline: Double) -> Void)] = []
     private var reloadHandler: (@Sendable (DaemonConfig, ReloadPlan) throws -> Void)?
     private var statusProvider: (@Sendable () -> String)?
+    private var overloadProvider: (@Sendable () -> String)?
     private var stopReason: String?
     private var stopWaiters: [CheckedContinuation<Void, Never>] = []
     private var tickerStop = false
@@ -75,9 +76,12 @@ public final class Service: @unchecked Sendable {
         if let listen = c.metrics.listen {
             do {
                 metricsServer = try MetricsHTTPServer(listen: listen, render: { [metrics] in metrics.render() },
-                                                      healthy: { [progress] in
+                                                      healthy: { [weak self, progress] in
                                                           let w = progress.wedged()
-                                                          return (w.isEmpty, w.isEmpty ? "ok" : "wedged: " + w.map(\.name).joined(separator: ", "))
+                                                          if !w.isEmpty { return (false, "wedged: " + w.map(\.name).joined(separator: ", ")) }
+                                                          guard let self, let o = overloadSummary?(), !o.isEmpty else { return (true, "ok") }
+                                                          let unavailable = config.service.healthzOverloaded == 503
+                                                          return (!unavailable, (unavailable ? "" : "warning: ") + o)
                                                       })
                 logger.info("metrics on http://\(listen)/metrics")
             } catch {
@@ -136,13 +140,21 @@ public final class Service: @unchecked Sendable {
         }
     }
 
-    /// The default STATUS= line: "2/3 streams up: cam1 25.0 fps, cam2 reconnecting; last recognition 0.42 s".
+    /// What overload there is ("" for none): /healthz's warning and the head of STATUS=.
+    public var overloadSummary: (@Sendable () -> String)? {
+        get { lock.withLock { overloadProvider } }
+        set { lock.withLock { overloadProvider = newValue } }
+    }
+
+    /// The default STATUS= line: "2/3 streams up: cam1 25.0 fps, cam2 reconnecting; last recognition 0.42 s",
+    /// led by "OVERLOADED (...)" while streams shed work or labels are too old.
     public func defaultStatusLine() -> String {
         let all = lock.withLock { statusOrder.compactMap { statuses[$0] } }
         guard !all.isEmpty else { return "no streams" }
         let up = all.filter { $0.current.state == .streaming }.count
         let latency = all.compactMap(\.lastLatency).max().map { String(format: "; last recognition %.2f s", $0) } ?? ""
-        return "\(up)/\(all.count) streams up: " + all.map(\.summary).joined(separator: ", ") + latency
+        let overload = overloadSummary?() ?? ""
+        return (overload.isEmpty ? "" : "OVERLOADED (\(overload)); ") + "\(up)/\(all.count) streams up: " + all.map(\.summary).joined(separator: ", ") + latency
     }
 
     /// READY=1 (send once models are loaded, the vocabulary embedded and sockets bound).
