@@ -86,7 +86,7 @@ struct OverloadTests {
         #expect(ShedLevel.allCases.map(\.name) == ["none", "tracking", "non_reference", "keyframes_only"])
     }
 
-    @Test("the governor: sheds while a recognition runs too long, one step a second, says it once, labels reset the age")
+    @Test("the governor: sheds while a recognition runs too long, one step a second, gives back after 10 s held, labels reset the age")
     func governor() {
         let clock = Mutex(1000.0)
         let g = OverloadGovernor(maxLabelAge: 10, logger: Logger(label: "test"), clock: { clock.withLock { $0 } })
@@ -121,9 +121,13 @@ struct OverloadTests {
         clock.withLock { $0 += 1 }
         g.finished("door", submitted: 1012)
         clock.withLock { $0 += 1 }
-        g.tick()  // round 2 x 1 s = 2 s < 5 s
-        #expect(g.level("lot") == .nonReference)
+        g.tick()  // round 2 x 1 s = 2 s < 5 s, but 3 s after the last step: held
+        #expect(g.level("lot") == .keyframesOnly)
         #expect(g.labelAge("door") == 2)
+        clock.withLock { $0 += 7 }
+        g.tick()  // 10 s after the last step
+        #expect(g.level("lot") == .nonReference)
+        #expect(applied.withLock { $0 } == ["lot": .nonReference])
         #expect(RecognitionQueue.pick([.init(stream: "door", priority: 5, labelAge: g.labelAge("door")),
                                        .init(stream: "lot", priority: 0, labelAge: g.labelAge("lot"))], maxLabelAge: 10) == 1)
     }

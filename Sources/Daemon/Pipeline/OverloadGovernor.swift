@@ -107,12 +107,12 @@ final class OverloadGovernor: @unchecked Sendable {
                     members[id]!.level = to
                     applies.append((members[id]!.apply, to))
                     lastChange = now
-                    lines.append("overload: stream \(id) sheds \(to.name) (priority \(members[id]!.priority)): a round of \(members.count) recognitions takes ~\(Int(OverloadPolicy.round(streams: members.count, secondsPerRecognition: perWorker))) s, limits.max_label_age is \(fmt(maxLabelAge)) s")
-                case let .relieve(id, to)? where measured:
+                    lines.append("overload: stream \(id) sheds \(to.name) (priority \(members[id]!.priority)): a round of \(members.count) recognitions takes ~\(secs(OverloadPolicy.round(streams: members.count, secondsPerRecognition: perWorker))) s, limits.max_label_age is \(fmt(maxLabelAge)) s")
+                case let .relieve(id, to)? where measured && now - lastChange >= Self.relieveHold:
                     members[id]!.level = to
                     applies.append((members[id]!.apply, to))
                     lastChange = now
-                    lines.append("overload: stream \(id) back to \(to == .none ? "full work" : "shedding " + to.name): a round takes ~\(Int(OverloadPolicy.round(streams: members.count, secondsPerRecognition: perWorker))) s")
+                    lines.append("overload: stream \(id) back to \(to == .none ? "full work" : "shedding " + to.name): a round takes ~\(secs(OverloadPolicy.round(streams: members.count, secondsPerRecognition: perWorker))) s")
                 default: break
                 }
             }
@@ -126,7 +126,7 @@ final class OverloadGovernor: @unchecked Sendable {
                 if let s = m.status { reports.append((s, st)) }
                 if st.state != m.reported {
                     members[id]!.reported = st.state
-                    if st.state == .stale { lines.append("overload: stream \(id) label is \(Int(age)) s old, over limits.max_label_age \(fmt(maxLabelAge)) s") }
+                    if st.state == .stale { lines.append("overload: stream \(id) label is \(secs(age)) s old, over limits.max_label_age \(fmt(maxLabelAge)) s") }
                     else if m.reported == .stale { lines.append("overload: stream \(id) relabelled (label age back under \(fmt(maxLabelAge)) s)") }
                 }
             }
@@ -147,6 +147,9 @@ final class OverloadGovernor: @unchecked Sendable {
         }
     }
 
+    /// Seconds between giving back steps (shedding may follow every second): no flapping.
+    static let relieveHold = 10.0
+
     static func state(labelAge: Double, level: ShedLevel, maxLabelAge: Double) -> OverloadStatus.State {
         labelAge > maxLabelAge ? .stale : level > .none ? .shedding : .ok
     }
@@ -160,7 +163,7 @@ final class OverloadGovernor: @unchecked Sendable {
         let sorted = members.sorted { $0.key < $1.key }
         let shedding = sorted.filter { $0.value.level > .none }.map { "\($0.key) \($0.value.level.name)" }
         let stale = sorted.filter { now - ($0.value.labelled ?? $0.value.since) > maxLabelAge }
-            .map { "\($0.key) \(Int(now - ($0.value.labelled ?? $0.value.since))) s" }
+            .map { "\($0.key) \(secs(now - ($0.value.labelled ?? $0.value.since))) s" }
         guard !shedding.isEmpty || !stale.isEmpty else { return ("", "") }
         var parts: [String] = []
         if !shedding.isEmpty { parts.append("\(shedding.count) streams shedding (\(shedding.joined(separator: ", ")))") }
@@ -170,4 +173,6 @@ final class OverloadGovernor: @unchecked Sendable {
     }
 
     private func fmt(_ v: Double) -> String { v == v.rounded() ? String(Int(v)) : String(v) }
+    /// Seconds as said in logs: whole above 10, one decimal below.
+    private func secs(_ v: Double) -> String { v >= 10 ? String(Int(v)) : String(format: "%.1f", v) }
 }
