@@ -1,20 +1,28 @@
 #!/usr/bin/env python3
-"""How many 1080p25 streams keep real time while the recognizer runs back to back.
+"""How 1080p25 streams share 2 cores with the recognizer: real time, labels, shedding.
 
 For each stream count N: runs `regionspotd run` with N copies of a looping 1080p25 H.264
 file (paced by PTS, like cameras), every frame eligible for recognition (the recognizer
-never idles), scrapes /metrics every second for --seconds after READY, and reports per N:
-decoded frames per second per stream (25 = real time), the largest lag behind the streams'
-timestamps (regionspotd_stream_lag_max_seconds), frames 0.5 s or more late, and keyframes
-recognized. Python standard library only.
+never idles), scrapes /metrics every second for --seconds after the streams run, and
+reports per N, all from one daemon run:
+- decoded frames per second per stream (25 = real time) and frames 0.5 s or more late;
+- recognitions per minute per stream (min / mean / max over the streams) and streams
+  never recognized while measured;
+- label age (seconds since the keyframe of a stream's newest labels,
+  regionspotd_label_age_now_seconds sampled every second over all streams): p50, p95, max;
+- frames shed under overload by reason (tracking / non_reference / non_key) and the shed
+  levels at the end (limits.max_label_age, docs/config.md "Overload");
+- whether the overload was said: `overload` lines in the log, `overload` events on the
+  status topics (needs python3-zmq; "-" without), and /healthz's body at the end.
+Python standard library (plus python3-zmq when present).
 
-  tools/load_test.py --model /tmp/bb [--video FILE] [--streams 1,2,4,6] [--seconds 60] [--nice 10]
-                     [--workers 1] [--blas-threads 0]
+  tools/load_test.py --model /tmp/bb [--video FILE] [--streams 1,4,8,12] [--seconds 60] [--nice 10]
+                     [--workers 1] [--blas-threads 0] [--max-label-age S]
 
 --workers W --blas-threads T sets limits.recognizer_workers / blas_threads (W > 1 needs
 T <= 1): e.g. 1 worker x 2 threads against 2 workers x 1 thread.
 """
-import argparse, os, re, signal, subprocess, sys, tempfile, time, urllib.request
+import argparse, os, re, signal, subprocess, sys, tempfile, threading, time, urllib.request
 
 def make_video(path):
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=25",
@@ -29,34 +37,79 @@ def scrape(port):
         if not m: continue
         labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
         if "stream" in labels:
-            out[(m.group(1), labels["stream"])] = float(m.group(3))
+            out[(m.group(1), labels["stream"], labels.get("reason", ""))] = float(m.group(3))
     return out
+
+def healthz(port):
+    try:
+        r = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        return r.status, r.read().decode().strip()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode().strip()
+
+class StatusListener:
+    """Counts `overload` events per state on status.* (python3-zmq), in a thread."""
+    def __init__(self, endpoint):
+        self.events, self.ok, self.stop = {}, False, False
+        try:
+            import zmq, json
+        except ImportError:
+            return
+        self.ok = True
+        ctx = zmq.Context.instance()
+        s = ctx.socket(zmq.SUB)
+        s.setsockopt(zmq.SUBSCRIBE, b"status.")
+        s.setsockopt(zmq.RCVTIMEO, 200)
+        s.connect(endpoint)
+        def loop():
+            while not self.stop:
+                try: _, payload = s.recv_multipart()
+                except zmq.Again: continue
+                m = json.loads(payload)
+                if m.get("event") == "overload":
+                    st = m["overload"]["state"]
+                    self.events[st] = self.events.get(st, 0) + 1
+            s.close(0)
+        self.thread = threading.Thread(target=loop, daemon=True)
+        self.thread.start()
+    def close(self):
+        self.stop = True
+        if self.ok: self.thread.join(2)
+
+def percentile(xs, q):
+    if not xs: return float("nan")
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * (len(xs) - 1) + 0.5))]
 
 def run(n, args, video, work):
     port = 19100 + n
     cfg = os.path.join(work, f"load{n}.yaml")
     streams = "\n".join(f"  - {{ id: cam{i + 1}, url: {video}, loop: true, keyframes: {{ min_interval: 0, max_interval: 0.04 }} }}"
                         for i in range(n))
+    mla = f", max_label_age: {args.max_label_age}" if args.max_label_age else ""
     with open(cfg, "w") as f:
-        f.write(f"""log_level: warning
+        f.write(f"""log_level: info
 models: {{ directory: {args.model} }}
 vocabulary: [person, car, bicycle, dog, cat, truck, bus, motorcycle, backpack, umbrella]
 streams:
 {streams}
 publisher: {{ endpoints: ["tcp://127.0.0.1:{port + 100}"] }}
 metrics: {{ listen: "127.0.0.1:{port}" }}
-limits: {{ recognizer_nice: {args.nice}, recognizer_workers: {args.workers}, blas_threads: {args.blas_threads} }}
+limits: {{ recognizer_nice: {args.nice}, recognizer_workers: {args.workers}, blas_threads: {args.blas_threads}{mla} }}
 """)
-    p = subprocess.Popen([args.binary, "run", "--config", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = open(os.path.join(work, f"load{n}.log"), "w+")
+    p = subprocess.Popen([args.binary, "run", "--config", cfg], stdout=subprocess.DEVNULL, stderr=log)
+    listener = StatusListener(f"tcp://127.0.0.1:{port + 100}")
+    cams = [f"cam{i + 1}" for i in range(n)]
     try:
         deadline = time.time() + 120
         while True:
             if p.poll() is not None:
-                sys.exit(f"regionspotd exited with {p.returncode}: {p.stderr.read().decode()[-2000:]}")
+                log.seek(0)
+                sys.exit(f"regionspotd exited with {p.returncode}: {log.read()[-2000:]}")
             try:
                 first = scrape(port)
-                if all(("regionspotd_frames_decoded_total", f"cam{i + 1}") in first and
-                       first[("regionspotd_frames_decoded_total", f"cam{i + 1}")] > 25 for i in range(n)):
+                if all(first.get(("regionspotd_frames_decoded_total", c, ""), 0) > 25 for c in cams):
                     break
             except OSError:
                 pass
@@ -65,45 +118,67 @@ limits: {{ recognizer_nice: {args.nice}, recognizer_workers: {args.workers}, bla
         # Skip the start-up second (anchors settle), then measure.
         time.sleep(2)
         t0, first = time.time(), scrape(port)
-        lag_max = {i: 0.0 for i in range(n)}
+        ages = []
+        age_max = {c: 0.0 for c in cams}
         while time.time() - t0 < args.seconds:
             time.sleep(1)
             m = scrape(port)
-            for i in range(n):
-                lag_max[i] = max(lag_max[i], m.get(("regionspotd_stream_lag_seconds", f"cam{i + 1}"), 0))
+            for c in cams:
+                a = m.get(("regionspotd_label_age_now_seconds", c, ""))
+                if a is not None:
+                    ages.append(a)
+                    age_max[c] = max(age_max[c], a)
         t1, last = time.time(), scrape(port)
+        health = healthz(port)
     finally:
         p.send_signal(signal.SIGTERM)
         try: p.wait(30)
         except subprocess.TimeoutExpired: p.kill()
-    def delta(name, i): return last.get((name, f"cam{i + 1}"), 0) - first.get((name, f"cam{i + 1}"), 0)
+        listener.close()
+    def delta(name, c, reason=""): return last.get((name, c, reason), 0) - first.get((name, c, reason), 0)
     secs = t1 - t0
-    fps = [delta("regionspotd_frames_decoded_total", i) / secs for i in range(n)]
-    late = sum(delta("regionspotd_frames_late_total", i) for i in range(n))
-    recog = sum(delta("regionspotd_recognitions_total", i) for i in range(n))
+    fps = [delta("regionspotd_frames_decoded_total", c) / secs for c in cams]
+    per_min = [delta("regionspotd_recognitions_total", c) / secs * 60 for c in cams]
+    shed = {r: sum(delta("regionspotd_frames_shed_total", c, r) for c in cams) for r in ["tracking", "non_reference", "non_key"]}
+    levels = [int(last.get(("regionspotd_shed_level", c, ""), 0)) for c in cams]
+    log.seek(0)
+    lines = [l for l in log.read().splitlines() if "overload" in l]
     return {"streams": n, "seconds": secs, "fps_min": min(fps), "fps_mean": sum(fps) / n,
-            "lag_max": max(lag_max.values()), "late_frames": late, "keyframes_per_min": recog / secs * 60}
+            "late": sum(delta("regionspotd_frames_late_total", c) for c in cams),
+            "rpm_min": min(per_min), "rpm_mean": sum(per_min) / n, "rpm_max": max(per_min),
+            "never": sum(1 for x in per_min if x == 0),
+            "age_p50": percentile(ages, 0.5), "age_p95": percentile(ages, 0.95), "age_max": max(age_max.values()),
+            "shed": shed, "levels": levels, "log_lines": len(lines),
+            "events": listener.events if listener.ok else None, "healthz": health}
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", required=True, help="model directory (e.g. regionspotd models synthesize /tmp/bb)")
     ap.add_argument("--video", help="1080p25 H.264 file (default: generated with ffmpeg testsrc2, 6 Mbit/s)")
-    ap.add_argument("--streams", default="1,2,4,6")
+    ap.add_argument("--streams", default="1,4,8,12")
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--binary", default=".build/release/regionspotd")
     ap.add_argument("--nice", type=int, default=10, help="limits.recognizer_nice (0 = recognizer at decoding's priority)")
     ap.add_argument("--workers", type=int, default=1, help="limits.recognizer_workers")
     ap.add_argument("--blas-threads", type=int, default=0, help="limits.blas_threads (0 = OpenBLAS's default)")
+    ap.add_argument("--max-label-age", type=float, help="limits.max_label_age (default: the daemon's)")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="regionspotd-load-")
     video = args.video or os.path.join(work, "1080p25.mp4")
     if not args.video: make_video(video)
-    print("| streams | s | decoded fps per stream (min / mean) | max lag s | frames >= 0.5 s late | keyframes recognized / min |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("| streams | s | decoded fps per stream (min / mean) | frames >= 0.5 s late | recognitions / min per stream (min / mean / max) "
+          "| streams not recognized | label age s (p50 / p95 / max) | frames shed (tracking / non_ref / non_key) "
+          "| shed level at end (0-3, per stream) | overload log lines / status events | /healthz at end |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|")
     for n in [int(x) for x in args.streams.split(",")]:
         r = run(n, args, video, work)
-        print(f"| {r['streams']} | {r['seconds']:.0f} | {r['fps_min']:.2f} / {r['fps_mean']:.2f} | {r['lag_max']:.2f} | "
-              f"{r['late_frames']:.0f} | {r['keyframes_per_min']:.1f} |", flush=True)
+        ev = "-" if r["events"] is None else (", ".join(f"{k} {v}" for k, v in sorted(r["events"].items())) or "0")
+        s = r["shed"]
+        print(f"| {r['streams']} | {r['seconds']:.0f} | {r['fps_min']:.2f} / {r['fps_mean']:.2f} | {r['late']:.0f} | "
+              f"{r['rpm_min']:.2f} / {r['rpm_mean']:.2f} / {r['rpm_max']:.2f} | {r['never']} | "
+              f"{r['age_p50']:.1f} / {r['age_p95']:.1f} / {r['age_max']:.1f} | "
+              f"{s['tracking']:.0f} / {s['non_reference']:.0f} / {s['non_key']:.0f} | {''.join(map(str, r['levels']))} | "
+              f"{r['log_lines']} / {ev} | {r['healthz'][0]} {r['healthz'][1][:80]} |", flush=True)
 
 if __name__ == "__main__":
     main()

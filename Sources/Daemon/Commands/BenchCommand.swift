@@ -14,6 +14,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Fewer repetitions and the smaller rows only.") var quick = false
     @Option(help: "Threads for BLAS and kernels (default: all cores).") var threads: Int?
     @Option(help: "Only rows whose name contains this.") var filter: String?
+    @Option(help: "Instead of the rows: measure a keyframe and each stream's decoding for this configuration file and estimate how often every stream will be recognized on this machine.")
+    var capacity: String?
 
     func run() async throws {
         let cmd = self
@@ -21,6 +23,7 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     func measure() throws {
+        if let capacity { return try capacityReport(capacity) }
         if let threads { Parallel.workers = threads }
         if let budget = ProcessInfo.processInfo.environment["REGIONSPOTD_SCORE_BUDGET"].flatMap(Int.init) { SAM.scoreBudget = budget }
         let bench = Bench(json: json, reps: quick ? 2 : 5, filter: filter)
