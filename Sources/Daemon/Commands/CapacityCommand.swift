@@ -147,7 +147,7 @@ extension BenchCommand {
         print("|---|---:|---:|---:|---:|")
         for s in streams {
             let note = byURL[cfg.streams.first { $0.id == s.id }!.url] == nil ? " (not opened: the others' mean)" : ""
-            print(String(format: "| %@ | %d | %.2f / %.3f%@ | %.0f / %.0f | %.2f / %.2f |", s.id, s.priority, s.decodeCores, s.keyframeOnlyCores, note,
+            print(String(format: "| %@ | %d | %.3f / %.3f%@ | %.0f / %.0f | %.2f / %.2f |", s.id, s.priority, s.decodeCores, s.keyframeOnlyCores, note,
                          est.interval(s, shedAll: false), est.interval(s, shedAll: true),
                          60 / est.interval(s, shedAll: false), 60 / est.interval(s, shedAll: true)))
         }
