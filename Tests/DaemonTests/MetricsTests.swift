@@ -29,9 +29,10 @@ struct MetricsTests {
         #expect(text.contains("regionspotd_recognition_latency_seconds_count{stream=\"cam\\\"1\"} 3\n"))
         // Every sample line is NAME{labels} VALUE; every family has HELP and TYPE once.
         let lines = text.split(separator: "\n")
-        // 16 families per stream; the rejected-regions and encoder-runs families have one
-        // series per reason.
-        #expect(lines.filter { $0.hasPrefix("# TYPE") }.count == 16)
+        // 20 families per stream; the rejected-regions, encoder-runs and frames-shed
+        // families have one series per reason.
+        #expect(lines.filter { $0.hasPrefix("# TYPE") }.count == 20)
+        #expect(lines.filter { $0.hasPrefix("regionspotd_frames_shed_total{") }.count == StreamMetrics.shedReasons.count)
         #expect(text.contains("regionspotd_regions_dropped_total{stream=\"cam\\\"1\",reason=\"non_finite\"} 0\n"))
         #expect(lines.filter { $0.hasPrefix("regionspotd_encoder_runs_total{") }.count == RecognitionTrigger.allCases.count)
         #expect(lines.filter { $0.hasPrefix("regionspotd_regions_rejected_total{") }.count == RegionAcceptance.Reason.allCases.count)

@@ -33,19 +33,9 @@ struct OverloadRunTests {
         defer { dir.remove() }
         let clip = try RunEndToEndTests.makeClip(dir)
         let pubPort = freePort(), metricsPort = freePort()
-        let streams = [("door", 10), ("hall", 0), ("lot", -5)].map { id, p in
-            "  - { id: \(id), url: \(clip), loop: true, priority: \(p), keyframes: { min_interval: 0, max_interval: 0.02 }, proposals: { sources: [zones], zones: [{ name: z, box: [20, 20, 300, 220] }] } }"
-        }.joined(separator: "\n")
-        let cfg = dir.write("c.yaml", """
-        models: { directory: \(RunEndToEndTests.model) }
-        vocabulary: [person, car]
-        streams:
-        \(streams)
-        publisher: { endpoints: [tcp://127.0.0.1:\(pubPort)] }
-        metrics: { listen: 127.0.0.1:\(metricsPort), interval: 1 }
-        limits: { max_label_age: 0.02 }
-        service: { healthz_overloaded: 503 }
-        """)
+        let cfg = dir.write("c.yaml", RunEndToEndTests.zoneStreams(
+            clip: clip, streams: [("door", 10), ("hall", 0), ("lot", -5)].map { ($0, "priority: \($1), keyframes: { min_interval: 0, max_interval: 0.02 }") },
+            publisher: pubPort, metrics: metricsPort, extra: "limits: { max_label_age: 0.02 }\nservice: { healthz_overloaded: 503 }"))
         let sub = try PySubscriber(endpoint: "tcp://127.0.0.1:\(pubPort)", dir: dir)
         defer { sub.stop() }
         let daemon = try Child(binary, ["run", "--config", cfg], env: ["CACHE_DIRECTORY": dir.file("cache")], dir: dir, name: "daemon")

@@ -131,4 +131,16 @@ struct OverloadTests {
         #expect(RecognitionQueue.pick([.init(stream: "door", priority: 5, labelAge: g.labelAge("door")),
                                        .init(stream: "lot", priority: 0, labelAge: g.labelAge("lot"))], maxLabelAge: 10) == 1)
     }
+
+    @Test("regionspotd tail prints the overload state of overload and rates events")
+    func tailLine() throws {
+        let o = OverloadStatus(state: .shedding, labelAge: 42.5, maxLabelAge: 120, shed: "non_reference")
+        let event = TailFormat.line(topic: "status.cam1", payload: try MessageCoding.encode(StatusMessage.overload(o, stream: "cam1", state: .streaming, time: 0)))
+        #expect(event.hasSuffix(" status.cam1 streaming; overload shedding: shed non_reference, label 42.5 s old"), "\(event)")
+        let rates = StreamRates(interval: 1, decodedFPS: 5, publishedFPS: 5, recognitionsPerSecond: 0, recognitionsSkipped: 0, framesDropped: 0,
+                                liveTracks: 0, recognitionLatency: nil)
+        let line = TailFormat.line(topic: "status.cam1", payload: try MessageCoding.encode(StatusMessage.rates(rates, stream: "cam1", state: .streaming, time: 0, overload: o)))
+        #expect(line.hasSuffix("; overload shedding: shed non_reference, label 42.5 s old"), "\(line)")
+    }
 }
+

@@ -118,11 +118,11 @@ struct ReplayTests {
         }
         #expect(trackIDs("started") == trackIDs("ended"))
         let last = try #require(objects.last)
-        #expect(last["schema"] as? String == "regionspotd/status/2" && last["state"] as? String == "ended")
+        #expect(last["schema"] as? String == "regionspotd/status/3" && last["state"] as? String == "ended")
 
         // Every line validates against its schema.
         let schemaFile = ["regionspotd/regions/1": "regions.schema.json", "regionspotd/tracks/2": "tracks.schema.json",
-                          "regionspotd/status/2": "status.schema.json"]
+                          "regionspotd/status/3": "status.schema.json"]
         let docs = try zip(lines, objects).map { line, o in
             (schema: try #require(schemaFile[o["schema"] as? String ?? ""], "unknown schema in \(line)"), json: line)
         }

@@ -90,6 +90,23 @@ struct RunEndToEndTests {
         return path
     }
 
+    /// A daemon configuration of streams looping `clip`, each recognizing one zone
+    /// (`keys`: more of the stream's keys), with a metrics listener and `extra` sections.
+    static func zoneStreams(clip: String, streams: [(id: String, keys: String)], publisher: Int, metrics: Int, extra: String) -> String {
+        let list = streams.map { s in
+            "  - { id: \(s.id), url: \(clip), loop: true, \(s.keys), proposals: { sources: [zones], zones: [{ name: z, box: [20, 20, 300, 220] }] } }"
+        }.joined(separator: "\n")
+        return """
+        models: { directory: \(model) }
+        vocabulary: [person, car]
+        streams:
+        \(list)
+        publisher: { endpoints: [tcp://127.0.0.1:\(publisher)] }
+        metrics: { listen: 127.0.0.1:\(metrics), interval: 1 }
+        \(extra)
+        """
+    }
+
     static func config(clip: String, rtsp: String, endpoint: String, vocabulary: String) -> String {
         """
         log_level: info
@@ -226,18 +243,9 @@ struct SlowSubscriberTests {
         defer { dir.remove() }
         let clip = try RunEndToEndTests.makeClip(dir)
         let pubPort = freePort(), metricsPort = freePort()
-        let streams = (1...4).map { i in
-            "  - { id: s\(i), url: \(clip), loop: true, keyframes: { min_interval: 0.3, max_interval: 0.5 }, proposals: { sources: [zones], zones: [{ name: z, box: [20, 20, 300, 220] }] } }"
-        }.joined(separator: "\n")
-        let cfg = dir.write("c.yaml", """
-        models: { directory: \(RunEndToEndTests.model) }
-        vocabulary: [person, car]
-        streams:
-        \(streams)
-        publisher: { endpoints: [tcp://127.0.0.1:\(pubPort)] }
-        metrics: { listen: 127.0.0.1:\(metricsPort), interval: 1 }
-        limits: { recognizer_workers: 2, blas_threads: 1 }
-        """)
+        let cfg = dir.write("c.yaml", RunEndToEndTests.zoneStreams(
+            clip: clip, streams: (1...4).map { ("s\($0)", "keyframes: { min_interval: 0.3, max_interval: 0.5 }") },
+            publisher: pubPort, metrics: metricsPort, extra: "limits: { recognizer_workers: 2, blas_threads: 1 }"))
         let daemon = try Child(binary, ["run", "--config", cfg], env: ["CACHE_DIRECTORY": dir.file("cache")], dir: dir, name: "daemon")
         defer { daemon.stop() }
         func recognitions() -> [String: Double] {

@@ -115,12 +115,16 @@ enum TailFormat {
             return "\(time) \(topic) \(obj["event"] ?? "?") #\(obj["track_id"] ?? "?") \(obj["label"] ?? "?")\(prev) \(box(obj["box"])) frame \(obj["frame"] ?? "?")"
         case "status":
             let state = obj["state"] as? String ?? "?"
+            let overload = (obj["overload"] as? [String: Any]).map { o in
+                "; overload \(o["state"] ?? "?"): shed \(o["shed"] ?? "?"), label " + String(format: "%.1f s old", num(o["label_age"]))
+            } ?? ""
+            if obj["event"] as? String == "overload" { return "\(time) \(topic) \(state)\(overload)" }
             if let r = obj["rates"] as? [String: Any] {
                 let lat = (r["recognition_latency"] as? Double).map { String(format: ", latency %.3f s", $0) } ?? ""
                 return "\(time) \(topic) \(state): " + String(format: "%.1f fps decoded, %.1f published, %.2f recognitions/s",
                                                              num(r["decoded_fps"]), num(r["published_fps"]), num(r["recognitions_per_second"]))
                     + "\(lat), \(r["live_tracks"] ?? 0) tracks, \(r["recognitions_skipped"] ?? 0) skipped, \(r["frames_dropped"] ?? 0) dropped"
-                    + (r["encoder_runs"].map { ", encoders ran \($0) / rested \(r["encoder_rests"] ?? 0)" } ?? "")
+                    + (r["encoder_runs"].map { ", encoders ran \($0) / rested \(r["encoder_rests"] ?? 0)" } ?? "") + overload
             }
             return "\(time) \(topic) \(state)" + ((obj["reason"] as? String).map { ": \($0)" } ?? "")
         default:
