@@ -165,6 +165,38 @@ struct ConfigTests {
         #expect(error.problems.allSatisfy { $0.line == 1 || $0.line == 3 })
     }
 
+    @Test("overload keys: priority, limits.max_label_age, service.healthz_overloaded read with defaults; bad values named")
+    func overloadKeys() throws {
+        let c = try ConfigLoader.parse(yaml: """
+            models: {directory: /m}
+            vocabulary: [person]
+            streams: [{id: a, url: "rtsp://h/x", priority: 10}, {id: b, url: "rtsp://h/y"}]
+            limits: {max_label_age: 45}
+            service: {healthz_overloaded: 503}
+            """, file: "/etc/x.yaml", checkFiles: false)
+        #expect(c.streams.map(\.priority) == [10, 0])
+        #expect(c.limits.maxLabelAge == 45 && c.service.healthzOverloaded == 503)
+        let d = try ConfigLoader.parse(yaml: "models: {directory: /m}\nvocabulary: [person]\nstreams: [{id: a, url: \"rtsp://h/x\"}]\n",
+                                       file: "/etc/x.yaml", checkFiles: false)
+        #expect(d.limits.maxLabelAge == 120 && d.service.healthzOverloaded == 200)
+        let error = try #require(throws: ConfigError.self) {
+            try ConfigLoader.parse(yaml: """
+                models: {directory: /m}
+                vocabulary: [person]
+                streams: [{id: a, url: "rtsp://h/x", priority: 500}, {id: b, url: "rtsp://h/y", keyframes: {max_interval: 30}}]
+                limits: {max_label_age: 20}
+                service: {healthz_overloaded: 404}
+                """, file: "/x.yaml", checkFiles: false)
+        }
+        #expect(Set(error.problems.map(\.path)) == ["streams[0].priority", "streams[1].keyframes.max_interval", "service.healthz_overloaded"])
+        #expect(error.problems.first { $0.path == "streams[1].keyframes.max_interval" }?.message.contains("longer than limits.max_label_age (20 s)") == true)
+        let zero = try #require(throws: ConfigError.self) {
+            try ConfigLoader.parse(yaml: "models: {directory: /m}\nvocabulary: [person]\nstreams: [{id: a, url: \"rtsp://h/x\"}]\nlimits: {max_label_age: 0}\n",
+                                   file: "/x.yaml", checkFiles: false)
+        }
+        #expect(zero.problems.map(\.path) == ["limits.max_label_age"])
+    }
+
     @Test("missing required sections are named")
     func missing() throws {
         let error = try #require(throws: ConfigError.self) {
