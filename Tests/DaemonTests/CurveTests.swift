@@ -70,6 +70,34 @@ struct CurveTests {
         #expect(Set(got.compactMap { $0[4] as? String }) == [SchemaVersion.regions, SchemaVersion.tracks])
     }
 
+    @Test("messages the publisher's own queue drops are gaps in seq: the subscriber's missing count equals the queue_full counter")
+    func queueDropsAreGaps() throws {
+        let pub = try Publisher(options: .init(endpoints: ["tcp://127.0.0.1:*"], sendHighWaterMark: 100_000, queueCapacity: 8, node: "n"))
+        defer { pub.close() }
+        let sub = try Subscriber(endpoint: pub.boundEndpoints[0], topics: ["regions.", "warm"], receiveHighWaterMark: 100_000)
+        defer { sub.close() }
+        var warm = 0
+        while sub.receive(timeoutMilliseconds: 20) == nil && warm < 250 { pub.publish(topic: "warm", payload: []); warm += 1 }
+        while sub.receive(timeoutMilliseconds: 100) != nil {}
+        let n = 3000
+        for i in 0..<n { try pub.publish(Samples.regions(frame: i)) }
+        while pub.stats.queued > 0 { usleep(10_000) }
+        var tracker = SequenceTracker()
+        var seqs: [UInt64] = []
+        while let (topic, payload) = sub.receive(timeoutMilliseconds: 1000) {
+            guard let o = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any] else { continue }
+            _ = tracker.observe(topic: topic, json: o)
+            seqs.append((o["seq"] as? NSNumber)?.uint64Value ?? .max)
+        }
+        let dropped = pub.stats.droppedQueueFull
+        #expect(dropped > 0, "the queue of 8 never overflowed; the test shows nothing")
+        #expect(UInt64(seqs.count) + dropped == UInt64(n))
+        // Whatever was dropped before the first or after the last received message is no gap.
+        let edges = (seqs.first ?? 0) + (UInt64(n - 1) - (seqs.last ?? 0))
+        #expect(tracker.missing + edges == dropped)
+        #expect(seqs == seqs.sorted() && Set(seqs).count == seqs.count)
+    }
+
     @Test("keygen: NAME.key mode 0600 and NAME.pub, a keypair python3-zmq agrees with; never overwritten, no key on stdout")
     func keygen() throws {
         let binary = try #require(Repo.binary)
@@ -139,6 +167,48 @@ struct CurveTests {
         #expect(rx.zap!.accepted >= 1)
     }
 
+    /// A python3-zmq XPUB that waits for a subscriber, then sends regions.cam1 from node n1:
+    /// seq 0-4 and 7 in session a..., then seq 0-1 in session b... (a CURVE server with a key file).
+    static let gappyPublisher = """
+        import json, sys, zmq
+        s = zmq.Context().socket(zmq.XPUB)
+        if len(sys.argv) > 2:
+            s.curve_server = True
+            s.curve_secretkey = [l.strip() for l in open(sys.argv[2]) if l.strip() and not l.startswith("#")][0].encode()
+        s.bind(sys.argv[1]); print("bound", flush=True)
+        s.recv()  # the subscription
+        for session, seqs in (("a" * 16, [0, 1, 2, 3, 4, 7]), ("b" * 16, [0, 1])):
+            for q in seqs:
+                m = {"schema": "regionspotd/regions/2", "stream": "cam1", "frame": q, "pts": q / 10, "time": "2026-01-01T00:00:00.000000Z",
+                     "keyframe": False, "inferred": False, "regions": [], "node": "n1", "session": session, "seq": q}
+                s.send_multipart([b"regions.cam1", json.dumps(m).encode()])
+        import time; time.sleep(5)
+        """
+
+    @Test("tail prints a line for a gap in seq and for a restart (new session), plainly and over CURVE", arguments: [false, true])
+    func tailGapsAndRestarts(curve: Bool) throws {
+        let binary = try #require(Repo.binary)
+        let dir = TempDir()
+        defer { dir.remove() }
+        let ep = "tcp://127.0.0.1:\(freePort())"
+        if curve { for n in ["server", "client"] { _ = try Child.run(binary, ["keygen", dir.file(n)], dir: dir) } }
+        let pub = try Child(Repo.python, [dir.write("gappy.py", Self.gappyPublisher), ep] + (curve ? [dir.file("server.key")] : []), dir: dir, name: "gappy")
+        defer { pub.stop() }
+        #expect(eventually(10) { pub.stdout.contains("bound") })
+        let keys = curve ? ["--server-key", dir.file("server.pub"), "--secret-key", dir.file("client.key")] : []
+        let r = try Child.run(binary, ["tail", ep, "--count", "8", "--timeout", "10"] + keys, dir: dir, timeout: 20)
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.filter { $0.hasPrefix("00:00:00.000 regions.cam1 frame") }.count == 8)
+        #expect(lines.filter { $0.hasPrefix("--") } == [
+            "-- gap: regions.cam1 from n1: 2 messages missing (seq 5...6)",
+            "-- restart: node n1 session aaaaaaaaaaaaaaaa -> bbbbbbbbbbbbbbbb",
+        ])
+        // Each note stands right before the message that revealed it.
+        let gapAt = try #require(lines.firstIndex { $0.hasPrefix("-- gap") })
+        #expect(lines[gapAt + 1].contains("frame 7 "))
+    }
+
     static let base = "models: {directory: /m}\nvocabulary: [person]\nstreams: [{id: a, url: \"rtsp://h/x\"}]\n"
 
     @Test("config: node, bind and connect entries, security.curve; what is missing or contradictory is named")
@@ -197,5 +267,12 @@ struct CurveTests {
         chmod(dir.file("k.key"), 0o600)
         let ok = try Child.run(binary, ["check-config", curve], dir: dir)
         #expect(ok.status == 0 && !ok.stdout.contains("warning") && ok.stdout.contains("CURVE: secret key"), "\(ok.stdout) \(ok.stderr)")
+        // The daemon warns at start too (the service shell, `idle`, binds like `run`).
+        let port = freePort()
+        let exposed = dir.write("idle.yaml", Self.base + "publisher: {endpoints: [\"tcp://0.0.0.0:\(port)\"]}\n")
+        let idle = try Child(binary, ["idle", "--config", exposed], dir: dir, name: "idle")
+        defer { idle.stop() }
+        #expect(eventually(20) { idle.stderr.contains("ready") }, "\(idle.stderr)")
+        #expect(idle.stderr.contains("publisher endpoint tcp://0.0.0.0:\(port) is reachable beyond this host without CURVE"))
     }
 }
