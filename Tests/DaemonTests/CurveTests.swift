@@ -127,12 +127,9 @@ struct CurveTests {
 
     @Test("external_boxes with CURVE: an unknown client's boxes never arrive and it is counted; an authorized one's do")
     func externalBoxes() throws {
-        let binary = try #require(Repo.binary)
         let dir = TempDir()
         defer { dir.remove() }
-        for n in ["server", "friend", "stranger"] { _ = try Child.run(binary, ["keygen", dir.file(n)], dir: dir) }
-        try FileManager.default.createDirectory(atPath: dir.file("auth"), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: dir.file("friend.pub"), toPath: dir.file("auth/friend.pub"))
+        try makeKeys(["server", "friend", "stranger"], authorized: ["friend"], in: dir)
         let registry = MetricsRegistry()
         let inbox = ExternalBoxInbox(capacityPerStream: 100)
         let rx = try ExternalBoxReceiver(endpoint: "tcp://127.0.0.1:*", curve: CurveConfig(secretKey: dir.file("server.key"), authorizedKeys: dir.file("auth")),
@@ -191,7 +188,7 @@ struct CurveTests {
         let dir = TempDir()
         defer { dir.remove() }
         let ep = "tcp://127.0.0.1:\(freePort())"
-        if curve { for n in ["server", "client"] { _ = try Child.run(binary, ["keygen", dir.file(n)], dir: dir) } }
+        if curve { try makeKeys(["server", "client"], in: dir) }
         let pub = try Child(Repo.python, [dir.write("gappy.py", Self.gappyPublisher), ep] + (curve ? [dir.file("server.key")] : []), dir: dir, name: "gappy")
         defer { pub.stop() }
         #expect(eventually(10) { pub.stdout.contains("bound") })
@@ -257,9 +254,8 @@ struct CurveTests {
         #expect(l.status == 0 && !l.stdout.contains("warning"), "\(l.stdout)")
         #expect(SecurityAdvice.isLocal("tcp://[::1]:5556") && !SecurityAdvice.isLocal("tcp://10.0.0.5:5556"))
         // A secret key file others may read is a problem naming the file (never the key).
-        _ = try Child.run(binary, ["keygen", dir.file("k")], dir: dir)
+        try makeKeys(["k"], in: dir)
         chmod(dir.file("k.key"), 0o644)
-        try FileManager.default.createDirectory(atPath: dir.file("auth"), withIntermediateDirectories: true)
         let curve = dir.write("curve.yaml", "models: {directory: \(dir.path)}\nvocabulary: [person]\nstreams: [{id: a, url: \"rtsp://h/x\"}]\n"
             + "publisher: {endpoints: [\"tcp://0.0.0.0:5556\"]}\nsecurity: {curve: {secret_key: k.key, authorized_keys: auth}}\n")
         let c = try Child.run(binary, ["check-config", curve], dir: dir)

@@ -62,6 +62,18 @@ final class FanInSubscriber {
     func stop() { child.stop() }
 }
 
+/// `regionspotd keygen` for each of `names` in `dir` (NAME.key, NAME.pub); the public keys
+/// of `authorized` are copied into dir/auth (the authorized keys directory).
+func makeKeys(_ names: [String], authorized: [String] = [], in dir: TempDir) throws {
+    let binary = try #require(Repo.binary)
+    try FileManager.default.createDirectory(atPath: dir.file("auth"), withIntermediateDirectories: true)
+    for n in names {
+        let r = try Child.run(binary, ["keygen", dir.file(n)], dir: dir)
+        try #require(r.status == 0, "keygen: \(r.stderr)")
+        if authorized.contains(n) { try FileManager.default.copyItem(atPath: dir.file("\(n).pub"), toPath: dir.file("auth/\(n).pub")) }
+    }
+}
+
 /// GET /metrics of a listener, as text ("" when unreachable).
 func scrape(_ port: Int, dir: TempDir) -> String {
     let r = try? Child.run(Repo.python, ["-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
@@ -101,17 +113,10 @@ struct FanInTests {
         let dir = TempDir()
         defer { dir.remove() }
         let clip = try ReplayFixture.clip(in: dir)
-        try FileManager.default.createDirectory(atPath: dir.file("authorized"), withIntermediateDirectories: true)
-        for name in ["proxy", "edge1", "edge2", "edge3", "reader", "stranger"] {
-            let r = try Child.run(binary, ["keygen", dir.file(name)], dir: dir)
-            try #require(r.status == 0, "keygen: \(r.stderr)")
-            if name != "proxy" && name != "stranger" {
-                try FileManager.default.copyItem(atPath: dir.file("\(name).pub"), toPath: dir.file("authorized/\(name).pub"))
-            }
-        }
+        try makeKeys(["proxy", "edge1", "edge2", "edge3", "reader", "stranger"], authorized: ["edge1", "edge2", "edge3", "reader"], in: dir)
         let fe = freePort(), be = freePort(), mp = freePort()
         let proxy = try Child(binary, ["proxy", "--frontend", "tcp://127.0.0.1:\(fe)", "--backend", "tcp://127.0.0.1:\(be)",
-                                       "--node", "agg", "--secret-key", dir.file("proxy.key"), "--authorized-keys", dir.file("authorized"),
+                                       "--node", "agg", "--secret-key", dir.file("proxy.key"), "--authorized-keys", dir.file("auth"),
                                        "--metrics-listen", "127.0.0.1:\(mp)", "--status-interval", "1"], dir: dir, name: "proxy")
         defer { proxy.stop() }
         let backend = "tcp://127.0.0.1:\(be)"

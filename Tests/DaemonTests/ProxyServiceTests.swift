@@ -64,12 +64,9 @@ struct ProxyServiceTests {
 
     @Test("the daemon's publisher with CURVE: an authorized subscriber gets stamped messages, an unknown key and a plain client get nothing and are counted")
     func curvePublisher() throws {
-        let binary = try #require(Repo.binary)
         let dir = TempDir()
         defer { dir.remove() }
-        for n in ["node", "reader", "stranger"] { _ = try Child.run(binary, ["keygen", dir.file(n)], dir: dir) }
-        try FileManager.default.createDirectory(atPath: dir.file("auth"), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: dir.file("reader.pub"), toPath: dir.file("auth/reader.pub"))
+        try makeKeys(["node", "reader", "stranger"], authorized: ["reader"], in: dir)
         let metrics = MetricsRegistry()
         let pub = try Publisher(options: .init(endpoints: ["tcp://127.0.0.1:*"], node: "n1",
                                                curve: CurveConfig(secretKey: dir.file("node.key"), authorizedKeys: dir.file("auth"))),
