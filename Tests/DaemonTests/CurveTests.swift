@@ -261,6 +261,9 @@ struct CurveTests {
         let c = try Child.run(binary, ["check-config", curve], dir: dir)
         #expect(c.status == 78 && c.stderr.contains("k.key may be read by group or others"), "\(c.stderr)")
         chmod(dir.file("k.key"), 0o600)
+        let empty = try Child.run(binary, ["check-config", curve], dir: dir)
+        #expect(empty.status == 0 && empty.stdout.contains("warning: security.curve.authorized_keys \(dir.file("auth")) holds no *.pub file"), "\(empty.stdout)")
+        try FileManager.default.copyItem(atPath: dir.file("k.pub"), toPath: dir.file("auth/k.pub"))
         let ok = try Child.run(binary, ["check-config", curve], dir: dir)
         #expect(ok.status == 0 && !ok.stdout.contains("warning") && ok.stdout.contains("CURVE: secret key"), "\(ok.stdout) \(ok.stderr)")
         // The daemon warns at start too (the service shell, `idle`, binds like `run`).

@@ -78,8 +78,15 @@ extension ConfigWalker {
 
 /// What an operator should know about a valid configuration's exposure.
 public enum SecurityAdvice {
-    /// One warning per endpoint bound beyond the loopback without CURVE.
+    /// One warning per endpoint bound beyond the loopback without CURVE; with CURVE, an
+    /// authorized keys directory without keys (nobody can connect).
     public static func warnings(_ c: DaemonConfig) -> [String] {
+        if let dir = c.curve?.authorizedKeys {
+            let binds = !c.publisher.endpoints.isEmpty || c.externalBoxesEndpoint != nil
+            if binds, let keys = try? Curve.authorizedKeys(directory: dir), keys.isEmpty {
+                return ["security.curve.authorized_keys \(dir) holds no *.pub file: no client can connect to the bound endpoints"]
+            }
+        }
         guard c.curve == nil else { return [] }
         var out: [String] = []
         for e in c.publisher.endpoints where !isLocal(e) {
