@@ -222,6 +222,8 @@ struct CurveTests {
         #expect(c.curve == CurveConfig(secretKey: "/etc/r/keys/edge1.key", authorizedKeys: "/etc/r/keys/authorized"))
         let d = try ConfigLoader.parse(yaml: Self.base, file: "/etc/x.yaml", checkFiles: false)
         #expect(d.node == nil && d.nodeName == Origin.hostName && d.curve == nil)
+        // Who the daemon is and who may connect change only with a restart.
+        #expect(ReloadPlan(from: d, to: c).needsRestart == ["publisher", "node", "security"])
 
         let e = try #require(throws: ConfigError.self) {
             try ConfigLoader.parse(yaml: Self.base + """
