@@ -155,7 +155,9 @@ public final class Publisher: @unchecked Sendable {
         thread.start()
     }
 
-    /// Sockets besides the main one (connected endpoints with CURVE); each gets every message.
+    /// Sockets besides the main one (connected endpoints with CURVE); each gets every
+    /// message. `published` counts the main socket's sends; a refusal on any socket is
+    /// counted as a drop of its own.
     private let extraSockets: [UnsafeMutableRawPointer]
 
     private static func connectSocket(_ ctx: UnsafeMutableRawPointer, _ c: ConnectEndpoint, _ o: Options, _ keys: CurveKeys?,
@@ -166,6 +168,7 @@ public final class Publisher: @unchecked Sendable {
         extraSockets.append(s)
         try setOption(s, ZMQ_SNDHWM, o.sendHighWaterMark)
         try setOption(s, ZMQ_LINGER, o.lingerMilliseconds)
+        if o.nodrop { try setOption(s, ZMQ_XPUB_NODROP, 1) }
         try setOption(s, ZMQ_HEARTBEAT_IVL, 10_000)
         try setOption(s, ZMQ_HEARTBEAT_TIMEOUT, 30_000)
         if c.endpoint.contains("[") { try setOption(s, ZMQ_IPV6, 1) }
