@@ -93,6 +93,7 @@ struct MediaFuzzTests {
             counts.frames += run.frames
             try? FileManager.default.removeItem(atPath: path)
         }
+        fuzzReport("videos in process: \(FuzzScale.count(90)) cases, \(counts.decoded) decoded to the end (\(counts.frames) frames), \(counts.refused) refused naming the file")
         #expect(counts.decoded >= FuzzScale.count(20) && counts.frames > 0, "\(counts)")
     }
 
@@ -130,6 +131,7 @@ struct MediaFuzzTests {
             }
             try? FileManager.default.removeItem(atPath: path)
         }
+        fuzzReport("images in process: \(FuzzScale.count(240)) cases, \(counts.decoded) decoded, \(counts.refused) refused naming the file")
         #expect(counts.decoded >= FuzzScale.count(40) && counts.refused >= FuzzScale.count(20), "\(counts)")
     }
 }

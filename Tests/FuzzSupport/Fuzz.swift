@@ -94,3 +94,8 @@ private final class DeadlineBox<T>: @unchecked Sendable {
     var value: T?
     let done = DispatchSemaphore(value: 0)
 }
+
+/// One line of figures per fuzz test on standard output (docs/reliability.md quotes them).
+public func fuzzReport(_ text: String) {
+    print("fuzz figures: \(text) [REGIONSPOTD_FUZZ_SCALE=\(FuzzScale.factor)]")
+}

@@ -135,6 +135,7 @@ struct ModelFilesFuzzTests {
                 Issue.record("\(tag): loaded, expected \(outcome)")
             }
         }
+        fuzzReport("model.json: \(FuzzScale.count(90)) directories, \(counts.loaded) loaded, \(counts.refused) refused naming the file")
         #expect(counts.loaded >= FuzzScale.count(15) && counts.refused >= FuzzScale.count(50), "\(counts)")
     }
 
@@ -149,7 +150,10 @@ struct ModelFilesFuzzTests {
     static func bpeMutation(_ i: Int, _ dice: inout Dice) throws -> ([UInt8], String, Outcome) {
         var lines = Array(mergeLines.prefix(clipMergeCount + 1 + dice.int(3)))
         func compressed() throws -> [UInt8] { try PNGWriter.deflate(Array(lines.joined(separator: "\n").utf8)) }
-        switch i % 5 {
+        switch i % 6 {
+        case 5:  // anything after the merges CLIP uses is not read
+            lines = Array(mergeLines.prefix(clipMergeCount + 1)) + ["", "not a merge at all", "\u{0}\u{1}", "a b c"]
+            return (try compressed(), "garbage after line \(clipMergeCount + 1)", .loads)
         case 0:  // a merge line that is not "left right"
             let n = 1 + dice.int(clipMergeCount)
             lines[n] = dice.pick(["", "a", "a b c", " a", "a  b", "ab "])[...]
@@ -182,7 +186,7 @@ struct ModelFilesFuzzTests {
         let seed: UInt64 = 49408
         var dice = Dice(s: seed)
         var counts = (loaded: 0, refused: 0)
-        for i in 0..<FuzzScale.count(20) {
+        for i in 0..<FuzzScale.count(24) {
             let (bytes, what, outcome) = try Self.bpeMutation(i, &dice)
             FileManager.default.createFile(atPath: path, contents: Data(bytes))
             let tag = "seed \(seed) case \(i) (\(what))"
@@ -191,7 +195,7 @@ struct ModelFilesFuzzTests {
             }
             guard let result else { Issue.record("\(tag): no answer in 30 s"); continue }
             switch (outcome, result) {
-            case let (.either, .success(ids)):
+            case let (.either, .success(ids)), let (.loads, .success(ids)):
                 counts.loaded += 1
                 #expect(ids.first == CLIPTokenizer.startToken && ids.allSatisfy { $0 >= 0 && $0 < 49408 }, "\(tag): \(ids.prefix(12))")
             case let (.refused(fragment), .failure(e)):
@@ -204,7 +208,8 @@ struct ModelFilesFuzzTests {
                 Issue.record("\(tag): \(r), expected \(outcome)")
             }
         }
-        #expect(counts.refused >= FuzzScale.count(12), "\(counts)")
+        fuzzReport("BPE vocabulary: \(FuzzScale.count(24)) files, \(counts.loaded) loaded, \(counts.refused) refused naming the file")
+        #expect(counts.refused >= FuzzScale.count(12) && counts.loaded >= FuzzScale.count(4), "\(counts)")
     }
 }
 

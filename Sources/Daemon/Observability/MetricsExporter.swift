@@ -64,7 +64,7 @@ public final class MetricsHTTPServer: @unchecked Sendable {
         guard s >= 0 else { throw PublisherError(description: "metrics socket: \(String(cString: strerror(errno)))") }
         var one: Int32 = 1
         setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        guard bind(s, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0, Glibc.listen(s, 16) == 0 else {
+        guard bind(s, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0, Glibc.listen(s, 128) == 0 else {
             let e = String(cString: strerror(errno))
             close(s)
             throw PublisherError(description: "cannot listen for metrics on \(listen): \(e)")

@@ -28,6 +28,16 @@ enum FuzzOutput {
 
 @Suite("fuzz: probe, replay and recognize on damaged files", .serialized)
 struct CommandFuzzTests {
+    /// Runs the binary to its end (killed at `timeout`): exit status (nil: still running
+    /// at the bound), whether a signal ended it (a crash), and its output.
+    static func run(_ args: [String], dir: TempDir, timeout: Double) throws -> (status: Int32?, crashed: Bool, stdout: String, stderr: String) {
+        let c = try Child(try #require(Repo.binary), args, env: ["XDG_CACHE_HOME": dir.file("cache"), "CACHE_DIRECTORY": dir.file("cache")],
+                          dir: dir, name: "run-\(UUID().uuidString.prefix(8))")
+        defer { c.stop() }
+        let status = c.wait(timeout: timeout)
+        return (status, status != nil && c.process.terminationReason == .uncaughtSignal, c.stdout, c.stderr)
+    }
+
     static func mutated(_ original: [UInt8], _ i: Int, _ dice: inout Dice, name: String, dir: TempDir) -> (String, String) {
         var bytes = original
         let what = ByteMutation.random(&bytes, &dice, keep: i % 3 == 2 ? 0 : 64)
@@ -38,22 +48,24 @@ struct CommandFuzzTests {
 
     @Test("probe --json and replay on mutated videos (seeded; REGIONSPOTD_FUZZ_SCALE multiplies the count)")
     func videos() throws {
-        let binary = try #require(Repo.binary)
         let dir = TempDir()
         defer { dir.remove() }
         let clip = try ReplayFixture.clip(in: dir, name: "base.mp4", size: "160x120", square: 40, rate: 10, seconds: 1, gop: 5, bframes: 1, creationTime: nil)
         let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: clip)))
         let seed: UInt64 = 1, probes = FuzzScale.count(8), replays = FuzzScale.count(3)
         var dice = Dice(s: seed)
+        var tally: [String: Int] = [:]
+        defer { fuzzReport("probe/replay binary: \(probes) probe + \(replays) replay runs, \(tally.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))") }
         for i in 0..<(probes + replays) {
             let (path, what) = Self.mutated(original, i, &dice, name: "case\(i).mp4", dir: dir)
             let replay = i >= probes
             let out = dir.file("case\(i).jsonl")
             let args = replay ? ReplayFixture.arguments([path], ["--out", out]) : ["probe", path, "--json", "--motion-vectors"]
-            let r = try Child.run(binary, args, env: ["XDG_CACHE_HOME": dir.file("cache")], dir: dir, timeout: replay ? 90 : 30)
+            let r = try Self.run(args, dir: dir, timeout: replay ? 90 : 30)
+            tally["\(replay ? "replay" : "probe") exit \(r.crashed ? "signal " : "")\(r.status.map(String.init) ?? "timeout")", default: 0] += 1
             let tag = "seed \(seed) case \(i) (\(replay ? "replay" : "probe"), \(what)): status \(String(describing: r.status)), stderr \(r.stderr.suffix(600))"
             #expect(r.status != nil, "\(tag): still running at the time bound")
-            #expect(r.status.map { $0 >= 0 && $0 < 128 } ?? true, "\(tag): killed by a signal")
+            #expect(!r.crashed, "\(tag): killed by a signal")
             #expect(!FuzzOutput.hasNonFinite(r.stdout + r.stderr), "\(tag): a non-finite number in \(r.stdout.prefix(400))")
             if r.status == 0 {
                 let lines = replay ? ((try? ReplayFixture.lines(out)) ?? []) : [r.stdout]
@@ -71,7 +83,6 @@ struct CommandFuzzTests {
 
     @Test("recognize on mutated PNG and JPEG images (seeded)")
     func images() throws {
-        let binary = try #require(Repo.binary)
         let dir = TempDir()
         defer { dir.remove() }
         var originals: [(String, [UInt8])] = []
@@ -83,13 +94,17 @@ struct CommandFuzzTests {
         }
         let seed: UInt64 = 2
         var dice = Dice(s: seed)
+        var tally: [String: Int] = [:]
+        defer { fuzzReport("recognize binary: \(FuzzScale.count(4)) images, \(tally.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))") }
         for i in 0..<FuzzScale.count(4) {
             let (ext, original) = originals[i % 2]
             let (path, what) = Self.mutated(original, i, &dice, name: "case\(i).\(ext)", dir: dir)
-            let r = try Child.run(binary, ["recognize", path, "--weights", ReplayFixture.model, "--vocab", "person,car", "--json",
-                                           "--box", "0,0,48,32", "--box=-10,-10,1e6,1e6"], env: ["CACHE_DIRECTORY": dir.file("cache")], dir: dir, timeout: 60)
+            let r = try Self.run(["recognize", path, "--weights", ReplayFixture.model, "--vocab", "person,car", "--json",
+                                  "--box", "0,0,48,32", "--box=-10,-10,1e6,1e6"], dir: dir, timeout: 60)
+            tally["exit \(r.crashed ? "signal " : "")\(r.status.map(String.init) ?? "timeout")", default: 0] += 1
+            #expect(!r.crashed, "seed \(seed) case \(i): killed by a signal")
             let tag = "seed \(seed) case \(i) (\(ext), \(what)): status \(String(describing: r.status)), stderr \(r.stderr.suffix(600))"
-            #expect(r.status == 0 || (r.status.map { $0 > 0 && $0 < 128 } ?? false), "\(tag)")
+            #expect(r.status != nil, "\(tag): still running at the time bound")
             #expect(!FuzzOutput.hasNonFinite(r.stdout + r.stderr), "\(tag): \(r.stdout.prefix(400))")
             if r.status == 0 {
                 let obj = try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))

@@ -179,6 +179,7 @@ struct ConfigFuzzTests {
             default: break
             }
         }
+        fuzzReport("config in process: \(FuzzScale.count(1600)) cases, \(counts.accepted) accepted, \(counts.refused) refused naming file:line and key")
         #expect(counts.accepted >= FuzzScale.count(150) && counts.refused >= FuzzScale.count(1000), "\(counts)")
     }
 

@@ -156,6 +156,7 @@ struct ExternalBoxesFuzzTests {
                 Issue.record("\(tag): accepted, expected \(outcome)")
             }
         }
+        fuzzReport("external boxes in process: \(FuzzScale.count(3000)) messages, \(counts.accepted) accepted, \(counts.refused) refused naming the field")
         #expect(counts.accepted >= FuzzScale.count(400) && counts.refused >= FuzzScale.count(2000), "\(counts)")
     }
 }

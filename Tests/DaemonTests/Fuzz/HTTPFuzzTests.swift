@@ -131,6 +131,7 @@ struct HTTPFuzzTests {
                 #expect(health == 200, "\(tag): /healthz after it: \(String(describing: health)) in \(Date().timeIntervalSince(t0)) s")
             }
         }
+        fuzzReport("HTTP: \(FuzzScale.count(450)) requests, statuses \(statuses.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))")
         #expect(statuses[200, default: 0] >= FuzzScale.count(100) && statuses[404, default: 0] >= FuzzScale.count(40), "\(statuses)")
     }
 

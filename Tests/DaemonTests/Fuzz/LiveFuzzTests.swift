@@ -119,7 +119,9 @@ struct LiveFuzzTests {
             #expect(bothPublish(3), "a stream stopped after the bad reload \(what)")
         }
         #expect(daemon.process.isRunning)
-        #expect(!daemon.stderr.contains("secret"))
+        let published = sub.messages
+        #expect(published.allSatisfy { FuzzOutput.numbers($0.json).allSatisfy(\.isFinite) && !FuzzOutput.hasNonFinite($0.raw) }, "a non-finite number published")
+        fuzzReport("live daemon: \(bad) malformed + 20 accepted external-box messages, \(FuzzScale.count(36)) HTTP cases, \(bads.count) bad reloads; regions published a \(regions("a")), b \(regions("b"))")
         daemon.signal(SIGTERM)
         #expect(daemon.wait(timeout: 10) == 0)
     }
