@@ -93,8 +93,11 @@ final class ConfigWalker {
         switch error {
         case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
             return ConfigProblem(file: file, line: mark.line, path: "", message: "not valid YAML: \(problem)")
-        default:
-            return ConfigProblem(file: file, line: nil, path: "", message: "not valid YAML: \(error)")
+        case let .reader(problem, offset, _, yaml):  // bytes YAML does not allow (control characters, bad UTF-8)
+            let line = offset.map { o in yaml.utf8.prefix(o).reduce(1) { $0 + ($1 == 10 ? 1 : 0) } }
+            return ConfigProblem(file: file, line: line, path: "", message: "not valid YAML: \(problem)")
+        default:  // one line: Yams' own description quotes the offending text below it
+            return ConfigProblem(file: file, line: nil, path: "", message: "not valid YAML: " + "\(error)".split(whereSeparator: \.isNewline).joined(separator: " "))
         }
     }
 
