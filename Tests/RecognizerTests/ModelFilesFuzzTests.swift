@@ -111,7 +111,7 @@ struct ModelFilesFuzzTests {
         let seed: UInt64 = 1229
         var dice = Dice(s: seed)
         var counts = (loaded: 0, refused: 0)
-        for i in 0..<FuzzScale.count(90) {
+        for i in 0..<FuzzScale.count(72) {
             let (json, what, outcome) = Self.mutation(i, &dice)
             let dir = try Self.directory(json, in: root, case: i)
             let tag = "seed \(seed) case \(i) (\(what))"
@@ -135,8 +135,8 @@ struct ModelFilesFuzzTests {
                 Issue.record("\(tag): loaded, expected \(outcome)")
             }
         }
-        fuzzReport("model.json: \(FuzzScale.count(90)) directories, \(counts.loaded) loaded, \(counts.refused) refused naming the file")
-        #expect(counts.loaded >= FuzzScale.count(15) && counts.refused >= FuzzScale.count(50), "\(counts)")
+        fuzzReport("model.json: \(FuzzScale.count(72)) directories, \(counts.loaded) loaded, \(counts.refused) refused naming the file")
+        #expect(counts.loaded >= FuzzScale.count(12) && counts.refused >= FuzzScale.count(40), "\(counts)")
     }
 
     /// The merges file's lines (header first), as the loader reads them.
@@ -186,7 +186,7 @@ struct ModelFilesFuzzTests {
         let seed: UInt64 = 49408
         var dice = Dice(s: seed)
         var counts = (loaded: 0, refused: 0)
-        for i in 0..<FuzzScale.count(24) {
+        for i in 0..<FuzzScale.count(18) {
             let (bytes, what, outcome) = try Self.bpeMutation(i, &dice)
             FileManager.default.createFile(atPath: path, contents: Data(bytes))
             let tag = "seed \(seed) case \(i) (\(what))"
@@ -208,8 +208,8 @@ struct ModelFilesFuzzTests {
                 Issue.record("\(tag): \(r), expected \(outcome)")
             }
         }
-        fuzzReport("BPE vocabulary: \(FuzzScale.count(24)) files, \(counts.loaded) loaded, \(counts.refused) refused naming the file")
-        #expect(counts.refused >= FuzzScale.count(12) && counts.loaded >= FuzzScale.count(4), "\(counts)")
+        fuzzReport("BPE vocabulary: \(FuzzScale.count(18)) files, \(counts.loaded) loaded, \(counts.refused) refused naming the file")
+        #expect(counts.refused >= FuzzScale.count(9) && counts.loaded >= FuzzScale.count(3), "\(counts)")
     }
 }
 
