@@ -49,6 +49,19 @@ struct RawHTTP {
     }
     func close() { Glibc.close(fd) }
 
+    /// One exchange on a fresh connection: `bytes` sent (then half-closed if asked), the
+    /// whole answer read; nil when no connection was made.
+    static func exchange(port: UInt16, _ bytes: [UInt8], halfClose: Bool = false) -> String? {
+        guard let c = RawHTTP(port: port) else { return nil }
+        defer { c.close() }
+        c.send(bytes)
+        if halfClose { c.halfClose() }
+        return c.readAll()
+    }
+
+    /// GET `path` (HTTP/1.0): the answer.
+    static func get(port: UInt16, _ path: String) -> String? { exchange(port: port, Array("GET \(path) HTTP/1.0\r\n\r\n".utf8)) }
+
     /// The status code of a full exchange, or nil when the server closed without one.
     static func status(_ response: String) -> Int? {
         guard response.hasPrefix("HTTP/1.0 ") else { return nil }
@@ -110,24 +123,13 @@ struct HTTPFuzzTests {
         for i in 0..<FuzzScale.count(450) {
             let (bytes, half, what, expected) = Self.request(i, &dice)
             let tag = "seed \(seed) case \(i) (\(what))"
-            let got: Int?? = withDeadline(10) {
-                guard let c = RawHTTP(port: server.port) else { return nil }
-                defer { c.close() }
-                c.send(bytes)
-                if half { c.halfClose() }
-                return RawHTTP.status(c.readAll())
-            }
+            let got: Int?? = withDeadline(10) { RawHTTP.exchange(port: server.port, bytes, halfClose: half).flatMap(RawHTTP.status) }
             guard let got else { Issue.record("\(tag): no close within 10 s"); continue }
             statuses[got ?? 0, default: 0] += 1
             if expected > 0 { #expect(got == expected, "\(tag): \(String(describing: got))") } else { #expect(Self.allowed(got), "\(tag): \(String(describing: got))") }
             if i % 10 == 9 {
                 let t0 = Date()
-                let health = withDeadline(2) { () -> Int? in
-                    guard let c = RawHTTP(port: server.port) else { return nil }
-                    defer { c.close() }
-                    c.send(Array("GET /healthz HTTP/1.0\r\n\r\n".utf8))
-                    return RawHTTP.status(c.readAll())
-                }
+                let health = withDeadline(2) { RawHTTP.get(port: server.port, "/healthz").flatMap(RawHTTP.status) }
                 #expect(health == 200, "\(tag): /healthz after it: \(String(describing: health)) in \(Date().timeIntervalSince(t0)) s")
             }
         }
@@ -148,12 +150,7 @@ struct HTTPFuzzTests {
         }
         #expect(idle.count == 200)
         let t0 = Date()
-        let health = withDeadline(3) { () -> Int? in
-            guard let c = RawHTTP(port: server.port) else { return nil }
-            defer { c.close() }
-            c.send(Array("GET /healthz HTTP/1.0\r\n\r\n".utf8))
-            return RawHTTP.status(c.readAll())
-        }
+        let health = withDeadline(3) { RawHTTP.get(port: server.port, "/healthz").flatMap(RawHTTP.status) }
         let took = Date().timeIntervalSince(t0)
         #expect(health == 200 && took < 1.0, "/healthz: \(String(describing: health)) after \(took) s with 200 idle connections")
         // The held partial requests end with 408 at the timeout (or were closed to make room).

@@ -14,10 +14,7 @@ import Glibc
 @Suite("fuzz: a running daemon's live inputs", .serialized)
 struct LiveFuzzTests {
     static func metric(_ port: Int, _ name: String) -> Double? {
-        guard let c = RawHTTP(port: UInt16(port)) else { return nil }
-        defer { c.close() }
-        c.send(Array("GET /metrics HTTP/1.0\r\n\r\n".utf8))
-        let text = c.readAll()
+        let text = RawHTTP.get(port: UInt16(port), "/metrics") ?? ""
         return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
     }
 
@@ -86,13 +83,7 @@ struct LiveFuzzTests {
         // 2. The metrics listener: seeded cases of HTTPFuzzTests, then /healthz at once.
         for i in 0..<FuzzScale.count(36) {
             let (bytes, half, what, _) = HTTPFuzzTests.request(i, &dice)
-            let status: Int?? = withDeadline(10) {
-                guard let c = RawHTTP(port: UInt16(met)) else { return nil }
-                defer { c.close() }
-                c.send(bytes)
-                if half { c.halfClose() }
-                return RawHTTP.status(c.readAll())
-            }
+            let status: Int?? = withDeadline(10) { RawHTTP.exchange(port: UInt16(met), bytes, halfClose: half).flatMap(RawHTTP.status) }
             guard let status else { Issue.record("HTTP case \(i) (\(what)): no close within 10 s"); continue }
             #expect(status == nil || HTTPFuzzTests.allowed(status), "HTTP case \(i) (\(what)): \(String(describing: status))")
         }
