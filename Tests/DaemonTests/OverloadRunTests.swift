@@ -75,7 +75,7 @@ struct OverloadRunTests {
         // (labels this young flip between fresh and stale all the time: still at most one a second)
         #expect(summaries <= Int(Date().timeIntervalSince(started)) + 2, "a summary per change, not per frame: \(summaries)")
 
-        // every status message validates against status/3
+        // every status message validates against status/4
         let docs = sub.messages.filter { $0.topic.hasPrefix("status.") }.map { (schema: "status.schema.json", json: $0.raw) }
         let results = try SchemaCheck.validate(docs, dir: dir)
         #expect(results.allSatisfy { $0 == nil }, "invalid: \(zip(docs, results).first { $0.1 != nil }.map { "\($0.0.json) -> \($0.1!)" } ?? "")")
