@@ -189,7 +189,7 @@ struct ConfigTests {
                 """, file: "/x.yaml", checkFiles: false)
         }
         #expect(Set(error.problems.map(\.path)) == ["streams[0].priority", "streams[1].keyframes.max_interval", "service.healthz_overloaded"])
-        #expect(error.problems.first { $0.path == "streams[1].keyframes.max_interval" }?.message.contains("longer than limits.max_label_age (20 s)") == true)
+        #expect(error.problems.first { $0.path == "streams[1].keyframes.max_interval" }?.message.contains("max_interval (30 s) is longer than limits.max_label_age (20 s)") == true)
         let zero = try #require(throws: ConfigError.self) {
             try ConfigLoader.parse(yaml: "models: {directory: /m}\nvocabulary: [person]\nstreams: [{id: a, url: \"rtsp://h/x\"}]\nlimits: {max_label_age: 0}\n",
                                    file: "/x.yaml", checkFiles: false)

@@ -70,8 +70,8 @@ extension ConfigWalker {
 
         // A label may age up to max_interval by design: it must fit in max_label_age.
         for (s, at) in zip(config.streams, streamNodes) where s.keyframes.maxInterval > config.limits.maxLabelAge {
-            problem(at.node, "streams[\(at.index)].keyframes.max_interval",
-                    "\(fmt(s.keyframes.maxInterval)) s is longer than limits.max_label_age (\(fmt(config.limits.maxLabelAge)) s): the stream would count as overloaded whenever it rests")
+            problem(at.node["keyframes"]?["max_interval"] ?? at.node, "streams[\(at.index)].keyframes.max_interval",
+                    "max_interval (\(fmt(s.keyframes.maxInterval)) s) is longer than limits.max_label_age (\(fmt(config.limits.maxLabelAge)) s): the stream would count as overloaded whenever it rests")
         }
         if let ext = externalEndpoint, config.publisher.endpoints.contains(ext) {
             problem(m["external_boxes"], "external_boxes.endpoint", "\(ext) is also a publisher endpoint")
