@@ -32,7 +32,7 @@ struct RunCommand: AsyncParsableCommand {
         let engine: RecognitionEngine
         do {
             engine = try RecognitionEngine(modelDirectory: cfg.modelDirectory, kind: cfg.recognizer, vocabulary: cfg.vocabulary,
-                                           blasThreads: cfg.limits.recognizerThreads, lanes: cfg.limits.recognizerWorkers,
+                                           blasThreads: cfg.limits.recognizerThreads, lanes: cfg.limits.recognizerWorkers, precision: cfg.precision,
                                            acceptance: cfg.acceptance, logger: logger)
         } catch {
             logger.critical("models: \(error)")
