@@ -16,6 +16,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Only rows whose name contains this.") var filter: String?
     @Option(help: "Model rows at these precisions, comma separated (fp32, bf16); rows of other than fp32 are suffixed _<precision>.")
     var precision: String = "fp32"
+    @Option(help: "A model directory (e.g. made by `models synthesize`): report bf16 vs fp32 on it, 16 boxes with masks (top-1, |Δprob|, mask IoU).")
+    var accuracyWeights: String?
 
     func run() async throws {
         let cmd = self
@@ -38,6 +40,7 @@ struct BenchCommand: AsyncParsableCommand {
         }
         bench.ceiling = ceiling
         bench.suffix = ""
+        if let accuracyWeights { try accuracyRow(bench, directory: accuracyWeights) }
         videoRows(bench)
     }
 

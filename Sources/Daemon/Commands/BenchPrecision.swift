@@ -17,6 +17,23 @@ extension BenchCommand {
             return p
         }
     }
+
+    /// bf16 against fp32 on a real model directory: the bench image, 16 boxes with masks,
+    /// 16 classes; one note line with the comparison (PrecisionComparison).
+    func accuracyRow(_ bench: Bench, directory: String) throws {
+        guard bench.wants("bf16_accuracy") else { return }
+        let vocab = try Vocabulary(parsing: "person,car,bicycle,dog,cat,bus,truck,traffic light,bird,horse,chair,bottle,cup,tree,building,road")
+        var rgb = [UInt8](repeating: 0, count: 1024 * 768 * 3)
+        for i in rgb.indices { rgb[i] = UInt8(truncatingIfNeeded: i * 7 + i / 3000) }
+        func regions(_ precision: Precision) throws -> [RecognizedRegion] {
+            let model = try ModelDirectory(path: directory, precision: precision)
+            let emb = try VocabularyEmbedder.embed(vocab, text: model.text, tokenizer: try model.tokenizer(), textWeightsHash: model.text.weightsHash, cacheDirectory: nil)
+            let rec = try RegionRecognizer(model: model, kind: .regionspot, vocabulary: emb)
+            return rec.recognize(rec.features(rgb: rgb, width: 1024, height: 768), boxes: Self.boxes(16), masks: true)
+        }
+        let cmp = PrecisionComparison(try regions(.bf16), fp32: try regions(.fp32))
+        bench.note("bf16_accuracy_16", "bf16 vs fp32 on \(directory), 16 boxes with masks, 16 classes: \(cmp)")
+    }
 }
 
 /// The oneDNN bf16 ceiling: the same 4096x768 by 768x3072 product as `SgemmCeiling`, bf16
