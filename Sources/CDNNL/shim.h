@@ -17,6 +17,7 @@ static const int dnnl_shim_arg_src = DNNL_ARG_SRC;
 static const int dnnl_shim_arg_weights = DNNL_ARG_WEIGHTS;
 static const int dnnl_shim_arg_bias = DNNL_ARG_BIAS;
 static const int dnnl_shim_arg_dst = DNNL_ARG_DST;
+static const int dnnl_shim_arg_scratchpad = DNNL_ARG_SCRATCHPAD;
 
 static void dnnl_shim_name_member(void *prefix) {
     int i = omp_get_thread_num();

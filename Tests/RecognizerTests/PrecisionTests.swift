@@ -58,6 +58,32 @@ struct PrecisionTests {
         #expect(r > 1e-5 && r < 2e-2, "case \(c): bf16 vs fp32 relative difference \(r)")
     }
 
+    @Test("bf16 attention (oneDNN, both products) equals the naive bf16 attention; bias, broadcast keys, blocks", arguments: [1, 16, 64])
+    func attention(blockRows: Int) {
+        var r = SeededRandom(7)
+        let batch = 2, nq = 70, nk = 33, heads = 3, hd = 8, w = heads * hd
+        let q = (0..<(batch * nq * w)).map { _ in r.next() * 2 }
+        let k = (0..<(nk * 2 * w)).map { _ in r.next() * 2 }  // shared by both batch items, ld 2w
+        let v = (0..<(nk * 2 * w)).map { _ in r.next() }
+        let s = AttentionShape(batch: batch, queries: nq, keys: nk, heads: heads, headDim: hd, ldq: w, ldk: 2 * w, ldv: 2 * w, ldo: w,
+                               batchStrideQ: nq * w, batchStrideK: 0, batchStrideV: 0, batchStrideO: nq * w, blockRows: blockRows)
+        let biasOf: (Int, Int, Int, Int) -> Float = { b, h, i, j in Float((b + 2 * h + i * 3 + j * 5) % 7) * 0.25 }
+        var ref = [Float](repeating: 0, count: batch * nq * w), exact = ref, out = ref
+        naiveMultiHeadAttentionBF16(s, scale: 0.3, q: q, k: k, v: v, out: &ref, bias: biasOf)
+        naiveMultiHeadAttention(s, scale: 0.3, q: q, k: k, v: v, out: &exact, bias: biasOf)
+        q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in out.withUnsafeMutableBufferPointer { op in
+            multiHeadAttentionBF16(s, scale: 0.3, q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, out: op.baseAddress!) { b, h, q0, qn, scores, _ in
+                for i in 0..<qn { for j in 0..<nk { scores[i * nk + j] += biasOf(b, h, q0 + i, j) } }
+            }
+        } } } }
+        let t = { (x: [Float]) in Tensor(shape: [x.count], data: x) }
+        // 5e-4: the fast softmax's exp differs from Double's by ~1e-7, so a numerator lying
+        // that close to a bf16 rounding boundary rounds the other way (one term off by 2^-8)
+        expectClose(t(out), t(ref), 5e-4, "bf16 attention vs naive bf16")
+        let e = t(out).relativeError(to: t(exact))
+        #expect(e > 1e-3 && e < 2e-2, "bf16 attention vs fp32 attention: relative difference \(e)")
+    }
+
     @Test("bf16 weights are stored at half the bytes and widen exactly; fp32 keeps the values")
     func storage() {
         let t = Tensor(shape: [3, 4], data: (0..<12).map { Float($0) * 0.3 - 1.1 })

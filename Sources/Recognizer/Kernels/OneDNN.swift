@@ -3,21 +3,24 @@ import Foundation
 import Synchronization
 
 // oneDNN matmul primitives (Debian's libdnnl 2.6, OpenMP runtime) for the bf16 path:
-// out[M, N] (f32) = src[M, K] (bf16) · W[N, K]^T (bf16) (+ bias[N] f32) (+ out when
+// out[M, N] (f32) = alpha · src[M, K] (bf16) · op(W) (bf16) (+ bias[N] f32) (+ out when
 // accumulating). Each primitive is created once per shape and kept: creating one costs
-// far more than a small GEMM. Primitives are immutable and may run on several threads at
-// once; each call gets its own stream (a stream is not thread-safe, and a CPU stream is
-// cheap). The calling thread's OpenMP team is sized like OpenBLAS's thread pool
+// far more than a small GEMM. Primitives may run on several threads at once: each call
+// brings its own scratchpad (user scratchpad mode; a library-managed one belongs to the
+// primitive and would be shared by concurrent calls) and its own stream (a stream is not
+// thread-safe, and a CPU stream is cheap). The calling thread's OpenMP team is sized like OpenBLAS's thread pool
 // (`Gemm.threads`, which `Parallel` sets: the recognizer's workers, or 1 inside parallel
 // tasks), so the two pools never run at once with more threads than `Parallel.workers`.
 
 public enum OneDNN {
     /// Shape of one cached primitive.
-    struct Key: Hashable { var m, n, k, ldo: Int; var bias, accumulate: Bool }
+    struct Key: Hashable { var m, n, k, lda, ldb, ldo: Int; var transB, bias, accumulate: Bool; var alpha: UInt32 }
 
     final class Primitive: @unchecked Sendable {  // immutable after init
         let handle: dnnl_primitive_t
         var src = dnnl_memory_desc_t(), weights = dnnl_memory_desc_t(), bias = dnnl_memory_desc_t(), dst = dnnl_memory_desc_t()
+        var scratchpad = dnnl_memory_desc_t()
+        var scratchpadBytes = 0
         let implementation: String
         init(handle: dnnl_primitive_t, implementation: String) { self.handle = handle; self.implementation = implementation }
     }
@@ -75,8 +78,9 @@ public enum OneDNN {
     private static func create(_ key: Key) -> Primitive {
         guard let engine else { preconditionFailure("oneDNN: no CPU engine") }
         var src = dnnl_memory_desc_t(), wei = dnnl_memory_desc_t(), bias = dnnl_memory_desc_t(), dst = dnnl_memory_desc_t()
-        var srcDims: [dnnl_dim_t] = [Int64(key.m), Int64(key.k)], srcStrides: [dnnl_dim_t] = [Int64(key.k), 1]
-        var weiDims: [dnnl_dim_t] = [Int64(key.k), Int64(key.n)], weiStrides: [dnnl_dim_t] = [1, Int64(key.k)]  // W^T of [N, K]
+        var srcDims: [dnnl_dim_t] = [Int64(key.m), Int64(key.k)], srcStrides: [dnnl_dim_t] = [Int64(key.lda), 1]
+        // op(W) [K, N]: W^T of W [N, K] (rows ldb apart), or W [K, N] itself
+        var weiDims: [dnnl_dim_t] = [Int64(key.k), Int64(key.n)], weiStrides: [dnnl_dim_t] = key.transB ? [1, Int64(key.ldb)] : [Int64(key.ldb), 1]
         var biasDims: [dnnl_dim_t] = [1, Int64(key.n)], biasStrides: [dnnl_dim_t] = [Int64(key.n), 1]
         var dstDims: [dnnl_dim_t] = [Int64(key.m), Int64(key.n)], dstStrides: [dnnl_dim_t] = [Int64(key.ldo), 1]
         check(dnnl_memory_desc_init_by_strides(&src, 2, &srcDims, dnnl_bf16, &srcStrides), "src desc")
@@ -88,6 +92,11 @@ public enum OneDNN {
         var attr: dnnl_primitive_attr_t?
         check(dnnl_primitive_attr_create(&attr), "attr")
         defer { dnnl_primitive_attr_destroy(attr) }
+        check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode")
+        if key.alpha != Float(1).bitPattern {
+            var alpha = Float(bitPattern: key.alpha)
+            check(dnnl_primitive_attr_set_output_scales(attr, 1, 0, &alpha), "output scale")
+        }
         if key.accumulate {
             var ops: dnnl_post_ops_t?
             check(dnnl_post_ops_create(&ops), "post-ops")
@@ -104,14 +113,22 @@ public enum OneDNN {
         check(dnnl_primitive_create(&prim, pd), "primitive")
         let p = Primitive(handle: prim!, implementation: info.map { String(cString: $0) } ?? "?")
         p.src = src; p.weights = wei; p.bias = bias; p.dst = dst
+        if let md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0) {
+            p.scratchpad = md.pointee
+            p.scratchpadBytes = dnnl_memory_desc_get_size(md)
+        }
         return p
     }
 
-    /// out[M, N] = src[M, K] W[N, K]^T (+ bias) (+ out): src and W bf16, out f32 with row
-    /// stride `ldo`. Runs on the calling thread's OpenMP team (`Gemm.threads` threads).
-    public static func matmul(m: Int, n: Int, k: Int, src: UnsafePointer<UInt16>, weights: UnsafePointer<UInt16>,
-                       bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool) {
-        let p = primitive(Key(m: m, n: n, k: k, ldo: ldo, bias: bias != nil, accumulate: accumulate))
+    /// out[M, N] = alpha · src[M, K] op(W) (+ bias) (+ out): src and W bf16, out f32.
+    /// src rows `lda` apart (default K); W is [N, K] (op = transpose, `transB`) or [K, N],
+    /// rows `ldb` apart (default K or N); out rows `ldo` apart. Runs on the calling
+    /// thread's OpenMP team (`Gemm.threads` threads: 1 inside `Parallel.tasks`).
+    public static func matmul(m: Int, n: Int, k: Int, alpha: Float = 1, src: UnsafePointer<UInt16>, lda: Int? = nil,
+                              weights: UnsafePointer<UInt16>, ldb: Int? = nil, transB: Bool = true,
+                              bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool) {
+        let p = primitive(Key(m: m, n: n, k: k, lda: lda ?? k, ldb: ldb ?? (transB ? k : n), ldo: ldo,
+                              transB: transB, bias: bias != nil, accumulate: accumulate, alpha: alpha.bitPattern))
         dnnl_shim_prepare_threads(Int32(Gemm.threads), "onednn")
         var stream: dnnl_stream_t?
         check(dnnl_stream_create(&stream, engine!.handle, UInt32(dnnl_stream_default_flags.rawValue)), "stream")
@@ -127,6 +144,9 @@ public enum OneDNN {
                     dnnl_exec_arg_t(arg: dnnl_shim_arg_weights, memory: memory(&p.weights, weights)),
                     dnnl_exec_arg_t(arg: dnnl_shim_arg_dst, memory: memory(&p.dst, out))]
         if let bias { args.append(dnnl_exec_arg_t(arg: dnnl_shim_arg_bias, memory: memory(&p.bias, bias))) }
+        let scratch = p.scratchpadBytes > 0 ? UnsafeMutableRawPointer.allocate(byteCount: p.scratchpadBytes, alignment: 64) : nil
+        defer { scratch?.deallocate() }
+        if let scratch { args.append(dnnl_exec_arg_t(arg: dnnl_shim_arg_scratchpad, memory: memory(&p.scratchpad, scratch))) }
         defer { for m in mems { dnnl_memory_destroy(m) } }
         gemmFlops.add(2 * m * n * k, ordering: .relaxed)
         check(dnnl_primitive_execute(p.handle, stream, Int32(args.count), &args), "matmul \(m)x\(n)x\(k)")

@@ -53,7 +53,7 @@ extension SAMImageEncoder {
         if b.window > 0 {
             windowedAttention(b, relH: relH, relW: relW, w)
         } else {
-            globalAttention(b, relH: relH, relW: relW, w)
+            globalAttention(b, relH: relH, relW: relW, w, bf16: b.qkvW.precision == .bf16)
         }
         b.projW.apply(att, m: t, bias: b.projB, out: x, accumulate: true)
         // MLP: x += lin2(GELU(lin1(LN(x)))), in row chunks whose [rows, hidden] fit in qkv.
@@ -68,8 +68,9 @@ extension SAMImageEncoder {
         }
     }
 
-    /// Global attention of w.qkv [T, 3D] -> w.att [T, D], query blocks of whole grid rows.
-    func globalAttention(_ b: SAMBlock, relH: [Float], relW: [Float], _ w: EncoderWorkspace) {
+    /// Global attention of w.qkv [T, 3D] -> w.att [T, D], query blocks of whole grid rows;
+    /// both products in bf16 with `bf16` (the block's weights are: models.precision bf16).
+    func globalAttention(_ b: SAMBlock, relH: [Float], relW: [Float], _ w: EncoderWorkspace, bf16: Bool = false) {
         let g = config.grid, d = config.embedDim, heads = config.heads, hd = d / heads, t = g * g
         let base = w.qkv.baseAddress!
         let rowsPerBlock = max(1, min(g, SAM.scoreBudget / (t * g)))
@@ -79,8 +80,8 @@ extension SAMImageEncoder {
             let bias: AttentionBias = { _, h, q0, qn, scores, _ in
                 addDecomposedRelPos(q: base + h * hd, ldq: 3 * d, headDim: hd, side: g, q0: q0, qn: qn, relH: rh, relW: rw, scores: scores)
             }
-            multiHeadAttention(shape, scale: 1 / Float(hd).squareRoot(), q: base, k: base + d, v: base + 2 * d,
-                               out: w.att.baseAddress!, bias: bias)
+            let attend = bf16 ? multiHeadAttentionBF16 : multiHeadAttention
+            attend(shape, 1 / Float(hd).squareRoot(), base, base + d, base + 2 * d, w.att.baseAddress!, bias)
         }
     }
 
