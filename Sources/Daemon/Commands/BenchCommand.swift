@@ -30,15 +30,18 @@ struct BenchCommand: AsyncParsableCommand {
         let bench = Bench(json: json, reps: quick ? 2 : 5, filter: filter)
         bench.header()
         let precisions = try Self.precisions(precision)
-        let ceiling = SgemmCeiling().measure(bench, reps: quick ? 3 : 7)
+        let ceiling = SgemmCeiling().measure(bench, reps: quick ? 3 : 7), ceilingPerCPU = bench.ceilingPerCPU
         let bf16Ceiling = precisions.contains(.bf16) ? SbgemmCeiling().measure(bench, reps: quick ? 3 : 7) : 0
+        let bf16CeilingPerCPU = bench.ceilingPerCPU
         for p in precisions {
             bench.ceiling = p == .bf16 ? bf16Ceiling : ceiling
+            bench.ceilingPerCPU = p == .bf16 ? bf16CeilingPerCPU : ceilingPerCPU
             bench.suffix = p == .fp32 ? "" : "_" + p.rawValue
             let sam = try samRows(bench, precision: p)
             try clipRows(bench, sam: sam, precision: p)
         }
         bench.ceiling = ceiling
+        bench.ceilingPerCPU = ceilingPerCPU
         bench.suffix = ""
         if let accuracyWeights { try accuracyRow(bench, directory: accuracyWeights) }
         videoRows(bench)

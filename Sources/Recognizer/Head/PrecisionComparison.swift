@@ -13,11 +13,19 @@ public struct PrecisionComparison: Sendable, CustomStringConvertible {
     public var minMaskIoU: Float
     /// Max |a - b| / max |b| over all region embeddings (Tensor.relativeError).
     public var embeddingError: Float
+    /// For the regions whose top-1 label changed: the largest fp32 margin between the
+    /// top-1 and the reduced path's top-1 class probability (0 when none changed). A flip
+    /// within `maxProbabilityChange` is a near-tie the precision cannot decide.
+    public var flipMargin: Float
 
     public init(_ reduced: [RecognizedRegion], fp32: [RecognizedRegion]) {
         precondition(reduced.count == fp32.count, "PrecisionComparison: \(reduced.count) vs \(fp32.count) regions")
         regions = fp32.count
         sameTop1 = zip(reduced, fp32).filter { $0.label == $1.label }.count
+        flipMargin = zip(reduced, fp32).filter { $0.label != $1.label }.map { a, b -> Float in
+            guard let i = a.scores.indices.max(by: { a.scores[$0] < a.scores[$1] }) else { return 0 }
+            return (b.scores.max() ?? 0) - b.scores[i]
+        }.max() ?? 0
         maxProbabilityChange = zip(reduced, fp32).map { a, b in zip(a.scores, b.scores).map { abs($0 - $1) }.max() ?? 0 }.max() ?? 0
         minMaskIoU = zip(reduced, fp32).map { a, b in
             guard let ma = a.mask, let mb = b.mask else { return 1 }
@@ -39,6 +47,8 @@ public struct PrecisionComparison: Sendable, CustomStringConvertible {
 
     public var description: String {
         String(format: "top-1 same %d/%d, max |Δprob| %.2e, min mask IoU %.4f, embedding rel. error %.2e", sameTop1, regions,
-               maxProbabilityChange, minMaskIoU, embeddingError) + (passes ? " (passes)" : " (FAILS)")
+               maxProbabilityChange, minMaskIoU, embeddingError)
+            + (sameTop1 < regions ? String(format: ", changed top-1 within an fp32 margin of %.2e", flipMargin) : "")
+            + (passes ? " (passes)" : " (FAILS)")
     }
 }
