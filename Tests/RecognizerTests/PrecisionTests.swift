@@ -69,7 +69,7 @@ struct PrecisionTests {
                                batchStrideQ: nq * w, batchStrideK: 0, batchStrideV: 0, batchStrideO: nq * w, blockRows: blockRows)
         let biasOf: (Int, Int, Int, Int) -> Float = { b, h, i, j in Float((b + 2 * h + i * 3 + j * 5) % 7) * 0.25 }
         var ref = [Float](repeating: 0, count: batch * nq * w), exact = ref, out = ref
-        naiveMultiHeadAttentionBF16(s, scale: 0.3, q: q, k: k, v: v, out: &ref, bias: biasOf)
+        naiveMultiHeadAttention(s, scale: 0.3, q: q, k: k, v: v, out: &ref, bias: biasOf, bf16: true)
         naiveMultiHeadAttention(s, scale: 0.3, q: q, k: k, v: v, out: &exact, bias: biasOf)
         q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in out.withUnsafeMutableBufferPointer { op in
             multiHeadAttentionBF16(s, scale: 0.3, q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, out: op.baseAddress!) { b, h, q0, qn, scores, _ in

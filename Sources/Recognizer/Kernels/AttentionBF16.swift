@@ -5,7 +5,7 @@ import Foundation
 /// and v are rounded to bf16 once ([rows, heads*headDim] each), then per (head, query
 /// block) scores = scale · Q K^T (fp32 out), the bias and the softmax numerators
 /// P = exp(scores - max) in fp32, P rounded to bf16, out = P V / rowsum (fp32). The row
-/// sums are taken before rounding. `naiveMultiHeadAttentionBF16` is the reference.
+/// sums are taken before rounding. `naiveMultiHeadAttention(..., bf16: true)` is the reference.
 public func multiHeadAttentionBF16(
     _ s: AttentionShape, scale: Float,
     q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
@@ -45,37 +45,6 @@ public func multiHeadAttentionBF16(
         for i in 0..<qn {
             let o = op + i * s.ldo, f = inv[i]
             for c in 0..<s.headDim { o[c] *= f }
-        }
-    }
-}
-
-/// Naive reference of `multiHeadAttentionBF16` (tests only): the same roundings (q, k, v
-/// and the softmax numerators to bf16, row sums before rounding), Double accumulation.
-public func naiveMultiHeadAttentionBF16(
-    _ s: AttentionShape, scale: Float, q: [Float], k: [Float], v: [Float], out: inout [Float],
-    bias: ((_ b: Int, _ h: Int, _ i: Int, _ j: Int) -> Float)? = nil
-) {
-    func r(_ x: Float) -> Double { Double(BF16.float(BF16.round(x))) }
-    for b in 0..<s.batch {
-        for h in 0..<s.heads {
-            for i in 0..<s.queries {
-                var logits = [Double](repeating: 0, count: s.keys)
-                for j in 0..<s.keys {
-                    var dot: Double = 0
-                    for c in 0..<s.headDim {
-                        dot += r(q[b * s.batchStrideQ + i * s.ldq + h * s.headDim + c]) * r(k[b * s.batchStrideK + j * s.ldk + h * s.headDim + c])
-                    }
-                    logits[j] = dot * Double(scale) + Double(bias?(b, h, i, j) ?? 0)
-                }
-                let m = logits.max()!
-                let e = logits.map { exp($0 - m) }
-                let z = e.reduce(0, +)
-                for c in 0..<s.headDim {
-                    var acc: Double = 0
-                    for j in 0..<s.keys { acc += r(Float(e[j])) * r(v[b * s.batchStrideV + j * s.ldv + h * s.headDim + c]) }
-                    out[b * s.batchStrideO + i * s.ldo + h * s.headDim + c] = Float(acc / z)
-                }
-            }
         }
     }
 }
