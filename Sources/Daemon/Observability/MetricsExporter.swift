@@ -1,6 +1,9 @@
 // Getting metrics out: a node_exporter textfile (written atomically: temp file + rename
 // in the same directory) and/or a tiny HTTP/1.0 endpoint on its own thread serving
 // GET /metrics (Prometheus text) and GET /healthz (200 while no component is wedged).
+// Every connection gets one answer and is closed: 400 for a malformed or incomplete
+// request, 405 for another method, 404 for another path, 408 when the request does not
+// arrive within the timeout, 414 / 431 past the request-line / header limits.
 import Foundation
 import Recognizer
 
@@ -30,13 +33,21 @@ public final class MetricsHTTPServer: @unchecked Sendable {
     private let fd: Int32
     private let render: @Sendable () -> String
     private let healthy: @Sendable () -> (Bool, String)
+    private let requestTimeout: Double
     private let stopLock = NSLock()
     private var stopped = false
     private let finished = DispatchSemaphore(value: 0)
 
-    /// Binds `listen` ("host:port"; port 0 picks a free one) and starts serving.
+    /// Longest request line, and longest request line + headers, read (bytes).
+    public static let maxRequestLine = 8192
+    public static let maxHead = 16384
+    /// Connections being read at once; one more closes the oldest.
+    public static let maxClients = 256
+
+    /// Binds `listen` ("host:port"; port 0 picks a free one) and starts serving. A client
+    /// has `requestTimeout` seconds to send its request.
     public init(listen: String, render: @escaping @Sendable () -> String,
-                healthy: @escaping @Sendable () -> (Bool, String) = { (true, "ok") }) throws {
+                healthy: @escaping @Sendable () -> (Bool, String) = { (true, "ok") }, requestTimeout: Double = 2) throws {
         guard let (host, portText) = splitHostPort(listen), let wanted = UInt16(portText) else {
             throw PublisherError(description: "metrics listen address '\(listen)' is not HOST:PORT")
         }
@@ -53,7 +64,7 @@ public final class MetricsHTTPServer: @unchecked Sendable {
         guard s >= 0 else { throw PublisherError(description: "metrics socket: \(String(cString: strerror(errno)))") }
         var one: Int32 = 1
         setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        guard bind(s, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0, Glibc.listen(s, 16) == 0 else {
+        guard bind(s, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0, Glibc.listen(s, 128) == 0 else {
             let e = String(cString: strerror(errno))
             close(s)
             throw PublisherError(description: "cannot listen for metrics on \(listen): \(e)")
@@ -71,6 +82,7 @@ public final class MetricsHTTPServer: @unchecked Sendable {
         fd = s
         self.render = render
         self.healthy = healthy
+        self.requestTimeout = requestTimeout
         let t = Thread { [self] in
             nameCurrentThread("metrics-http")
             self.serve()
@@ -87,45 +99,111 @@ public final class MetricsHTTPServer: @unchecked Sendable {
 
     private var isStopped: Bool { stopLock.withLock { stopped } }
 
+    /// A connection whose request is still being read.
+    private struct Client {
+        var fd: Int32
+        var bytes: [UInt8] = []
+        var deadline: Double
+    }
+
+    /// One thread reads every connection at once (poll), so a client that sends slowly or
+    /// not at all holds nobody else up; each gets one answer, then the connection closes.
     private func serve() {
         defer { finished.signal() }
+        var clients: [Client] = []
+        defer { clients.forEach { close($0.fd) } }
+        var buf = [UInt8](repeating: 0, count: 4096)
         while !isStopped {
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&p, 1, 200) > 0 else { continue }
-            let c = accept(fd, nil, nil)
-            guard c >= 0 else { continue }
-            handle(c)
-            close(c)
+            var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)] + clients.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+            guard poll(&fds, nfds_t(fds.count), 100) >= 0 else { continue }
+            var done: [(Int, RequestEnd)] = []
+            let now = Service.now()
+            for (i, c) in clients.enumerated() {
+                if fds[i + 1].revents != 0 {
+                    let n = buf.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+                    if n > 0 {
+                        clients[i].bytes += buf[0..<n]
+                        if Self.requestEnd(clients[i].bytes) != nil { done.append((i, .complete)) }
+                    } else if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                        done.append((i, .closed))
+                    }
+                } else if now >= c.deadline {
+                    done.append((i, .timedOut))
+                }
+            }
+            for (i, end) in done.reversed() {
+                let c = clients.remove(at: i)
+                respond(c.fd, Self.answer(c.bytes, end: end))
+                close(c.fd)
+            }
+            if fds[0].revents & Int16(POLLIN) != 0 {
+                let c = accept(fd, nil, nil)
+                if c >= 0 {
+                    var tv = timeval(tv_sec: 2, tv_usec: 0)
+                    setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+                    if clients.count >= Self.maxClients { close(clients.removeFirst().fd) }
+                    clients.append(Client(fd: c, deadline: Service.now() + requestTimeout))
+                }
+            }
         }
     }
 
-    /// One request per connection; a client gets 2 s to send its request line.
-    private func handle(_ c: Int32) {
-        var tv = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var request = [UInt8]()
-        var buf = [UInt8](repeating: 0, count: 2048)
-        while request.count < 8192 {
-            let n = buf.withUnsafeMutableBytes { recv(c, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            request += buf[0..<n]
-            if request.count >= 4, request.suffix(4).elementsEqual("\r\n\r\n".utf8) || request.contains(10) { break }
+    /// How reading a request ended.
+    enum RequestEnd: Equatable { case complete, closed, timedOut }
+
+    /// `.complete` once `bytes` hold a whole request (a line without an HTTP version, or a
+    /// line and headers up to a blank line) or more than the limits allow; nil while more may come.
+    static func requestEnd(_ bytes: [UInt8]) -> RequestEnd? {
+        guard let lf = bytes.firstIndex(of: 10) else { return bytes.count > maxRequestLine ? .complete : nil }
+        if bytes.count > maxHead { return .complete }
+        let words = bytes[..<lf].split(separator: 32)
+        if words.count < 3 { return .complete }  // HTTP/0.9 style or malformed: nothing more to read
+        var i = lf + 1  // a blank line ("\r\n" or "\n") ends the headers
+        while let next = bytes[i...].firstIndex(of: 10) {
+            if next == i || (next == i + 1 && bytes[i] == 13) { return .complete }
+            i = next + 1
         }
-        let line = String(decoding: request.prefix { $0 != 13 && $0 != 10 }, as: UTF8.self)
-        let parts = line.split(separator: " ")
+        return nil
+    }
+
+    /// What the listener answers to the request `bytes` (read until `end`).
+    enum Answer: Equatable {
+        case metrics, health
+        case error(status: String, body: String)
+    }
+
+    static func answer(_ bytes: [UInt8], end: RequestEnd) -> Answer {
+        guard let lf = bytes.firstIndex(of: 10) else {
+            if bytes.count > maxRequestLine { return .error(status: "414 URI Too Long", body: "request line longer than \(maxRequestLine) bytes\n") }
+            if end == .timedOut { return .error(status: "408 Request Timeout", body: "request line not received in time\n") }
+            return .error(status: "400 Bad Request", body: "incomplete request line\n")
+        }
+        let line = bytes[..<lf].last == 13 ? bytes[..<(lf - 1)] : bytes[..<lf]
+        let words = line.split(separator: 32)
+        guard words.count == 2 || (words.count == 3 && words[2].starts(with: Array("HTTP/".utf8))) else {
+            return .error(status: "400 Bad Request", body: "bad request line\n")
+        }
+        if words.count == 3 && end != .complete {
+            return end == .timedOut ? .error(status: "408 Request Timeout", body: "headers not received in time\n")
+                                    : .error(status: "400 Bad Request", body: "incomplete headers\n")
+        }
+        if words.count == 3 && requestEnd(bytes) == .complete && bytes.count > maxHead {
+            return .error(status: "431 Request Header Fields Too Large", body: "request headers longer than \(maxHead) bytes\n")
+        }
+        guard words[0].elementsEqual("GET".utf8) else { return .error(status: "405 Method Not Allowed", body: "only GET\n") }
+        if words[1].elementsEqual("/metrics".utf8) { return .metrics }
+        if words[1].elementsEqual("/healthz".utf8) { return .health }
+        return .error(status: "404 Not Found", body: "try /metrics or /healthz\n")
+    }
+
+    private func respond(_ c: Int32, _ answer: Answer) {
         let status: String, type: String, body: String
-        if parts.count < 2 {
-            (status, type, body) = ("400 Bad Request", "text/plain", "bad request\n")
-        } else if parts[0] != "GET" {
-            (status, type, body) = ("405 Method Not Allowed", "text/plain", "only GET\n")
-        } else if parts[1] == "/metrics" {
-            (status, type, body) = ("200 OK", "text/plain; version=0.0.4; charset=utf-8", render())
-        } else if parts[1] == "/healthz" {
+        switch answer {
+        case .metrics: (status, type, body) = ("200 OK", "text/plain; version=0.0.4; charset=utf-8", render())
+        case .health:
             let (ok, text) = healthy()
             (status, type, body) = (ok ? "200 OK" : "503 Service Unavailable", "text/plain", text + "\n")
-        } else {
-            (status, type, body) = ("404 Not Found", "text/plain", "try /metrics or /healthz\n")
+        case let .error(s, b): (status, type, body) = (s, "text/plain", b)
         }
         let bytes = Array(body.utf8)
         let head = "HTTP/1.0 \(status)\r\nContent-Type: \(type)\r\nContent-Length: \(bytes.count)\r\nConnection: close\r\n\r\n"
@@ -136,5 +214,9 @@ public final class MetricsHTTPServer: @unchecked Sendable {
             if n <= 0 { break }
             off += n
         }
+        // Unread request bytes would turn close() into a reset that can discard the answer.
+        shutdown(c, Int32(SHUT_WR))
+        var sink = [UInt8](repeating: 0, count: 4096)
+        for _ in 0..<16 where sink.withUnsafeMutableBytes({ recv(c, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }) > 0 {}
     }
 }
