@@ -45,6 +45,7 @@ struct BenchCommand: AsyncParsableCommand {
         bench.suffix = ""
         if let accuracyWeights { try accuracyRow(bench, directory: accuracyWeights) }
         videoRows(bench)
+        messagingRows(bench)
     }
 
     /// Tracking and decoding: the per-frame work between keyframes.
