@@ -34,13 +34,17 @@ let package = Package(
             name: "CZMQ", path: "Sources/CZMQ",
             pkgConfig: "libzmq",
             providers: [.apt(["libzmq3-dev"])]),
+        // oneDNN 2.6 (bf16 matmuls); Debian ships no pkg-config file for it.
+        .systemLibrary(
+            name: "CDNNL", path: "Sources/CDNNL",
+            providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(
             name: "CZlib", path: "Sources/CZlib",
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "Decode", dependencies: ["CFFmpeg"], swiftSettings: optimized),
-        .target(name: "Recognizer", dependencies: ["CBLAS", "CZlib"], swiftSettings: optimized),
+        .target(name: "Recognizer", dependencies: ["CBLAS", "CDNNL", "CZlib"], swiftSettings: optimized),
         .target(name: "Temporal", swiftSettings: optimized),
         .executableTarget(
             name: "Daemon",

@@ -16,6 +16,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Only rows whose name contains this.") var filter: String?
     @Option(help: "Instead of the rows: measure a keyframe and each stream's decoding for this configuration file and estimate how often every stream will be recognized on this machine.")
     var capacity: String?
+    @Option(help: "Model rows at these precisions, comma separated (fp32, bf16); rows of other than fp32 are suffixed _<precision>.")
+    var precision: String = "fp32"
+    @Option(help: "A model directory (e.g. made by `models synthesize`): report bf16 vs fp32 on it, 16 boxes with masks (top-1, |Δprob|, mask IoU).")
+    var accuracyWeights: String?
 
     func run() async throws {
         let cmd = self
@@ -28,10 +32,21 @@ struct BenchCommand: AsyncParsableCommand {
         if let budget = ProcessInfo.processInfo.environment["REGIONSPOTD_SCORE_BUDGET"].flatMap(Int.init) { SAM.scoreBudget = budget }
         let bench = Bench(json: json, reps: quick ? 2 : 5, filter: filter)
         bench.header()
-        let ceiling = SgemmCeiling().measure(bench, reps: quick ? 3 : 7)
+        let precisions = try Self.precisions(precision)
+        let ceiling = SgemmCeiling().measure(bench, reps: quick ? 3 : 7), ceilingPerCPU = bench.ceilingPerCPU
+        let bf16Ceiling = precisions.contains(.bf16) ? SbgemmCeiling().measure(bench, reps: quick ? 3 : 7) : 0
+        let bf16CeilingPerCPU = bench.ceilingPerCPU
+        for p in precisions {
+            bench.ceiling = p == .bf16 ? bf16Ceiling : ceiling
+            bench.ceilingPerCPU = p == .bf16 ? bf16CeilingPerCPU : ceilingPerCPU
+            bench.suffix = p == .fp32 ? "" : "_" + p.rawValue
+            let sam = try samRows(bench, precision: p)
+            try clipRows(bench, sam: sam, precision: p)
+        }
         bench.ceiling = ceiling
-        let sam = try samRows(bench)
-        try clipRows(bench, sam: sam)
+        bench.ceilingPerCPU = ceilingPerCPU
+        bench.suffix = ""
+        if let accuracyWeights { try accuracyRow(bench, directory: accuracyWeights) }
         videoRows(bench)
         messagingRows(bench)
     }
@@ -78,10 +93,12 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     /// SAM rows; returns the model, embedding and input for the keyframe row.
-    func samRows(_ bench: Bench) throws -> (SAM, SAM.Input)? {
+    func samRows(_ bench: Bench, precision: Precision) throws -> (SAM, SAM.Input)? {
         guard bench.wants("sam") || bench.wants("keyframe") else { return nil }
         let st = try SafeTensors(name: "generated SAM ViT-B", tensors: SAMConfig.vitB.syntheticWeights())
-        let sam = try SAM(weights: SAMConfig.weights([st]))
+        var weights = SAMConfig.weights([st])
+        weights.precision = precision
+        let sam = try SAM(weights: weights)
         var rgb = [UInt8](repeating: 0, count: 1024 * 768 * 3)
         for i in rgb.indices { rgb[i] = UInt8(truncatingIfNeeded: i * 7 + i / 3000) }
         let input = sam.preprocess(rgb: rgb, width: 1024, height: 768)
@@ -125,11 +142,12 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
-    func clipRows(_ bench: Bench, sam: (SAM, SAM.Input)?) throws {
-        try vocabularyCacheRow(bench)
+    func clipRows(_ bench: Bench, sam: (SAM, SAM.Input)?, precision: Precision) throws {
+        if precision == .fp32 { try vocabularyCacheRow(bench) }
         guard bench.wants("clip") || bench.wants("text") || bench.wants("head") || bench.wants("keyframe") else { return }
         let st = try SafeTensors(name: "generated CLIP ViT-B/16", tensors: syntheticCLIPWeights(vision: .b16, text: .b))
-        let w = WeightSource.clip([st])
+        var w = WeightSource.clip([st])
+        w.precision = precision
         let vision = try CLIPVision(weights: w)
         let pixels = Tensor(shape: [3, 224, 224], data: (0..<(3 * 224 * 224)).map { Float($0 % 255) / 255 - 0.5 })
         var fm = Tensor(zeros: [1])
@@ -187,6 +205,8 @@ final class Bench: @unchecked Sendable {
     let json: Bool, reps: Int, filter: String?
     var ceiling: Double = 0
     var ceilingPerCPU: Double = 0
+    /// Appended to every row name (the precision of the model rows: "_bf16").
+    var suffix = ""
 
     init(json: Bool, reps: Int, filter: String?) { self.json = json; self.reps = reps; self.filter = filter }
 
@@ -226,7 +246,8 @@ final class Bench: @unchecked Sendable {
     /// Runs `body` once to warm up, then `reps` times; returns achieved GFLOP/s.
     @discardableResult
     func row(_ name: String, reps: Int? = nil, _ body: () -> Void) -> Double {
-        guard filter.map({ name.contains($0) || name == "sgemm_ceiling" }) ?? true else { return 0 }
+        let name = name.hasSuffix("_ceiling") ? name : name + suffix
+        guard filter.map({ name.contains($0) || name.hasSuffix("_ceiling") }) ?? true else { return 0 }
         body()
         var times: [Double] = [], cpu: [Double] = []
         var flops = 0
@@ -251,7 +272,7 @@ final class Bench: @unchecked Sendable {
         // least: GFLOP per CPU-second against the ceiling's is the load-robust efficiency.
         let cpuMedian = cpu[cpu.count / 2]
         let cpuGflops = cpuMedian > 0 ? gflop / (cpuMedian / 1000) : 0
-        if name == "sgemm_ceiling" { ceilingPerCPU = cpuGflops }
+        if name.hasSuffix("_ceiling") { ceilingPerCPU = cpuGflops }
         let cpuPct = ceilingPerCPU > 0 ? 100 * cpuGflops / ceilingPerCPU : 100
         let median = times[times.count / 2]
         let gflops = median > 0 ? gflop / (median / 1000) : 0

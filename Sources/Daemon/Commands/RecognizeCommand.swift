@@ -13,6 +13,7 @@ struct RecognizeCommand: AsyncParsableCommand {
     @Option(help: "Class names, comma separated ('a|b' = synonyms of one label), or @file with one per line.") var vocab: String
     @Option(name: .customLong("box"), help: "x1,y1,x2,y2 in image pixels (repeatable).") var boxes: [String] = []
     @Option(help: "regionspot or clip-crop.") var recognizer: String = "regionspot"
+    @Option(help: "fp32 or bf16: how the encoders' Linear layers run (bf16 falls back to fp32 without AVX512_BF16/AMX).") var precision: Precision = .fp32
     @Option(help: "Labels per box to show.") var top: Int = 3
     @Option(help: "Write the masks as a PNG overlay.") var masks: String?
     @Flag(help: "Per-class sigmoid instead of softmax over the vocabulary.") var sigmoid = false
@@ -38,7 +39,9 @@ struct RecognizeCommand: AsyncParsableCommand {
             // the output names the box the recognizer used, not the one typed.
             let clipped = try Self.clip(boxList, typed: boxes, width: img.width, height: img.height)
             let boxList = clipped.map(\.box)
-            let model = try ModelDirectory(path: weights)
+            let (effective, note) = try precision.effective()
+            if let note { FileHandle.standardError.write(Data((note + "\n").utf8)) }
+            let model = try ModelDirectory(path: weights, precision: effective)
             let classes = try Recognizer.Vocabulary.load(vocab)
             // Background prompts (model.json acceptance.background) are scored with the
             // vocabulary so the verdict can use them, chosen as the daemon chooses them (a

@@ -33,7 +33,7 @@ struct RunCommand: AsyncParsableCommand {
         let engine: RecognitionEngine
         do {
             engine = try RecognitionEngine(modelDirectory: cfg.modelDirectory, kind: cfg.recognizer, vocabulary: cfg.vocabulary,
-                                           blasThreads: cfg.limits.recognizerThreads, lanes: cfg.limits.recognizerWorkers,
+                                           blasThreads: cfg.limits.recognizerThreads, lanes: cfg.limits.recognizerWorkers, precision: cfg.precision,
                                            acceptance: cfg.acceptance, logger: logger)
         } catch {
             logger.critical("models: \(error)")
@@ -42,7 +42,7 @@ struct RunCommand: AsyncParsableCommand {
         // Before any decoder opens: OpenBLAS's unnamed threads are told apart from FFmpeg's by that.
         let nice = Int32(cfg.limits.recognizerNice)
         let lowered = Parallel.lowerPriority(nice: nice)
-        if nice > 0 { logger.info("recognizer threads at nice \(nice) (\(lowered) OpenBLAS workers); decoding and tracking first") }
+        if nice > 0 { logger.info("recognizer threads at nice \(nice) (\(lowered) OpenBLAS and OpenMP workers); decoding and tracking first") }
         do {
             try service.start()
         } catch {

@@ -1,6 +1,7 @@
 // The daemon's configuration as typed values. `ConfigLoader` builds it from one YAML file
 // (docs/config.md documents every key); everything here is already validated.
 import Foundation
+import Recognizer
 
 /// Which recognizer the daemon runs on keyframes.
 public enum RecognizerKind: String, Sendable, Equatable, CaseIterable {
@@ -177,6 +178,9 @@ public struct DaemonConfig: Sendable, Equatable {
     public var file: String
     public var modelDirectory: String
     public var recognizer: RecognizerKind = .regionspot
+    /// models.precision: how the encoders' Linear layers run (bf16 falls back to fp32 on a
+    /// CPU without AVX512_BF16/AMX, with a log line).
+    public var precision: Precision = .fp32
     public var acceptance = AcceptanceConfig()
     public var vocabulary: [VocabularyEntry]
     /// Where the vocabulary came from: "inline" or the resolved `@file` path.
@@ -221,6 +225,7 @@ public struct ReloadPlan: Sendable, Equatable {
         vocabularyChanged = old.vocabulary != new.vocabulary
         if old.modelDirectory != new.modelDirectory { needsRestart.append("models.directory") }
         if old.recognizer != new.recognizer { needsRestart.append("models.recognizer") }
+        if old.precision != new.precision { needsRestart.append("models.precision") }
         if old.publisher != new.publisher { needsRestart.append("publisher") }
         if old.externalBoxesEndpoint != new.externalBoxesEndpoint { needsRestart.append("external_boxes") }
         if old.node != new.node { needsRestart.append("node") }

@@ -1,6 +1,7 @@
 // The YAML layout of the configuration, section by section (docs/config.md mirrors it).
 import Decode
 import Foundation
+import Recognizer
 import Yams
 
 extension ConfigWalker {
@@ -12,10 +13,14 @@ extension ConfigWalker {
 
         var modelDirectory: String?
         var recognizer = RecognizerKind.regionspot
+        var precision = Precision.fp32
         var acceptance = AcceptanceConfig()
-        if let models = m["models"], let mm = mapping(models, "models", keys: ["directory", "recognizer", "acceptance"]) {
+        if let models = m["models"], let mm = mapping(models, "models", keys: ["directory", "recognizer", "precision", "acceptance"]) {
             modelDirectory = required(mm, "directory", "models", at: models) { n, p in self.directory(n, p) }
             recognizer = opt(mm, "recognizer", "models") { self.choice($0, $1, RecognizerKind.self) } ?? recognizer
+            if let p = opt(mm, "precision", "models", { self.choice($0, $1, Precision.self) }) {
+                if p == .int8 { problem(mm["precision"]!, "models.precision", "int8 is not implemented in this build; use fp32 or bf16") } else { precision = p }
+            }
             if let a = mm["acceptance"] { acceptance = self.acceptance(a, "models.acceptance") }
         } else if m["models"] == nil {
             problem(root, "models", "required section is missing (models.directory at least)")
@@ -57,6 +62,7 @@ extension ConfigWalker {
         var config = DaemonConfig(file: file, modelDirectory: modelDirectory ?? "", vocabulary: vocabulary,
                                   vocabularySource: vocabularySource, streams: streams)
         config.recognizer = recognizer
+        config.precision = precision
         config.acceptance = acceptance
         config.externalBoxesEndpoint = externalEndpoint
         if let p = m["publisher"] { config.publisher = publisher(p, "publisher") }

@@ -27,12 +27,15 @@ final class RecognitionEngine: @unchecked Sendable {
     /// Loads the model directory and embeds the vocabulary (from the cache when the same
     /// text weights and vocabulary were embedded before).
     init(modelDirectory: String, kind: RecognizerKind, vocabulary: [VocabularyEntry], blasThreads: Int, lanes: Int = 1,
+         precision: Precision = .fp32,
          acceptance: AcceptanceConfig = AcceptanceConfig(),
          cacheDirectory: String? = VocabularyEmbedder.defaultCacheDirectory, logger: Logger) throws {
         if blasThreads > 0 { Parallel.workers = blasThreads }
         lanePool = (0..<max(1, lanes)).map { _ in (NSLock(), FrameConverter()) }
         let t0 = Date()
-        model = try ModelDirectory(path: modelDirectory)
+        let (effective, note) = try precision.effective()
+        if let note { logger.warning("\(note)") }
+        model = try ModelDirectory(path: modelDirectory, precision: effective)
         tokenizer = try model.tokenizer()
         self.cacheDirectory = cacheDirectory
         acceptanceSettings = model.settings.acceptance.overridden(by: acceptance.settings)
@@ -44,7 +47,7 @@ final class RecognitionEngine: @unchecked Sendable {
         _trackerVocabulary = try Self.trackerVocabulary(emb, classes: vocabulary.count, logitScale: model.text.logitScale)
         _acceptance = RegionAcceptance(settings: acceptanceSettings, vocabularyCount: vocabulary.count, minProposalScore: minProposalScore)
         let a = acceptanceSettings
-        logger.info("models loaded from \(modelDirectory): \(model.variant); vocabulary of \(vocabulary.count) classes + \(background.count) background \(emb.fromCache ? "from cache" : "embedded"); acceptance min_score \(a.minScore ?? 0), min_mask_iou \(a.minMaskIoU ?? 0); \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
+        logger.info("models loaded from \(modelDirectory): \(model.variant); vocabulary of \(vocabulary.count) classes + \(background.count) background \(emb.fromCache ? "from cache" : "embedded"); acceptance min_score \(a.minScore ?? 0), min_mask_iou \(a.minMaskIoU ?? 0); precision \(effective.rawValue); \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
     }
 
     static func embed(_ entries: [VocabularyEntry], model: ModelDirectory, tokenizer: CLIPTokenizer, cache: String?) throws -> VocabularyEmbeddings {

@@ -30,7 +30,7 @@ public struct CLIPText: Sendable {
         transformer = try CLIPTransformer(w, prefix: "transformer.resblocks", width: width, heads: h)
         var hash = StableHash()
         for t in [tokenEmbedding, positional, lnFinalW, lnFinalB, projection] { hash.add(t) }
-        for b in transformer.blocks { for t in [b.ln1w, b.ln1b, b.inW, b.inB, b.outW, b.outB, b.ln2w, b.ln2b, b.fcW, b.fcB, b.projW, b.projB] { hash.add(t) } }
+        for b in transformer.blocks { for t in [b.ln1w, b.ln1b, b.inW.tensor, b.inB, b.outW.tensor, b.outB, b.ln2w, b.ln2b, b.fcW.tensor, b.fcB, b.projW.tensor, b.projB] { hash.add(t) } }
         weightsHash = hash.hex
         config = CLIPTextConfig(contextLength: positional.shape[0], vocabSize: tokenEmbedding.shape[0], width: width,
                                 layers: transformer.blocks.count, heads: h, embedDim: projection.shape[1])

@@ -5,15 +5,17 @@ import Foundation
 // mlp = c_fc -> QuickGELU (OpenAI weights) or GELU -> c_proj. LayerNorm eps 1e-5.
 
 struct CLIPBlock {
-    let ln1w, ln1b, inW, inB, outW, outB, ln2w, ln2b, fcW, fcB, projW, projB: Tensor
+    let ln1w, ln1b, inB, outB, ln2w, ln2b, fcB, projB: Tensor
+    let inW, outW, fcW, projW: LinearWeight  // [3W, W], [W, W], [4W, W], [W, 4W]
 
     init(_ w: WeightSource, _ p: String, width: Int) throws(RecognizerError) {
         ln1w = try w.tensor(p + ".ln_1.weight", shape: [width]); ln1b = try w.tensor(p + ".ln_1.bias", shape: [width])
-        (inW, inB) = try w.clipInProj(p, width: width)
-        outW = try w.tensor(p + ".attn.out_proj.weight", shape: [width, width]); outB = try w.tensor(p + ".attn.out_proj.bias", shape: [width])
+        let (iw, ib) = try w.clipInProj(p, width: width)
+        (inW, inB) = (LinearWeight(iw, precision: w.precision), ib)
+        outW = try w.linearWeight(p + ".attn.out_proj.weight", shape: [width, width]); outB = try w.tensor(p + ".attn.out_proj.bias", shape: [width])
         ln2w = try w.tensor(p + ".ln_2.weight", shape: [width]); ln2b = try w.tensor(p + ".ln_2.bias", shape: [width])
-        fcW = try w.tensor(p + ".mlp.c_fc.weight", shape: [-1, width]); fcB = try w.tensor(p + ".mlp.c_fc.bias", shape: [fcW.shape[0]])
-        projW = try w.tensor(p + ".mlp.c_proj.weight", shape: [width, fcW.shape[0]]); projB = try w.tensor(p + ".mlp.c_proj.bias", shape: [width])
+        fcW = try w.linearWeight(p + ".mlp.c_fc.weight", shape: [-1, width]); fcB = try w.tensor(p + ".mlp.c_fc.bias", shape: [fcW.shape[0]])
+        projW = try w.linearWeight(p + ".mlp.c_proj.weight", shape: [width, fcW.shape[0]]); projB = try w.tensor(p + ".mlp.c_proj.bias", shape: [width])
     }
 }
 
@@ -54,15 +56,16 @@ struct CLIPTransformer {
             let xp = xb.baseAddress!
             for b in blocks {
                 withPointers(b.ln1w, b.ln1b) { lw, lb in layerNorm(xp, rows: rows, dim: w, weight: lw, bias: lb, eps: 1e-5, out: h) }
-                withPointers(b.inW, b.inB) { iw, ib in linearInto(h, m: rows, k: w, iw, ib, n: 3 * w, out: qkv) }
+                b.inW.apply(h, m: rows, bias: b.inB, out: qkv)
                 multiHeadAttention(s, scale: 1 / Float(hd).squareRoot(), q: qkv, k: qkv + w, v: qkv + 2 * w, out: att, bias: mask)
-                withPointers(b.outW, b.outB) { ow, ob in addLinear(xp, att, m: rows, k: w, ow, ob, n: w) }
+                b.outW.apply(att, m: rows, bias: b.outB, out: xp, accumulate: true)
                 withPointers(b.ln2w, b.ln2b) { lw, lb in layerNorm(xp, rows: rows, dim: w, weight: lw, bias: lb, eps: 1e-5, out: h) }
-                withPointers(b.fcW, b.fcB) { fw, fb in
-                    Gemm.sgemm(transB: true, m: rows, n: hidden, k: w, a: h, lda: w, b: fw, ldb: w, c: m, ldc: hidden)
+                b.fcW.apply(h, m: rows, bias: nil, out: m)
+                b.fcB.data.withUnsafeBufferPointer { fbb in
+                    let fb = fbb.baseAddress!
                     if quickGelu { biasQuickGelu(m, rows: rows, cols: hidden, bias: fb) } else { biasGelu(m, rows: rows, cols: hidden, bias: fb) }
                 }
-                withPointers(b.projW, b.projB) { pw, pb in addLinear(xp, m, m: rows, k: hidden, pw, pb, n: w) }
+                b.projW.apply(m, m: rows, bias: b.projB, out: xp, accumulate: true)
             }
         }
         return x

@@ -120,7 +120,9 @@ public struct ModelDirectory: Sendable {
 
     public var samPath: String { path + "/sam.safetensors" }
 
-    public init(path: String) throws(RecognizerError) {
+    /// `precision`: how the encoders' Linear weights are stored and run (the effective one:
+    /// see `Precision.effective`).
+    public init(path: String, precision: Precision = .fp32) throws(RecognizerError) {
         self.path = path
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
@@ -148,9 +150,11 @@ public struct ModelDirectory: Sendable {
             opened[name] = f
             return f
         }
-        let samWeights = SAMConfig.weights([try file("sam")])
+        var samWeights = SAMConfig.weights([try file("sam")])
+        samWeights.precision = precision
         sam = try SAM(weights: samWeights, decoderHeads: settings.samDecoderHeads)
-        let clip = WeightSource.clip([try file("clip")])
+        var clip = WeightSource.clip([try file("clip")])
+        clip.precision = precision
         vision = try CLIPVision(weights: clip, heads: settings.clipVisionHeads)
         text = try CLIPText(weights: clip, heads: settings.clipTextHeads)
         if let size = settings.clipInputSize, size != vision.config.imageSize {

@@ -69,11 +69,14 @@ public func multiHeadAttention(
     }
 }
 
-/// Naive reference: one query at a time, Double accumulation, no blocking.
+/// Naive reference: one query at a time, Double accumulation, no blocking. With `bf16`,
+/// the reference of `multiHeadAttentionBF16`: q, k, v and the softmax numerators rounded
+/// to bf16 as it rounds them (the row sums taken before rounding).
 public func naiveMultiHeadAttention(
     _ s: AttentionShape, scale: Float, q: [Float], k: [Float], v: [Float], out: inout [Float],
-    bias: ((_ b: Int, _ h: Int, _ i: Int, _ j: Int) -> Float)? = nil
+    bias: ((_ b: Int, _ h: Int, _ i: Int, _ j: Int) -> Float)? = nil, bf16: Bool = false
 ) {
+    func r(_ x: Float) -> Double { bf16 ? Double(BF16.float(BF16.round(x))) : Double(x) }
     for b in 0..<s.batch {
         for h in 0..<s.heads {
             for i in 0..<s.queries {
@@ -81,7 +84,7 @@ public func naiveMultiHeadAttention(
                 for j in 0..<s.keys {
                     var d: Double = 0
                     for c in 0..<s.headDim {
-                        d += Double(q[b * s.batchStrideQ + i * s.ldq + h * s.headDim + c]) * Double(k[b * s.batchStrideK + j * s.ldk + h * s.headDim + c])
+                        d += r(q[b * s.batchStrideQ + i * s.ldq + h * s.headDim + c]) * r(k[b * s.batchStrideK + j * s.ldk + h * s.headDim + c])
                     }
                     logits[j] = d * Double(scale) + Double(bias?(b, h, i, j) ?? 0)
                 }
@@ -90,8 +93,8 @@ public func naiveMultiHeadAttention(
                 let z = e.reduce(0, +)
                 for c in 0..<s.headDim {
                     var acc: Double = 0
-                    for j in 0..<s.keys { acc += e[j] / z * Double(v[b * s.batchStrideV + j * s.ldv + h * s.headDim + c]) }
-                    out[b * s.batchStrideO + i * s.ldo + h * s.headDim + c] = Float(acc)
+                    for j in 0..<s.keys { acc += (bf16 ? r(Float(e[j])) : e[j]) * r(v[b * s.batchStrideV + j * s.ldv + h * s.headDim + c]) }
+                    out[b * s.batchStrideO + i * s.ldo + h * s.headDim + c] = Float(acc / z)
                 }
             }
         }

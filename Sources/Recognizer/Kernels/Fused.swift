@@ -51,12 +51,14 @@ public func biasGelu(_ p: UnsafeMutablePointer<Float>, rows: Int, cols: Int, bia
     }
 }
 
-/// p[r, j] += bias[j] over [rows, cols] (before a beta = 1 GEMM into p: residual + Linear).
-public func addBiasRows(_ p: UnsafeMutablePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>) {
+/// p[r, j] += bias[j] over [rows, cols], rows `ld` apart (before a beta = 1 GEMM into p:
+/// residual + Linear); with `overwrite`, p[r, j] = bias[j] (Linear's bias rows).
+public func addBiasRows(_ p: UnsafeMutablePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>, ld: Int? = nil, overwrite: Bool = false) {
+    let ld = ld ?? cols
     Parallel.forRanges(rows, grain: max(1, 16384 / cols)) { r in
         for i in r {
-            let row = p + i * cols
-            for j in 0..<cols { row[j] += bias[j] }
+            let row = p + i * ld
+            if overwrite { row.update(from: bias, count: cols) } else { for j in 0..<cols { row[j] += bias[j] } }
         }
     }
 }

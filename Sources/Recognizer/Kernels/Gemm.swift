@@ -69,11 +69,7 @@ public func matmul(_ x: Tensor, _ y: Tensor) -> Tensor {
 @inline(__always)
 public func linearInto(_ x: UnsafePointer<Float>, m: Int, k: Int, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>?, n: Int, out: UnsafeMutablePointer<Float>, ldx: Int? = nil, ldo: Int? = nil) {
     let ldo = ldo ?? n
-    if let b {
-        Parallel.forRanges(m, grain: max(1, 65536 / n)) { r in
-            for i in r { (out + i * ldo).update(from: b, count: n) }
-        }
-    }
+    if let b { addBiasRows(out, rows: m, cols: n, bias: b, ld: ldo, overwrite: true) }
     Gemm.sgemm(transB: true, m: m, n: n, k: k, a: x, lda: ldx ?? k, b: w, ldb: k, beta: b == nil ? 0 : 1, c: out, ldc: ldo)
 }
 

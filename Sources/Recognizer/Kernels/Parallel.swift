@@ -20,12 +20,15 @@ public enum Parallel {
     }
 
     /// Lowers the recognizer's share of the CPU (Linux nice values are per thread) so
-    /// decoding and tracking come first when the cores are busy: the kernel pool's threads
-    /// and OpenBLAS's workers. OpenBLAS starts its workers when the library loads and leaves
-    /// them unnamed; they are the threads, other than the main thread, still carrying the
-    /// process's name. Call it before any decoder opens (FFmpeg's threads are unnamed too)
+    /// decoding and tracking come first when the cores are busy: the kernel pool's threads,
+    /// OpenBLAS's workers and oneDNN's OpenMP threads. OpenBLAS starts its workers when the
+    /// library loads and leaves them unnamed; they are the threads, other than the main
+    /// thread, still carrying the process's name. OpenMP threads are named "onednn-N"
+    /// (OneDNN.matmul) and start at their creator's nice value: those a recognizer thread
+    /// creates are already lowered; those made while loading (bf16 vocabulary embedding on
+    /// the main thread) are lowered here. Call it before any decoder opens (FFmpeg's threads are unnamed too)
     /// and from the thread that will run the recognizer (`lowerCurrentThreadPriority`).
-    /// Returns how many OpenBLAS threads were lowered. Nice values only go up (no privilege).
+    /// Returns how many OpenBLAS and OpenMP threads were lowered. Nice values only go up (no privilege).
     @discardableResult
     public static func lowerPriority(nice: Int32) -> Int {
         WorkerPool.shared.setNice(nice)
@@ -35,7 +38,8 @@ public enum Parallel {
         var lowered = 0
         for t in tasks {
             guard let tid = Int(t), tid != pid,
-                  let comm = try? String(contentsOfFile: "/proc/self/task/\(t)/comm", encoding: .utf8), comm == process else { continue }
+                  let comm = try? String(contentsOfFile: "/proc/self/task/\(t)/comm", encoding: .utf8),
+                  comm == process || comm.hasPrefix("onednn-") else { continue }
             if setThreadNice(tid, nice) { lowered += 1 }
         }
         return lowered

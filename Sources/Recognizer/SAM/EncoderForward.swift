@@ -49,29 +49,28 @@ extension SAMImageEncoder {
         let g = config.grid, d = config.embedDim, t = g * g, hidden = b.lin1W.shape[0]
         let x = w.x.baseAddress!, h = w.h.baseAddress!, att = w.att.baseAddress!, m = w.qkv.baseAddress!
         withPointers(b.norm1w, b.norm1b) { nw1, nb1 in layerNorm(x, rows: t, dim: d, weight: nw1, bias: nb1, eps: 1e-6, out: h) }
-        withPointers(b.qkvW, b.qkvB) { qw, qb in linearInto(h, m: t, k: d, qw, qb, n: 3 * d, out: m) }
+        b.qkvW.apply(h, m: t, bias: b.qkvB, out: m)
         if b.window > 0 {
             windowedAttention(b, relH: relH, relW: relW, w)
         } else {
-            globalAttention(b, relH: relH, relW: relW, w)
+            globalAttention(b, relH: relH, relW: relW, w, bf16: b.qkvW.precision == .bf16)
         }
-        withPointers(b.projW, b.projB) { pw, pb in addLinear(x, att, m: t, k: d, pw, pb, n: d) }
+        b.projW.apply(att, m: t, bias: b.projB, out: x, accumulate: true)
         // MLP: x += lin2(GELU(lin1(LN(x)))), in row chunks whose [rows, hidden] fit in qkv.
         withPointers(b.norm2w, b.norm2b) { nw2, nb2 in layerNorm(x, rows: t, dim: d, weight: nw2, bias: nb2, eps: 1e-6, out: h) }
         let chunks = (t * hidden + w.qkv.count - 1) / w.qkv.count
         let chunk = (t + chunks - 1) / chunks
         for r0 in stride(from: 0, to: t, by: chunk) {
             let rows = min(chunk, t - r0)
-            withPointers(b.lin1W, b.lin1B) { w1, b1 in
-                Gemm.sgemm(transB: true, m: rows, n: hidden, k: d, a: h + r0 * d, lda: d, b: w1, ldb: d, c: m, ldc: hidden)
-                biasGelu(m, rows: rows, cols: hidden, bias: b1)
-            }
-            withPointers(b.lin2W, b.lin2B) { w2, b2 in addLinear(x + r0 * d, m, m: rows, k: hidden, w2, b2, n: d) }
+            b.lin1W.apply(h + r0 * d, m: rows, bias: nil, out: m)
+            b.lin1B.data.withUnsafeBufferPointer { biasGelu(m, rows: rows, cols: hidden, bias: $0.baseAddress!) }
+            b.lin2W.apply(m, m: rows, bias: b.lin2B, out: x + r0 * d, accumulate: true)
         }
     }
 
-    /// Global attention of w.qkv [T, 3D] -> w.att [T, D], query blocks of whole grid rows.
-    func globalAttention(_ b: SAMBlock, relH: [Float], relW: [Float], _ w: EncoderWorkspace) {
+    /// Global attention of w.qkv [T, 3D] -> w.att [T, D], query blocks of whole grid rows;
+    /// both products in bf16 with `bf16` (the block's weights are: models.precision bf16).
+    func globalAttention(_ b: SAMBlock, relH: [Float], relW: [Float], _ w: EncoderWorkspace, bf16: Bool = false) {
         let g = config.grid, d = config.embedDim, heads = config.heads, hd = d / heads, t = g * g
         let base = w.qkv.baseAddress!
         let rowsPerBlock = max(1, min(g, SAM.scoreBudget / (t * g)))
@@ -81,8 +80,8 @@ extension SAMImageEncoder {
             let bias: AttentionBias = { _, h, q0, qn, scores, _ in
                 addDecomposedRelPos(q: base + h * hd, ldq: 3 * d, headDim: hd, side: g, q0: q0, qn: qn, relH: rh, relW: rw, scores: scores)
             }
-            multiHeadAttention(shape, scale: 1 / Float(hd).squareRoot(), q: base, k: base + d, v: base + 2 * d,
-                               out: w.att.baseAddress!, bias: bias)
+            let attend = bf16 ? multiHeadAttentionBF16 : multiHeadAttention
+            attend(shape, 1 / Float(hd).squareRoot(), base, base + d, base + 2 * d, w.att.baseAddress!, bias)
         }
     }
 

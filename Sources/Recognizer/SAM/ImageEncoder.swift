@@ -7,18 +7,19 @@ import Foundation
 // tokens [G*G, D]; the output image embedding is [G*G, C] (channels-last of [C, G, G]).
 
 struct SAMBlock {
-    let norm1w, norm1b, qkvW, qkvB, projW, projB, norm2w, norm2b, lin1W, lin1B, lin2W, lin2B: Tensor
+    let norm1w, norm1b, qkvB, projB, norm2w, norm2b, lin1B, lin2B: Tensor
+    let qkvW, projW, lin1W, lin2W: LinearWeight  // [3D, D], [D, D], [4D, D], [D, 4D]
     let relPosH, relPosW: Tensor  // [2S-1, hd] as stored
     let window: Int  // 0 = global
 
     init(_ w: WeightSource, _ i: Int, dim: Int, window: Int) throws(RecognizerError) {
         let p = "image_encoder.blocks.\(i)."
         norm1w = try w.tensor(p + "norm1.weight", shape: [dim]); norm1b = try w.tensor(p + "norm1.bias", shape: [dim])
-        qkvW = try w.tensor(p + "attn.qkv.weight", shape: [3 * dim, dim]); qkvB = try w.tensor(p + "attn.qkv.bias", shape: [3 * dim])
-        projW = try w.tensor(p + "attn.proj.weight", shape: [dim, dim]); projB = try w.tensor(p + "attn.proj.bias", shape: [dim])
+        qkvW = try w.linearWeight(p + "attn.qkv.weight", shape: [3 * dim, dim]); qkvB = try w.tensor(p + "attn.qkv.bias", shape: [3 * dim])
+        projW = try w.linearWeight(p + "attn.proj.weight", shape: [dim, dim]); projB = try w.tensor(p + "attn.proj.bias", shape: [dim])
         norm2w = try w.tensor(p + "norm2.weight", shape: [dim]); norm2b = try w.tensor(p + "norm2.bias", shape: [dim])
-        lin1W = try w.tensor(p + "mlp.lin1.weight", shape: [-1, dim]); lin1B = try w.tensor(p + "mlp.lin1.bias", shape: [lin1W.shape[0]])
-        lin2W = try w.tensor(p + "mlp.lin2.weight", shape: [dim, lin1W.shape[0]]); lin2B = try w.tensor(p + "mlp.lin2.bias", shape: [dim])
+        lin1W = try w.linearWeight(p + "mlp.lin1.weight", shape: [-1, dim]); lin1B = try w.tensor(p + "mlp.lin1.bias", shape: [lin1W.shape[0]])
+        lin2W = try w.linearWeight(p + "mlp.lin2.weight", shape: [dim, lin1W.shape[0]]); lin2B = try w.tensor(p + "mlp.lin2.bias", shape: [dim])
         relPosH = try w.tensor(p + "attn.rel_pos_h", shape: [-1, -1]); relPosW = try w.tensor(p + "attn.rel_pos_w", shape: [-1, -1])
         self.window = window
     }

@@ -15,6 +15,9 @@ public struct WeightSource: Sendable {
     /// Tensors (official names without prefix) a model may carry and this build does not
     /// read, e.g. SAM's mask-prompt layers: never reported by `unexpectedTensors`.
     public let knownUnused: @Sendable (String) -> Bool
+    /// How the encoders store the Linear weights read through `linearWeight` (bf16: converted
+    /// once, here at load).
+    public var precision: Precision = .fp32
     /// What `tensor` and `shape` were asked for, shared by every copy of this source.
     private let reads = ReadSet()
 

@@ -1,0 +1,61 @@
+// `bench --precision fp32,bf16`: the precisions model rows run at, and the bf16 ceiling
+// their "% ceiling" column is measured against.
+import ArgumentParser
+import Recognizer
+
+extension Precision: ExpressibleByArgument {}
+
+extension BenchCommand {
+    /// "fp32,bf16" -> [.fp32, .bf16]; each must run on this CPU as asked (bench measures
+    /// what it names: a bf16 that would fall back to fp32 is refused, as is int8).
+    static func precisions(_ list: String) throws -> [Precision] {
+        try list.split(separator: ",").map { s in
+            let name = s.trimmingCharacters(in: .whitespaces)
+            guard let p = Precision(rawValue: name) else { throw ValidationError("--precision: '\(name)' is not one of fp32, bf16, int8") }
+            let (effective, note) = try p.effective()
+            guard effective == p else { throw ValidationError("--precision: \(note ?? name)") }
+            return p
+        }
+    }
+
+    /// bf16 against fp32 on a real model directory: the bench image, 16 boxes with masks,
+    /// 16 classes; one note line with the comparison (PrecisionComparison).
+    func accuracyRow(_ bench: Bench, directory: String) throws {
+        guard bench.wants("bf16_accuracy") else { return }
+        let vocab = try Vocabulary(parsing: "person,car,bicycle,dog,cat,bus,truck,traffic light,bird,horse,chair,bottle,cup,tree,building,road")
+        var rgb = [UInt8](repeating: 0, count: 1024 * 768 * 3)
+        for i in rgb.indices { rgb[i] = UInt8(truncatingIfNeeded: i * 7 + i / 3000) }
+        func regions(_ precision: Precision) throws -> [RecognizedRegion] {
+            let model = try ModelDirectory(path: directory, precision: precision)
+            let emb = try VocabularyEmbedder.embed(vocab, text: model.text, tokenizer: try model.tokenizer(), textWeightsHash: model.text.weightsHash, cacheDirectory: nil)
+            let rec = try RegionRecognizer(model: model, kind: .regionspot, vocabulary: emb)
+            return rec.recognize(rec.features(rgb: rgb, width: 1024, height: 768), boxes: Self.boxes(16), masks: true)
+        }
+        let cmp = PrecisionComparison(try regions(.bf16), fp32: try regions(.fp32))
+        bench.note("bf16_accuracy_16", "bf16 vs fp32 on \(directory), 16 boxes with masks, 16 classes: \(cmp)")
+    }
+}
+
+/// The oneDNN bf16 ceiling: the same 4096x768 by 768x3072 product as `SgemmCeiling`, bf16
+/// inputs (converted once, outside the timing), fp32 output: the rate the bf16 rows'
+/// Linear layers can reach at best.
+struct SbgemmCeiling {
+    let m = 4096, k = 768, n = 3072
+
+    func measure(_ bench: Bench, reps: Int) -> Double {
+        let a = BF16.array((0..<(m * k)).map { Float(($0 * 37) % 101) / 101 - 0.5 })
+        let w = BF16.array((0..<(n * k)).map { Float(($0 * 53) % 103) / 103 - 0.5 })  // [N, K]
+        let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
+        c.initialize(repeating: 0, count: m * n)
+        defer { c.deallocate() }
+        let rate = a.withUnsafeBufferPointer { ap in
+            w.withUnsafeBufferPointer { wp in
+                bench.row("sbgemm_ceiling", reps: reps) {
+                    OneDNN.matmul(m: m, n: n, k: k, src: ap.baseAddress!, weights: wp.baseAddress!, bias: nil, out: c, ldo: n, accumulate: false)
+                }
+            }
+        }
+        bench.note("sbgemm_ceiling", "oneDNN ISA \(OneDNN.isaName), implementation \(OneDNN.implementations.sorted().joined(separator: ", "))")
+        return rate
+    }
+}

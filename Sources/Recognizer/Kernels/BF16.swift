@@ -1,0 +1,65 @@
+import Foundation
+
+// bfloat16: the upper 16 bits of an IEEE float (8-bit exponent, 7-bit mantissa), rounded
+// to nearest even. The bf16 path stores the encoders' Linear weights in it (converted
+// once at load: half the memory) and rounds the activations to it at each GEMM's input;
+// products are exact in fp32 and oneDNN accumulates in fp32, so only the inputs' rounding
+// (relative 2^-9) differs from fp32. `naiveLinear` is the reference the fast path
+// (oneDNN) is tested against.
+
+public enum BF16 {
+    /// f rounded to the nearest bf16 (ties to even); NaN stays a quiet NaN.
+    @inline(__always)
+    public static func round(_ f: Float) -> UInt16 {
+        let bits = f.bitPattern
+        if f.isNaN { return UInt16(truncatingIfNeeded: bits >> 16) | 0x40 }
+        return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
+    }
+
+    @inline(__always)
+    public static func float(_ h: UInt16) -> Float { Float(bitPattern: UInt32(h) << 16) }
+
+    /// dst[i] = round(src[i]) for i in 0..<count, 16 lanes at a time (NaN-free input:
+    /// weights are checked finite at load, activations of finite weights on finite
+    /// pixels stay finite), in parallel for large counts.
+    public static func convert(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<UInt16>, count: Int) {
+        Parallel.forRanges(count, grain: 1 << 18) { r in
+            var i = r.lowerBound
+            let s = UnsafeRawPointer(src), d = UnsafeMutableRawPointer(dst)
+            let half = SIMD16<UInt32>(repeating: 0x7FFF), one = SIMD16<UInt32>(repeating: 1)
+            while i + 16 <= r.upperBound {
+                let bits = s.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<UInt32>.self)
+                let rounded = (bits &+ half &+ ((bits &>> 16) & one)) &>> 16
+                d.storeBytes(of: SIMD16<UInt16>(truncatingIfNeeded: rounded), toByteOffset: i * 2, as: SIMD16<UInt16>.self)
+                i += 16
+            }
+            while i < r.upperBound { dst[i] = round(src[i]); i += 1 }
+        }
+    }
+
+    /// Rows of a strided matrix: dst[r, 0..<cols] = round(src[r * ld + 0..<cols]).
+    static func convertRows(_ src: UnsafePointer<Float>, ld: Int, rows: Int, cols: Int, _ dst: UnsafeMutablePointer<UInt16>) {
+        if ld == cols { return convert(src, dst, count: rows * cols) }
+        for r in 0..<rows { convert(src + r * ld, dst + r * cols, count: cols) }
+    }
+
+    public static func array(_ x: [Float]) -> [UInt16] {
+        var out = [UInt16](repeating: 0, count: x.count)
+        x.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { d in convert(s.baseAddress!, d.baseAddress!, count: x.count) } }
+        return out
+    }
+
+    /// Naive reference of the bf16 Linear (tests only): out[i, j] = sum_p bf16(x[i, p]) *
+    /// w[j, p] (+ bias[j]), accumulated in Double. x [m, k] fp32, w [n, k] bf16 -> [m, n].
+    public static func naiveLinear(_ x: [Float], m: Int, k: Int, _ w: [UInt16], n: Int, bias: [Float]?) -> [Float] {
+        var out = [Float](repeating: 0, count: m * n)
+        for i in 0..<m {
+            for j in 0..<n {
+                var s = Double(bias?[j] ?? 0)
+                for p in 0..<k { s += Double(float(round(x[i * k + p]))) * Double(float(w[j * k + p])) }
+                out[i * n + j] = Float(s)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+
+/// Number format of the encoders' Linear layers (`models.precision`).
+/// fp32: OpenBLAS sgemm. bf16: weights stored as bf16 (converted once at load), the
+/// activations rounded to bf16 at each GEMM input, fp32 accumulation and output through
+/// oneDNN; LayerNorm, softmax, GELU, attention scores and everything outside the SAM image
+/// encoder's and the CLIP towers' Linear layers stay fp32. int8 is not built yet.
+public enum Precision: String, Sendable, CaseIterable, Equatable {
+    case fp32, bf16, int8
+
+    /// What runs on this CPU when `self` is asked for, and a sentence for the log when it
+    /// differs: bf16 without native bf16 instructions (AVX512_BF16 or AMX) falls back to
+    /// fp32 (oneDNN would emulate it, slower than fp32). int8 is refused.
+    public func effective() throws(RecognizerError) -> (precision: Precision, note: String?) {
+        switch self {
+        case .fp32: return (.fp32, nil)
+        case .bf16:
+            if OneDNN.nativeBF16 { return (.bf16, nil) }
+            return (.fp32, "precision bf16 asked for, but this CPU (oneDNN ISA \(OneDNN.isaName)) has neither AVX512_BF16 nor AMX: running fp32")
+        case .int8:
+            throw RecognizerError("precision int8: not implemented in this build (use fp32 or bf16)")
+        }
+    }
+}
+
+/// The weight of a Linear layer, W [N, K] (out x in), in fp32 or bf16. Bias and the
+/// elementwise epilogues stay fp32 and live outside.
+public struct LinearWeight: Sendable {
+    public let shape: [Int]  // [N, K]
+    public let precision: Precision
+    private let fp32: [Float]  // [N*K] when fp32, else empty
+    private let bf16: [UInt16]  // [N*K] when bf16, else empty
+
+    public init(_ t: Tensor, precision: Precision = .fp32) {
+        precondition(t.rank == 2, "LinearWeight: shape \(t.shape)")
+        shape = t.shape
+        switch precision {
+        case .bf16: self.precision = .bf16; fp32 = []; bf16 = BF16.array(t.data)
+        default: self.precision = .fp32; fp32 = t.data; bf16 = []
+        }
+    }
+
+    /// The weight as an fp32 Tensor (bf16 weights widened exactly): references and hashes.
+    public var tensor: Tensor {
+        precision == .bf16 ? Tensor(shape: shape, data: bf16.map(BF16.float)) : Tensor(shape: shape, data: fp32)
+    }
+
+    /// The stored bf16 values (empty for fp32 weights).
+    public var bf16Values: [UInt16] { bf16 }
+
+    /// Bytes the weight occupies.
+    public var bytes: Int { fp32.count * 4 + bf16.count * 2 }
+
+    /// out[M, N] = x[M, K] W^T (+ bias[N]) (+ out when `accumulate`); x rows `ldx` apart,
+    /// out rows `ldo` apart.
+    public func apply(_ x: UnsafePointer<Float>, m: Int, ldx: Int? = nil, bias: UnsafePointer<Float>?,
+                      out: UnsafeMutablePointer<Float>, ldo: Int? = nil, accumulate: Bool = false) {
+        let n = shape[0], k = shape[1], ldo = ldo ?? n
+        guard m > 0 else { return }
+        if precision == .bf16 {
+            let xb = UnsafeMutablePointer<UInt16>.allocate(capacity: m * k)
+            defer { xb.deallocate() }
+            BF16.convertRows(x, ld: ldx ?? k, rows: m, cols: k, xb)
+            bf16.withUnsafeBufferPointer { w in
+                OneDNN.matmul(m: m, n: n, k: k, src: xb, weights: w.baseAddress!, bias: bias, out: out, ldo: ldo, accumulate: accumulate)
+            }
+            return
+        }
+        fp32.withUnsafeBufferPointer { w in
+            if let bias { addBiasRows(out, rows: m, cols: n, bias: bias, ld: ldo, overwrite: !accumulate) }
+            Gemm.sgemm(transB: true, m: m, n: n, k: k, a: x, lda: ldx ?? k, b: w.baseAddress!, ldb: k,
+                       beta: bias != nil || accumulate ? 1 : 0, c: out, ldc: ldo)
+        }
+    }
+}
+
+/// y[M,N] = x[M,K] W[N,K]^T + b[N] — torch.nn.Linear, W in fp32 or bf16.
+public func linear(_ x: Tensor, _ w: LinearWeight, _ b: Tensor?) -> Tensor {
+    let k = x.shape.last!, n = w.shape[0]
+    precondition(w.shape[1] == k, "linear: input \(x.shape) vs weight \(w.shape)")
+    let m = x.count / k
+    var out = [Float](repeating: 0, count: m * n)
+    x.data.withUnsafeBufferPointer { xp in
+        out.withUnsafeMutableBufferPointer { op in
+            if let b {
+                b.data.withUnsafeBufferPointer { bp in w.apply(xp.baseAddress!, m: m, bias: bp.baseAddress!, out: op.baseAddress!) }
+            } else {
+                w.apply(xp.baseAddress!, m: m, bias: nil, out: op.baseAddress!)
+            }
+        }
+    }
+    return Tensor(shape: Array(x.shape.dropLast()) + [n], data: out)
+}
+
+extension LinearWeight {
+    /// `apply` with the bias as a Tensor.
+    func apply(_ x: UnsafePointer<Float>, m: Int, bias: Tensor, out: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
+        bias.data.withUnsafeBufferPointer { apply(x, m: m, bias: $0.baseAddress!, out: out, accumulate: accumulate) }
+    }
+}
+
+extension WeightSource {
+    /// The Linear weight `name` (shape checked as `tensor` does), stored in this source's
+    /// `precision`.
+    public func linearWeight(_ name: String, shape: [Int]) throws(RecognizerError) -> LinearWeight {
+        LinearWeight(try tensor(name, shape: shape), precision: precision)
+    }
+}

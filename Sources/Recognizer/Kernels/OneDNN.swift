@@ -1,0 +1,155 @@
+import CDNNL
+import Foundation
+import Synchronization
+
+// oneDNN matmul primitives (Debian's libdnnl 2.6, OpenMP runtime) for the bf16 path:
+// out[M, N] (f32) = alpha · src[M, K] (bf16) · op(W) (bf16) (+ bias[N] f32) (+ out when
+// accumulating). Each primitive is created once per shape and kept: creating one costs
+// far more than a small GEMM. Primitives may run on several threads at once: each call
+// brings its own scratchpad (user scratchpad mode; a library-managed one belongs to the
+// primitive and would be shared by concurrent calls) and its own stream (a stream is not
+// thread-safe, and a CPU stream is cheap). The calling thread's OpenMP team is sized like OpenBLAS's thread pool
+// (`Gemm.threads`, which `Parallel` sets: the recognizer's workers, or 1 inside parallel
+// tasks), so the two pools never run at once with more threads than `Parallel.workers`.
+
+public enum OneDNN {
+    /// Shape of one cached primitive.
+    struct Key: Hashable { var m, n, k, lda, ldb, ldo: Int; var transB, bias, accumulate: Bool; var alpha: UInt32 }
+
+    final class Primitive: @unchecked Sendable {  // immutable after init
+        let handle: dnnl_primitive_t
+        var src = dnnl_memory_desc_t(), weights = dnnl_memory_desc_t(), bias = dnnl_memory_desc_t(), dst = dnnl_memory_desc_t()
+        var scratchpad = dnnl_memory_desc_t()
+        var scratchpadBytes = 0
+        let implementation: String
+        init(handle: dnnl_primitive_t, implementation: String) { self.handle = handle; self.implementation = implementation }
+    }
+
+    final class Engine: @unchecked Sendable {  // the engine handle is thread-safe in oneDNN
+        let handle: dnnl_engine_t
+        init?() {
+            var e: dnnl_engine_t?
+            guard dnnl_engine_create(&e, dnnl_cpu, 0) == dnnl_success, let e else { return nil }
+            handle = e
+        }
+    }
+
+    static let engine = Engine()
+    private static let cache = Mutex<[Key: Primitive]>([:])
+
+    /// The instruction set oneDNN dispatches to on this CPU (honours DNNL_MAX_CPU_ISA).
+    public static var isa: dnnl_cpu_isa_t { dnnl_get_effective_cpu_isa() }
+
+    /// Whether this CPU runs bf16 matmuls natively (AVX512_BF16 or AMX), not emulated.
+    public static var nativeBF16: Bool {
+        let v = isa.rawValue, bf16 = dnnl_cpu_isa_avx512_core_bf16.rawValue
+        return engine != nil && v & bf16 == bf16
+    }
+
+    /// Human-readable ISA name for logs and bench headers.
+    public static var isaName: String {
+        switch isa {
+        case dnnl_cpu_isa_avx512_core_amx: "avx512_core_amx"
+        case dnnl_cpu_isa_avx512_core_bf16: "avx512_core_bf16"
+        case dnnl_cpu_isa_avx512_core_vnni: "avx512_core_vnni"
+        case dnnl_cpu_isa_avx512_core: "avx512_core"
+        case dnnl_cpu_isa_avx2: "avx2"
+        default: "isa 0x\(String(isa.rawValue, radix: 16))"
+        }
+    }
+
+    /// Implementations chosen so far (e.g. "brg:avx512_core_bf16"), one per cached shape.
+    public static var implementations: Set<String> { cache.withLock { Set($0.values.map(\.implementation)) } }
+
+    static func primitive(_ key: Key) -> Primitive {
+        if let p = cache.withLock({ $0[key] }) { return p }
+        let p = create(key)
+        return cache.withLock { c in
+            if let other = c[key] { return other }  // another thread won the race; both are valid
+            c[key] = p
+            return p
+        }
+    }
+
+    private static func check(_ s: dnnl_status_t, _ what: String) {
+        precondition(s == dnnl_success, "oneDNN \(what) failed (status \(s.rawValue))")
+    }
+
+    private static func create(_ key: Key) -> Primitive {
+        guard let engine else { preconditionFailure("oneDNN: no CPU engine") }
+        var src = dnnl_memory_desc_t(), wei = dnnl_memory_desc_t(), bias = dnnl_memory_desc_t(), dst = dnnl_memory_desc_t()
+        var srcDims: [dnnl_dim_t] = [Int64(key.m), Int64(key.k)], srcStrides: [dnnl_dim_t] = [Int64(key.lda), 1]
+        // op(W) [K, N]: W^T of W [N, K] (rows ldb apart), or W [K, N] itself
+        var weiDims: [dnnl_dim_t] = [Int64(key.k), Int64(key.n)], weiStrides: [dnnl_dim_t] = key.transB ? [1, Int64(key.ldb)] : [Int64(key.ldb), 1]
+        var biasDims: [dnnl_dim_t] = [1, Int64(key.n)], biasStrides: [dnnl_dim_t] = [Int64(key.n), 1]
+        var dstDims: [dnnl_dim_t] = [Int64(key.m), Int64(key.n)], dstStrides: [dnnl_dim_t] = [Int64(key.ldo), 1]
+        check(dnnl_memory_desc_init_by_strides(&src, 2, &srcDims, dnnl_bf16, &srcStrides), "src desc")
+        check(dnnl_memory_desc_init_by_strides(&wei, 2, &weiDims, dnnl_bf16, &weiStrides), "weights desc")
+        check(dnnl_memory_desc_init_by_strides(&bias, 2, &biasDims, dnnl_f32, &biasStrides), "bias desc")
+        check(dnnl_memory_desc_init_by_strides(&dst, 2, &dstDims, dnnl_f32, &dstStrides), "dst desc")
+        var desc = dnnl_matmul_desc_t()
+        check(key.bias ? dnnl_matmul_desc_init(&desc, &src, &wei, &bias, &dst) : dnnl_matmul_desc_init(&desc, &src, &wei, nil, &dst), "matmul desc")
+        var attr: dnnl_primitive_attr_t?
+        check(dnnl_primitive_attr_create(&attr), "attr")
+        defer { dnnl_primitive_attr_destroy(attr) }
+        check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode")
+        if key.alpha != Float(1).bitPattern {
+            var alpha = Float(bitPattern: key.alpha)
+            check(dnnl_primitive_attr_set_output_scales(attr, 1, 0, &alpha), "output scale")
+        }
+        if key.accumulate {
+            var ops: dnnl_post_ops_t?
+            check(dnnl_post_ops_create(&ops), "post-ops")
+            check(dnnl_post_ops_append_sum(ops, 1), "sum post-op")
+            check(dnnl_primitive_attr_set_post_ops(attr, ops), "set post-ops")
+            dnnl_post_ops_destroy(ops)
+        }
+        var pd: dnnl_primitive_desc_t?
+        check(dnnl_primitive_desc_create(&pd, &desc, attr, engine.handle, nil), "matmul \(key.m)x\(key.n)x\(key.k)")
+        defer { dnnl_primitive_desc_destroy(pd) }
+        var info: UnsafePointer<CChar>?
+        _ = withUnsafeMutablePointer(to: &info) { dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, $0) }
+        var prim: dnnl_primitive_t?
+        check(dnnl_primitive_create(&prim, pd), "primitive")
+        let p = Primitive(handle: prim!, implementation: info.map { String(cString: $0) } ?? "?")
+        p.src = src; p.weights = wei; p.bias = bias; p.dst = dst
+        if let md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0) {
+            p.scratchpad = md.pointee
+            p.scratchpadBytes = dnnl_memory_desc_get_size(md)
+        }
+        return p
+    }
+
+    /// out[M, N] = alpha · src[M, K] op(W) (+ bias) (+ out): src and W bf16, out f32.
+    /// src rows `lda` apart (default K); W is [N, K] (op = transpose, `transB`) or [K, N],
+    /// rows `ldb` apart (default K or N); out rows `ldo` apart. Runs on the calling
+    /// thread's OpenMP team (`Gemm.threads` threads: 1 inside `Parallel.tasks`).
+    public static func matmul(m: Int, n: Int, k: Int, alpha: Float = 1, src: UnsafePointer<UInt16>, lda: Int? = nil,
+                              weights: UnsafePointer<UInt16>, ldb: Int? = nil, transB: Bool = true,
+                              bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool) {
+        let p = primitive(Key(m: m, n: n, k: k, lda: lda ?? k, ldb: ldb ?? (transB ? k : n), ldo: ldo,
+                              transB: transB, bias: bias != nil, accumulate: accumulate, alpha: alpha.bitPattern))
+        dnnl_shim_prepare_threads(Int32(Gemm.threads), "onednn")
+        var stream: dnnl_stream_t?
+        check(dnnl_stream_create(&stream, engine!.handle, UInt32(dnnl_stream_default_flags.rawValue)), "stream")
+        defer { dnnl_stream_destroy(stream) }
+        var mems: [dnnl_memory_t?] = []
+        func memory(_ md: inout dnnl_memory_desc_t, _ ptr: UnsafeRawPointer) -> dnnl_memory_t? {
+            var mem: dnnl_memory_t?
+            check(dnnl_memory_create(&mem, &md, engine!.handle, UnsafeMutableRawPointer(mutating: ptr)), "memory")
+            mems.append(mem)
+            return mem
+        }
+        var args = [dnnl_exec_arg_t(arg: dnnl_shim_arg_src, memory: memory(&p.src, src)),
+                    dnnl_exec_arg_t(arg: dnnl_shim_arg_weights, memory: memory(&p.weights, weights)),
+                    dnnl_exec_arg_t(arg: dnnl_shim_arg_dst, memory: memory(&p.dst, out))]
+        if let bias { args.append(dnnl_exec_arg_t(arg: dnnl_shim_arg_bias, memory: memory(&p.bias, bias))) }
+        let scratch = p.scratchpadBytes > 0 ? UnsafeMutableRawPointer.allocate(byteCount: p.scratchpadBytes, alignment: 64) : nil
+        defer { scratch?.deallocate() }
+        if let scratch { args.append(dnnl_exec_arg_t(arg: dnnl_shim_arg_scratchpad, memory: memory(&p.scratchpad, scratch))) }
+        defer { for m in mems { dnnl_memory_destroy(m) } }
+        gemmFlops.add(2 * m * n * k, ordering: .relaxed)
+        check(dnnl_primitive_execute(p.handle, stream, Int32(args.count), &args), "matmul \(m)x\(n)x\(k)")
+        check(dnnl_stream_wait(stream), "stream wait")
+    }
+}
