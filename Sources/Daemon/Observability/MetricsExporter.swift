@@ -30,13 +30,21 @@ public final class MetricsHTTPServer: @unchecked Sendable {
     private let fd: Int32
     private let render: @Sendable () -> String
     private let healthy: @Sendable () -> (Bool, String)
+    private let live: LiveBoard?
+    private let token: String?
+    /// Connections served at once (each on its own thread); more are refused with 503.
+    let maxConnections: Int
     private let stopLock = NSLock()
     private var stopped = false
+    private var open = 0
     private let finished = DispatchSemaphore(value: 0)
 
-    /// Binds `listen` ("host:port"; port 0 picks a free one) and starts serving.
+    /// Binds `listen` ("host:port"; port 0 picks a free one) and starts serving GET
+    /// /metrics, /healthz and, with `live`, the live pages. With `token`, every path but
+    /// /healthz needs `Authorization: Bearer TOKEN` (or `?token=TOKEN` from a browser).
     public init(listen: String, render: @escaping @Sendable () -> String,
-                healthy: @escaping @Sendable () -> (Bool, String) = { (true, "ok") }) throws {
+                healthy: @escaping @Sendable () -> (Bool, String) = { (true, "ok") },
+                live: LiveBoard? = nil, token: String? = nil) throws {
         guard let (host, portText) = splitHostPort(listen), let wanted = UInt16(portText) else {
             throw PublisherError(description: "metrics listen address '\(listen)' is not HOST:PORT")
         }
@@ -53,7 +61,7 @@ public final class MetricsHTTPServer: @unchecked Sendable {
         guard s >= 0 else { throw PublisherError(description: "metrics socket: \(String(cString: strerror(errno)))") }
         var one: Int32 = 1
         setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        guard bind(s, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0, Glibc.listen(s, 16) == 0 else {
+        guard bind(s, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0, Glibc.listen(s, 64) == 0 else {
             let e = String(cString: strerror(errno))
             close(s)
             throw PublisherError(description: "cannot listen for metrics on \(listen): \(e)")
@@ -71,6 +79,9 @@ public final class MetricsHTTPServer: @unchecked Sendable {
         fd = s
         self.render = render
         self.healthy = healthy
+        self.live = live
+        self.token = token
+        maxConnections = 16 + (live?.maxWatchers ?? 0)
         let t = Thread { [self] in
             nameCurrentThread("metrics-http")
             self.serve()
@@ -85,56 +96,75 @@ public final class MetricsHTTPServer: @unchecked Sendable {
         close(fd)
     }
 
-    private var isStopped: Bool { stopLock.withLock { stopped } }
+    var isStopped: Bool { stopLock.withLock { stopped } }
 
+    /// Accepts and hands each connection to a thread of its own (at most `maxConnections`
+    /// at once): a client that sends nothing, or reads slowly, holds only that thread.
     private func serve() {
         defer { finished.signal() }
         while !isStopped {
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             guard poll(&p, 1, 200) > 0 else { continue }
-            let c = accept(fd, nil, nil)
+            var peer = sockaddr_storage()
+            var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let c = withUnsafeMutablePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(fd, $0, &len) } }
             guard c >= 0 else { continue }
-            handle(c)
-            close(c)
+            _ = fcntl(c, F_SETFD, FD_CLOEXEC)
+            let admitted = stopLock.withLock { () -> Bool in
+                guard open < maxConnections else { return false }
+                open += 1
+                return true
+            }
+            guard admitted else {
+                live?.refusedConnections.inc()
+                HTTPConnection.refuse(c, "503 Service Unavailable", "too many connections\n")
+                continue
+            }
+            let conn = HTTPConnection(fd: c, fromLoopback: HTTPConnection.isLoopback(peer))
+            let t = Thread { [self] in
+                nameCurrentThread("metrics-conn")
+                handle(conn)
+                stopLock.withLock { open -= 1 }
+            }
+            t.start()
         }
     }
 
-    /// One request per connection; a client gets 2 s to send its request line.
-    private func handle(_ c: Int32) {
-        var tv = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var request = [UInt8]()
-        var buf = [UInt8](repeating: 0, count: 2048)
-        while request.count < 8192 {
-            let n = buf.withUnsafeMutableBytes { recv(c, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            request += buf[0..<n]
-            if request.count >= 4, request.suffix(4).elementsEqual("\r\n\r\n".utf8) || request.contains(10) { break }
+    private func handle(_ c: HTTPConnection) {
+        guard let req = c.readRequest() else {
+            c.respond("400 Bad Request", type: "text/plain", text: "bad request\n")
+            return
         }
-        let line = String(decoding: request.prefix { $0 != 13 && $0 != 10 }, as: UTF8.self)
-        let parts = line.split(separator: " ")
-        let status: String, type: String, body: String
-        if parts.count < 2 {
-            (status, type, body) = ("400 Bad Request", "text/plain", "bad request\n")
-        } else if parts[0] != "GET" {
-            (status, type, body) = ("405 Method Not Allowed", "text/plain", "only GET\n")
-        } else if parts[1] == "/metrics" {
-            (status, type, body) = ("200 OK", "text/plain; version=0.0.4; charset=utf-8", render())
-        } else if parts[1] == "/healthz" {
+        guard req.method == "GET" || req.method == "HEAD" else {
+            c.respond("405 Method Not Allowed", type: "text/plain", text: "only GET\n")
+            return
+        }
+        if req.path == "/healthz" {
             let (ok, text) = healthy()
-            (status, type, body) = (ok ? "200 OK" : "503 Service Unavailable", "text/plain", text + "\n")
+            c.respond(ok ? "200 OK" : "503 Service Unavailable", type: "text/plain", text: text + "\n")
+            return
+        }
+        if let token, !Self.authorized(req, token: token) {
+            c.respond("401 Unauthorized", type: "text/plain", text: "a bearer token is needed (metrics.token)\n",
+                      headers: ["WWW-Authenticate: Bearer realm=\"regionspotd\""])
+            return
+        }
+        if req.path == "/metrics" {
+            c.respond("200 OK", type: "text/plain; version=0.0.4; charset=utf-8", text: render())
+        } else if let live, live.serve(req, on: c, stopped: { [weak self] in self?.isStopped ?? true }) {
+            return
         } else {
-            (status, type, body) = ("404 Not Found", "text/plain", "try /metrics or /healthz\n")
+            c.respond("404 Not Found", type: "text/plain", text: live == nil ? "try /metrics or /healthz\n" : "try /, /metrics or /healthz\n")
         }
-        let bytes = Array(body.utf8)
-        let head = "HTTP/1.0 \(status)\r\nContent-Type: \(type)\r\nContent-Length: \(bytes.count)\r\nConnection: close\r\n\r\n"
-        let all = Array(head.utf8) + bytes
-        var off = 0
-        while off < all.count {
-            let n = all.withUnsafeBytes { send(c, $0.baseAddress! + off, $0.count - off, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { break }
-            off += n
+    }
+
+    /// `Authorization: Bearer TOKEN`, or `?token=TOKEN` (what a browser can send), compared
+    /// in constant time.
+    static func authorized(_ req: HTTPRequest, token: String) -> Bool {
+        if let h = req.headers["authorization"], h.lowercased().hasPrefix("bearer ") {
+            return constantTimeEqual(String(h.dropFirst(7)).trimmingCharacters(in: .whitespaces), token)
         }
+        if let q = req.query["token"] { return constantTimeEqual(q.removingPercentEncoding ?? q, token) }
+        return false
     }
 }
