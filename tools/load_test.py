@@ -9,12 +9,33 @@ timestamps (regionspotd_stream_lag_max_seconds), frames 0.5 s or more late, and 
 recognized. Python standard library only.
 
   tools/load_test.py --model /tmp/bb [--video FILE] [--streams 1,2,4,6] [--seconds 60] [--nice 10]
-                     [--workers 1] [--blas-threads 0]
+                     [--workers 1] [--blas-threads 0] [--watchers 0,1] [--live-fps 5]
+
+--watchers W,...: each stream count runs once per W with W live-page watchers (what the
+page does: an event stream of /streams/camK/events read to the end, and
+/streams/camK/frame.jpg fetched again as soon as the last arrived, at most --live-fps a
+second), watcher i on stream cam(i mod N + 1); reports the pictures drawn per second too.
 
 --workers W --blas-threads T sets limits.recognizer_workers / blas_threads (W > 1 needs
 T <= 1): e.g. 1 worker x 2 threads against 2 workers x 1 thread.
 """
-import argparse, os, re, signal, subprocess, sys, tempfile, time, urllib.request
+import argparse, os, re, signal, subprocess, sys, tempfile, threading, time, urllib.request
+
+def watch(port, stream, fps, stop, got):
+    """One live-page watcher: an event stream plus frame.jpg polled at most fps a second."""
+    base = f"http://127.0.0.1:{port}/streams/{stream}"
+    def events():
+        try:
+            with urllib.request.urlopen(base + "/events", timeout=10) as r:
+                while not stop.is_set() and r.readline(): pass
+        except OSError: pass
+    threading.Thread(target=events, daemon=True).start()
+    while not stop.is_set():
+        t = time.time()
+        try:
+            urllib.request.urlopen(base + "/frame.jpg", timeout=10).read(); got[0] += 1
+        except OSError: pass
+        stop.wait(max(0, 1 / fps - (time.time() - t)))
 
 def make_video(path):
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=25",
@@ -32,8 +53,8 @@ def scrape(port):
             out[(m.group(1), labels["stream"])] = float(m.group(3))
     return out
 
-def run(n, args, video, work):
-    port = 19100 + n
+def run(n, args, video, work, watchers=0):
+    port = 19100 + n + 20 * watchers
     cfg = os.path.join(work, f"load{n}.yaml")
     streams = "\n".join(f"  - {{ id: cam{i + 1}, url: {video}, loop: true, keyframes: {{ min_interval: 0, max_interval: 0.04 }} }}"
                         for i in range(n))
@@ -44,7 +65,7 @@ vocabulary: [person, car, bicycle, dog, cat, truck, bus, motorcycle, backpack, u
 streams:
 {streams}
 publisher: {{ endpoints: ["tcp://127.0.0.1:{port + 100}"] }}
-metrics: {{ listen: "127.0.0.1:{port}" }}
+metrics: {{ listen: "127.0.0.1:{port}", live_fps: {args.live_fps}, max_watchers: {max(1, watchers)} }}
 limits: {{ recognizer_nice: {args.nice}, recognizer_workers: {args.workers}, blas_threads: {args.blas_threads} }}
 """)
     p = subprocess.Popen([args.binary, "run", "--config", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -62,6 +83,9 @@ limits: {{ recognizer_nice: {args.nice}, recognizer_workers: {args.workers}, bla
                 pass
             if time.time() > deadline: sys.exit("no frames within 120 s")
             time.sleep(0.5)
+        stop, got = threading.Event(), [0]
+        for w in range(watchers):
+            threading.Thread(target=watch, args=(port, f"cam{w % n + 1}", args.live_fps, stop, got), daemon=True).start()
         # Skip the start-up second (anchors settle), then measure.
         time.sleep(2)
         t0, first = time.time(), scrape(port)
@@ -72,6 +96,7 @@ limits: {{ recognizer_nice: {args.nice}, recognizer_workers: {args.workers}, bla
             for i in range(n):
                 lag_max[i] = max(lag_max[i], m.get(("regionspotd_stream_lag_seconds", f"cam{i + 1}"), 0))
         t1, last = time.time(), scrape(port)
+        stop.set()
     finally:
         p.send_signal(signal.SIGTERM)
         try: p.wait(30)
@@ -81,7 +106,8 @@ limits: {{ recognizer_nice: {args.nice}, recognizer_workers: {args.workers}, bla
     fps = [delta("regionspotd_frames_decoded_total", i) / secs for i in range(n)]
     late = sum(delta("regionspotd_frames_late_total", i) for i in range(n))
     recog = sum(delta("regionspotd_recognitions_total", i) for i in range(n))
-    return {"streams": n, "seconds": secs, "fps_min": min(fps), "fps_mean": sum(fps) / n,
+    drawn = sum(delta("regionspotd_live_frames_drawn_total", i) for i in range(n))
+    return {"streams": n, "watchers": watchers, "drawn_per_s": drawn / secs, "seconds": secs, "fps_min": min(fps), "fps_mean": sum(fps) / n,
             "lag_max": max(lag_max.values()), "late_frames": late, "keyframes_per_min": recog / secs * 60}
 
 def main():
@@ -94,16 +120,19 @@ def main():
     ap.add_argument("--nice", type=int, default=10, help="limits.recognizer_nice (0 = recognizer at decoding's priority)")
     ap.add_argument("--workers", type=int, default=1, help="limits.recognizer_workers")
     ap.add_argument("--blas-threads", type=int, default=0, help="limits.blas_threads (0 = OpenBLAS's default)")
+    ap.add_argument("--watchers", default="0", help="live-page watchers, one run per value (e.g. 0,1,4)")
+    ap.add_argument("--live-fps", type=float, default=5, help="metrics.live_fps")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="regionspotd-load-")
     video = args.video or os.path.join(work, "1080p25.mp4")
     if not args.video: make_video(video)
-    print("| streams | s | decoded fps per stream (min / mean) | max lag s | frames >= 0.5 s late | keyframes recognized / min |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("| streams | watchers | s | decoded fps per stream (min / mean) | max lag s | frames >= 0.5 s late | keyframes recognized / min | pictures drawn / s |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in [int(x) for x in args.streams.split(",")]:
-        r = run(n, args, video, work)
-        print(f"| {r['streams']} | {r['seconds']:.0f} | {r['fps_min']:.2f} / {r['fps_mean']:.2f} | {r['lag_max']:.2f} | "
-              f"{r['late_frames']:.0f} | {r['keyframes_per_min']:.1f} |", flush=True)
+        for w in [int(x) for x in args.watchers.split(",")]:
+            r = run(n, args, video, work, w)
+            print(f"| {r['streams']} | {r['watchers']} | {r['seconds']:.0f} | {r['fps_min']:.2f} / {r['fps_mean']:.2f} | {r['lag_max']:.2f} | "
+                  f"{r['late_frames']:.0f} | {r['keyframes_per_min']:.1f} | {r['drawn_per_s']:.1f} |", flush=True)
 
 if __name__ == "__main__":
     main()

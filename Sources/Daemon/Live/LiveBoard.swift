@@ -43,9 +43,13 @@ public final class LiveBoard: Sendable {
     func view(stream: String, url: String) -> LiveView {
         views.withLock { v in
             if let x = v[stream] { return x }
+            let l: MetricLabels = [("stream", stream)]
             let x = LiveView(stream: stream, url: Redaction.redact(url), maxFPS: maxFPS,
                              framesDrawn: registry.counter("regionspotd_live_frames_drawn_total",
-                                                           help: "Frames drawn and encoded for the live pages.", labels: [("stream", stream)]))
+                                                           help: "Frames drawn and encoded for the live pages.", labels: l),
+                             drawSeconds: registry.histogram("regionspotd_live_draw_seconds",
+                                                             help: "Seconds to convert, annotate and JPEG-encode one live picture (on an HTTP thread).",
+                                                             labels: l, buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]))
             v[stream] = x
             return x
         }

@@ -29,13 +29,15 @@ final class LiveView: Sendable {
     let maxFPS: Double
     private let latest = Mutex<Latest?>(nil)
     private let framesDrawn: CounterMetric
+    private let drawSeconds: HistogramMetric?
     private let drawing = DrawingState()
 
-    init(stream: String, url: String, maxFPS: Double, framesDrawn: CounterMetric) {
+    init(stream: String, url: String, maxFPS: Double, framesDrawn: CounterMetric, drawSeconds: HistogramMetric? = nil) {
         self.stream = stream
         self.url = url
         self.maxFPS = maxFPS
         self.framesDrawn = framesDrawn
+        self.drawSeconds = drawSeconds
     }
 
     /// Called on the decode thread after each frame: keeps a reference, draws nothing.
@@ -53,11 +55,13 @@ final class LiveView: Sendable {
         try drawing.lock.withLock {
             guard let l = latest.withLock({ $0 }) else { return nil }
             if let p = drawing.picture, p.frame == l.frame.index || now - p.drawnAt < 1 / maxFPS { return p }
+            let started = Service.now()
             let rgb = try drawing.converter.rgb(l.frame)
             let annotated = drawing.annotator.draw(rgb, message: l.message, recognized: l.recognized)
             let p = Picture(jpeg: try drawing.encoder.encode(annotated), frame: l.frame.index, drawnAt: now)
             drawing.picture = p
             framesDrawn.inc()
+            drawSeconds?.observe(Service.now() - started)
             return p
         }
     }
