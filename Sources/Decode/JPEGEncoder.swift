@@ -1,7 +1,7 @@
 // Encode: one RGB24 picture in, one JPEG out (the live page's frames), through
 // libavcodec's mjpeg encoder.
 //
-//   RGB24 [h, w, 3] --swscale (BT.601, full range)--> yuvj420p [h & ~1, w & ~1]
+//   RGB24 [h, w, 3] --swscale (BT.601, full range)--> yuvj420p [h & ~1, w & ~1] (odd sizes scaled)
 //   --mjpeg at a fixed quantizer--> one JFIF packet
 //
 // The codec context is kept between pictures of the same size and reopened when the size
@@ -26,7 +26,7 @@ public final class JPEGEncoder {
 
     deinit { close() }
 
-    /// The JPEG file bytes of `image` (odd widths and heights lose their last column/row).
+    /// The JPEG file bytes of `image` (an odd width or height is scaled to the even size below).
     public func encode(_ image: RGBImage) throws -> [UInt8] {
         guard image.width >= 2, image.height >= 2, image.width <= 16384, image.height <= 16384,
               image.bytes.count >= image.width * image.height * 3 else {
