@@ -146,6 +146,28 @@ struct LivePageTests {
         #expect(board.watchers.value <= 1)
     }
 
+    @Test("connections past 16 + max_watchers are refused at once and counted; silent ones time out and free their place")
+    func connectionCap() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        var mc = MetricsConfig()
+        mc.maxWatchers = 1
+        let registry = MetricsRegistry()
+        let board = LiveBoard(config: mc, registry: registry, statuses: { [] })
+        let server = try MetricsHTTPServer(listen: "127.0.0.1:0", render: { registry.render() }, live: board)
+        defer { server.stop() }
+        #expect(server.maxConnections == 17)
+        let steps = Array(repeating: "silent", count: 17) + ["/healthz", "sleep", "/healthz"]
+        let r = try Child.run(Repo.python, [dir.write("cap.py", Self.client.replacingOccurrences(of: "    if a == \"silent\":",
+            with: "    if a == \"sleep\":\n        time.sleep(2.5); print(\"slept\", flush=True); continue\n    if a == \"silent\":")), "\(server.port)"] + steps,
+            dir: dir, timeout: 30)
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        try #require(lines.count == 20, "\(lines) \(r.stderr)")
+        #expect(lines[17] == "503 too many connections")
+        #expect(lines[19] == "200 ok", "the silent connections timed out after 2 s and freed their places")
+        #expect(registry.render().contains("regionspotd_live_refused_total{reason=\"max_connections\"} 1"))
+    }
+
     @Test("the stream page names its source redacted and escapes what it shows")
     func page() throws {
         let html = LivePages.stream(id: "a<b", url: Redaction.redact("rtsp://admin:hunter2@10.0.0.5/live?token=abc"), tokenQuery: "", fps: 5)

@@ -117,7 +117,14 @@ final class HTTPConnection: @unchecked Sendable {
     /// loses it, which only that client notices).
     static func refuse(_ fd: Int32, _ status: String, _ text: String) {
         let bytes = Array("HTTP/1.0 \(status)\r\nContent-Type: text/plain\r\nContent-Length: \(text.utf8.count)\r\nConnection: close\r\n\r\n\(text)".utf8)
+        // Read what the client sent (closing with unread data resets the connection, and
+        // the client could lose the answer), waiting 20 ms at most for it.
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        _ = poll(&p, 1, 20)
+        var sink = [UInt8](repeating: 0, count: 4096)
+        _ = sink.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
         _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+        shutdown(fd, Int32(SHUT_WR))
         close(fd)
     }
 
