@@ -19,10 +19,10 @@ enum LivePages {
     static let style = """
     body{font:14px system-ui,sans-serif;margin:16px;background:#15171a;color:#e6e6e6}
     a{color:#7cc4ff}h1{font-size:18px;margin:0 0 12px}
-    table{border-collapse:collapse}th,td{padding:4px 10px;border-bottom:1px solid #333;text-align:left;white-space:nowrap}
+    table{border-collapse:collapse}th,td{padding:3px 8px;border-bottom:1px solid #333;text-align:left}th,td.id,td.n{white-space:nowrap}
     th{color:#aaa;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
-    .wrap{display:flex;gap:16px;align-items:flex-start;flex-wrap:wrap}
-    #frame{width:min(70vw,960px);background:#000;min-height:180px}
+    .wrap{display:flex;gap:16px;align-items:flex-start;flex-wrap:wrap}.wrap>div{flex:1 1 360px;overflow-x:auto}
+    #frame{min-width:min(400px,60vw);max-width:60vw;height:auto;background:#000}
     .muted{color:#888}.sw{display:inline-block;width:10px;height:10px;margin-right:6px}
     """
 
@@ -63,7 +63,10 @@ enum LivePages {
         for r in rows {
             let name = r.hasView ? "<a href=\"/streams/\(segment(r.stream))\(html(tokenQuery))\">\(html(r.stream))</a>" : html(r.stream)
             let state = html(r.state) + (r.reason.map { " <span class=\"muted\">\(html($0))</span>" } ?? "")
-            let last = r.lastRecognition.map { "\(html(RFC3339.format(epochSeconds: $0))) (\(num(now - $0)) s ago)" } ?? "never"
+            let last = r.lastRecognition.map { t -> String in
+                let full = RFC3339.format(epochSeconds: t)
+                return "<span title=\"\(full)\">\(full.dropFirst(11).prefix(8)) UTC</span> (\(num(now - t)) s ago)"
+            } ?? "never"
             body += "<tr data-stream=\"\(html(r.stream))\"><td>\(name)</td><td>\(state)</td><td class=n>\(num(r.rates?.decodedFPS))</td>"
                 + "<td class=n>\(num(r.rates?.publishedFPS))</td><td class=n>\(num(r.rates?.recognitionsPerSecond, 2))</td>"
                 + "<td class=n>\(r.liveTracks)</td><td>\(last)</td><td class=n>\(num(r.recognitionLatency, 2))</td><td class=n>\(num(r.lag, 2))</td></tr>"
