@@ -121,7 +121,9 @@ public final class LiveBoard: Sendable {
         var lastFrame = -1
         var lastSent = Service.now()
         let period = 1 / maxFPS
-        while !stopped(), !c.peerClosed {
+        // Ends when the client leaves, the server stops, or the stream is removed or
+        // restarted by a reload (the page's EventSource then reconnects to the new one).
+        while !stopped(), !c.peerClosed, view(v.stream) === v {
             if let m = v.message, m.frame != lastFrame, let json = try? MessageCoding.encode(m) {
                 lastFrame = m.frame
                 lastSent = Service.now()

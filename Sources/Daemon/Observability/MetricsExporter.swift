@@ -135,7 +135,7 @@ public final class MetricsHTTPServer: @unchecked Sendable {
             c.respond("400 Bad Request", type: "text/plain", text: "bad request\n")
             return
         }
-        guard req.method == "GET" || req.method == "HEAD" else {
+        guard req.method == "GET" else {
             c.respond("405 Method Not Allowed", type: "text/plain", text: "only GET\n")
             return
         }
