@@ -3,6 +3,7 @@
 //
 //   Decode           version, one-time setup (network, FFmpeg's log through Redaction),
 //                    FFmpeg's log level                                        Decode.swift
+//   LibraryLog       FFmpeg's log lines, whole and redacted, to the program's handler  LibraryLog.swift
 //   VideoSource      open a path / file: / rtsp: / rtsps: URL, decode frames in presentation
 //                    order (keyframes-only, motion vectors, looping, real-time pacing),
 //                    open timeout + stall watchdog (AVIOInterruptCB)           VideoSource.swift
@@ -22,17 +23,12 @@ import CFFmpeg
 import Glibc
 #endif
 
-/// FFmpeg's log callback: its lines reach stderr only through `Redaction.redact`, so URL
-/// credentials and secret query parameters FFmpeg prints never do.
+/// FFmpeg's log callback: every line goes through `Redaction.redact` (URL credentials and
+/// secret query parameters FFmpeg prints never reach a log), then to the handler the program
+/// installed (`Decode.setLibraryLog`), or to stderr when none is.
 private func redactingLogCallback(_ avcl: UnsafeMutableRawPointer?, _ level: Int32, _ fmt: UnsafePointer<CChar>?, _ vl: CVaListPointer?) {
     guard level <= av_log_get_level(), let vl, let fmt else { return }
-    let line = Decode.formattedLogLine(avcl, level, fmt, vl)
-    var bytes = Array(line.utf8)
-    while !bytes.isEmpty {  // stderr, unbuffered as FFmpeg's own callback writes it
-        let n = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-        if n <= 0 { return }
-        bytes.removeFirst(n)
-    }
+    LibraryLogRouter.shared.receive(avcl, level, fmt, vl)
 }
 
 public enum Decode {
@@ -54,19 +50,41 @@ public enum Decode {
     /// One FFmpeg log line as FFmpeg's default callback formats it (with the `[name @ ptr]`
     /// prefix), through `Redaction.redact`.
     public static func formattedLogLine(_ avcl: UnsafeMutableRawPointer?, _ level: Int32, _ fmt: UnsafePointer<CChar>, _ vl: CVaListPointer) -> String {
-        var line = [CChar](repeating: 0, count: 2048)
         var printPrefix: Int32 = 1
+        return formattedLogPiece(avcl, level, fmt, vl, printPrefix: &printPrefix)
+    }
+
+    /// A piece of a log line: FFmpeg prints some lines in several calls, and `printPrefix`
+    /// (which av_log_format_line2 keeps) says whether this piece starts a line.
+    static func formattedLogPiece(_ avcl: UnsafeMutableRawPointer?, _ level: Int32, _ fmt: UnsafePointer<CChar>, _ vl: CVaListPointer,
+                                  printPrefix: inout Int32) -> String {
+        var line = [CChar](repeating: 0, count: 2048)
         _ = av_log_format_line2(avcl, level, fmt, vl, &line, Int32(line.count), &printPrefix)
         return Redaction.redact(String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
 
-    public enum LogLevel: Int32, Sendable {
+    public enum LogLevel: Int32, Sendable, CaseIterable {
         case quiet = -8, panic = 0, fatal = 8, error = 16, warning = 24, info = 32, verbose = 40, debug = 48
+
+        /// The level of an FFmpeg line: the named level at or above it in severity
+        /// (AV_LOG_TRACE, 56, is `debug`).
+        public init(library value: Int32) {
+            self = LogLevel.allCases.last { $0.rawValue <= value } ?? .panic
+        }
     }
 
-    /// FFmpeg's own log threshold (lines go to stderr, credentials redacted).
+    /// FFmpeg's own log threshold: lines above it are never formatted.
     public static func setLibraryLogLevel(_ level: LogLevel) {
         initialize()
+        av_log_set_level(level.rawValue)
+    }
+
+    /// Where FFmpeg's log lines go: `handler` receives each complete line (redacted, without
+    /// the context pointer FFmpeg prints, without the newline) with its level; lines above
+    /// `level` are not formatted at all. `nil` restores stderr.
+    public static func setLibraryLog(level: LogLevel, handler: LibraryLogHandler?) {
+        initialize()
+        LibraryLogRouter.shared.setHandler(handler)
         av_log_set_level(level.rawValue)
     }
 }

@@ -59,6 +59,15 @@ struct RecognizeCommandTests {
         #expect(r.status != 0 && r.stderr.contains("missing sam.safetensors"), "\(r.stderr)")
         r = try Child.run(binary, ["recognize", dir.file("nope.png"), "--weights", Self.fixtures + "/model_tiny", "--vocab", "a", "--box", "0,0,10,10"], dir: dir)
         #expect(r.status != 0 && r.stderr.contains("nope.png"), "\(r.stderr)")
+        // A corrupt PNG: one line, ours, naming the file; FFmpeg's own "[png @ 0x..] Invalid
+        // PNG signature" goes through the log at a level recognize does not print.
+        let corrupt = dir.file("corrupt.png")
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: png)))
+        bytes[1] = 0x51
+        try Data(bytes).write(to: URL(fileURLWithPath: corrupt))
+        r = try Child.run(binary, ["recognize", corrupt, "--weights", Self.fixtures + "/model_tiny", "--vocab", "a", "--box", "0,0,10,10"], dir: dir)
+        let lines = r.stderr.split(separator: "\n")
+        #expect(r.status != 0 && lines.count == 1 && lines[0].contains("corrupt.png") && !r.stderr.contains("[png"), "\(r.stderr)")
         r = try Child.run(binary, ["recognize", png, "--weights", Self.fixtures + "/model_tiny", "--vocab", "a", "--box", "10,10,5,5"], dir: dir)
         #expect(r.status != 0 && r.stderr.contains("--box 10,10,5,5"), "\(r.stderr)")
         r = try Child.run(binary, ["models", "info", Self.fixtures + "/model_tiny"], dir: dir)

@@ -29,6 +29,7 @@ struct EvalCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        LibraryLog.installForCommand(threshold: .error)
         let cmd = self
         try await onThread("eval") { try reportingErrors("eval") { try cmd.evaluate() } }
     }

@@ -35,7 +35,7 @@ struct ProbeCommand: AsyncParsableCommand {
             stallTimeout: stallTimeout, decoderThreads: threads, keyframesOnly: keyframesOnly,
             motionVectors: motionVectors)
         let (url, limit) = (self.url, self.seconds)
-        Decode.setLibraryLogLevel(.error)
+        LibraryLog.installForCommand(threshold: .warning)
         do {
             // FFmpeg blocks: run it on a thread of our own, not on the cooperative pool.
             let report = try await onThread("probe") { try ProbeReport.measure(url: url, options: options, seconds: limit) }

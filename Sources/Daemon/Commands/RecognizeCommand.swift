@@ -19,6 +19,7 @@ struct RecognizeCommand: AsyncParsableCommand {
     @Flag(help: "One JSON object.") var json = false
 
     func run() async throws {
+        LibraryLog.installForCommand(threshold: .error)
         let boxList = try boxes.map { s -> [Float] in
             let v = s.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
             guard v.count == 4, v[2] > v[0], v[3] > v[1] else { throw ValidationError("--box \(s): expected x1,y1,x2,y2 with x2 > x1 and y2 > y1") }

@@ -29,6 +29,7 @@ struct RunCommand: AsyncParsableCommand {
         JournalLogHandler.bootstrap(level: Service.loggerLevel(cfg.logLevel))
         let logger = Logger(label: "regionspotd")
         let service = Service(config: cfg, logger: logger)
+        LibraryLog.install(logger: Logger(label: "ffmpeg"), threshold: Service.loggerLevel(cfg.logLevel), registry: service.metrics)
         let engine: RecognitionEngine
         do {
             engine = try RecognitionEngine(modelDirectory: cfg.modelDirectory, kind: cfg.recognizer, vocabulary: cfg.vocabulary,

@@ -39,6 +39,7 @@ struct TrainCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        LibraryLog.installForCommand(threshold: .error)
         let cmd = self
         try await onThread("train") { try reportingErrors("train") { try cmd.train() } }
     }

@@ -68,13 +68,18 @@ struct ReplaySetup {
         config = cfg
     }
 
-    /// FFmpeg's and our log output as a replay wants it: errors only (FFmpeg silent with `quiet`).
+    /// Our log output as a replay wants it: errors only. FFmpeg's lines from warnings up
+    /// (what it could not decode in a damaged file), rate limited; none with `quiet`.
     static func bootstrapLogging(quiet: Bool) -> Logger {
-        Decode.setLibraryLogLevel(quiet ? .fatal : .error)
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardError(label: label)
             h.logLevel = .error
             return h
+        }
+        if quiet {
+            Decode.setLibraryLogLevel(.quiet)
+        } else {
+            LibraryLog.installForCommand(threshold: .warning)
         }
         return Logger(label: "regionspotd")
     }
