@@ -107,7 +107,9 @@ limits: {{ recognizer_nice: {args.nice}, recognizer_workers: {args.workers}, bla
     late = sum(delta("regionspotd_frames_late_total", i) for i in range(n))
     recog = sum(delta("regionspotd_recognitions_total", i) for i in range(n))
     drawn = sum(delta("regionspotd_live_frames_drawn_total", i) for i in range(n))
-    return {"streams": n, "watchers": watchers, "drawn_per_s": drawn / secs, "seconds": secs, "fps_min": min(fps), "fps_mean": sum(fps) / n,
+    draw_s = sum(delta("regionspotd_live_draw_seconds_sum", i) for i in range(n))
+    return {"streams": n, "watchers": watchers, "drawn_per_s": drawn / secs, "draw_ms": 1000 * draw_s / drawn if drawn else 0,
+            "seconds": secs, "fps_min": min(fps), "fps_mean": sum(fps) / n,
             "lag_max": max(lag_max.values()), "late_frames": late, "keyframes_per_min": recog / secs * 60}
 
 def main():
@@ -126,13 +128,13 @@ def main():
     work = tempfile.mkdtemp(prefix="regionspotd-load-")
     video = args.video or os.path.join(work, "1080p25.mp4")
     if not args.video: make_video(video)
-    print("| streams | watchers | s | decoded fps per stream (min / mean) | max lag s | frames >= 0.5 s late | keyframes recognized / min | pictures drawn / s |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| streams | watchers | s | decoded fps per stream (min / mean) | max lag s | frames >= 0.5 s late | keyframes recognized / min | pictures drawn / s | ms per picture |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in [int(x) for x in args.streams.split(",")]:
         for w in [int(x) for x in args.watchers.split(",")]:
             r = run(n, args, video, work, w)
             print(f"| {r['streams']} | {r['watchers']} | {r['seconds']:.0f} | {r['fps_min']:.2f} / {r['fps_mean']:.2f} | {r['lag_max']:.2f} | "
-                  f"{r['late_frames']:.0f} | {r['keyframes_per_min']:.1f} | {r['drawn_per_s']:.1f} |", flush=True)
+                  f"{r['late_frames']:.0f} | {r['keyframes_per_min']:.1f} | {r['drawn_per_s']:.1f} | {r['draw_ms']:.1f} |", flush=True)
 
 if __name__ == "__main__":
     main()

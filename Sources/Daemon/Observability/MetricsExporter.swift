@@ -32,6 +32,8 @@ public final class MetricsHTTPServer: @unchecked Sendable {
     private let healthy: @Sendable () -> (Bool, String)
     private let live: LiveBoard?
     private let token: String?
+    /// Nice value of the connection threads (the lowest priority).
+    static let connectionNice: Int32 = 19
     /// Connections served at once (each on its own thread); more are refused with 503.
     let maxConnections: Int
     private let stopLock = NSLock()
@@ -123,6 +125,9 @@ public final class MetricsHTTPServer: @unchecked Sendable {
             let conn = HTTPConnection(fd: c, fromLoopback: HTTPConnection.isLoopback(peer))
             let t = Thread { [self] in
                 nameCurrentThread("metrics-conn")
+                // Drawing and encoding live pictures yield to decoding (nice 0) and to the
+                // recognizer (limits.recognizer_nice): watching takes only spare CPU.
+                Parallel.lowerCurrentThreadPriority(nice: MetricsHTTPServer.connectionNice)
                 handle(conn)
                 stopLock.withLock { open -= 1 }
             }
