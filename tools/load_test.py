@@ -15,6 +15,8 @@ recognized. Python standard library only.
 page does: an event stream of /streams/camK/events read to the end, and
 /streams/camK/frame.jpg fetched again as soon as the last arrived, at most --live-fps a
 second), watcher i on stream cam(i mod N + 1); reports the pictures drawn per second too.
+--alternate W [--phase S --cycles K]: one daemon per stream count, K pairs of S-second
+phases without and with W watchers (paired phases: other load on the machine hits both).
 
 --workers W --blas-threads T sets limits.recognizer_workers / blas_threads (W > 1 needs
 T <= 1): e.g. 1 worker x 2 threads against 2 workers x 1 thread.
@@ -83,6 +85,8 @@ limits: {{ recognizer_nice: {args.nice}, recognizer_workers: {args.workers}, bla
                 pass
             if time.time() > deadline: sys.exit("no frames within 120 s")
             time.sleep(0.5)
+        if args.alternate:
+            return alternating(port, n, args, p.pid)
         stop, got = threading.Event(), [0]
         for w in range(watchers):
             threading.Thread(target=watch, args=(port, f"cam{w % n + 1}", args.live_fps, stop, got), daemon=True).start()
@@ -112,6 +116,46 @@ limits: {{ recognizer_nice: {args.nice}, recognizer_workers: {args.workers}, bla
             "seconds": secs, "fps_min": min(fps), "fps_mean": sum(fps) / n,
             "lag_max": max(lag_max.values()), "late_frames": late, "keyframes_per_min": recog / secs * 60}
 
+def thread_cpu(pid):
+    """CPU seconds so far of the daemon's threads, summed by name ('decode cam1' -> 'decode')."""
+    out = {}
+    for t in os.listdir(f"/proc/{pid}/task"):
+        try:
+            stat = open(f"/proc/{pid}/task/{t}/stat").read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")].split(" ")[0]
+        f = stat[stat.rindex(")") + 2:].split()
+        out[name] = out.get(name, 0) + (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+def alternating(port, n, args, pid):
+    """--alternate W: in one daemon, phases of --phase seconds without and with W watchers,
+    --cycles times; per phase decoded fps (mean of the streams), keyframes recognized a
+    minute and pictures drawn a second. Paired phases minutes apart cancel most of what
+    other load on the machine does to both."""
+    def rates(a, b, secs, ca, cb):
+        d = lambda name: sum(b.get((name, f"cam{i + 1}"), 0) - a.get((name, f"cam{i + 1}"), 0) for i in range(n))
+        frames = d("regionspotd_frames_decoded_total")
+        cpu = lambda name: cb.get(name, 0) - ca.get(name, 0)
+        return (frames / secs / n, d("regionspotd_recognitions_total") / secs * 60,
+                d("regionspotd_live_frames_drawn_total") / secs, d("regionspotd_frames_late_total"),
+                1000 * cpu("decode") / max(1, frames), cpu("recognizer") / secs)
+    time.sleep(2)
+    rows = []
+    for c in range(args.cycles):
+        for watchers in (0, args.alternate):
+            stop = threading.Event()
+            for w in range(watchers):
+                threading.Thread(target=watch, args=(port, f"cam{w % n + 1}", args.live_fps, stop, [0]), daemon=True).start()
+            time.sleep(1 if watchers else 0)  # the watchers connect
+            t0, a, ca = time.time(), scrape(port), thread_cpu(pid)
+            time.sleep(args.phase)
+            rows.append((c, watchers) + rates(a, scrape(port), time.time() - t0, ca, thread_cpu(pid)))
+            stop.set()
+            time.sleep(0.5)
+    return rows
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", required=True, help="model directory (e.g. regionspotd models synthesize /tmp/bb)")
@@ -124,10 +168,26 @@ def main():
     ap.add_argument("--blas-threads", type=int, default=0, help="limits.blas_threads (0 = OpenBLAS's default)")
     ap.add_argument("--watchers", default="0", help="live-page watchers, one run per value (e.g. 0,1,4)")
     ap.add_argument("--live-fps", type=float, default=5, help="metrics.live_fps")
+    ap.add_argument("--alternate", type=int, default=0, help="W: one daemon per stream count, phases without and with W watchers")
+    ap.add_argument("--phase", type=float, default=15, help="seconds per phase with --alternate")
+    ap.add_argument("--cycles", type=int, default=4, help="phase pairs with --alternate")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="regionspotd-load-")
     video = args.video or os.path.join(work, "1080p25.mp4")
     if not args.video: make_video(video)
+    if args.alternate:
+        print("| streams | cycle | watchers | decoded fps per stream | keyframes recognized / min | pictures drawn / s | frames >= 0.5 s late | decode thread CPU ms / frame | recognizer CPU s / s |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for n in [int(x) for x in args.streams.split(",")]:
+            rows = run(n, args, video, work, args.alternate)
+            for c, w, fps, kf, drawn, late, dms, rcpu in rows:
+                print(f"| {n} | {c + 1} | {w} | {fps:.2f} | {kf:.0f} | {drawn:.1f} | {late:.0f} | {dms:.2f} | {rcpu:.2f} |", flush=True)
+            for w in (0, args.alternate):
+                sel = [r for r in rows if r[1] == w]
+                print(f"| {n} | all | {w} | {sum(r[2] for r in sel) / len(sel):.2f} | {sum(r[3] for r in sel) / len(sel):.0f} | "
+                      f"{sum(r[4] for r in sel) / len(sel):.1f} | {sum(r[5] for r in sel):.0f} | {sum(r[6] for r in sel) / len(sel):.2f} | "
+                      f"{sum(r[7] for r in sel) / len(sel):.2f} |", flush=True)
+        return
     print("| streams | watchers | s | decoded fps per stream (min / mean) | max lag s | frames >= 0.5 s late | keyframes recognized / min | pictures drawn / s | ms per picture |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in [int(x) for x in args.streams.split(",")]:

@@ -1,6 +1,8 @@
 // Getting metrics out: a node_exporter textfile (written atomically: temp file + rename
-// in the same directory) and/or a tiny HTTP/1.0 endpoint on its own thread serving
-// GET /metrics (Prometheus text) and GET /healthz (200 while no component is wedged).
+// in the same directory) and/or a tiny HTTP/1.0 endpoint serving GET /metrics (Prometheus
+// text), GET /healthz (200 while no component is wedged) and the live pages (Daemon/Live).
+// The listener thread only accepts; each connection is served on a thread of its own
+// (HTTPConnection: read and send timeouts), at the lowest priority.
 import Foundation
 import Recognizer
 
