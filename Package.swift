@@ -51,10 +51,12 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]),
 
-        .testTarget(name: "DecodeTests", dependencies: ["Decode"]),
-        .testTarget(name: "RecognizerTests", dependencies: ["Recognizer"], resources: [.copy("Fixtures")]),
+        // Seeded dice, case counts and deadlines shared by the fuzz tests (test code only).
+        .target(name: "FuzzSupport", path: "Tests/FuzzSupport"),
+        .testTarget(name: "DecodeTests", dependencies: ["Decode", "FuzzSupport"]),
+        .testTarget(name: "RecognizerTests", dependencies: ["Recognizer", "FuzzSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TemporalTests", dependencies: ["Temporal"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "FuzzSupport", .product(name: "Yams", package: "Yams")]),
     ],
     swiftLanguageModes: [.v6]
 )

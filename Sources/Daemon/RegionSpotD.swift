@@ -15,6 +15,8 @@ struct RegionSpotD: AsyncParsableCommand {
             BenchCommand.self,
             CheckConfigCommand.self,
             TailCommand.self,
+            ProxyCommand.self,
+            KeygenCommand.self,
             ReplayCommand.self,
             IdleCommand.self,
             TrackEvalCommand.self,

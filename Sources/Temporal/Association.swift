@@ -52,6 +52,8 @@ extension Tracker {
             let reach = diagonal * (1 + c.reidDiagonalsPerSecond * elapsed)
             let ddx = p.box.cx - last.cx, ddy = p.box.cy - last.cy
             guard (ddx * ddx + ddy * ddy).squareRoot() <= reach else { return nil }
+            let ratio = p.box.area / max(last.area, 1)
+            guard ratio <= c.reidMaxAreaRatio && ratio >= 1 / c.reidMaxAreaRatio else { return nil }
             // The same object is the same class: a labelled track takes back only a
             // proposal whose best class is its label (region tokens describe a mask's
             // shape more than an object's identity).

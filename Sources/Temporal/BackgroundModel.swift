@@ -11,9 +11,12 @@
 // Foreground = |Y - Yb| + |U - Ub| + |V - Vb| > threshold (chroma matters: a blue object
 // on a grey wall of the same brightness). The background follows the scene with
 // rate `learningRate` where it is background and `foregroundRate` where it is not, so a
-// mover never burns in. A foreground pixel that has not changed for `stillFrames` frames
-// is background at once: the ghost an object leaves where it stood when the model started,
-// and an object that stopped (its track keeps it from then on). A region is proposed only
+// mover never burns in. A patch of foreground none of whose pixels changed for
+// `stillFrames` frames is background at once: the ghost an object leaves where it stood when
+// the model started, and an object that stopped (its track keeps it from then on). The
+// patch, not the pixel: a slow object of one colour keeps its inside unchanged for many
+// frames, and absorbing that inside would leave a ghost trail behind it as it moves on
+// (a pixel still for `4 x stillFrames` frames is absorbed alone). A region is proposed only
 // while it moves: at least `minMovingShare` of its pixels changed since the last frame. When
 // more than `maxForegroundFraction` of the picture differs (a camera pan, a cut, a light
 // switched on) the model restarts from the current picture and proposes nothing: global
@@ -29,8 +32,11 @@ public struct BackgroundConfig: Sendable, Equatable {
     /// Frames seen before the model proposes anything (> stillFrames: the ghosts of
     /// objects that stood in the first picture are gone by then).
     public var warmupFrames: Int = 14
-    /// Frames a foreground pixel may stay unchanged before it becomes background.
+    /// Frames a patch of foreground may stay unchanged before it becomes background.
     public var stillFrames: Int = 12
+    /// A patch counts as unchanged while at most this share of its pixels changed lately
+    /// (noise at its rim must not keep a ghost alive).
+    public var stillPatchTolerance: Float = 0.05
     /// Summed Y/U/V change between consecutive frames that counts as "changed".
     public var changeThreshold: Float = 14
     /// A region is proposed only when this share of its pixels changed on the last frame.
@@ -78,7 +84,7 @@ public struct BackgroundModel: Sendable {
         }
         let c = config
         var count = 0
-        let stillLimit = UInt16(clamping: c.stillFrames)
+        let aloneLimit = UInt16(clamping: 4 * c.stillFrames)
         luma.withUnsafeBufferPointer { x in
           previous.withUnsafeBufferPointer { p in
             mean.withUnsafeMutableBufferPointer { m in
@@ -93,7 +99,7 @@ public struct BackgroundModel: Sendable {
                         ch[i] = moved
                         var fg = abs(d0) + abs(d1) + abs(d2) > c.threshold
                         if fg && !moved { st[i] = st[i] &+ 1 } else { st[i] = 0 }
-                        if fg && st[i] >= stillLimit {  // a ghost or an object at rest
+                        if fg && st[i] >= aloneLimit {  // burnt in, whatever moves beside it
                             m[k] = v0; m[k + 1] = v1; m[k + 2] = v2; st[i] = 0; fg = false
                         } else {
                             let r = fg ? c.foregroundRate : c.learningRate
@@ -108,12 +114,50 @@ public struct BackgroundModel: Sendable {
             }
           }
         }
+        count -= absorbStillPatches(luma)
         previous = luma
         frames += 1
         if Float(count) > c.maxForegroundFraction * Float(w * h) {
             restart(luma)
             restarts += 1
         }
+    }
+
+    /// Makes background of every 8-connected patch of foreground that has not changed for
+    /// `stillFrames` frames, but for at most `stillPatchTolerance` of its pixels (which stay
+    /// foreground: noise at a ghost's rim, or someone walking across a large still patch).
+    /// Returns the number of pixels absorbed.
+    mutating func absorbStillPatches(_ luma: [UInt8]) -> Int {
+        let w = width, h = height, limit = UInt16(clamping: config.stillFrames)
+        var seen = [Bool](repeating: false, count: w * h)
+        var patch: [Int] = [], stack: [Int] = []
+        var absorbed = 0
+        for start in 0..<(w * h) where foreground[start] && !seen[start] {
+            patch.removeAll(keepingCapacity: true)
+            seen[start] = true
+            stack.append(start)
+            var recent = 0
+            while let i = stack.popLast() {
+                patch.append(i)
+                if still[i] < limit { recent += 1 }
+                let x = i % w, y = i / w
+                for yy in max(0, y - 1)...min(h - 1, y + 1) {
+                    for xx in max(0, x - 1)...min(w - 1, x + 1) {
+                        let j = yy * w + xx
+                        if foreground[j] && !seen[j] { seen[j] = true; stack.append(j) }
+                    }
+                }
+            }
+            guard Float(recent) <= config.stillPatchTolerance * Float(patch.count) else { continue }
+            for i in patch where still[i] >= limit {  // what changed lately stays foreground
+                let k = 3 * i
+                mean[k] = Float(luma[k]); mean[k + 1] = Float(luma[k + 1]); mean[k + 2] = Float(luma[k + 2])
+                still[i] = 0
+                foreground[i] = false
+            }
+            absorbed += patch.count - recent
+        }
+        return absorbed
     }
 
     mutating func restart(_ luma: [UInt8]) {

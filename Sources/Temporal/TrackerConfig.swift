@@ -64,6 +64,10 @@ public struct TrackerConfig: Sendable, Equatable {
     /// was last seen) box diagonals from where it was last seen is not the same object
     /// (region tokens of look-alike objects can be close).
     public var reidDiagonalsPerSecond: Float = 3
+    /// Re-identification size sanity: a proposal whose area differs from the track's last
+    /// seen box by more than this factor (either way) is another object, or a fragment
+    /// of one (a limb, an edge sliver), whatever its token says.
+    public var reidMaxAreaRatio: Float = 2.5
     /// Minimum token cosine similarity to re-identify a lost track.
     public var reidMinSimilarity: Float = 0.75
     /// Re-identify a labelled track only with a proposal whose best class is its label.

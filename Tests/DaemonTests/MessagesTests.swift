@@ -48,7 +48,7 @@ struct MessagesTests {
         let r = try json(Samples.regions())
         #expect(r.hasPrefix("{\"frame\":120,\"inferred\":true,\"keyframe\":false,\"latency\":0.042,\"pts\":4.8,\"regions\":[{\"box\":[10,20,110.5,220],\"inferred_frame\":120,"))
         #expect(r.contains("\"score\":0,"))  // NaN became 0
-        #expect(r.contains("\"schema\":\"regionspotd/regions/1\""))
+        #expect(r.contains("\"schema\":\"regionspotd/regions/2\""))
         #expect(try json(Samples.regions()) == r)
         let s = try json(Samples.status()[0])
         #expect(s.contains("rtsp://***@cam/live"))

@@ -93,7 +93,7 @@ struct SystemdUnitTests {
     /// `systemd-analyze verify` checks that ExecStart= exists, so the units are verified
     /// unchanged inside a scratch root that holds the built binary at /usr/local/bin, the
     /// host's system units (for sysinit.target & co.) and kill(1) for ExecReload=.
-    @Test("systemd-analyze verify passes on both units", .enabled(if: analyze != nil))
+    @Test("systemd-analyze verify passes on the units", .enabled(if: analyze != nil))
     func verify() throws {
         let binary = try #require(Repo.binary)
         let dir = TempDir()
@@ -107,10 +107,10 @@ struct SystemdUnitTests {
         try fm.copyItem(atPath: binary, toPath: "\(root)/usr/local/bin/regionspotd")
         try fm.copyItem(atPath: "/usr/bin/kill", toPath: "\(root)/usr/bin/kill")
         try fm.copyItem(atPath: "/usr/lib/systemd/system", toPath: "\(root)/usr/lib/systemd/system")
-        for unit in ["regionspotd.service", "regionspotd@.service"] {
+        for unit in ["regionspotd.service", "regionspotd@.service", "regionspotd-proxy.service"] {
             try fm.copyItem(atPath: Repo.root.appendingPathComponent("systemd/\(unit)").path, toPath: "\(root)/etc/systemd/system/\(unit)")
         }
-        for unit in ["regionspotd.service", "regionspotd@edge1.service"] {
+        for unit in ["regionspotd.service", "regionspotd@edge1.service", "regionspotd-proxy.service"] {
             let r = try Child.run(Self.analyze!, ["verify", "--root=\(root)", unit], dir: dir)
             #expect(r.status == 0, "\(unit): \(r.stderr)")
             #expect(r.stderr.isEmpty, "\(unit): \(r.stderr)")
@@ -122,8 +122,8 @@ struct SystemdUnitTests {
         #expect(broken.stderr.contains("/usr/local/bin/regionspotd"))
     }
 
-    @Test("systemd-analyze security rates both units at most 2.5", .enabled(if: analyze != nil),
-          arguments: ["regionspotd.service", "regionspotd@.service"])
+    @Test("systemd-analyze security rates the units at most 2.5", .enabled(if: analyze != nil),
+          arguments: ["regionspotd.service", "regionspotd@.service", "regionspotd-proxy.service"])
     func security(unit: String) throws {
         let dir = TempDir()
         defer { dir.remove() }
@@ -154,5 +154,15 @@ struct SystemdUnitTests {
         // The example config names a model directory this machine does not have: reported, not enabled.
         #expect(r.stderr.contains("models.directory"))
         #expect(r.stdout.contains("systemctl not called"))
+        // --proxy: the proxy's unit, its arguments file and a keypair (secret 0600).
+        let p = try Child.run("/bin/bash", [Repo.root.appendingPathComponent("scripts/install-service").path, "--binary", binary, "--proxy"],
+                              env: ["DESTDIR": dest], dir: dir, timeout: 60)
+        #expect(p.status == 0, "\(p.stderr)")
+        for f in ["etc/systemd/system/regionspotd-proxy.service", "etc/regionspotd/proxy.env", "etc/regionspotd/keys/proxy.pub",
+                  "usr/local/share/doc/regionspotd/deploy.md"] {
+            #expect(fm.fileExists(atPath: "\(dest)/\(f)"), "missing \(f)")
+        }
+        let mode = (try fm.attributesOfItem(atPath: "\(dest)/etc/regionspotd/keys/proxy.key")[.posixPermissions] as? NSNumber)?.intValue
+        #expect(mode == 0o600)
     }
 }

@@ -99,8 +99,13 @@ struct PublisherTests {
         #expect(lines.contains("11:06:40.250 status.cam1 reconnecting: EOF from rtsp://***@cam/live"))
         #expect(lines.contains("11:06:40.250 status.cam1 streaming: 25.0 fps decoded, 24.9 published, 0.50 recognitions/s, latency 0.300 s, 3 tracks, 1 skipped, 0 dropped, encoders ran 0 / rested 0"))
         #expect(!lines.contains { $0.contains("tracks.") })
-        let expected = String(decoding: try MessageCoding.encode(Samples.track()), as: UTF8.self)
-        #expect(raw.stdout == expected + "\n")
+        // The JSON as published: the message stamped with node, session and its seq.
+        var got = try JSONDecoder().decode(TrackMessage.self, from: Data(raw.stdout.utf8))
+        #expect(raw.stdout.hasSuffix("}\n") && raw.stdout.split(separator: "\n").count == 1)
+        #expect(got.node == Origin.hostName && got.session == Origin.session && got.seq != nil)
+        #expect(raw.stdout == String(decoding: try MessageCoding.encode(got), as: UTF8.self) + "\n")
+        got.node = nil; got.session = nil; got.seq = nil
+        #expect(got == Samples.track())
     }
 
     /// A subscriber that connects and never reads.

@@ -96,7 +96,7 @@ struct ReplayTests {
 
         let lines = try ReplayFixture.lines(dir.file("a.jsonl"))
         let objects = try lines.map(ReplayFixture.object)
-        let regions = objects.filter { ($0["schema"] as? String) == "regionspotd/regions/1" }
+        let regions = objects.filter { ($0["schema"] as? String) == "regionspotd/regions/2" }
         // One regions message per frame, in order, all of stream "clip".
         #expect(regions.count == ReplayFixture.frames)
         #expect(regions.map { $0["frame"] as? Int } == (0..<ReplayFixture.frames).map { $0 })
@@ -106,23 +106,23 @@ struct ReplayTests {
         #expect(recognized >= 2 && recognized < ReplayFixture.frames, "recognized \(recognized) frames")
         let published = regions.reduce(0) { $0 + (($1["regions"] as? [Any])?.count ?? 0) }
         #expect(published > 0, "no region published")
-        #expect(objects.contains { ($0["schema"] as? String) == "regionspotd/tracks/2" && ($0["event"] as? String) == "started" })
+        #expect(objects.contains { ($0["schema"] as? String) == "regionspotd/tracks/3" && ($0["event"] as? String) == "started" })
         // time = creation_time + PTS (frame 10 is at 1.0 s); the stream ends with `ended`.
         #expect(regions[0]["time"] as? String == "2024-05-01T12:00:00.000000Z")
         #expect(regions[10]["time"] as? String == "2024-05-01T12:00:01.000000Z")
         #expect(regions.allSatisfy { $0["latency"] == nil })
         // Every track that started also ends (at the latest when the file does).
         func trackIDs(_ event: String) -> [Int] {
-            objects.filter { ($0["schema"] as? String) == "regionspotd/tracks/2" && ($0["event"] as? String) == event }
+            objects.filter { ($0["schema"] as? String) == "regionspotd/tracks/3" && ($0["event"] as? String) == event }
                 .compactMap { $0["track_id"] as? Int }.sorted()
         }
         #expect(trackIDs("started") == trackIDs("ended"))
         let last = try #require(objects.last)
-        #expect(last["schema"] as? String == "regionspotd/status/2" && last["state"] as? String == "ended")
+        #expect(last["schema"] as? String == "regionspotd/status/3" && last["state"] as? String == "ended")
 
         // Every line validates against its schema.
-        let schemaFile = ["regionspotd/regions/1": "regions.schema.json", "regionspotd/tracks/2": "tracks.schema.json",
-                          "regionspotd/status/2": "status.schema.json"]
+        let schemaFile = ["regionspotd/regions/2": "regions.schema.json", "regionspotd/tracks/3": "tracks.schema.json",
+                          "regionspotd/status/3": "status.schema.json"]
         let docs = try zip(lines, objects).map { line, o in
             (schema: try #require(schemaFile[o["schema"] as? String ?? ""], "unknown schema in \(line)"), json: line)
         }
@@ -141,7 +141,7 @@ struct ReplayTests {
                                                   "--start-time", "2026-01-31T08:00:00.5Z"], dir: dir)
         #expect(r.status == 0, "replay failed: \(r.stderr)")
         let objects = try ReplayFixture.lines(dir.file("r.jsonl")).map(ReplayFixture.object)
-        let regions = objects.filter { ($0["schema"] as? String) == "regionspotd/regions/1" }
+        let regions = objects.filter { ($0["schema"] as? String) == "regionspotd/regions/2" }
         #expect(regions.first?["time"] as? String == "2026-01-31T08:00:00.500000Z")
 
         // Same frame count as the source.
@@ -200,13 +200,13 @@ struct ReplayTests {
         #expect(r.stderr.contains("corrupt.mp4") && r.stderr.contains("missing.mp4"), "stderr: \(r.stderr)")
         let objects = try ReplayFixture.lines(dir.file("all.jsonl")).map(ReplayFixture.object)
         for stream in ["good_one", "other"] {
-            let frames = objects.filter { $0["stream"] as? String == stream && ($0["schema"] as? String) == "regionspotd/regions/1" }
+            let frames = objects.filter { $0["stream"] as? String == stream && ($0["schema"] as? String) == "regionspotd/regions/2" }
             #expect(frames.count == ReplayFixture.frames, "\(stream): \(frames.count) frames")
             #expect(objects.contains { $0["stream"] as? String == stream && $0["state"] as? String == "ended" })
         }
         for stream in ["corrupt", "missing"] {
             #expect(objects.contains { $0["stream"] as? String == stream && $0["state"] as? String == "failed" })
-            #expect(!objects.contains { $0["stream"] as? String == stream && ($0["schema"] as? String) == "regionspotd/regions/1" })
+            #expect(!objects.contains { $0["stream"] as? String == stream && ($0["schema"] as? String) == "regionspotd/regions/2" })
         }
     }
 
@@ -222,7 +222,7 @@ struct ReplayTests {
         #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: dir.file("link.jsonl"))) == dir.file("loop.jsonl"))
         #expect(r.status == 0, "exit \(String(describing: r.status)): \(r.stderr)")
         let regions = try ReplayFixture.lines(dir.file("loop.jsonl")).map(ReplayFixture.object)
-            .filter { ($0["schema"] as? String) == "regionspotd/regions/1" }
+            .filter { ($0["schema"] as? String) == "regionspotd/regions/2" }
         let pts = regions.compactMap { $0["pts"] as? Double }
         #expect(regions.count > 2 * ReplayFixture.frames, "\(regions.count) frames in 4 s of a \(ReplayFixture.frames)-frame clip")
         #expect(zip(pts, pts.dropFirst()).allSatisfy { $0 < $1 }, "PTS keep increasing across passes")
@@ -242,7 +242,7 @@ struct ReplayNiceTests {
                               env: ["XDG_CACHE_HOME": dir.file("cache")], dir: dir, name: "niced")
         defer { child.stop() }
         // decoding, the recognizer and its kernel pool have started once results appear
-        #expect(eventually(30) { ((try? String(contentsOfFile: dir.file("n.jsonl"), encoding: .utf8)) ?? "").contains("regionspotd/regions/1") },
+        #expect(eventually(30) { ((try? String(contentsOfFile: dir.file("n.jsonl"), encoding: .utf8)) ?? "").contains("regionspotd/regions/2") },
                 "no results: \(child.stderr)")
         // Threads that did work (> 50 ms of CPU) run at nice 7 or lower priority; the
         // cooperative pool's idle threads sit at libdispatch's 0 / -4.

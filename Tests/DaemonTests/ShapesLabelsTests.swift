@@ -64,7 +64,7 @@ struct ShapesLabelsTests {
         #expect(r.status == 0, "\(r.stderr)")
         let lines = try String(contentsOfFile: dir.file("out.jsonl"), encoding: .utf8).split(separator: "\n")
         let regions = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-            .filter { ($0["schema"] as? String) == "regionspotd/regions/1" }
+            .filter { ($0["schema"] as? String) == "regionspotd/regions/2" }
         let s = ShapesScene.score(regions, truth: scene.truth)
         let shown = Set(scene.truth.values.flatMap { $0.map(\.1) })
         #expect(s.right + s.wrong >= 30, "regions covering the shapes: \(s.right + s.wrong)")

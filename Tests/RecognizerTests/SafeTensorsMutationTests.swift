@@ -1,4 +1,5 @@
 import Foundation
+import FuzzSupport
 import Testing
 @testable import Recognizer
 
@@ -32,18 +33,6 @@ struct SafeTensorsMutationTests {
     static func assemble(_ header: [UInt8], _ data: [UInt8], length: Int? = nil) -> [UInt8] {
         let n = length ?? header.count
         return (0..<8).map { UInt8((n >> (8 * $0)) & 0xff) } + header + data
-    }
-
-    /// Small deterministic integers (splitmix64).
-    struct Dice {
-        var s: UInt64
-        mutating func int(_ n: Int) -> Int {
-            s &+= 0x9E37_79B9_7F4A_7C15
-            var z = s
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Int((z ^ (z >> 31)) % UInt64(n))
-        }
     }
 
     enum Outcome {
@@ -162,7 +151,7 @@ struct SafeTensorsMutationTests {
     func mutations() throws {
         var dice = Dice(s: 2026)
         var counts = [0, 0]  // accepted, rejected
-        for i in 0..<3000 {
+        for i in 0..<FuzzScale.count(3000) {
             let (what, bytes, outcome) = Self.mutation(i, &dice)
             let result = Result { () throws(RecognizerError) -> SafeTensors in try SafeTensors(name: Self.file, bytes: bytes) }
             switch (outcome, result) {
@@ -194,6 +183,7 @@ struct SafeTensorsMutationTests {
                 Issue.record("case \(i) \(what): accepted, expected \(outcome)")
             }
         }
-        #expect(counts[0] >= 300 && counts[1] >= 2000, "accepted \(counts[0]), rejected \(counts[1])")
+        fuzzReport("safetensors: \(FuzzScale.count(3000)) files, \(counts[0]) accepted and read back, \(counts[1]) rejected naming the file (and tensor)")
+        #expect(counts[0] >= FuzzScale.count(300) && counts[1] >= FuzzScale.count(2000), "accepted \(counts[0]), rejected \(counts[1])")
     }
 }

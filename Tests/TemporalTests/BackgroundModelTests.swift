@@ -72,6 +72,26 @@ struct BackgroundModelTests {
         #expect(!r.contains { $0.box.iou(box(10, 40, 24, 24)) > 0.1 }, "ghost at the start position: \(r.map(\.box))")
     }
 
+    @Test("an object of one colour that crept in is one region when it speeds up: its unchanged inside was never absorbed, so it leaves no ghost")
+    func slowUniformObject() {
+        // A 40-px square creeps in from the right edge at 2 px/frame (its inside unchanged
+        // for 20 frames, longer than stillFrames), then moves on at 6 px/frame for 4 frames.
+        // Absorbing the unchanged inside pixel by pixel left a ghost of it behind the square:
+        // a second proposal, or, touching the square, a stretched box.
+        func x(_ f: Int) -> Int { f < 30 ? 160 - 2 * f : 100 - 6 * (f - 30) }
+        let truth = Box(x1: Float(x(33)), y1: 40, x2: Float(x(33) + 40), y2: 80)
+        var bg = BackgroundModel()
+        for f in 0..<34 { bg.update(yuvPicture(squares: [(x(f), 40, 40, blue)]), width: 160, height: 120, scale: 1) }
+        let r = bg.regions()
+        #expect(r.count == 1 && r[0].box.iou(truth) >= 0.9, "got \(r.map(\.box)), object at \(truth)")
+        // the rule it replaces, pixel by pixel: a ghost of the square where it crept, proposed
+        var pixelwise = BackgroundModel()
+        pixelwise.config.stillPatchTolerance = 1
+        for f in 0..<34 { pixelwise.update(yuvPicture(squares: [(x(f), 40, 40, blue)]), width: 160, height: 120, scale: 1) }
+        let p = pixelwise.regions()
+        #expect(p.contains { $0.box.iou(truth) < 0.1 }, "pixel by pixel: \(p.map(\.box))")
+    }
+
     @Test("a global change (light switched on) restarts the model and proposes nothing")
     func globalChange() {
         var bg = BackgroundModel()

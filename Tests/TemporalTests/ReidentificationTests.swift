@@ -57,6 +57,19 @@ import Testing
         #expect(t.tracks.first { $0.id == 1 }?.state == .lost)
     }
 
+    @Test func reidNeedsAnObjectOfItsSize() {
+        // Within reach and with its token, but a sliver a tenth of its size (a limb, an
+        // edge fragment): not the object. A box of its size is.
+        var t = tracker()
+        t.update(frame: frameInfo(0), proposals: [Proposal(box: box(100, 100, 30, 90), score: 0.95, regionToken: token(0))])
+        t.update(frame: frameInfo(15), proposals: [])
+        t.update(frame: frameInfo(30), proposals: [Proposal(box: box(300, 150, 15, 18), score: 0.95, regionToken: token(0))])
+        #expect(t.tracks.first { $0.id == 1 }?.state == .lost)
+        #expect(t.tracks.contains { $0.id == 2 && $0.box.x1 == 300 })
+        t.update(frame: frameInfo(45), proposals: [Proposal(box: box(100, 330, 34, 80), score: 0.95, regionToken: token(0))])
+        #expect(t.tracks.first { $0.id == 1 }.map { $0.state == .confirmed && $0.box.y1 == 330 } == true)
+    }
+
     @Test func tokensKeepIdentitiesWhenBoxesSwapPlaces() {
         // Two tracks whose predicted boxes both overlap both proposals: the token term
         // decides, not IoU alone.

@@ -30,6 +30,7 @@ struct BenchCommand: AsyncParsableCommand {
         let sam = try samRows(bench)
         try clipRows(bench, sam: sam)
         videoRows(bench)
+        messagingRows(bench)
     }
 
     /// Tracking and decoding: the per-frame work between keyframes.

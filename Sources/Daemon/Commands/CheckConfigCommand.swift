@@ -15,6 +15,7 @@ struct CheckConfigCommand: ParsableCommand {
         do {
             let config = try ConfigLoader.load(file: file, checkFiles: !noFiles)
             print(Self.summary(config))
+            for w in SecurityAdvice.warnings(config) { print("warning: \(w)") }
         } catch {
             let n = error.problems.count
             FileHandle.standardError.write(Data((Redaction.redact(error.description) + "\n").utf8))
@@ -32,7 +33,11 @@ struct CheckConfigCommand: ParsableCommand {
             lines.append("  stream \(s.id): \(Redaction.redact(s.url)) [\(s.transport.rawValue)\(s.loop ? ", loop" : "")] "
                 + "keyframes \(s.keyframes.minInterval)-\(s.keyframes.maxInterval) s, proposals \(sources)")
         }
-        lines.append("  publish: \(c.publisher.endpoints.joined(separator: " "))")
+        lines.append("  node: \(c.nodeName)\(c.node == nil ? " (host name)" : "")")
+        lines.append("  publish: \((c.publisher.endpoints + c.publisher.connect.map { "connect " + $0.endpoint }).joined(separator: " "))")
+        if let curve = c.curve {
+            lines.append("  CURVE: secret key \(curve.secretKey), authorized keys \(curve.authorizedKeys ?? "(none: connects only)")")
+        }
         if let e = c.externalBoxesEndpoint { lines.append("  external boxes: \(e)") }
         if let t = c.metrics.textfile { lines.append("  metrics textfile: \(t)") }
         if let l = c.metrics.listen {

@@ -75,7 +75,8 @@ struct ReplayCommand: AsyncParsableCommand {
         var publisher: Publisher?
         if let publish {
             do {
-                publisher = try Publisher(options: .init(endpoints: [publish], lingerMilliseconds: 2000))
+                publisher = try Publisher(options: .init(endpoints: [publish], lingerMilliseconds: 2000,
+                                                         node: setup.config?.nodeName ?? Origin.hostName))
                 sinks.append(PublisherSink(publisher: publisher!))
                 // PUB drops what it sends before a subscriber has connected: give the ones
                 // already waiting for this endpoint a moment to reconnect.

@@ -1,4 +1,5 @@
-// `regionspotd tail`: a ZeroMQ SUB client that prints what the daemon publishes.
+// `regionspotd tail`: a ZeroMQ SUB client that prints what the daemon publishes, with a
+// line for every restart of a publisher (a new session) and every gap in a topic's seq.
 import ArgumentParser
 import CZMQ
 import Decode
@@ -15,6 +16,12 @@ struct TailCommand: AsyncParsableCommand {
     @Flag(help: "Print the JSON payload as published, one per line.") var raw = false
     @Option(help: "Exit after this many messages.") var count: Int?
     @Option(help: "Exit with status 1 if no message arrives for this many seconds.") var timeout: Double?
+    @Option(help: "CURVE: the server's public key file (connect with encryption).") var serverKey: String?
+    @Option(help: "CURVE: this client's secret key file (its public key must be authorized by the server).") var secretKey: String?
+
+    func validate() throws {
+        if (serverKey == nil) != (secretKey == nil) { throw ValidationError("--server-key and --secret-key go together") }
+    }
 
     func run() async throws {
         let cmd = self
@@ -22,8 +29,11 @@ struct TailCommand: AsyncParsableCommand {
     }
 
     func receive() throws {
-        let sub = try Subscriber(endpoint: endpoint, topics: topic)
+        var curve: (CurveKeys, String)?
+        if let serverKey, let secretKey { curve = (try CurveKeys.load(secretKeyFile: secretKey), try Curve.readPublicKey(serverKey)) }
+        let sub = try Subscriber(endpoint: endpoint, topics: topic, curve: curve)
         defer { sub.close() }
+        var tracker = SequenceTracker()
         var received = 0
         var last = Date()
         while count.map({ received < $0 }) ?? true {
@@ -37,6 +47,10 @@ struct TailCommand: AsyncParsableCommand {
             last = Date()
             received += 1
             let line = raw ? String(decoding: payload, as: UTF8.self) : TailFormat.line(topic: t, payload: payload)
+            if let obj = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any] {
+                let notes = tracker.observe(topic: t, json: obj).map { "\($0)\n" }.joined()
+                (raw ? FileHandle.standardError : FileHandle.standardOutput).write(Data(notes.utf8))
+            }
             FileHandle.standardOutput.write(Data((line + "\n").utf8))  // unbuffered: one line per message
         }
     }
@@ -47,7 +61,8 @@ public final class Subscriber: @unchecked Sendable {
     private let context: UnsafeMutableRawPointer
     private let socket: UnsafeMutableRawPointer
 
-    public init(endpoint: String, topics: [String] = [], receiveHighWaterMark: Int32? = nil) throws {
+    /// `curve`: this client's keys and the server's public key.
+    public init(endpoint: String, topics: [String] = [], receiveHighWaterMark: Int32? = nil, curve: (CurveKeys, String)? = nil) throws {
         guard let ctx = zmq_ctx_new(), let sock = zmq_socket(ctx, ZMQ_SUB) else {
             throw PublisherError(description: "cannot create a ZeroMQ SUB socket: \(zmqError())")
         }
@@ -56,6 +71,7 @@ public final class Subscriber: @unchecked Sendable {
         try setOption(sock, ZMQ_LINGER, 0)
         if let hwm = receiveHighWaterMark { try setOption(sock, ZMQ_RCVHWM, hwm) }
         if endpoint.contains("[") { try setOption(sock, ZMQ_IPV6, 1) }
+        if let (keys, server) = curve { try Curve.client(sock, keys, serverKey: server) }
         for t in topics.isEmpty ? [""] : topics {
             let bytes = Array(t.utf8)
             _ = bytes.withUnsafeBytes { zmq_setsockopt(sock, ZMQ_SUBSCRIBE, $0.baseAddress, $0.count) }
@@ -71,17 +87,7 @@ public final class Subscriber: @unchecked Sendable {
     public func receive(timeoutMilliseconds: Int) -> (String, [UInt8])? {
         var item = zmq_pollitem_t(socket: socket, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
         guard zmq_poll(&item, 1, timeoutMilliseconds) > 0 else { return nil }
-        var parts: [[UInt8]] = []
-        repeat {
-            var msg = zmq_msg_t()
-            zmq_msg_init(&msg)
-            defer { zmq_msg_close(&msg) }
-            guard zmq_msg_recv(&msg, socket, ZMQ_DONTWAIT) >= 0 else { return nil }
-            let n = zmq_msg_size(&msg)
-            let p = zmq_msg_data(&msg)!.assumingMemoryBound(to: UInt8.self)
-            parts.append(Array(UnsafeBufferPointer(start: p, count: n)))
-            if zmq_msg_more(&msg) == 0 { break }
-        } while true
+        guard let parts = receiveParts(socket) else { return nil }
         guard parts.count >= 2 else { return (String(decoding: parts.first ?? [], as: UTF8.self), []) }
         return (String(decoding: parts[0], as: UTF8.self), parts[1])
     }
@@ -123,6 +129,10 @@ enum TailFormat {
                     + (r["encoder_runs"].map { ", encoders ran \($0) / rested \(r["encoder_rests"] ?? 0)" } ?? "")
             }
             return "\(time) \(topic) \(state)" + ((obj["reason"] as? String).map { ": \($0)" } ?? "")
+        case "proxy":
+            let t = obj["totals"] as? [String: Any] ?? [:]
+            return "\(time) \(topic) " + String(format: "%.1f messages/s", num(obj["messages_per_second"]))
+                + "; since start \(t["frontend_messages"] ?? 0) in, \(t["backend_messages"] ?? 0) out, \(t["subscriptions"] ?? 0) subscription changes, \(t["refused"] ?? 0) refused"
         default:
             return "\(time) \(topic) \(String(decoding: payload, as: UTF8.self))"
         }

@@ -75,8 +75,27 @@ public struct StreamConfig: Sendable, Equatable {
     public var publishRate: Double = 0
 }
 
+/// A publisher endpoint the daemon connects to (an aggregator's proxy), reconnecting as
+/// libzmq does; `serverKey` is the file with the server's CURVE public key.
+public struct ConnectEndpoint: Sendable, Equatable {
+    public var endpoint: String
+    public var serverKey: String?
+    public init(endpoint: String, serverKey: String? = nil) { self.endpoint = endpoint; self.serverKey = serverKey }
+}
+
+/// security.curve: this process's secret key file and the directory of client public
+/// keys (`*.pub`) its bound sockets let in.
+public struct CurveConfig: Sendable, Equatable {
+    public var secretKey: String
+    public var authorizedKeys: String?
+    public init(secretKey: String, authorizedKeys: String? = nil) { self.secretKey = secretKey; self.authorizedKeys = authorizedKeys }
+}
+
 public struct PublisherConfig: Sendable, Equatable {
+    /// Endpoints bound (a plain string or `{bind: ...}` in the file).
     public var endpoints: [String] = ["tcp://127.0.0.1:5556"]
+    /// Endpoints connected to (`{connect: ..., server_key: ...}`).
+    public var connect: [ConnectEndpoint] = []
     /// ZMQ_SNDHWM: messages queued per subscriber inside libzmq.
     public var sendHighWaterMark: Int = 1000
     /// ZMQ_LINGER in seconds: how long close waits to flush.
@@ -168,6 +187,13 @@ public struct DaemonConfig: Sendable, Equatable {
     public var metrics = MetricsConfig()
     public var service = ServiceConfig()
     public var logLevel: LogLevel = .info
+    /// `node` on every published message; nil = the host name.
+    public var node: String? = nil
+    /// security.curve; nil = no encryption (warned about for non-loopback binds).
+    public var curve: CurveConfig? = nil
+
+    /// The node name published.
+    public var nodeName: String { node ?? Origin.hostName }
 }
 
 /// What a SIGHUP reload changes, for the pipeline composer: unaffected streams keep running.
@@ -195,6 +221,8 @@ public struct ReloadPlan: Sendable, Equatable {
         if old.recognizer != new.recognizer { needsRestart.append("models.recognizer") }
         if old.publisher != new.publisher { needsRestart.append("publisher") }
         if old.externalBoxesEndpoint != new.externalBoxesEndpoint { needsRestart.append("external_boxes") }
+        if old.node != new.node { needsRestart.append("node") }
+        if old.curve != new.curve { needsRestart.append("security") }
         if old.metrics != new.metrics { needsRestart.append("metrics") }
         if old.limits != new.limits { needsRestart.append("limits") }
     }

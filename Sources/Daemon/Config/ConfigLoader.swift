@@ -25,12 +25,17 @@ public enum ConfigLoader {
     /// (model directory, vocabulary file, file streams, metrics directory).
     public static func load(file: String, checkFiles: Bool = true) throws(ConfigError) -> DaemonConfig {
         let url = URL(fileURLWithPath: file).standardizedFileURL
-        let text: String
+        let data: Data
         do {
-            text = try String(contentsOf: url, encoding: .utf8)
+            data = try Data(contentsOf: url)
         } catch {
             throw ConfigError(problems: [ConfigProblem(
                 file: file, line: nil, path: "", message: "cannot read: \(describeIOError(error))")])
+        }
+        // Decoded here, not by String(contentsOf:), whose error for bad bytes says only
+        // "the file isn't in the correct format".
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(problems: [ConfigProblem(file: file, line: nil, path: "", message: "cannot read: not UTF-8 text")])
         }
         return try parse(yaml: text, file: url.path, checkFiles: checkFiles)
     }
@@ -88,8 +93,11 @@ final class ConfigWalker {
         switch error {
         case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
             return ConfigProblem(file: file, line: mark.line, path: "", message: "not valid YAML: \(problem)")
-        default:
-            return ConfigProblem(file: file, line: nil, path: "", message: "not valid YAML: \(error)")
+        case let .reader(problem, offset, _, yaml):  // bytes YAML does not allow (control characters, bad UTF-8)
+            let line = offset.map { o in yaml.utf8.prefix(o).reduce(1) { $0 + ($1 == 10 ? 1 : 0) } }
+            return ConfigProblem(file: file, line: line, path: "", message: "not valid YAML: \(problem)")
+        default:  // one line: Yams' own description quotes the offending text below it
+            return ConfigProblem(file: file, line: nil, path: "", message: "not valid YAML: " + "\(error)".split(whereSeparator: \.isNewline).joined(separator: " "))
         }
     }
 
@@ -189,7 +197,8 @@ final class ConfigWalker {
         }
     }
     func show(_ n: Node) -> String { kind(n) }
-    func fmt(_ v: Double) -> String { v == v.rounded() ? String(Int(v)) : String(v) }
+    /// Whole numbers without ".0"; beyond Int's range (max_interval: 1e300) as Swift prints them.
+    func fmt(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v) }
 
     func suggestion(_ key: String, _ keys: [String]) -> String? {
         let scored = keys.map { ($0, editDistance(key.lowercased(), $0)) }.min { $0.1 < $1.1 }

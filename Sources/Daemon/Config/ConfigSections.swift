@@ -5,7 +5,7 @@ import Yams
 
 extension ConfigWalker {
     static let topKeys = ["models", "vocabulary", "streams", "publisher", "external_boxes",
-                          "limits", "metrics", "service", "log_level"]
+                          "limits", "metrics", "service", "log_level", "node", "security"]
 
     func daemon(_ root: Node) -> DaemonConfig? {
         guard let m = mapping(root, "", keys: Self.topKeys) else { return nil }
@@ -62,6 +62,9 @@ extension ConfigWalker {
         if let x = m["metrics"] { config.metrics = metrics(x, "metrics") }
         if let s = m["service"] { config.service = service(s, "service") }
         config.logLevel = opt(m, "log_level", "") { self.choice($0, $1, LogLevel.self) } ?? .info
+        config.node = opt(m, "node", "") { self.node($0, $1) }
+        if let s = m["security"] { config.curve = security(s, "security") }
+        checkCurve(config, m)
 
         if let ext = externalEndpoint, config.publisher.endpoints.contains(ext) {
             problem(m["external_boxes"], "external_boxes.endpoint", "\(ext) is also a publisher endpoint")
@@ -260,15 +263,17 @@ extension ConfigWalker {
         guard let m = mapping(node, path, keys: ["endpoints", "send_hwm", "linger", "overflow", "nodrop"]) else { return p }
         if let e = m["endpoints"] {
             let items: [Node] = e.scalar != nil ? [e] : (sequence(e, join(path, "endpoints")) ?? [])
-            var endpoints: [String] = []
+            var binds: [String] = [], connects: [ConnectEndpoint] = []
             for (i, item) in items.enumerated() {
                 let ip = e.scalar != nil ? join(path, "endpoints") : "\(join(path, "endpoints"))[\(i)]"
-                guard let ep = endpoint(item, ip) else { continue }
-                if endpoints.contains(ep) { problem(item, ip, "\(ep) is listed twice"); continue }
-                endpoints.append(ep)
+                guard let entry = publisherEndpoint(item, ip) else { continue }
+                let ep = entry.bind ?? entry.connect!.endpoint
+                if binds.contains(ep) || connects.contains(where: { $0.endpoint == ep }) { problem(item, ip, "\(ep) is listed twice"); continue }
+                if let b = entry.bind { binds.append(b) } else { connects.append(entry.connect!) }
             }
             if items.isEmpty { problem(e, join(path, "endpoints"), "at least one endpoint is needed") }
-            p.endpoints = endpoints
+            p.endpoints = binds
+            p.connect = connects
         }
         p.sendHighWaterMark = opt(m, "send_hwm", path) { self.int($0, $1, min: 1, max: 1_000_000) } ?? p.sendHighWaterMark
         p.linger = opt(m, "linger", path) { self.double($0, $1, min: 0, max: 60) } ?? p.linger

@@ -72,7 +72,7 @@ enum LivePages {
                 + "<td class=n>\(r.liveTracks)</td><td>\(last)</td><td class=n>\(num(r.recognitionLatency, 2))</td><td class=n>\(num(r.lag, 2))</td></tr>"
         }
         body += "</table><p class=\"muted\">Rates over the last metrics interval; refreshed every 2 s. "
-            + "<a href=\"/metrics\(html(tokenQuery))\">metrics</a></p>"
+            + "<a href=\"/metrics\">metrics</a></p>"
         return page("regionspotd", body, refresh: 2)
     }
 

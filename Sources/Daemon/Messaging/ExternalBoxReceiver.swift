@@ -2,7 +2,8 @@
 // detector PUSHes JSON (schema/external-boxes.schema.json), single-part or [stream, JSON].
 // One owner thread receives, checks and files each message in a per-stream bounded inbox;
 // the keyframe scheduler takes what is due with `take(stream:frame:pts:)`. Malformed
-// messages are counted and logged (at most one log line per 10 s), never fatal.
+// messages are counted and logged (at most one log line per 10 s), never fatal. With
+// security.curve the socket is a CURVE server: only authorized clients may push.
 import CZMQ
 import Foundation
 import Recognizer
@@ -58,11 +59,12 @@ public final class ExternalBoxReceiver: @unchecked Sendable {
     private let progress: ProgressToken?
     private let stopFlag = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
+    public let zap: ZAPHandler?
 
     /// Largest message accepted (bytes); larger ones are refused by libzmq.
     public static let maxMessageBytes: Int64 = 1 << 20
 
-    public init(endpoint: String, inbox: ExternalBoxInbox, knownStreams: @escaping @Sendable () -> Set<String>,
+    public init(endpoint: String, curve: CurveConfig? = nil, inbox: ExternalBoxInbox, knownStreams: @escaping @Sendable () -> Set<String>,
                 metrics: MetricsRegistry, logger: Logger, progress: ProgressToken? = nil) throws {
         self.endpoint = endpoint
         self.inbox = inbox
@@ -76,7 +78,15 @@ public final class ExternalBoxReceiver: @unchecked Sendable {
         }
         context = ctx
         socket = sock
+        var zap: ZAPHandler?
         do {
+            if let curve {
+                guard let dir = curve.authorizedKeys else { throw CurveError(description: "security.curve.authorized_keys is needed for external_boxes") }
+                let keys = try CurveKeys.load(secretKeyFile: curve.secretKey)
+                zap = try ZAPHandler(context: ctx, authorized: try Curve.authorizedKeys(directory: dir), label: "external_boxes", metrics: metrics)
+                try Curve.server(sock, keys)
+                try zap?.watch(sock)
+            }
             try setOption(sock, ZMQ_LINGER, 0)
             try setOption(sock, ZMQ_RCVHWM, 1000)
             var maxSize = Self.maxMessageBytes
@@ -87,9 +97,11 @@ public final class ExternalBoxReceiver: @unchecked Sendable {
             }
         } catch {
             zmq_close(sock)
+            zap?.close()
             zmq_ctx_term(ctx)
             throw error
         }
+        self.zap = zap
         boundEndpoint = lastEndpoint(sock) ?? endpoint
         let t = Thread { [self] in
             nameCurrentThread("external-boxes")
@@ -115,7 +127,7 @@ public final class ExternalBoxReceiver: @unchecked Sendable {
             guard zmq_poll(&item, 1, 200) > 0 else { continue }
             // Drain what is there (bounded per round so `stop` stays responsive).
             for _ in 0..<1000 {
-                guard let parts = receiveMessage() else { break }
+                guard let parts = receiveParts(socket, maxParts: 8) else { break }
                 do {
                     let m = try ExternalBoxes.parse(parts.last ?? [], knownStreams: knownStreams())
                     if parts.count > 1, String(decoding: parts[0], as: UTF8.self) != m.stream {
@@ -137,21 +149,8 @@ public final class ExternalBoxReceiver: @unchecked Sendable {
         }
         progress?.finish()
         zmq_close(socket)
+        zap?.close()
         zmq_ctx_term(context)
         finished.signal()
-    }
-
-    private func receiveMessage() -> [[UInt8]]? {
-        var parts: [[UInt8]] = []
-        repeat {
-            var msg = zmq_msg_t()
-            zmq_msg_init(&msg)
-            defer { zmq_msg_close(&msg) }
-            guard zmq_msg_recv(&msg, socket, ZMQ_DONTWAIT) >= 0 else { return parts.isEmpty ? nil : parts }
-            let n = zmq_msg_size(&msg)
-            parts.append(n == 0 ? [] : Array(UnsafeBufferPointer(start: zmq_msg_data(&msg)!.assumingMemoryBound(to: UInt8.self), count: n)))
-            if zmq_msg_more(&msg) == 0 { break }
-        } while parts.count < 8
-        return parts
     }
 }

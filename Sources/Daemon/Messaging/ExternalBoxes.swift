@@ -27,6 +27,51 @@ public struct ExternalBoxesError: Error, Sendable, CustomStringConvertible {
     public var description: String
 }
 
+/// The schema has "additionalProperties": false: a field it does not know (a typo such as
+/// "scroe") is an error naming it, never silently ignored.
+private struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+private func refuseUnknownFields<K: CodingKey & CaseIterable>(_ decoder: any Decoder, _: K.Type) throws {
+    let known = Set(K.allCases.map(\.stringValue))
+    if let extra = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
+        throw ExternalBoxesError(description: "unknown field \(ExternalBoxes.path(decoder.codingPath + [AnyKey(stringValue: extra)]))")
+    }
+}
+
+extension ExternalBox {
+    enum CodingKeys: String, CodingKey, CaseIterable { case box, label, score, id }
+    public init(from decoder: any Decoder) throws {
+        try refuseUnknownFields(decoder, CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        box = try c.decode([Double].self, forKey: .box)
+        label = try c.decodeIfPresent(String.self, forKey: .label)
+        score = try c.decodeIfPresent(Double.self, forKey: .score)
+        id = try c.decodeIfPresent(String.self, forKey: .id)
+    }
+}
+
+extension ExternalBoxes {
+    enum CodingKeys: String, CodingKey, CaseIterable { case schema, stream, frame, pts, boxes }
+    public init(from decoder: any Decoder) throws {
+        try refuseUnknownFields(decoder, CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        schema = try c.decode(String.self, forKey: .schema)
+        stream = try c.decode(String.self, forKey: .stream)
+        // Read as a number first: JSONDecoder reports "frame": 1.5 as invalid JSON, naming nothing.
+        if let f = try c.decodeIfPresent(Double.self, forKey: .frame) {
+            guard f == f.rounded(), abs(f) < 1e15 else { throw ExternalBoxesError(description: "frame \(f) is not a whole number") }
+            frame = Int(f)
+        }
+        pts = try c.decodeIfPresent(Double.self, forKey: .pts)
+        boxes = try c.decode([ExternalBox].self, forKey: .boxes)
+    }
+}
+
 extension ExternalBoxes {
     /// Decodes and checks one message (`knownStreams` nil = any stream id).
     public static func parse(_ payload: [UInt8], knownStreams: Set<String>? = nil) throws(ExternalBoxesError) -> ExternalBoxes {
@@ -39,6 +84,8 @@ extension ExternalBoxes {
             throw ExternalBoxesError(description: "wrong type at \(path(ctx.codingPath)): \(ctx.debugDescription)")
         } catch let DecodingError.valueNotFound(_, ctx) {
             throw ExternalBoxesError(description: "null at \(path(ctx.codingPath))")
+        } catch let e as ExternalBoxesError {
+            throw e
         } catch {
             throw ExternalBoxesError(description: "not a JSON object of the external-boxes schema (\(payload.count) bytes)")
         }

@@ -10,16 +10,20 @@ import Glibc
 #endif
 
 public enum SchemaVersion {
-    public static let regions = "regionspotd/regions/1"
-    public static let tracks = "regionspotd/tracks/2"
-    public static let status = "regionspotd/status/2"
+    // regions/2, tracks/3, status/3: node, session and seq (Messaging/Origin.swift).
+    public static let regions = "regionspotd/regions/2"
+    public static let tracks = "regionspotd/tracks/3"
+    public static let status = "regionspotd/status/3"
     public static let externalBoxes = "regionspotd/external-boxes/1"
+    public static let proxy = "regionspotd/proxy/1"
 }
 
 public enum Topic {
     public static func regions(_ stream: String) -> String { "regions.\(stream)" }
     public static func tracks(_ stream: String) -> String { "tracks.\(stream)" }
     public static func status(_ stream: String) -> String { "status.\(stream)" }
+    /// A proxy's own counts (its node name, not a stream id).
+    public static func proxy(_ node: String) -> String { "proxy.\(node)" }
 }
 
 public struct LabelScore: Codable, Sendable, Equatable {
@@ -65,7 +69,7 @@ public struct RegionRecord: Codable, Sendable, Equatable {
 }
 
 /// `regions.<stream>`: the regions on one processed frame.
-public struct RegionsMessage: Codable, Sendable, Equatable {
+public struct RegionsMessage: Stamped, Codable, Sendable, Equatable {
     public var schema = SchemaVersion.regions
     public var stream: String
     public var frame: Int
@@ -79,6 +83,11 @@ public struct RegionsMessage: Codable, Sendable, Equatable {
     /// Seconds from the frame leaving the decoder to this message being built.
     public var latency: Double?
     public var regions: [RegionRecord]
+    /// Set by the publisher as the message leaves the process (Origin.swift); nil in
+    /// replay's JSONL files.
+    public var node: String?
+    public var session: String?
+    public var seq: UInt64?
 
     public init(stream: String, frame: Int, pts: Double, time: Double, keyframe: Bool, inferred: Bool,
                 latency: Double? = nil, regions: [RegionRecord]) {
@@ -100,7 +109,7 @@ public enum TrackEvent: String, Codable, Sendable, CaseIterable {
 }
 
 /// `tracks.<stream>`: a track's life events.
-public struct TrackMessage: Codable, Sendable, Equatable {
+public struct TrackMessage: Stamped, Codable, Sendable, Equatable {
     public var schema = SchemaVersion.tracks
     public var stream: String
     public var event: TrackEvent
@@ -115,10 +124,15 @@ public struct TrackMessage: Codable, Sendable, Equatable {
     public var frame: Int
     public var pts: Double
     public var time: String
+    /// Set by the publisher as the message leaves the process (Origin.swift); nil in
+    /// replay's JSONL files.
+    public var node: String?
+    public var session: String?
+    public var seq: UInt64?
 
     enum CodingKeys: String, CodingKey {
         case schema, stream, event, trackID = "track_id", label, previousLabel = "previous_label"
-        case mergedInto = "merged_into", score, box, frame, pts, time
+        case mergedInto = "merged_into", score, box, frame, pts, time, node, session, seq
     }
 
     public init(stream: String, event: TrackEvent, trackID: UInt64, label: String, previousLabel: String? = nil,
@@ -180,7 +194,7 @@ public struct StreamRates: Codable, Sendable, Equatable {
 }
 
 /// `status.<stream>`: a state change (`event: state`, with a reason) or periodic rates.
-public struct StatusMessage: Codable, Sendable, Equatable {
+public struct StatusMessage: Stamped, Codable, Sendable, Equatable {
     public enum Event: String, Codable, Sendable { case state, rates }
     public var schema = SchemaVersion.status
     public var stream: String
@@ -189,6 +203,11 @@ public struct StatusMessage: Codable, Sendable, Equatable {
     public var state: StreamState
     public var reason: String?
     public var rates: StreamRates?
+    /// Set by the publisher as the message leaves the process (Origin.swift); nil in
+    /// replay's JSONL files.
+    public var node: String?
+    public var session: String?
+    public var seq: UInt64?
 
     /// A state change; the reason is redacted (it may quote a URL).
     public static func state(_ state: StreamState, stream: String, reason: String?, time: Double) -> StatusMessage {
@@ -199,6 +218,53 @@ public struct StatusMessage: Codable, Sendable, Equatable {
     public static func rates(_ rates: StreamRates, stream: String, state: StreamState, time: Double) -> StatusMessage {
         StatusMessage(stream: stream, time: RFC3339.format(epochSeconds: time), event: .rates, state: state,
                       reason: nil, rates: rates)
+    }
+}
+
+/// A proxy's message counts since it started (zmq_proxy_steerable's STATISTICS; a
+/// multipart message counts once).
+public struct ProxyCounts: Codable, Sendable, Equatable {
+    /// Messages (and bytes) in from the publishers, its own status messages included.
+    public var frontendMessages: UInt64
+    public var frontendBytes: UInt64
+    /// Messages (and bytes) out to the subscribers (once per message, however many receive it).
+    public var backendMessages: UInt64
+    public var backendBytes: UInt64
+    /// Subscribe / unsubscribe messages from the subscribers, passed upstream.
+    public var subscriptions: UInt64
+    /// Clients refused by CURVE authentication (unknown key or failed handshake).
+    public var refused: UInt64
+
+    enum CodingKeys: String, CodingKey {
+        case frontendMessages = "frontend_messages", frontendBytes = "frontend_bytes"
+        case backendMessages = "backend_messages", backendBytes = "backend_bytes", subscriptions, refused
+    }
+}
+
+/// `proxy.<node>`: a proxy's counts, every status interval.
+public struct ProxyStatusMessage: Stamped, Codable, Sendable, Equatable {
+    public var schema = SchemaVersion.proxy
+    public var time: String
+    /// Seconds since the proxy started.
+    public var uptime: Double
+    /// Seconds since the previous status message, and the messages per second from the publishers in it.
+    public var interval: Double
+    public var messagesPerSecond: Double
+    public var totals: ProxyCounts
+    public var node: String?
+    public var session: String?
+    public var seq: UInt64?
+
+    enum CodingKeys: String, CodingKey {
+        case schema, time, uptime, interval, messagesPerSecond = "messages_per_second", totals, node, session, seq
+    }
+
+    public init(time: Double, uptime: Double, interval: Double, messagesPerSecond: Double, totals: ProxyCounts) {
+        self.time = RFC3339.format(epochSeconds: time)
+        self.uptime = jsonFinite(uptime)
+        self.interval = jsonFinite(interval)
+        self.messagesPerSecond = jsonFinite(messagesPerSecond)
+        self.totals = totals
     }
 }
 

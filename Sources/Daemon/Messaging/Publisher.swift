@@ -8,6 +8,12 @@
 // those drops. With nodrop true (ZMQ_XPUB_NODROP) a message is refused with EAGAIN when
 // any subscriber is at its HWM; every refusal is counted (reason "hwm"), but then one stuck
 // subscriber makes every subscriber miss messages.
+//
+// Endpoints are bound or connected (to an aggregator's proxy; libzmq reconnects). Every
+// message is stamped with node, session and its topic's next seq (Origin.swift) under
+// that topic's lock, so seq order is queue order; a message dropped anywhere after that
+// is a gap a subscriber sees. With CURVE, bound endpoints are CURVE servers checked by
+// the context's ZAP handler and connected ones CURVE clients.
 import CZMQ
 import Foundation
 import Recognizer
@@ -25,11 +31,18 @@ public final class Publisher: @unchecked Sendable {
         public var queueCapacity: Int
         public var overflow: OverflowPolicy
         public var nodrop: Bool
+        public var connect: [ConnectEndpoint]
+        public var node: String
+        public var curve: CurveConfig?
 
         public init(endpoints: [String] = ["tcp://127.0.0.1:5556"], sendHighWaterMark: Int32 = 1000,
                     lingerMilliseconds: Int32 = 1000, queueCapacity: Int = 4096,
-                    overflow: OverflowPolicy = .dropOldest, nodrop: Bool = false) {
+                    overflow: OverflowPolicy = .dropOldest, nodrop: Bool = false,
+                    connect: [ConnectEndpoint] = [], node: String = Origin.hostName, curve: CurveConfig? = nil) {
             self.endpoints = endpoints
+            self.connect = connect
+            self.node = node
+            self.curve = curve
             self.sendHighWaterMark = sendHighWaterMark
             self.lingerMilliseconds = lingerMilliseconds
             self.queueCapacity = queueCapacity
@@ -37,10 +50,11 @@ public final class Publisher: @unchecked Sendable {
             self.nodrop = nodrop
         }
 
-        public init(_ c: PublisherConfig, limits: LimitsConfig) {
-            self.init(endpoints: c.endpoints, sendHighWaterMark: Int32(c.sendHighWaterMark),
-                      lingerMilliseconds: Int32(c.linger * 1000), queueCapacity: limits.publishQueue,
-                      overflow: c.overflow, nodrop: c.nodrop)
+        public init(_ c: DaemonConfig) {
+            self.init(endpoints: c.publisher.endpoints, sendHighWaterMark: Int32(c.publisher.sendHighWaterMark),
+                      lingerMilliseconds: Int32(c.publisher.linger * 1000), queueCapacity: c.limits.publishQueue,
+                      overflow: c.publisher.overflow, nodrop: c.publisher.nodrop, connect: c.publisher.connect,
+                      node: c.nodeName, curve: c.curve)
         }
     }
 
@@ -61,6 +75,9 @@ public final class Publisher: @unchecked Sendable {
     private let context: UnsafeMutableRawPointer
     private let socket: UnsafeMutableRawPointer
     private let metrics: PublisherMetrics?
+    /// The ZAP handler of the publisher's context (bound endpoints with CURVE).
+    public let zap: ZAPHandler?
+    private let sequences = Mutex<[String: TopicSequence]>([:])
 
     private let cond = NSCondition()
     private var queue: RingBuffer<Outgoing>
@@ -72,10 +89,10 @@ public final class Publisher: @unchecked Sendable {
     private let droppedHWM = Atomic<UInt64>(0)
     private let sendErrors = Atomic<UInt64>(0)
 
-    /// Creates the socket, binds every endpoint (an error names the endpoint) and starts
-    /// the owner thread.
+    /// Creates the socket, binds and connects every endpoint (an error names the endpoint
+    /// or the key file) and starts the owner thread.
     public init(options: Options, metrics: PublisherMetrics? = nil) throws {
-        guard !options.endpoints.isEmpty else { throw PublisherError(description: "no publisher endpoints") }
+        guard !options.endpoints.isEmpty || !options.connect.isEmpty else { throw PublisherError(description: "no publisher endpoints") }
         self.options = options
         self.metrics = metrics
         queue = RingBuffer(capacity: max(1, options.queueCapacity))
@@ -88,6 +105,8 @@ public final class Publisher: @unchecked Sendable {
         context = ctx
         socket = sock
         var bound: [String] = []
+        var zap: ZAPHandler?
+        var extras: [UnsafeMutableRawPointer] = []
         do {
             try setOption(sock, ZMQ_SNDHWM, options.sendHighWaterMark)
             try setOption(sock, ZMQ_LINGER, options.lingerMilliseconds)
@@ -95,24 +114,66 @@ public final class Publisher: @unchecked Sendable {
             // ZMTP heartbeats drop subscribers whose host vanished (no FIN) within ~30 s.
             try setOption(sock, ZMQ_HEARTBEAT_IVL, 10_000)
             try setOption(sock, ZMQ_HEARTBEAT_TIMEOUT, 30_000)
-            if options.endpoints.contains(where: { $0.contains("[") }) { try setOption(sock, ZMQ_IPV6, 1) }
+            if (options.endpoints + options.connect.map(\.endpoint)).contains(where: { $0.contains("[") }) { try setOption(sock, ZMQ_IPV6, 1) }
+            let keys = try options.curve.map { try CurveKeys.load(secretKeyFile: $0.secretKey) }
+            if let keys, !options.endpoints.isEmpty {
+                // The handler first: a context without one lets every CURVE client in.
+                let dir = try options.curve?.authorizedKeys ?? { throw PublisherError(description: "security.curve.authorized_keys is needed to bind with CURVE") }()
+                zap = try ZAPHandler(context: ctx, authorized: try Curve.authorizedKeys(directory: dir), label: "publisher",
+                                     metrics: metrics?.registry)
+                try Curve.server(sock, keys)
+                try zap?.watch(sock)
+            }
             for ep in options.endpoints {
                 if zmq_bind(sock, ep) != 0 {
                     throw PublisherError(description: "cannot bind publisher to \(ep): \(zmqError())")
                 }
                 bound.append(lastEndpoint(sock) ?? ep)
             }
+            // A PUB socket is a server or a client for all its connections: connected
+            // endpoints with CURVE need a socket of their own.
+            for c in options.connect {
+                let target = try Self.connectSocket(ctx, c, options, keys, sock, &extras)
+                if zmq_connect(target, c.endpoint) != 0 {
+                    throw PublisherError(description: "cannot connect publisher to \(c.endpoint): \(zmqError())")
+                }
+            }
         } catch {
+            for s in extras { zmq_close(s) }
             zmq_close(sock)
+            zap?.close()
             zmq_ctx_term(ctx)
             throw error
         }
+        self.zap = zap
+        extraSockets = extras
         boundEndpoints = bound
         let thread = Thread { [self] in
             nameCurrentThread("zmq-publisher")
             self.ownerLoop()
         }
         thread.start()
+    }
+
+    /// Sockets besides the main one (connected endpoints with CURVE); each gets every
+    /// message. `published` counts the main socket's sends; a refusal on any socket is
+    /// counted as a drop of its own.
+    private let extraSockets: [UnsafeMutableRawPointer]
+
+    private static func connectSocket(_ ctx: UnsafeMutableRawPointer, _ c: ConnectEndpoint, _ o: Options, _ keys: CurveKeys?,
+                                      _ main: UnsafeMutableRawPointer, _ extraSockets: inout [UnsafeMutableRawPointer]) throws -> UnsafeMutableRawPointer {
+        guard let keys else { return main }
+        guard let keyFile = c.serverKey else { throw PublisherError(description: "connect \(c.endpoint): server_key is needed with CURVE") }
+        guard let s = zmq_socket(ctx, ZMQ_PUB) else { throw PublisherError(description: "zmq_socket(PUB) failed: \(zmqError())") }
+        extraSockets.append(s)
+        try setOption(s, ZMQ_SNDHWM, o.sendHighWaterMark)
+        try setOption(s, ZMQ_LINGER, o.lingerMilliseconds)
+        if o.nodrop { try setOption(s, ZMQ_XPUB_NODROP, 1) }
+        try setOption(s, ZMQ_HEARTBEAT_IVL, 10_000)
+        try setOption(s, ZMQ_HEARTBEAT_TIMEOUT, 30_000)
+        if c.endpoint.contains("[") { try setOption(s, ZMQ_IPV6, 1) }
+        try Curve.client(s, keys, serverKey: try Curve.readPublicKey(keyFile))
+        return s
     }
 
     /// Queues one message; never blocks. Returns false when the message (or, with
@@ -137,10 +198,24 @@ public final class Publisher: @unchecked Sendable {
         return accepted && evicted == nil
     }
 
-    /// Encodes and queues a message.
+    /// Stamps (node, session, the topic's next seq), encodes and queues a message.
     @discardableResult
-    public func publish<M: Encodable>(_ message: M, topic: String) throws -> Bool {
-        publish(topic: topic, payload: try MessageCoding.encode(message))
+    public func publish<M: Stamped>(_ message: M, topic: String) throws -> Bool {
+        let sequence = sequences.withLock { s in
+            if let t = s[topic] { return t }
+            let t = TopicSequence()
+            if s.count < 10_000 { s[topic] = t }
+            return t
+        }
+        return try sequence.lock.withLock {
+            var m = message
+            m.node = options.node
+            m.session = Origin.session
+            m.seq = sequence.next
+            let payload = try MessageCoding.encode(m)
+            sequence.next += 1
+            return publish(topic: topic, payload: payload)
+        }
     }
 
     public func publish(_ m: RegionsMessage) throws { try publish(m, topic: Topic.regions(m.stream)) }
@@ -186,11 +261,18 @@ public final class Publisher: @unchecked Sendable {
             if done { break }
         }
         zmq_close(socket)
+        for s in extraSockets { zmq_close(s) }
+        zap?.close()
         zmq_ctx_term(context)  // returns once linger expired or everything was flushed
         finished.signal()
     }
 
     private func send(_ m: Outgoing, _ counters: inout [String: CounterMetric]) {
+        send(m, on: socket, &counters)
+        for s in extraSockets { send(m, on: s, &counters, count: false) }
+    }
+
+    private func send(_ m: Outgoing, on socket: UnsafeMutableRawPointer, _ counters: inout [String: CounterMetric], count: Bool = true) {
         let flags = ZMQ_DONTWAIT
         let rc = m.topic.utf8CString.withUnsafeBufferPointer { t in
             zmq_send(socket, t.baseAddress, t.count - 1, flags | ZMQ_SNDMORE)
@@ -213,6 +295,7 @@ public final class Publisher: @unchecked Sendable {
             metrics?.dropped(topic: m.topic, reason: "error").inc()
             return
         }
+        guard count else { return }
         published.add(1, ordering: .relaxed)
         if let metrics {
             if let c = counters[m.topic] { c.inc() } else {
@@ -222,6 +305,12 @@ public final class Publisher: @unchecked Sendable {
             }
         }
     }
+}
+
+/// A topic's next seq and the lock that keeps stamping and queueing in seq order.
+final class TopicSequence: @unchecked Sendable {
+    let lock = NSLock()
+    var next: UInt64 = 0
 }
 
 func zmqError() -> String { String(cString: zmq_strerror(zmq_errno())) }

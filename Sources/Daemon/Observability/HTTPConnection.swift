@@ -1,6 +1,6 @@
-// One accepted HTTP connection of the metrics listener: reading a request with a deadline
-// and a size limit, and writing responses with a send timeout, so a slow or silent client
-// only ever holds its own connection thread (never the listener, never a pipeline).
+// A live page connection, handed by the metrics listener (which read its request) to a
+// thread of its own: responses written with a send timeout, so a client that stops
+// reading only ever holds its own thread (never the listener, never a pipeline).
 import Foundation
 
 #if canImport(Glibc)
@@ -62,23 +62,6 @@ final class HTTPConnection: @unchecked Sendable {
 
     deinit { close(fd) }
 
-    /// The request (up to 8 KiB of request line and headers, within `timeout` seconds in
-    /// all); nil when the client sent nothing usable in time.
-    func readRequest() -> HTTPRequest? {
-        var request = [UInt8]()
-        var buf = [UInt8](repeating: 0, count: 2048)
-        let deadline = Date().addingTimeInterval(Double(Self.timeout))
-        while request.count < 8192, Date() < deadline {
-            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            request += buf[0..<n]
-            if request.count >= 4, request.suffix(4).elementsEqual("\r\n\r\n".utf8) || request.suffix(2).elementsEqual("\n\n".utf8) { break }
-            // HTTP/0.9-style clients send a bare request line.
-            if let nl = request.firstIndex(of: 10), !String(decoding: request[..<nl], as: UTF8.self).contains("HTTP/") { break }
-        }
-        return HTTPRequest.parse(request, fromLoopback: fromLoopback)
-    }
-
     /// A whole response; false when the client did not take it within the timeout.
     @discardableResult
     func respond(_ status: String, type: String, body: [UInt8], headers: [String] = []) -> Bool {
@@ -111,21 +94,6 @@ final class HTTPConnection: @unchecked Sendable {
         if p.revents & (Int16(POLLHUP) | Int16(POLLERR) | pollRDHUP) != 0 { return true }
         var b: UInt8 = 0
         return recv(fd, &b, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) == 0
-    }
-
-    /// A refusal sent without waiting (the listener's own thread; a full socket buffer
-    /// loses it, which only that client notices).
-    static func refuse(_ fd: Int32, _ status: String, _ text: String) {
-        let bytes = Array("HTTP/1.0 \(status)\r\nContent-Type: text/plain\r\nContent-Length: \(text.utf8.count)\r\nConnection: close\r\n\r\n\(text)".utf8)
-        // Read what the client sent (closing with unread data resets the connection, and
-        // the client could lose the answer), waiting 20 ms at most for it.
-        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        _ = poll(&p, 1, 20)
-        var sink = [UInt8](repeating: 0, count: 4096)
-        _ = sink.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
-        shutdown(fd, Int32(SHUT_WR))
-        close(fd)
     }
 
     /// True for 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104.

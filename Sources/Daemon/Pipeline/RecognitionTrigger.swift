@@ -47,9 +47,12 @@ enum RecognitionTrigger: String, CaseIterable, Sendable {
         /// Between codec keyframes while they are the preferred recognition points
         /// (prefer_codec_keyframes): only max_interval and tracks asking count there.
         var betweenCodecKeyframes = false
-        /// A moving region is explained by a live track whose box it overlaps by this IoU;
-        /// any other moving region (a new object, or one a track holds badly) asks.
+        /// A moving region is explained by a live track whose box it overlaps by this IoU,
+        /// or when live tracks' boxes cover this share of it (an arm or a leg moving inside
+        /// a person's box, a blob around two tracked people who walk together); any other
+        /// moving region (a new object, or one a track holds badly) asks.
         var explainedIoU: Float = 0.5
+        var explainedCoverage: Float = 0.8
     }
 
     /// Every reason that holds, most important first; empty: the encoders may rest.
@@ -60,18 +63,23 @@ enum RecognitionTrigger: String, CaseIterable, Sendable {
         if i.everything { out.append(.everything) }
         if i.external { out.append(.external) }
         if i.zones { out.append(.zones) }
-        if i.moving.contains(where: { m in !i.tracks.contains { $0.iou(m) >= i.explainedIoU } }) { out.append(.newMotion) }
+        if i.moving.contains(where: { m in
+            !i.tracks.contains { $0.iou(m) >= i.explainedIoU } && Tracker.coverage(of: m, by: i.tracks) < i.explainedCoverage
+        }) { out.append(.newMotion) }
         if i.tentative { out.append(.tentative) }
         for r in i.requests.map(RecognitionTrigger.init) where !out.contains(r) { out.append(r) }
         return i.betweenCodecKeyframes ? out.filter(\.holdsBetweenCodecKeyframes) : out
     }
 
-    /// max_interval and a track's own request hold on any frame; what the scene asks for
-    /// (new motion, zones, external boxes, everything) waits for the next codec keyframe.
+    /// max_interval, a track's own request and a new object (new motion, a tentative track
+    /// waiting for its second sighting) hold on any frame: a codec keyframe can be minutes
+    /// away (vtest.avi has one in 80 s), and a person who walks in must not go unreported
+    /// until then. The scheduled passes (zones, external boxes, everything) wait for the
+    /// next codec keyframe.
     var holdsBetweenCodecKeyframes: Bool {
         switch self {
-        case .maxInterval, .neverRecognized, .drift, .lowMargin, .stale, .everyKeyframe: true
-        case .everything, .external, .zones, .newMotion, .tentative: false
+        case .maxInterval, .neverRecognized, .drift, .lowMargin, .stale, .everyKeyframe, .newMotion, .tentative: true
+        case .everything, .external, .zones: false
         }
     }
 }

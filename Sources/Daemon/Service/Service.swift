@@ -70,9 +70,11 @@ public final class Service: @unchecked Sendable {
     /// endpoint that could not be bound.
     public func start(installSignals: Bool = true) throws {
         let c = config
-        let pub = try Publisher(options: .init(c.publisher, limits: c.limits), metrics: PublisherMetrics(registry: metrics))
+        for w in SecurityAdvice.warnings(c) { logger.warning("\(w)") }
+        let pub = try Publisher(options: .init(c), metrics: PublisherMetrics(registry: metrics))
         publisher = pub
-        logger.info("publishing on \(pub.boundEndpoints.joined(separator: " "))")
+        let connects = c.publisher.connect.map { "connecting to \($0.endpoint)" }
+        logger.info("publishing on \((pub.boundEndpoints + connects).joined(separator: ", ")) as node \(c.nodeName), session \(Origin.session)\(c.curve == nil ? "" : " with CURVE")")
         registerProcessMetrics()
         if let listen = c.metrics.listen {
             let board = c.metrics.maxWatchers > 0
@@ -97,7 +99,7 @@ public final class Service: @unchecked Sendable {
             let inbox = ExternalBoxInbox(capacityPerStream: c.limits.externalQueue)
             do {
                 externalReceiver = try ExternalBoxReceiver(
-                    endpoint: ep, inbox: inbox, knownStreams: { [weak self] in Set(self?.config.streams.map(\.id) ?? []) },
+                    endpoint: ep, curve: c.curve, inbox: inbox, knownStreams: { [weak self] in Set(self?.config.streams.map(\.id) ?? []) },
                     metrics: metrics, logger: logger, progress: progress.register("external boxes"))
                 externalBoxes = inbox
                 logger.info("external boxes on \(ep)")

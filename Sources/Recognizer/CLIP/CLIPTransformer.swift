@@ -25,6 +25,7 @@ struct CLIPTransformer {
     init(_ w: WeightSource, prefix: String, width: Int, heads: Int, quickGelu: Bool = true) throws(RecognizerError) {
         let n = w.count(prefix + ".{i}.ln_1.weight")
         guard n > 0 else { throw RecognizerError("\(w.fileNames): no \(prefix).* blocks") }
+        guard heads > 0, width % heads == 0 else { throw RecognizerError("\(w.fileNames): \(prefix): width \(width) does not split into \(heads) heads") }
         var b: [CLIPBlock] = []
         for i in 0..<n { b.append(try CLIPBlock(w, "\(prefix).\(i)", width: width)) }
         blocks = b; self.width = width; self.heads = heads; self.quickGelu = quickGelu

@@ -34,7 +34,7 @@ public struct AcceptanceSettings: Sendable, Equatable {
         }
         func unit(_ k: String) throws(RecognizerError) -> Float? {
             guard let v = obj[k] else { return nil }
-            guard let d = (v as? NSNumber)?.doubleValue, d.isFinite, (0...1).contains(d) else {
+            guard let d = ModelSettings.number(v), d.isFinite, (0...1).contains(d) else {
                 throw RecognizerError("\(file): acceptance.\(k): must be a number in 0...1")
             }
             return Float(d)

@@ -32,16 +32,39 @@ public struct ModelSettings: Sendable, Equatable {
 
     /// The settings of `obj` (model.json at `path`); unsupported values are errors.
     init(json obj: [String: Any], path: String) throws(RecognizerError) {
-        variant = obj["variant"] as? String
-        files = obj["files"] as? [String: String] ?? [:]
-        let sam = obj["sam"] as? [String: Any], clip = obj["clip"] as? [String: Any], head = obj["head"] as? [String: Any]
-        samDecoderHeads = (sam?["decoder"] as? [String: Any])?["num_heads"] as? Int
-        clipVisionHeads = clip?["vision_heads"] as? Int
-        clipTextHeads = clip?["text_heads"] as? Int
-        headHeads = head?["num_heads"] as? Int
+        func fail(_ key: String, _ why: String) -> RecognizerError { RecognizerError("\(path): \(key): \(why)") }
+        // A value of the wrong type is an error naming its key, never read as "absent".
+        func section(_ v: Any?, _ key: String) throws(RecognizerError) -> [String: Any]? {
+            guard let v else { return nil }
+            guard let d = v as? [String: Any] else { throw fail(key, "expected an object, found \(v)") }
+            return d
+        }
+        func heads(_ v: Any?, _ key: String) throws(RecognizerError) -> Int? {
+            guard let v else { return nil }
+            guard let n = Self.integer(v), n > 0, n <= 4096 else { throw fail(key, "expected a positive integer, found \(v)") }
+            return n
+        }
+        if let v = obj["variant"] {
+            guard let s = v as? String else { throw fail("variant", "expected a string, found \(v)") }
+            variant = s
+        }
+        if let v = obj["files"] {
+            guard let f = v as? [String: Any] else { throw fail("files", "expected an object of role -> file name, found \(v)") }
+            for (role, name) in f.sorted(by: { $0.key < $1.key }) {
+                guard ["sam", "clip", "head", "bpe", "vocab", "merges"].contains(role) else {
+                    throw fail("files.\(role)", "unknown role; allowed: sam, clip, head, bpe, vocab, merges")
+                }
+                guard let n = name as? String, !n.isEmpty else { throw fail("files.\(role)", "expected a file name, found \(name)") }
+                files[role] = n
+            }
+        }
+        let sam = try section(obj["sam"], "sam"), clip = try section(obj["clip"], "clip"), head = try section(obj["head"], "head")
+        samDecoderHeads = try heads(try section(sam?["decoder"], "sam.decoder")?["num_heads"], "sam.decoder.num_heads")
+        clipVisionHeads = try heads(clip?["vision_heads"], "clip.vision_heads")
+        clipTextHeads = try heads(clip?["text_heads"], "clip.text_heads")
+        headHeads = try heads(head?["num_heads"], "head.num_heads")
         acceptance = try AcceptanceSettings(json: obj["acceptance"], file: path)
 
-        func fail(_ key: String, _ why: String) -> RecognizerError { RecognizerError("\(path): \(key): \(why)") }
         if let v = obj["clip_input_size"] {
             guard let n = Self.integer(v), n > 0 else { throw fail("clip_input_size", "expected a positive integer, found \(v)") }
             clipInputSize = n
@@ -161,7 +184,7 @@ public struct ModelDirectory: Sendable {
         let fm = FileManager.default
         let gz = path + "/" + (settings.files["bpe"] ?? "bpe_simple_vocab_16e6.txt.gz")
         if fm.fileExists(atPath: gz) { return (gz, nil, nil) }
-        let v = path + "/vocab.json", m = path + "/merges.txt"
+        let v = path + "/" + (settings.files["vocab"] ?? "vocab.json"), m = path + "/" + (settings.files["merges"] ?? "merges.txt")
         if fm.fileExists(atPath: v) && fm.fileExists(atPath: m) { return (nil, v, m) }
         return (nil, nil, nil)
     }

@@ -59,7 +59,7 @@ public struct RegionSpotHead: Sendable {
         layers = l
         normW = try w.tensor("decoder.norm.weight", shape: [d]); normB = try w.tensor("decoder.norm.bias", shape: [d])
         projW = try w.tensor("projector.weight", shape: [-1, d]); projB = try w.tensor("projector.bias", shape: [projW.shape[0]])
-        guard d % heads == 0 else { throw RecognizerError("\(w.fileNames): decoder width \(d) not divisible by \(heads) heads") }
+        guard heads > 0, d % heads == 0 else { throw RecognizerError("\(w.fileNames): decoder width \(d) not divisible by \(heads) heads") }
         config = RegionSpotHeadConfig(tokenDim: toClipW.shape[1], width: d, layers: n, heads: heads, ffn: l[0].l1W.shape[0], embedDim: projW.shape[0])
     }
 

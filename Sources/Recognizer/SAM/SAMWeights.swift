@@ -140,6 +140,9 @@ public struct SAMConfig: Sendable, Equatable, Codable {
         let inner = try w.shape("mask_decoder.transformer.layers.0.cross_attn_token_to_image.q_proj.weight")[0]
         let maskTokens = try w.shape("mask_decoder.mask_tokens.weight")[0]
         let iouHidden = try w.shape("mask_decoder.iou_prediction_head.layers.0.weight")[0]
+        guard decoderHeads > 0, c % decoderHeads == 0, inner % decoderHeads == 0 else {
+            throw RecognizerError("\(w.fileNames): mask decoder widths \(c) and \(inner) do not split into \(decoderHeads) heads")
+        }
         return SAMConfig(
             imageSize: grid * pw[2], patchSize: pw[2], embedDim: dim, depth: depth, heads: heads,
             windowSize: window, globalBlocks: global, promptDim: c, decoderDepth: decoderDepth,
