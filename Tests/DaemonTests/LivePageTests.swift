@@ -100,7 +100,7 @@ struct LivePageTests {
         print(line(d) if d else "closed", flush=True)
     """
 
-    @Test("token, loopback rule, watcher cap, bad and silent clients")
+    @Test("token, watcher cap, unknown stream, bad and silent clients")
     func listener() throws {
         let dir = TempDir()
         defer { dir.remove() }
