@@ -170,6 +170,51 @@ struct LivePageTests {
         #expect(registry.render().contains("regionspotd_live_refused_total{reason=\"max_connections\"} 1"))
     }
 
+    /// A non-loopback IPv4 address of this host (nil when it has none).
+    static let hostAddress: String? = {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0 else { return nil }
+        defer { freeifaddrs(list) }
+        var p = list
+        while let a = p {
+            defer { p = a.pointee.ifa_next }
+            guard let sa = a.pointee.ifa_addr, Int32(sa.pointee.sa_family) == AF_INET else { continue }
+            var addr = sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
+            guard UInt32(bigEndian: addr.s_addr) >> 24 != 127 else { continue }
+            var buf = [CChar](repeating: 0, count: 64)
+            inet_ntop(AF_INET, &addr, &buf, 64)
+            return String(cString: buf)
+        }
+        return nil
+    }()
+
+    @Test("without a token the pages answer loopback peers only; /metrics stays open", .enabled(if: hostAddress != nil))
+    func loopbackOnly() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let host = try #require(Self.hostAddress)
+        let board = LiveBoard(config: MetricsConfig(), registry: MetricsRegistry(), statuses: { [] })
+        let server = try MetricsHTTPServer(listen: "0.0.0.0:0", render: { "up 1\n" }, live: board)
+        defer { server.stop() }
+        let script = """
+        import socket, sys
+        for host in sys.argv[2:]:
+            for path in ["/", "/metrics"]:
+                s = socket.create_connection((host, int(sys.argv[1])), timeout=5)
+                s.sendall(("GET %s HTTP/1.0\\r\\n\\r\\n" % path).encode()); d = b""
+                while True:
+                    x = s.recv(65536)
+                    if not x: break
+                    d += x
+                head, _, body = d.decode().partition("\\r\\n\\r\\n")
+                print(head.split(" ", 2)[1], body.splitlines()[0])
+        """
+        let r = try Child.run(Repo.python, [dir.write("peer.py", script), "\(server.port)", "127.0.0.1", host], dir: dir, timeout: 30)
+        #expect(r.stdout.split(separator: "\n") == ["200 <!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">",
+                                                   "200 up 1", "403 the live pages answer other hosts only with metrics.token set", "200 up 1"],
+                "\(r.stdout) \(r.stderr)")
+    }
+
     @Test("the stream page names its source redacted and escapes what it shows")
     func page() throws {
         let html = LivePages.stream(id: "a<b", url: Redaction.redact("rtsp://admin:hunter2@10.0.0.5/live?token=abc"), tokenQuery: "", fps: 5)
