@@ -46,7 +46,8 @@ enum Chromium {
             print(json.dumps({"step": verb, "time": time.time(), "value": out}), flush=True)
         call("DELETE", "/session/%s" % sid)
     finally:
-        drv.terminate()
+        drv.kill()  # SIGKILL: SIGTERM may be ignored, inherited from a test process whose signal handling set it so
+        drv.wait()
     """
 
     /// Runs the steps; one (time, value) per step.
