@@ -17,12 +17,35 @@ reports per N, all from one daemon run:
 Python standard library (plus python3-zmq when present).
 
   tools/load_test.py --model /tmp/bb [--video FILE] [--streams 1,4,8,12] [--seconds 60] [--nice 10]
-                     [--workers 1] [--blas-threads 0] [--max-label-age S]
+                     [--workers 1] [--blas-threads 0] [--max-label-age S] [--watchers 0,1] [--live-fps 5]
+
+--watchers W,...: each stream count runs once per W with W live-page watchers (what the
+page does: an event stream of /streams/camK/events read to the end, and
+/streams/camK/frame.jpg fetched again as soon as the last arrived, at most --live-fps a
+second), watcher i on stream cam(i mod N + 1); reports the pictures drawn per second too.
+--alternate W [--phase S --cycles K]: one daemon per stream count, K pairs of S-second
+phases without and with W watchers (paired phases: other load on the machine hits both).
 
 --workers W --blas-threads T sets limits.recognizer_workers / blas_threads (W > 1 needs
 T <= 1): e.g. 1 worker x 2 threads against 2 workers x 1 thread.
 """
 import argparse, os, re, signal, subprocess, sys, tempfile, threading, time, urllib.request
+
+def watch(port, stream, fps, stop, got):
+    """One live-page watcher: an event stream plus frame.jpg polled at most fps a second."""
+    base = f"http://127.0.0.1:{port}/streams/{stream}"
+    def events():
+        try:
+            with urllib.request.urlopen(base + "/events", timeout=10) as r:
+                while not stop.is_set() and r.readline(): pass
+        except OSError: pass
+    threading.Thread(target=events, daemon=True).start()
+    while not stop.is_set():
+        t = time.time()
+        try:
+            urllib.request.urlopen(base + "/frame.jpg", timeout=10).read(); got[0] += 1
+        except OSError: pass
+        stop.wait(max(0, 1 / fps - (time.time() - t)))
 
 def make_video(path):
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=25",
@@ -81,8 +104,8 @@ def percentile(xs, q):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(q * (len(xs) - 1) + 0.5))]
 
-def run(n, args, video, work):
-    port = 19100 + n
+def run(n, args, video, work, watchers=0):
+    port = 19100 + n + 20 * watchers
     cfg = os.path.join(work, f"load{n}.yaml")
     streams = "\n".join(f"  - {{ id: cam{i + 1}, url: {video}, loop: true, keyframes: {{ min_interval: 0, max_interval: 0.04 }} }}"
                         for i in range(n))
@@ -94,7 +117,7 @@ vocabulary: [person, car, bicycle, dog, cat, truck, bus, motorcycle, backpack, u
 streams:
 {streams}
 publisher: {{ endpoints: ["tcp://127.0.0.1:{port + 100}"] }}
-metrics: {{ listen: "127.0.0.1:{port}" }}
+metrics: {{ listen: "127.0.0.1:{port}", live_fps: {args.live_fps}, max_watchers: {max(1, watchers)} }}
 limits: {{ recognizer_nice: {args.nice}, recognizer_workers: {args.workers}, blas_threads: {args.blas_threads}{mla} }}
 """)
     log = open(os.path.join(work, f"load{n}.log"), "w+")
@@ -115,6 +138,11 @@ limits: {{ recognizer_nice: {args.nice}, recognizer_workers: {args.workers}, bla
                 pass
             if time.time() > deadline: sys.exit("no frames within 120 s")
             time.sleep(0.5)
+        if args.alternate:
+            return alternating(port, n, args, p.pid)
+        stop, got = threading.Event(), [0]
+        for w in range(watchers):
+            threading.Thread(target=watch, args=(port, f"cam{w % n + 1}", args.live_fps, stop, got), daemon=True).start()
         # Skip the start-up second (anchors settle), then measure.
         time.sleep(2)
         t0, first = time.time(), scrape(port)
@@ -130,6 +158,7 @@ limits: {{ recognizer_nice: {args.nice}, recognizer_workers: {args.workers}, bla
                     age_max[c] = max(age_max[c], a)
         t1, last = time.time(), scrape(port)
         health = healthz(port)
+        stop.set()
     finally:
         p.send_signal(signal.SIGTERM)
         try: p.wait(30)
@@ -141,6 +170,8 @@ limits: {{ recognizer_nice: {args.nice}, recognizer_workers: {args.workers}, bla
     per_min = [delta("regionspotd_recognitions_total", c) / secs * 60 for c in cams]
     shed = {r: sum(delta("regionspotd_frames_shed_total", c, r) for c in cams) for r in ["tracking", "non_reference", "non_key"]}
     levels = [int(last.get(("regionspotd_shed_level", c, ""), 0)) for c in cams]
+    drawn = sum(delta("regionspotd_live_frames_drawn_total", c) for c in cams)
+    draw_s = sum(delta("regionspotd_live_draw_seconds_sum", c) for c in cams)
     log.seek(0)
     lines = [l for l in log.read().splitlines() if "overload" in l]
     return {"streams": n, "seconds": secs, "fps_min": min(fps), "fps_mean": sum(fps) / n,
@@ -149,7 +180,48 @@ limits: {{ recognizer_nice: {args.nice}, recognizer_workers: {args.workers}, bla
             "never": sum(1 for x in per_min if x == 0),
             "age_p50": percentile(ages, 0.5), "age_p95": percentile(ages, 0.95), "age_max": max(age_max.values()),
             "shed": shed, "levels": levels, "log_lines": len(lines),
-            "events": listener.events if listener.ok else None, "healthz": health}
+            "events": listener.events if listener.ok else None, "healthz": health,
+            "watchers": watchers, "drawn_per_s": drawn / secs, "draw_ms": 1000 * draw_s / drawn if drawn else 0}
+
+def thread_cpu(pid):
+    """CPU seconds so far of the daemon's threads, summed by name ('decode cam1' -> 'decode')."""
+    out = {}
+    for t in os.listdir(f"/proc/{pid}/task"):
+        try:
+            stat = open(f"/proc/{pid}/task/{t}/stat").read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")].split(" ")[0]
+        f = stat[stat.rindex(")") + 2:].split()
+        out[name] = out.get(name, 0) + (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+def alternating(port, n, args, pid):
+    """--alternate W: in one daemon, phases of --phase seconds without and with W watchers,
+    --cycles times; per phase decoded fps (mean of the streams), keyframes recognized a
+    minute and pictures drawn a second. Paired phases minutes apart cancel most of what
+    other load on the machine does to both."""
+    def rates(a, b, secs, ca, cb):
+        d = lambda name: sum(b.get((name, f"cam{i + 1}", ""), 0) - a.get((name, f"cam{i + 1}", ""), 0) for i in range(n))
+        frames = d("regionspotd_frames_decoded_total")
+        cpu = lambda name: cb.get(name, 0) - ca.get(name, 0)
+        return (frames / secs / n, d("regionspotd_recognitions_total") / secs * 60,
+                d("regionspotd_live_frames_drawn_total") / secs, d("regionspotd_frames_late_total"),
+                1000 * cpu("decode") / max(1, frames), cpu("recognizer") / secs)
+    time.sleep(2)
+    rows = []
+    for c in range(args.cycles):
+        for watchers in (0, args.alternate):
+            stop = threading.Event()
+            for w in range(watchers):
+                threading.Thread(target=watch, args=(port, f"cam{w % n + 1}", args.live_fps, stop, [0]), daemon=True).start()
+            time.sleep(1 if watchers else 0)  # the watchers connect
+            t0, a, ca = time.time(), scrape(port), thread_cpu(pid)
+            time.sleep(args.phase)
+            rows.append((c, watchers) + rates(a, scrape(port), time.time() - t0, ca, thread_cpu(pid)))
+            stop.set()
+            time.sleep(0.5)
+    return rows
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -162,23 +234,42 @@ def main():
     ap.add_argument("--workers", type=int, default=1, help="limits.recognizer_workers")
     ap.add_argument("--blas-threads", type=int, default=0, help="limits.blas_threads (0 = OpenBLAS's default)")
     ap.add_argument("--max-label-age", type=float, help="limits.max_label_age (default: the daemon's)")
+    ap.add_argument("--watchers", default="0", help="live-page watchers, one run per value (e.g. 0,1,4)")
+    ap.add_argument("--live-fps", type=float, default=5, help="metrics.live_fps")
+    ap.add_argument("--alternate", type=int, default=0, help="W: one daemon per stream count, phases without and with W watchers")
+    ap.add_argument("--phase", type=float, default=15, help="seconds per phase with --alternate")
+    ap.add_argument("--cycles", type=int, default=4, help="phase pairs with --alternate")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="regionspotd-load-")
     video = args.video or os.path.join(work, "1080p25.mp4")
     if not args.video: make_video(video)
+    if args.alternate:
+        print("| streams | cycle | watchers | decoded fps per stream | keyframes recognized / min | pictures drawn / s | frames >= 0.5 s late | decode thread CPU ms / frame | recognizer CPU s / s |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for n in [int(x) for x in args.streams.split(",")]:
+            rows = run(n, args, video, work, args.alternate)
+            for c, w, fps, kf, drawn, late, dms, rcpu in rows:
+                print(f"| {n} | {c + 1} | {w} | {fps:.2f} | {kf:.0f} | {drawn:.1f} | {late:.0f} | {dms:.2f} | {rcpu:.2f} |", flush=True)
+            for w in (0, args.alternate):
+                sel = [r for r in rows if r[1] == w]
+                print(f"| {n} | all | {w} | {sum(r[2] for r in sel) / len(sel):.2f} | {sum(r[3] for r in sel) / len(sel):.0f} | "
+                      f"{sum(r[4] for r in sel) / len(sel):.1f} | {sum(r[5] for r in sel):.0f} | {sum(r[6] for r in sel) / len(sel):.2f} | "
+                      f"{sum(r[7] for r in sel) / len(sel):.2f} |", flush=True)
+        return
     print("| streams | s | decoded fps per stream (min / mean) | frames >= 0.5 s late | recognitions / min per stream (min / mean / max) "
           "| streams not recognized | label age s (p50 / p95 / max) | frames shed (tracking / non_ref / non_key) "
-          "| shed level at end (0-3, per stream) | overload log lines / status events | /healthz at end |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|")
-    for n in [int(x) for x in args.streams.split(",")]:
-        r = run(n, args, video, work)
+          "| shed level at end (0-3, per stream) | overload log lines / status events | /healthz at end | watchers | pictures drawn / s (ms each) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---:|---:|")
+    for n, w in [(int(x), int(y)) for x in args.streams.split(",") for y in args.watchers.split(",")]:
+        r = run(n, args, video, work, w)
         ev = "-" if r["events"] is None else (", ".join(f"{k} {v}" for k, v in sorted(r["events"].items())) or "0")
         s = r["shed"]
         print(f"| {r['streams']} | {r['seconds']:.0f} | {r['fps_min']:.2f} / {r['fps_mean']:.2f} | {r['late']:.0f} | "
               f"{r['rpm_min']:.2f} / {r['rpm_mean']:.2f} / {r['rpm_max']:.2f} | {r['never']} | "
               f"{r['age_p50']:.1f} / {r['age_p95']:.1f} / {r['age_max']:.1f} | "
               f"{s['tracking']:.0f} / {s['non_reference']:.0f} / {s['non_key']:.0f} | {''.join(map(str, r['levels']))} | "
-              f"{r['log_lines']} / {ev} | {r['healthz'][0]} {r['healthz'][1][:80]} |", flush=True)
+              f"{r['log_lines']} / {ev} | {r['healthz'][0]} {r['healthz'][1][:80]} | "
+              f"{r['watchers']} | {r['drawn_per_s']:.1f} ({r['draw_ms']:.0f}) |", flush=True)
 
 if __name__ == "__main__":
     main()

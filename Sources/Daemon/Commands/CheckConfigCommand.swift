@@ -40,7 +40,13 @@ struct CheckConfigCommand: ParsableCommand {
         }
         if let e = c.externalBoxesEndpoint { lines.append("  external boxes: \(e)") }
         if let t = c.metrics.textfile { lines.append("  metrics textfile: \(t)") }
-        if let l = c.metrics.listen { lines.append("  metrics http: http://\(l)/metrics") }
+        if let l = c.metrics.listen {
+            lines.append("  metrics http: http://\(l)/metrics\(c.metrics.token == nil ? "" : " (bearer token set)")")
+            if c.metrics.maxWatchers > 0 {
+                let who = c.metrics.token != nil ? "token holders" : "loopback peers only"
+                lines.append("  live pages: http://\(l)/ (\(who), \(c.metrics.maxWatchers) watchers at \(c.metrics.liveFPS) fps at most)")
+            }
+        }
         return lines.joined(separator: "\n")
     }
 }

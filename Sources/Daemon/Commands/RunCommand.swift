@@ -97,6 +97,10 @@ final class Daemon: @unchecked Sendable {
         // A file in the daemon stands in for a camera: paced in real time by its PTS
         // (`regionspotd replay` is the fast path for recorded footage).
         if !isLiveURL(s.url) { o.sourceOptions.pacing = .realTime }
+        // The live pages keep a reference to each frame (no copy, no drawing here).
+        if let view = service.live?.view(stream: s.id, url: s.url) {
+            o.onFrame = { frame, message, recognized in view.offer(frame, message, recognized) }
+        }
         let p = StreamPipeline(config: s, engine: engine, worker: worker, sink: PublisherSink(publisher: publisher),
                                metrics: service.streamMetrics(s.id), status: service.streamStatus(s.id),
                                external: service.externalBoxes, progress: service.progress.register("stream \(s.id)"),
@@ -112,6 +116,7 @@ final class Daemon: @unchecked Sendable {
         governor.unregister(id)
         p?.stop()
         p?.progress?.finish()
+        service.live?.removeView(stream: id)
         service.removeStreamStatus(id)
     }
 

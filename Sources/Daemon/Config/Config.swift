@@ -147,6 +147,13 @@ public struct MetricsConfig: Sendable, Equatable {
     public var listen: String? = nil
     /// Seconds between textfile writes and between periodic status messages.
     public var interval: Double = 10
+    /// Live pages: pictures drawn per second per stream at most, while someone watches.
+    public var liveFPS: Double = 5
+    /// Live pages: event streams (watchers) open at once at most; 0 turns the pages off.
+    public var maxWatchers: Int = 4
+    /// Bearer token the listener asks for (every path but /healthz); nil = none, and
+    /// then the live pages answer loopback peers only. Never logged.
+    public var token: String? = nil
 }
 
 public struct ServiceConfig: Sendable, Equatable {

@@ -1,6 +1,8 @@
 // Getting metrics out: a node_exporter textfile (written atomically: temp file + rename
 // in the same directory) and/or a tiny HTTP/1.0 endpoint on its own thread serving
-// GET /metrics (Prometheus text) and GET /healthz (200 while no component is wedged).
+// GET /metrics (Prometheus text), GET /healthz (200 while no component is wedged) and,
+// with a LiveBoard, the live pages (Daemon/Live), each of those on a thread of its own at
+// the lowest priority (a picture is drawn there; an event stream stays there).
 // Every connection gets one answer and is closed: 400 for a malformed or incomplete
 // request, 405 for another method, 404 for another path, 408 when the request does not
 // arrive within the timeout, 414 / 431 past the request-line / header limits.
@@ -34,6 +36,14 @@ public final class MetricsHTTPServer: @unchecked Sendable {
     private let render: @Sendable () -> String
     private let healthy: @Sendable () -> (Bool, String)
     private let requestTimeout: Double
+    private let live: LiveBoard?
+    private let token: String?
+    /// Live page requests served at once (each on its own thread); more are answered 503.
+    let maxConnections: Int
+    /// Nice value of the live page threads: drawing and encoding pictures yield to
+    /// decoding (nice 0) and to the recognizer (limits.recognizer_nice).
+    static let connectionNice: Int32 = 19
+    private var liveOpen = 0
     private let stopLock = NSLock()
     private var stopped = false
     private let finished = DispatchSemaphore(value: 0)
@@ -45,9 +55,11 @@ public final class MetricsHTTPServer: @unchecked Sendable {
     public static let maxClients = 256
 
     /// Binds `listen` ("host:port"; port 0 picks a free one) and starts serving. A client
-    /// has `requestTimeout` seconds to send its request.
+    /// has `requestTimeout` seconds to send its request. With `token`, every path but
+    /// /healthz needs `Authorization: Bearer TOKEN` (or `?token=TOKEN` from a browser).
     public init(listen: String, render: @escaping @Sendable () -> String,
-                healthy: @escaping @Sendable () -> (Bool, String) = { (true, "ok") }, requestTimeout: Double = 2) throws {
+                healthy: @escaping @Sendable () -> (Bool, String) = { (true, "ok") }, requestTimeout: Double = 2,
+                live: LiveBoard? = nil, token: String? = nil, maxConnections: Int? = nil) throws {
         guard let (host, portText) = splitHostPort(listen), let wanted = UInt16(portText) else {
             throw PublisherError(description: "metrics listen address '\(listen)' is not HOST:PORT")
         }
@@ -83,6 +95,9 @@ public final class MetricsHTTPServer: @unchecked Sendable {
         self.render = render
         self.healthy = healthy
         self.requestTimeout = requestTimeout
+        self.live = live
+        self.token = token
+        self.maxConnections = maxConnections ?? 16 + (live?.maxWatchers ?? 0)
         let t = Thread { [self] in
             nameCurrentThread("metrics-http")
             self.serve()
@@ -97,13 +112,14 @@ public final class MetricsHTTPServer: @unchecked Sendable {
         close(fd)
     }
 
-    private var isStopped: Bool { stopLock.withLock { stopped } }
+    var isStopped: Bool { stopLock.withLock { stopped } }
 
     /// A connection whose request is still being read.
     private struct Client {
         var fd: Int32
         var bytes: [UInt8] = []
         var deadline: Double
+        var fromLoopback = false
     }
 
     /// One thread reads every connection at once (poll), so a client that sends slowly or
@@ -133,16 +149,18 @@ public final class MetricsHTTPServer: @unchecked Sendable {
             }
             for (i, end) in done.reversed() {
                 let c = clients.remove(at: i)
-                respond(c.fd, Self.answer(c.bytes, end: end))
-                close(c.fd)
+                if dispatch(c, Self.answer(c.bytes, end: end, live: live != nil)) { close(c.fd) }
             }
             if fds[0].revents & Int16(POLLIN) != 0 {
-                let c = accept(fd, nil, nil)
+                var peer = sockaddr_storage()
+                var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                let c = withUnsafeMutablePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(fd, $0, &len) } }
                 if c >= 0 {
+                    _ = fcntl(c, F_SETFD, FD_CLOEXEC)
                     var tv = timeval(tv_sec: 2, tv_usec: 0)
                     setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
                     if clients.count >= Self.maxClients { close(clients.removeFirst().fd) }
-                    clients.append(Client(fd: c, deadline: Service.now() + requestTimeout))
+                    clients.append(Client(fd: c, deadline: Service.now() + requestTimeout, fromLoopback: HTTPConnection.isLoopback(peer)))
                 }
             }
         }
@@ -169,10 +187,12 @@ public final class MetricsHTTPServer: @unchecked Sendable {
     /// What the listener answers to the request `bytes` (read until `end`).
     enum Answer: Equatable {
         case metrics, health
+        /// A live page (`/`, `/streams/...`), served on a thread of its own.
+        case page
         case error(status: String, body: String)
     }
 
-    static func answer(_ bytes: [UInt8], end: RequestEnd) -> Answer {
+    static func answer(_ bytes: [UInt8], end: RequestEnd, live: Bool = false) -> Answer {
         guard let lf = bytes.firstIndex(of: 10) else {
             if bytes.count > maxRequestLine { return .error(status: "414 URI Too Long", body: "request line longer than \(maxRequestLine) bytes\n") }
             if end == .timedOut { return .error(status: "408 Request Timeout", body: "request line not received in time\n") }
@@ -193,7 +213,63 @@ public final class MetricsHTTPServer: @unchecked Sendable {
         guard words[0].elementsEqual("GET".utf8) else { return .error(status: "405 Method Not Allowed", body: "only GET\n") }
         if words[1].elementsEqual("/metrics".utf8) { return .metrics }
         if words[1].elementsEqual("/healthz".utf8) { return .health }
+        if live {
+            let path = String(decoding: words[1].prefix { $0 != UInt8(ascii: "?") }, as: UTF8.self)
+            if path == "/" || path.hasPrefix("/streams/") { return .page }
+            return .error(status: "404 Not Found", body: "try /, /metrics or /healthz\n")
+        }
         return .error(status: "404 Not Found", body: "try /metrics or /healthz\n")
+    }
+
+    /// Answers a finished request; false when a live page thread took the connection over
+    /// (it closes it).
+    private func dispatch(_ c: Client, _ answer: Answer) -> Bool {
+        if let token, answer == .metrics || answer == .page {
+            let authorized = HTTPRequest.parse(c.bytes, fromLoopback: c.fromLoopback).map { Self.authorized($0, token: token) } ?? false
+            if !authorized {
+                respond(c.fd, .error(status: "401 Unauthorized", body: "a bearer token is needed (metrics.token)\n"))
+                return true
+            }
+        }
+        guard answer == .page, let live else {
+            respond(c.fd, answer)
+            return true
+        }
+        guard let req = HTTPRequest.parse(c.bytes, fromLoopback: c.fromLoopback) else {
+            respond(c.fd, .error(status: "400 Bad Request", body: "bad request line\n"))
+            return true
+        }
+        let admitted = stopLock.withLock { () -> Bool in
+            guard liveOpen < maxConnections else { return false }
+            liveOpen += 1
+            return true
+        }
+        guard admitted else {
+            live.refusedConnections.inc()
+            respond(c.fd, .error(status: "503 Service Unavailable", body: "too many connections\n"))
+            return true
+        }
+        let conn = HTTPConnection(fd: c.fd, fromLoopback: c.fromLoopback)
+        let t = Thread { [self] in
+            nameCurrentThread("metrics-conn")
+            Parallel.lowerCurrentThreadPriority(nice: Self.connectionNice)
+            if !live.serve(req, on: conn, stopped: { [weak self] in self?.isStopped ?? true }) {
+                conn.respond("404 Not Found", text: "try /, /metrics or /healthz\n")
+            }
+            stopLock.withLock { liveOpen -= 1 }
+        }
+        t.start()
+        return false
+    }
+
+    /// `Authorization: Bearer TOKEN`, or `?token=TOKEN` (what a browser can send), compared
+    /// in constant time.
+    static func authorized(_ req: HTTPRequest, token: String) -> Bool {
+        if let h = req.headers["authorization"], h.lowercased().hasPrefix("bearer ") {
+            return constantTimeEqual(String(h.dropFirst(7)).trimmingCharacters(in: .whitespaces), token)
+        }
+        if let q = req.query["token"] { return constantTimeEqual(q.removingPercentEncoding ?? q, token) }
+        return false
     }
 
     private func respond(_ c: Int32, _ answer: Answer) {
@@ -204,6 +280,7 @@ public final class MetricsHTTPServer: @unchecked Sendable {
             let (ok, text) = healthy()
             (status, type, body) = (ok ? "200 OK" : "503 Service Unavailable", "text/plain", text + "\n")
         case let .error(s, b): (status, type, body) = (s, "text/plain", b)
+        case .page: (status, type, body) = ("404 Not Found", "text/plain", "no live pages here\n")
         }
         let bytes = Array(body.utf8)
         let head = "HTTP/1.0 \(status)\r\nContent-Type: \(type)\r\nContent-Length: \(bytes.count)\r\nConnection: close\r\n\r\n"

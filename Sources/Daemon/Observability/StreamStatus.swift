@@ -17,6 +17,7 @@ public final class StreamStatus: Sendable {
         var reason: String?
         var last: Snapshot
         var lastLatency: Double?
+        var lastRecognition: Double?
         var lastRates: StreamRates?
         var overload: OverloadStatus?
     }
@@ -60,7 +61,8 @@ public final class StreamStatus: Sendable {
     public func recognized(latency: Double) {
         metrics.recognitions.inc()
         metrics.recognitionLatency.observe(latency)
-        state.withLock { $0.lastLatency = latency }
+        let now = RFC3339.now()
+        state.withLock { $0.lastLatency = latency; $0.lastRecognition = now }
     }
 
     /// Rates since the previous call; publishes them as a `rates` status message.
@@ -97,6 +99,10 @@ public final class StreamStatus: Sendable {
     }
 
     var lastLatency: Double? { state.withLock { $0.lastLatency } }
+    /// Wall clock (epoch seconds) of the last recognition folded in, nil before the first.
+    var lastRecognitionTime: Double? { state.withLock { $0.lastRecognition } }
+    /// The rates of the last metrics interval, nil before the first.
+    var lastRates: StreamRates? { state.withLock { $0.lastRates } }
 }
 
 /// Enforces `publish_rate` on regions messages in stream time (so replay is deterministic):

@@ -27,6 +27,8 @@ public final class Service: @unchecked Sendable {
     public let watchdogTimeout: Double?
     public private(set) var publisher: Publisher?
     public private(set) var metricsServer: MetricsHTTPServer?
+    /// The live pages (on the metrics listener; nil without metrics.listen or with max_watchers 0).
+    public private(set) var live: LiveBoard?
     /// Boxes from an upstream detector, per stream (nil unless external_boxes.endpoint is set).
     public private(set) var externalBoxes: ExternalBoxInbox?
     public private(set) var externalReceiver: ExternalBoxReceiver?
@@ -76,6 +78,8 @@ public final class Service: @unchecked Sendable {
         logger.info("publishing on \((pub.boundEndpoints + connects).joined(separator: ", ")) as node \(c.nodeName), session \(Origin.session)\(c.curve == nil ? "" : " with CURVE")")
         registerProcessMetrics()
         if let listen = c.metrics.listen {
+            let board = c.metrics.maxWatchers > 0
+                ? LiveBoard(config: c.metrics, registry: metrics, statuses: { [weak self] in self?.streamStatuses() ?? [] }) : nil
             do {
                 metricsServer = try MetricsHTTPServer(listen: listen, render: { [metrics] in metrics.render() },
                                                       healthy: { [weak self, progress] in
@@ -84,8 +88,12 @@ public final class Service: @unchecked Sendable {
                                                           guard let self, let o = overloadSummary?(), !o.isEmpty else { return (true, "ok") }
                                                           let unavailable = config.service.healthzOverloaded == 503
                                                           return (!unavailable, (unavailable ? "" : "warning: ") + o)
-                                                      })
-                logger.info("metrics on http://\(listen)/metrics")
+                                                      }, live: board, token: c.metrics.token)
+                live = board
+                logger.info("metrics on http://\(listen)/metrics\(board == nil ? "" : ", live pages on http://\(listen)/")\(c.metrics.token == nil ? "" : " (bearer token required)")")
+                if board != nil, c.metrics.token == nil, !isLoopbackListen(listen) {
+                    logger.warning("metrics.listen \(listen) is not loopback and metrics.token is not set: the live pages answer loopback peers only")
+                }
             } catch {
                 pub.close(timeout: 1)
                 throw error
@@ -133,6 +141,9 @@ public final class Service: @unchecked Sendable {
             return s
         }
     }
+
+    /// Every stream's status, in the order the streams started.
+    func streamStatuses() -> [StreamStatus] { lock.withLock { statusOrder.compactMap { statuses[$0] } } }
 
     /// Forgets a removed stream's status (after its pipeline stopped).
     public func removeStreamStatus(_ stream: String) {

@@ -1,0 +1,148 @@
+// The live pages on the metrics listener (read-only; GET only):
+//
+//   /                          every stream: state, rates, live tracks, last recognition, lag
+//   /streams/<id>              the latest frame annotated as replay --annotate draws it,
+//                              beside the live tracks (HTML + a little JS, no assets)
+//   /streams/<id>/frame.jpg    that frame as JPEG (drawn on request, <= metrics.live_fps/s)
+//   /streams/<id>/events       server-sent events: the stream's regions message, <= live_fps/s
+//
+// An events connection is a watcher: at most metrics.max_watchers at once (more get 503),
+// counted in regionspotd_live_watchers. Without metrics.token the pages answer loopback
+// peers only. Each connection runs on its own thread with send timeouts: a client that stops
+// reading is dropped after 2 s and holds nothing the pipelines use.
+import Decode
+import Foundation
+import Synchronization
+
+public final class LiveBoard: Sendable {
+    let maxFPS: Double
+    let maxWatchers: Int
+    let tokenSet: Bool
+    private let statuses: @Sendable () -> [StreamStatus]
+    private let views = Mutex<[String: LiveView]>([:])
+    private let watching = Mutex(0)
+    private let registry: MetricsRegistry
+    let watchers: GaugeMetric
+    let refusedWatchers: CounterMetric
+    let refusedConnections: CounterMetric
+
+    init(config: MetricsConfig, registry: MetricsRegistry, statuses: @escaping @Sendable () -> [StreamStatus]) {
+        maxFPS = config.liveFPS
+        maxWatchers = config.maxWatchers
+        tokenSet = config.token != nil
+        self.statuses = statuses
+        self.registry = registry
+        watchers = registry.gauge("regionspotd_live_watchers", help: "Live page event streams open now (metrics.max_watchers at most).")
+        refusedWatchers = registry.counter("regionspotd_live_refused_total", help: "Live page requests refused, by reason.",
+                                           labels: [("reason", "max_watchers")])
+        refusedConnections = registry.counter("regionspotd_live_refused_total", help: "Live page requests refused, by reason.",
+                                              labels: [("reason", "max_connections")])
+    }
+
+    /// The stream's view (created on first use); its pipeline offers every frame to it.
+    func view(stream: String, url: String) -> LiveView {
+        views.withLock { v in
+            if let x = v[stream] { return x }
+            let l: MetricLabels = [("stream", stream)]
+            let x = LiveView(stream: stream, url: Redaction.redact(url), maxFPS: maxFPS,
+                             framesDrawn: registry.counter("regionspotd_live_frames_drawn_total",
+                                                           help: "Frames drawn and encoded for the live pages.", labels: l),
+                             drawSeconds: registry.histogram("regionspotd_live_draw_seconds",
+                                                             help: "Seconds to convert, annotate and JPEG-encode one live picture (on an HTTP thread).",
+                                                             labels: l, buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]))
+            v[stream] = x
+            return x
+        }
+    }
+
+    func removeView(stream: String) { _ = views.withLock { $0.removeValue(forKey: stream) } }
+
+    private func view(_ stream: String) -> LiveView? { views.withLock { $0[stream] } }
+
+    /// Serves `req` if it is a live page; false when the path is not one.
+    func serve(_ req: HTTPRequest, on c: HTTPConnection, stopped: @escaping () -> Bool) -> Bool {
+        let parts = req.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { String($0).removingPercentEncoding ?? String($0) }
+        let isPage = req.path == "/" || parts.first == "streams"
+        guard isPage else { return false }
+        guard req.fromLoopback || tokenSet else {
+            c.respond("403 Forbidden", text: "the live pages answer other hosts only with metrics.token set\n")
+            return true
+        }
+        let tokenQuery = req.query["token"].map { "?token=" + $0 } ?? ""
+        if req.path == "/" {
+            c.respond("200 OK", type: "text/html; charset=utf-8", text: LivePages.index(rows(), tokenQuery: tokenQuery, fps: maxFPS),
+                      headers: ["Cache-Control: no-store"])
+            return true
+        }
+        guard parts.count >= 2, let v = view(parts[1]) else {
+            c.respond("404 Not Found", text: "no such stream\n")
+            return true
+        }
+        switch parts.count == 2 ? "" : parts[2...].joined(separator: "/") {
+        case "":
+            c.respond("200 OK", type: "text/html; charset=utf-8",
+                      text: LivePages.stream(id: v.stream, url: v.url, tokenQuery: tokenQuery, fps: maxFPS),
+                      headers: ["Cache-Control: no-store"])
+        case "frame.jpg":
+            do {
+                guard let p = try v.jpeg() else {
+                    c.respond("503 Service Unavailable", text: "no frame yet\n", headers: ["Retry-After: 1"])
+                    return true
+                }
+                c.respond("200 OK", type: "image/jpeg", body: p.jpeg, headers: ["Cache-Control: no-store", "X-Frame: \(p.frame)"])
+            } catch {
+                c.respond("500 Internal Server Error", text: "cannot draw the frame: \(error)\n")
+            }
+        case "events":
+            events(v, on: c, stopped: stopped)
+        default:
+            c.respond("404 Not Found", text: "try /streams/<id>, /streams/<id>/frame.jpg or /streams/<id>/events\n")
+        }
+        return true
+    }
+
+    /// Server-sent events: the latest regions message whenever its frame changed, at most
+    /// `maxFPS` a second; a comment every 5 s otherwise (finds closed connections).
+    private func events(_ v: LiveView, on c: HTTPConnection, stopped: () -> Bool) {
+        let admitted = watching.withLock { n -> Bool in
+            guard n < maxWatchers else { return false }
+            n += 1
+            watchers.set(Double(n))
+            return true
+        }
+        guard admitted else {
+            refusedWatchers.inc()
+            c.respond("503 Service Unavailable", text: "too many watchers (metrics.max_watchers \(maxWatchers))\n", headers: ["Retry-After: 5"])
+            return
+        }
+        defer { watching.withLock { n in n -= 1; watchers.set(Double(n)) } }
+        let head = "HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\nConnection: close\r\n\r\nretry: 1000\n\n"
+        guard c.write(Array(head.utf8)) else { return }
+        var lastFrame = -1
+        var lastSent = Service.now()
+        let period = 1 / maxFPS
+        // Ends when the client leaves, the server stops, or the stream is removed or
+        // restarted by a reload (the page's EventSource then reconnects to the new one).
+        while !stopped(), !c.peerClosed, view(v.stream) === v {
+            if let m = v.message, m.frame != lastFrame, let json = try? MessageCoding.encode(m) {
+                lastFrame = m.frame
+                lastSent = Service.now()
+                guard c.write(Array("data: ".utf8) + json + Array("\n\n".utf8)) else { return }
+            } else if Service.now() - lastSent >= 5 {
+                lastSent = Service.now()
+                guard c.write(Array(": idle\n\n".utf8)) else { return }
+            }
+            usleep(useconds_t(period * 1_000_000))
+        }
+    }
+
+    private func rows() -> [LivePages.Row] {
+        statuses().map { s in
+            let (state, reason) = s.current
+            return LivePages.Row(stream: s.stream, state: state.rawValue, reason: reason.map(Redaction.redact),
+                                 rates: s.lastRates, liveTracks: Int(s.metrics.liveTracks.value),
+                                 lastRecognition: s.lastRecognitionTime, recognitionLatency: s.lastLatency,
+                                 lag: s.metrics.lag.value, hasView: view(s.stream) != nil)
+        }
+    }
+}
