@@ -44,20 +44,20 @@ final class StreamPipeline: @unchecked Sendable {
     private var reader: LiveReader?
 
     // Reader-thread state.
-    private var tracker: Tracker
-    private var throttle: RegionsThrottle
+    var tracker: Tracker
+    var throttle: RegionsThrottle
     private var lastRecognitionPTS: Double?
     /// The last keyframe the interval policy let through (encoders run or not).
     private var lastCheckPTS: Double?
     private var lastEverythingPTS: Double?
-    private var announced: [UInt64: (label: String, box: [Double])] = [:]
-    private var inferredAt: [UInt64: (frame: Int, pts: Double)] = [:]
+    var announced: [UInt64: (label: String, box: [Double])] = [:]
+    var inferredAt: [UInt64: (frame: Int, pts: Double)] = [:]
     private var lastFrame: (index: Int, pts: Double, time: Double)?
     /// The latest inter frame's motion (I-frames carry none, and codec keyframes are
     /// I-frames: motion proposals read the P-frame before).
-    private var motionMemory = MotionMemory()
+    var motionMemory = MotionMemory()
     /// Running background of the picture at reduced resolution: pixel-tight motion proposals.
-    private var background = BackgroundModel()
+    var background = BackgroundModel()
     /// Each track's picture where it was last matched on a keyframe: a track's own box is
     /// re-prompted only while the picture there still looks like it (a track whose object
     /// walked away must not confirm itself on the empty ground it left).
@@ -65,11 +65,11 @@ final class StreamPipeline: @unchecked Sendable {
     /// This frame's moving regions, computed at most once (follow and proposals share them).
     private var movingNow: [MotionRegion]?
     /// A non-finite region was logged (once per stream).
-    private var loggedNonFinite = false
+    var loggedNonFinite = false
     /// Merges announced with the next published frame.
-    private var pendingMerges: [TrackMergeEvent] = []
+    var pendingMerges: [TrackMergeEvent] = []
     /// Which proposal sources run on a keyframe (everything mode at its own cadence).
-    private var schedule: ProposalSchedule
+    var schedule: ProposalSchedule
     private var lag = RealTimeLag()
     /// Overload: what the governor asks this stream to shed (any thread writes it), what
     /// the reader was last told to discard, and the frame spacing that counts discards.
@@ -291,7 +291,7 @@ final class StreamPipeline: @unchecked Sendable {
     }
 
     /// The background's moving regions of the current frame (computed once per frame).
-    private func movingRegions() -> [MotionRegion] {
+    func movingRegions() -> [MotionRegion] {
         if let m = movingNow { return m }
         let m = background.regions()
         movingNow = m
@@ -299,11 +299,11 @@ final class StreamPipeline: @unchecked Sendable {
     }
 
     /// Live tracks that hold an object now (confirmed or tentative; not lost).
-    private var heldTracks: [Track] { tracker.liveTracks.filter { $0.state == .confirmed || $0.state == .tentative } }
+    var heldTracks: [Track] { tracker.liveTracks.filter { $0.state == .confirmed || $0.state == .tentative } }
 
     /// True when the picture inside the track's box no longer looks as when the track was
     /// last matched (false when either thumbnail is missing: no evidence).
-    private func lookChanged(_ t: Track) -> Bool {
+    func lookChanged(_ t: Track) -> Bool {
         guard let then = appearance[t.id], let now = background.thumbnail(t.box) else { return false }
         return BackgroundModel.difference(then, now) > Self.appearanceTolerance
     }
@@ -315,54 +315,6 @@ final class StreamPipeline: @unchecked Sendable {
 
     /// Source pixels per background cell: the background model works at ~320 px.
     static func backgroundScale(_ frame: VideoFrame) -> Int { max(1, (max(frame.width, frame.height) + 319) / 320) }
-
-    /// Candidate boxes from the sources the schedule runs on this keyframe; everything
-    /// mode needs the image embedding, so the recognizer adds its boxes before the merge.
-    /// Moving regions come from the background difference (pixel-tight) once it has
-    /// warmed up, else from the codec's motion vectors. A track's own box is re-prompted
-    /// only where no moving region overlaps it (IoU >= 0.2): a fresh tight box is better
-    /// evidence than the propagated one, and the two would otherwise compete for the same
-    /// track, the propagated box winning at IoU 1 and carrying its drift on.
-    struct KeyframePlan {
-        var candidates: [ProposalCandidate]
-        var merge: ProposalMergeConfig
-        var everything: AutomaticMaskConfig?
-        /// This keyframe's moving regions (also among the candidates).
-        var moving: [Box]
-    }
-
-    private func proposals(_ frame: VideoFrame, info: FrameInfo) -> KeyframePlan {
-        let run = Set(schedule.sources(at: frame.pts))
-        var c: [ProposalCandidate] = []
-        var moving: [ProposalCandidate] = []
-        if run.contains(.motion) {
-            // While the background warms up (its first ~1.5 s) nothing moves for sure; a
-            // picture without YUV planes has no background and uses the codec's vectors.
-            let regions = background.frames > 0
-                ? movingRegions()
-                : MotionProposals.fromVectors(motionMemory.samples, width: info.width, height: info.height)
-            // A region holding most of two or more live tracks is objects that touch or
-            // cross: as one box it would drag a track over both. It is dropped, and those
-            // tracks are re-prompted where they are.
-            let held = heldTracks.map(\.box)
-            moving = Proposals.motion(regions.filter { r in
-                held.filter { $0.area > 0 && $0.intersection(r.box) >= 0.5 * $0.area }.count < 2
-            })
-        }
-        if run.contains(.tracked) {
-            let own = heldTracks.filter { t in !moving.contains { $0.box.iou(t.box) >= 0.2 } && !lookChanged(t) }
-            c += Proposals.tracked(own.map { (Int($0.id), $0.box, Float(1)) })
-        }
-        if run.contains(.external), let external {
-            c += Proposals.external(external.take(stream: config.id, frame: frame.index, pts: frame.pts))
-        }
-        if run.contains(.zone) { c += Proposals.zones(config.proposals.zones) }
-        c += moving
-        var merge = Proposals.mergeConfig(for: config.proposals)
-        merge.maxBoxes = min(merge.maxBoxes, options.maxBoxes)
-        return KeyframePlan(candidates: c, merge: merge, everything: run.contains(.everything) ? Proposals.everythingConfig(for: config.proposals) : nil,
-                            moving: moving.map(\.box))
-    }
 
     /// Folds a recognition result into the tracks; provenance points at the frame the
     /// recognizer saw, even when the result arrives a few frames later.
@@ -402,68 +354,5 @@ final class StreamPipeline: @unchecked Sendable {
             appearance[t.id] = background.thumbnail(t.box)
         }
         for t in tracker.liveTracks where t.lastInferredFrame == info.index { inferredAt[t.id] = (r.frame, r.pts) }
-    }
-
-    // MARK: output
-
-    private func publish(_ frame: VideoFrame, time: Double, info: FrameInfo, inferred: [RecognizedRegion]?) {
-        let regions = tracker.regions()
-        metrics?.liveTracks.set(Double(tracker.liveTracks.count))
-        let live = Dictionary(uniqueKeysWithValues: tracker.liveTracks.map { ($0.id, $0) })
-        var records: [RegionRecord] = []
-        for r in regions {
-            guard let label = r.labelName else { continue }
-            let at = inferredAt[r.trackID] ?? (r.provenance.sourceFrame ?? frame.index, frame.pts)
-            let box = [Double(r.box.x1), Double(r.box.y1), Double(r.box.x2), Double(r.box.y2)]
-            // A non-finite box or score is never published (the JSON writer would turn it
-            // into a plausible 0): dropped, counted, logged once per stream.
-            guard box.allSatisfy(\.isFinite), r.score.isFinite, r.top.allSatisfy({ $0.score.isFinite }) else {
-                metrics?.regionsDropped.inc()
-                if !loggedNonFinite {
-                    loggedNonFinite = true
-                    logger.error("stream \(config.id): track \(r.trackID) has a non-finite box or score; such regions are dropped (regionspotd_regions_dropped_total{reason=\"non_finite\"})")
-                }
-                continue
-            }
-            records.append(RegionRecord(
-                trackID: r.trackID, box: box, label: label, score: Double(r.score),
-                top: r.top.compactMap { i in tracker.vocabulary.flatMap { i.index < $0.count ? LabelScore(label: $0.names[i.index], score: Double(i.score)) : nil } },
-                source: ProposalSource(rawValue: live[r.trackID]?.source ?? "") ?? .tracked,
-                inferredFrame: at.frame, labelAge: max(0, frame.pts - at.pts), recognizer: engine.kindName))
-            // track events
-            if let prev = announced[r.trackID] {
-                if prev.label != label {
-                    sink.send(TrackMessage(stream: config.id, event: .labelChanged, trackID: r.trackID, label: label, previousLabel: prev.label,
-                                           score: Double(r.score), box: box, frame: frame.index, pts: frame.pts, time: time))
-                }
-            } else {
-                sink.send(TrackMessage(stream: config.id, event: .started, trackID: r.trackID, label: label, score: Double(r.score),
-                                       box: box, frame: frame.index, pts: frame.pts, time: time))
-            }
-            announced[r.trackID] = (label, box)
-        }
-        let shown = Set(records.map(\.trackID))
-        for m in pendingMerges {
-            guard let prev = announced[m.from] else { continue }
-            sink.send(TrackMessage(stream: config.id, event: .merged, trackID: m.from, label: prev.label, mergedInto: m.into,
-                                   box: prev.box, frame: frame.index, pts: frame.pts, time: time))
-            announced[m.from] = nil
-            inferredAt[m.from] = nil
-        }
-        pendingMerges = []
-        // In id order: equal inputs give equal message order (replay compares bytes).
-        for (id, prev) in announced.sorted(by: { $0.key < $1.key }) where !shown.contains(id) && (live[id] == nil || live[id]!.state == .ended) {
-            sink.send(TrackMessage(stream: config.id, event: .ended, trackID: id, label: prev.label, box: prev.box,
-                                   frame: frame.index, pts: frame.pts, time: time))
-            announced[id] = nil
-            inferredAt[id] = nil
-        }
-        let message = RegionsMessage(stream: config.id, frame: frame.index, pts: frame.pts, time: time, keyframe: frame.isKeyframe,
-                                     inferred: inferred != nil, latency: options.synchronous ? nil : max(0, Date().timeIntervalSince1970 - frame.arrival.timeIntervalSince1970),
-                                     regions: records.sorted { $0.trackID < $1.trackID })
-        if throttle.shouldPublish(streamTime: frame.pts, inferred: inferred != nil) {
-            sink.send(message)
-        }
-        options.onFrame?(frame, message, inferred)
     }
 }
