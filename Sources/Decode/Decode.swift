@@ -19,9 +19,6 @@
 //   DecodeError                                                                 DecodeError.swift
 //   Redaction        credentials and secret query parameters out of URLs in text  Redaction.swift
 import CFFmpeg
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// FFmpeg's log callback: every line goes through `Redaction.redact` (URL credentials and
 /// secret query parameters FFmpeg prints never reach a log), then to the handler the program

@@ -46,14 +46,16 @@ enum LibraryLog {
     /// below `threshold` are never formatted; `registry` gets the counters when given.
     static func install(logger: Logger, threshold: Logger.Level, registry: MetricsRegistry? = nil,
                         limiter: LogRateLimiter = LogRateLimiter()) {
-        let lines = Dictionary(uniqueKeysWithValues: Decode.LogLevel.allCases.filter { $0 != .quiet }.map { l in
-            (l.rawValue, registry?.counter("regionspotd_ffmpeg_log_lines_total", help: "FFmpeg log lines, by FFmpeg's level.",
-                                          labels: [("level", "\(l)")]))
-        })
+        var perLevel: [Int32: CounterMetric] = [:]
+        for l in Decode.LogLevel.allCases where l != .quiet {
+            perLevel[l.rawValue] = registry?.counter("regionspotd_ffmpeg_log_lines_total", help: "FFmpeg log lines, by FFmpeg's level.",
+                                                  labels: [("level", "\(l)")])
+        }
+        let lines = perLevel
         let suppressed = registry?.counter("regionspotd_ffmpeg_log_suppressed_total",
                                            help: "FFmpeg log lines held back by the rate limit.")
         Decode.setLibraryLog(level: libraryThreshold(for: threshold)) { l, line in
-            lines[l.rawValue]??.inc()
+            lines[l.rawValue]?.inc()
             let (pass, held) = limiter.admit()
             guard pass else { suppressed?.inc(); return }
             let note = held > 0 ? " (\(held) FFmpeg lines held back by the rate limit before this one)" : ""
