@@ -32,7 +32,7 @@ struct PrecisionTests {
         let x = (0..<(m * ldx)).map { _ in rng.next() }, w = (0..<(n * k)).map { _ in rng.next() }
         let bias = (0..<n).map { _ in rng.next() }, start = (0..<(m * ldo)).map { _ in rng.next() }
         let weight = LinearWeight(Tensor(shape: [n, k], data: w), precision: .bf16)
-        #expect(weight.precision == .bf16 && weight.bytes == n * k * 2)
+        #expect(weight.precision == .bf16 && weight.bytes >= n * k * 2)  // packed: whole blocks of oneDNN's layout
         var out = start
         x.withUnsafeBufferPointer { xp in bias.withUnsafeBufferPointer { bp in out.withUnsafeMutableBufferPointer { op in
             weight.apply(xp.baseAddress!, m: m, ldx: ldx, bias: hasBias ? bp.baseAddress! : nil, out: op.baseAddress!, ldo: ldo, accumulate: accumulate)
@@ -88,7 +88,10 @@ struct PrecisionTests {
     func storage() {
         let t = Tensor(shape: [3, 4], data: (0..<12).map { Float($0) * 0.3 - 1.1 })
         let b = LinearWeight(t, precision: .bf16), f = LinearWeight(t)
-        #expect(b.bytes * 2 == f.bytes && f.tensor == t)
+        #expect(f.tensor == t)
+        // half the bytes for shapes of whole 64 x 32 blocks (every encoder Linear); a 3 x 4 weight pads to one block
+        let big = Tensor(shape: [128, 64], data: (0..<8192).map { Float($0 % 97) * 0.01 })
+        #expect(LinearWeight(big, precision: .bf16).bytes * 2 == LinearWeight(big).bytes)
         #expect(b.tensor.data == t.data.map { BF16.float(BF16.round($0)) } && b.tensor.data != t.data)
     }
 

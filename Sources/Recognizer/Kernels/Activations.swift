@@ -128,9 +128,38 @@ public enum Activation {
         for r in 0..<rows { inverseSums[r] = 1 / expShiftRow(p + r * cols, cols) }
     }
 
+    /// `expRows` with the numerators also written as bf16: out[r, j] = bf16(exp(p[r, j] -
+    /// max_r)), inverseSums[r] = 1 / the row's fp32 sum (taken before rounding); p holds
+    /// the fp32 numerators afterwards. Row by row, so the rounding reads a row still in L1
+    /// (`expRows` then `BF16.convert` re-read the bf16 attention's whole 4 MiB score block).
+    /// The exp runs in place: into a separate buffer LLVM left the loop scalar (3x slower).
+    public static func expRowsBF16(_ p: UnsafeMutablePointer<Float>, rows: Int, cols: Int, inverseSums: UnsafeMutablePointer<Float>,
+                                   out: UnsafeMutablePointer<UInt16>) {
+        for r in 0..<rows {
+            let row = p + r * cols, o = out + r * cols
+            inverseSums[r] = 1 / expShiftRow(row, cols)
+            for j in 0..<cols {  // round to nearest even, as BF16.round (no NaN here); vectorized
+                let b = row[j].bitPattern
+                o[j] = UInt16(truncatingIfNeeded: (b &+ 0x7FFF &+ ((b &>> 16) & 1)) &>> 16)
+            }
+        }
+    }
+
     // MARK: naive references
     public static func naiveGelu(_ x: [Float]) -> [Float] { x.map { Float(0.5 * Double($0) * (1 + erf(Double($0) / 2.0.squareRoot()))) } }
     public static func naiveQuickGelu(_ x: [Float]) -> [Float] { x.map { Float(Double($0) / (1 + exp(-1.702 * Double($0)))) } }
+    /// Reference of `expRowsBF16`: (bf16 numerators, 1 / Double sum) per row, libm exp in Double.
+    public static func naiveExpRowsBF16(_ x: [Float], cols: Int) -> (numerators: [UInt16], inverseSums: [Float]) {
+        var out = [UInt16](), inv = [Float]()
+        for r in 0..<(x.count / cols) {
+            let row = x[(r * cols)..<((r + 1) * cols)].map(Double.init)
+            let m = row.max()!
+            let e = row.map { exp($0 - m) }
+            out += e.map { BF16.round(Float($0)) }
+            inv.append(Float(1 / e.reduce(0, +)))
+        }
+        return (out, inv)
+    }
     public static func naiveSoftmax(_ x: [Float], cols: Int) -> [Float] {
         var out = x
         for r in 0..<(x.count / cols) {

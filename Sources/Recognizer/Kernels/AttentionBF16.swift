@@ -3,9 +3,7 @@ import Foundation
 /// `multiHeadAttention` with both products in bf16 through oneDNN, for the bf16 path's
 /// global attention (SAM-B: 4 blocks x 4,096 tokens, ~20% of the encoder's FLOPs): q, k
 /// and v are rounded to bf16 once ([rows, heads*headDim] each), then per (head, query
-/// block) scores = scale · Q K^T (fp32 out), the bias and the softmax numerators
-/// P = exp(scores - max) in fp32, P rounded to bf16, out = P V / rowsum (fp32). The row
-/// sums are taken before rounding. `naiveMultiHeadAttention(..., bf16: true)` is the reference.
+/// block) `attendBlockBF16`. `naiveMultiHeadAttention(..., bf16: true)` is the reference.
 public func multiHeadAttentionBF16(
     _ s: AttentionShape, scale: Float,
     q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
@@ -23,28 +21,53 @@ public func multiHeadAttentionBF16(
     }
     let blocks = (s.queries + s.blockRows - 1) / s.blockRows
     let tasks = s.batch * s.heads * blocks
-    let scratchCount = s.blockRows * s.keys
     let workers = min(Parallel.workers, tasks)
-    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount * workers)  // scores [blockRows, keys]
-    let probs = UnsafeMutablePointer<UInt16>.allocate(capacity: scratchCount * workers)  // P in bf16
-    let sums = UnsafeMutablePointer<Float>.allocate(capacity: s.blockRows * workers)
-    defer { scratch.deallocate(); probs.deallocate(); sums.deallocate() }
+    let scratch = AttentionScratchBF16(queries: s.blockRows, keys: s.keys, workers: workers)
     Parallel.tasks(tasks) { worker, t in
         let blk = t % blocks, h = (t / blocks) % s.heads, b = t / (blocks * s.heads)
         let q0 = blk * s.blockRows, qn = min(s.blockRows, s.queries - q0)
-        let scores = scratch + worker * scratchCount, p = probs + worker * scratchCount, inv = sums + worker * s.blockRows
-        let kp = kb + b * s.keys * d + h * s.headDim, vp = vb + b * s.keys * d + h * s.headDim
-        let op = out + b * s.batchStrideO + q0 * s.ldo + h * s.headDim
-        OneDNN.matmul(m: qn, n: s.keys, k: s.headDim, alpha: scale, src: qb + (b * s.queries + q0) * d + h * s.headDim, lda: d,
-                      weights: kp, ldb: d, transB: true, bias: nil, out: scores, ldo: s.keys, accumulate: false)
-        bias?(b, h, q0, qn, scores, worker)
-        Activation.expRows(scores, rows: qn, cols: s.keys, inverseSums: inv)
-        BF16.convert(scores, p, count: qn * s.keys)
-        OneDNN.matmul(m: qn, n: s.headDim, k: s.keys, src: p, lda: s.keys, weights: vp, ldb: d, transB: false,
-                      bias: nil, out: op, ldo: s.ldo, accumulate: false)
-        for i in 0..<qn {
-            let o = op + i * s.ldo, f = inv[i]
-            for c in 0..<s.headDim { o[c] *= f }
+        attendBlockBF16(qn: qn, keys: s.keys, headDim: s.headDim, scale: scale,
+                        q: qb + (b * s.queries + q0) * d + h * s.headDim, ldq: d,
+                        k: kb + b * s.keys * d + h * s.headDim, v: vb + b * s.keys * d + h * s.headDim, ldkv: d,
+                        out: out + b * s.batchStrideO + q0 * s.ldo + h * s.headDim, ldo: s.ldo, scratch: scratch, worker: worker) { scores in
+            bias?(b, h, q0, qn, scores, worker)
         }
+    }
+}
+
+/// Per-worker scratch of `attendBlockBF16`: scores [queries, keys] f32, their softmax
+/// numerators in bf16, 1/row sums.
+final class AttentionScratchBF16 {
+    let queries: Int, keys: Int
+    let scores: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<UInt16>, sums: UnsafeMutablePointer<Float>
+    init(queries: Int, keys: Int, workers: Int) {
+        self.queries = queries; self.keys = keys
+        scores = .allocate(capacity: queries * keys * workers)
+        probs = .allocate(capacity: queries * keys * workers)
+        sums = .allocate(capacity: queries * workers)
+    }
+    deinit { scores.deallocate(); probs.deallocate(); sums.deallocate() }
+}
+
+/// One head's attention for a block of qn queries, on the calling thread: scores =
+/// scale · Q K^T (bf16 in, fp32 out), `bias(scores)` (fp32), the softmax numerators
+/// P = exp(scores - max) in fp32 rounded to bf16 (`Activation.expRowsBF16`, row sums
+/// before rounding), out [qn, headDim] (rows `ldo` apart) = P V / rowsum in fp32.
+/// Q [qn, headDim] rows `ldq` apart; K, V [keys, headDim] rows `ldkv` apart; all bf16.
+func attendBlockBF16(qn: Int, keys: Int, headDim hd: Int, scale: Float,
+                     q: UnsafePointer<UInt16>, ldq: Int, k: UnsafePointer<UInt16>, v: UnsafePointer<UInt16>, ldkv: Int,
+                     out: UnsafeMutablePointer<Float>, ldo: Int, scratch: AttentionScratchBF16, worker: Int,
+                     bias: (UnsafeMutablePointer<Float>) -> Void) {
+    let per = scratch.queries * scratch.keys
+    let scores = scratch.scores + worker * per, p = scratch.probs + worker * per, inv = scratch.sums + worker * scratch.queries
+    OneDNN.matmul(m: qn, n: keys, k: hd, alpha: scale, src: q, lda: ldq, weights: k, ldb: ldkv, transB: true,
+                  bias: nil, out: scores, ldo: keys, accumulate: false)
+    bias(scores)
+    Activation.expRowsBF16(scores, rows: qn, cols: keys, inverseSums: inv, out: p)
+    OneDNN.matmul(m: qn, n: hd, k: keys, src: p, lda: keys, weights: v, ldb: ldkv, transB: false,
+                  bias: nil, out: out, ldo: ldo, accumulate: false)
+    for i in 0..<qn {
+        let o = out + i * ldo, f = inv[i]
+        for c in 0..<hd { o[c] *= f }
     }
 }

@@ -23,33 +23,37 @@ public enum Precision: String, Sendable, CaseIterable, Equatable {
     }
 }
 
-/// The weight of a Linear layer, W [N, K] (out x in), in fp32 or bf16. Bias and the
-/// elementwise epilogues stay fp32 and live outside.
+/// The weight of a Linear layer, W [N, K] (out x in), in fp32 or bf16. bf16 weights are
+/// rounded once at load and packed into oneDNN's blocked layout (OneDNNWeights.swift).
+/// Bias and the elementwise epilogues stay fp32 and live outside.
 public struct LinearWeight: Sendable {
     public let shape: [Int]  // [N, K]
     public let precision: Precision
     private let fp32: [Float]  // [N*K] when fp32, else empty
-    private let bf16: [UInt16]  // [N*K] when bf16, else empty
+    private let packed: OneDNN.PackedWeights?  // [N, K] bf16 in oneDNN's layout when bf16
 
     public init(_ t: Tensor, precision: Precision = .fp32) {
         precondition(t.rank == 2, "LinearWeight: shape \(t.shape)")
         shape = t.shape
         switch precision {
-        case .bf16: self.precision = .bf16; fp32 = []; bf16 = BF16.array(t.data)
-        default: self.precision = .fp32; fp32 = t.data; bf16 = []
+        case .bf16:
+            self.precision = .bf16; fp32 = []
+            let plain = BF16.array(t.data)
+            packed = plain.withUnsafeBufferPointer { OneDNN.pack($0.baseAddress!, n: t.shape[0], k: t.shape[1]) }
+        default: self.precision = .fp32; fp32 = t.data; packed = nil
         }
     }
 
     /// The weight as an fp32 Tensor (bf16 weights widened exactly): references and hashes.
     public var tensor: Tensor {
-        precision == .bf16 ? Tensor(shape: shape, data: bf16.map(BF16.float)) : Tensor(shape: shape, data: fp32)
+        precision == .bf16 ? Tensor(shape: shape, data: bf16Values.map(BF16.float)) : Tensor(shape: shape, data: fp32)
     }
 
-    /// The stored bf16 values (empty for fp32 weights).
-    public var bf16Values: [UInt16] { bf16 }
+    /// The stored bf16 values, W [N, K] unpacked (empty for fp32 weights).
+    public var bf16Values: [UInt16] { packed.map(OneDNN.unpack) ?? [] }
 
-    /// Bytes the weight occupies.
-    public var bytes: Int { fp32.count * 4 + bf16.count * 2 }
+    /// Bytes the weight occupies (bf16: the packed size, whole blocks of oneDNN's layout).
+    public var bytes: Int { fp32.count * 4 + (packed?.bytes ?? 0) }
 
     /// out[M, N] = x[M, K] W^T (+ bias[N]) (+ out when `accumulate`); x rows `ldx` apart,
     /// out rows `ldo` apart.
@@ -57,13 +61,11 @@ public struct LinearWeight: Sendable {
                       out: UnsafeMutablePointer<Float>, ldo: Int? = nil, accumulate: Bool = false) {
         let n = shape[0], k = shape[1], ldo = ldo ?? n
         guard m > 0 else { return }
-        if precision == .bf16 {
+        if let packed {
             let xb = UnsafeMutablePointer<UInt16>.allocate(capacity: m * k)
             defer { xb.deallocate() }
             BF16.convertRows(x, ld: ldx ?? k, rows: m, cols: k, xb)
-            bf16.withUnsafeBufferPointer { w in
-                OneDNN.matmul(m: m, n: n, k: k, src: xb, weights: w.baseAddress!, bias: bias, out: out, ldo: ldo, accumulate: accumulate)
-            }
+            OneDNN.matmul(m: m, src: xb, packed: packed, bias: bias, out: out, ldo: ldo, accumulate: accumulate)
             return
         }
         fp32.withUnsafeBufferPointer { w in

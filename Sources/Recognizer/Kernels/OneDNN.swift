@@ -4,17 +4,26 @@ import Synchronization
 
 // oneDNN matmul primitives (Debian's libdnnl 2.6, OpenMP runtime) for the bf16 path:
 // out[M, N] (f32) = alpha · src[M, K] (bf16) · op(W) (bf16) (+ bias[N] f32) (+ out when
-// accumulating). Each primitive is created once per shape and kept: creating one costs
-// far more than a small GEMM. Primitives may run on several threads at once: each call
-// brings its own scratchpad (user scratchpad mode; a library-managed one belongs to the
-// primitive and would be shared by concurrent calls) and its own stream (a stream is not
-// thread-safe, and a CPU stream is cheap). The calling thread's OpenMP team is sized like OpenBLAS's thread pool
-// (`Gemm.threads`, which `Parallel` sets: the recognizer's workers, or 1 inside parallel
-// tasks), so the two pools never run at once with more threads than `Parallel.workers`.
+// accumulating). W is either plain (rows `ldb` apart, the attention's K and V) or packed
+// once at load into the blocked layout oneDNN's matmul prefers (`PackedWeights`,
+// OneDNNWeights.swift: Linear weights). Each primitive is created once per shape and
+// kept: creating one costs far more than a small GEMM. Primitives may run on several
+// threads at once: each call brings its own scratchpad (user scratchpad mode; a
+// library-managed one belongs to the primitive and would be shared by concurrent calls)
+// and its own stream (a stream is not thread-safe, and a CPU stream is cheap).
+//
+// Threads: oneDNN always runs single-threaded (an OpenMP team of one, so libgomp never
+// starts threads); a call with `Gemm.threads` > 1 splits its rows into slices that the
+// recognizer's own pool (`Parallel.tasks`) runs. An OpenMP team of two spin-waits at
+// each region's end (libgomp's GOMP_SPINCOUNT, read once from the environment at load),
+// which on a loaded 2-core machine cost up to 2.5x the matmul's CPU time at CLIP's 197
+// rows; the pool's threads sleep instead (BENCHMARKS.md, "bf16 through oneDNN, second pass").
 
 public enum OneDNN {
     /// Shape of one cached primitive.
-    struct Key: Hashable { var m, n, k, lda, ldb, ldo: Int; var transB, bias, accumulate: Bool; var alpha: UInt32 }
+    /// `layout`: -1 for plain weights (strides from ldb and transB), else the index of a
+    /// packed layout (`layouts`).
+    struct Key: Hashable { var m, n, k, lda, ldb, ldo: Int; var transB, bias, accumulate: Bool; var alpha: UInt32; var layout = -1 }
 
     final class Primitive: @unchecked Sendable {  // immutable after init
         let handle: dnnl_primitive_t
@@ -71,7 +80,7 @@ public enum OneDNN {
         }
     }
 
-    private static func check(_ s: dnnl_status_t, _ what: String) {
+    static func check(_ s: dnnl_status_t, _ what: String) {
         precondition(s == dnnl_success, "oneDNN \(what) failed (status \(s.rawValue))")
     }
 
@@ -84,7 +93,9 @@ public enum OneDNN {
         var biasDims: [dnnl_dim_t] = [1, Int64(key.n)], biasStrides: [dnnl_dim_t] = [Int64(key.n), 1]
         var dstDims: [dnnl_dim_t] = [Int64(key.m), Int64(key.n)], dstStrides: [dnnl_dim_t] = [Int64(key.ldo), 1]
         check(dnnl_memory_desc_init_by_strides(&src, 2, &srcDims, dnnl_bf16, &srcStrides), "src desc")
-        check(dnnl_memory_desc_init_by_strides(&wei, 2, &weiDims, dnnl_bf16, &weiStrides), "weights desc")
+        if key.layout >= 0 { wei = layout(key.layout) } else {
+            check(dnnl_memory_desc_init_by_strides(&wei, 2, &weiDims, dnnl_bf16, &weiStrides), "weights desc")
+        }
         check(dnnl_memory_desc_init_by_strides(&bias, 2, &biasDims, dnnl_f32, &biasStrides), "bias desc")
         check(dnnl_memory_desc_init_by_strides(&dst, 2, &dstDims, dnnl_f32, &dstStrides), "dst desc")
         var desc = dnnl_matmul_desc_t()
@@ -122,14 +133,58 @@ public enum OneDNN {
 
     /// out[M, N] = alpha · src[M, K] op(W) (+ bias) (+ out): src and W bf16, out f32.
     /// src rows `lda` apart (default K); W is [N, K] (op = transpose, `transB`) or [K, N],
-    /// rows `ldb` apart (default K or N); out rows `ldo` apart. Runs on the calling
-    /// thread's OpenMP team (`Gemm.threads` threads: 1 inside `Parallel.tasks`).
+    /// rows `ldb` apart (default K or N); out rows `ldo` apart. Row slices on the
+    /// recognizer's pool when `Gemm.threads` > 1, else on the calling thread.
     public static func matmul(m: Int, n: Int, k: Int, alpha: Float = 1, src: UnsafePointer<UInt16>, lda: Int? = nil,
                               weights: UnsafePointer<UInt16>, ldb: Int? = nil, transB: Bool = true,
                               bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool) {
-        let p = primitive(Key(m: m, n: n, k: k, lda: lda ?? k, ldb: ldb ?? (transB ? k : n), ldo: ldo,
-                              transB: transB, bias: bias != nil, accumulate: accumulate, alpha: alpha.bitPattern))
-        dnnl_shim_prepare_threads(Int32(Gemm.threads), "onednn")
+        let key = Key(m: m, n: n, k: k, lda: lda ?? k, ldb: ldb ?? (transB ? k : n), ldo: ldo,
+                      transB: transB, bias: bias != nil, accumulate: accumulate, alpha: alpha.bitPattern)
+        run(key, src: src, weights: UnsafeRawPointer(weights), bias: bias, out: out)
+    }
+
+    /// out[M, N] = src[M, K] W^T (+ bias) (+ out) with W packed at load: `matmul`'s Linear form.
+    public static func matmul(m: Int, src: UnsafePointer<UInt16>, lda: Int? = nil, packed w: PackedWeights,
+                              bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool) {
+        let key = Key(m: m, n: w.n, k: w.k, lda: lda ?? w.k, ldb: w.k, ldo: ldo, transB: true, bias: bias != nil,
+                      accumulate: accumulate, alpha: Float(1).bitPattern, layout: w.layout)
+        run(key, src: src, weights: UnsafeRawPointer(w.data), bias: bias, out: out)
+    }
+
+    /// Rows per slice at least (single-threaded bf16 matmuls measured the same ~230
+    /// GFLOP/s per core from 33 to 4,096 rows on this Zen 4).
+    static let sliceRows = 32
+
+    /// Slices of `m` rows for `threads` workers: up to 4 per worker (a worker the machine's
+    /// load slows takes fewer), at least `sliceRows` rows each, a multiple of `threads`
+    /// when there are that many.
+    static func slices(rows m: Int, threads: Int) -> Int {
+        guard threads > 1, m >= 2 * sliceRows else { return 1 }
+        let per = max(sliceRows, (m + 4 * threads - 1) / (4 * threads))
+        let count = (m + per - 1) / per
+        return count >= threads ? count / threads * threads : count
+    }
+
+    private static func run(_ key: Key, src: UnsafePointer<UInt16>, weights: UnsafeRawPointer, bias: UnsafePointer<Float>?,
+                            out: UnsafeMutablePointer<Float>) {
+        gemmFlops.add(2 * key.m * key.n * key.k, ordering: .relaxed)
+        let count = slices(rows: key.m, threads: Gemm.threads)
+        guard count > 1 else { return execute(key, src: src, weights: weights, bias: bias, out: out) }
+        let per = (key.m + count - 1) / count
+        Parallel.tasks(count) { _, i in
+            let r0 = i * per, rows = min(per, key.m - r0)
+            guard rows > 0 else { return }
+            var slice = key
+            slice.m = rows
+            execute(slice, src: src + r0 * key.lda, weights: weights, bias: bias, out: out + r0 * key.ldo)
+        }
+    }
+
+    /// One primitive call on the calling thread, oneDNN single-threaded.
+    private static func execute(_ key: Key, src: UnsafePointer<UInt16>, weights: UnsafeRawPointer, bias: UnsafePointer<Float>?,
+                                out: UnsafeMutablePointer<Float>) {
+        let p = primitive(key)
+        dnnl_shim_prepare_threads(1, "onednn")
         var stream: dnnl_stream_t?
         check(dnnl_stream_create(&stream, engine!.handle, UInt32(dnnl_stream_default_flags.rawValue)), "stream")
         defer { dnnl_stream_destroy(stream) }
@@ -148,8 +203,7 @@ public enum OneDNN {
         defer { scratch?.deallocate() }
         if let scratch { args.append(dnnl_exec_arg_t(arg: dnnl_shim_arg_scratchpad, memory: memory(&p.scratchpad, scratch))) }
         defer { for m in mems { dnnl_memory_destroy(m) } }
-        gemmFlops.add(2 * m * n * k, ordering: .relaxed)
-        check(dnnl_primitive_execute(p.handle, stream, Int32(args.count), &args), "matmul \(m)x\(n)x\(k)")
+        check(dnnl_primitive_execute(p.handle, stream, Int32(args.count), &args), "matmul \(key.m)x\(key.n)x\(key.k)")
         check(dnnl_stream_wait(stream), "stream wait")
     }
 }

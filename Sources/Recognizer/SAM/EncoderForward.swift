@@ -51,7 +51,7 @@ extension SAMImageEncoder {
         withPointers(b.norm1w, b.norm1b) { nw1, nb1 in layerNorm(x, rows: t, dim: d, weight: nw1, bias: nb1, eps: 1e-6, out: h) }
         b.qkvW.apply(h, m: t, bias: b.qkvB, out: m)
         if b.window > 0 {
-            windowedAttention(b, relH: relH, relW: relW, w)
+            windowedAttention(b, relH: relH, relW: relW, w, bf16: b.qkvW.precision == .bf16)
         } else {
             globalAttention(b, relH: relH, relW: relW, w, bf16: b.qkvW.precision == .bf16)
         }
@@ -88,7 +88,8 @@ extension SAMImageEncoder {
     /// Windowed attention of w.qkv [T, 3D] (real tokens) -> w.att [T, D]: one task per
     /// (window, head) gathers the window's q, k, v [ws*ws, hd] (padded positions: the qkv
     /// bias), attends with SAM's relative positions, and scatters the real queries' outputs.
-    func windowedAttention(_ b: SAMBlock, relH: [Float], relW: [Float], _ w: EncoderWorkspace) {
+    /// With `bf16`, both products in bf16 (`attendBlockBF16`, as global attention does).
+    func windowedAttention(_ b: SAMBlock, relH: [Float], relW: [Float], _ w: EncoderWorkspace, bf16: Bool = false) {
         let g = config.grid, d = config.embedDim, heads = config.heads, hd = d / heads
         let ws = b.window, nw = (g + ws - 1) / ws, n = ws * ws, scale = 1 / Float(hd).squareRoot()
         let qkv = UnsafePointer(w.qkv.baseAddress!), att = w.att.baseAddress!
@@ -96,6 +97,10 @@ extension SAMImageEncoder {
         let workers = min(Parallel.workers, nw * nw * heads)
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: per * workers)
         defer { scratch.deallocate() }
+        let perBF16 = 3 * n * hd  // q, k, v [n, hd] in bf16
+        let scratchBF16 = bf16 ? UnsafeMutablePointer<UInt16>.allocate(capacity: perBF16 * workers) : nil
+        defer { scratchBF16?.deallocate() }
+        let attendScratch = bf16 ? AttentionScratchBF16(queries: n, keys: n, workers: workers) : nil
         withPointers(b.qkvB, Tensor(shape: [relH.count], data: relH)) { qb, rh in
             relW.withUnsafeBufferPointer { rwb in
                 let rw = rwb.baseAddress!
@@ -109,10 +114,20 @@ extension SAMImageEncoder {
                         (k + i * hd).update(from: src + d + h * hd, count: hd)
                         (v + i * hd).update(from: src + 2 * d + h * hd, count: hd)
                     }
-                    Gemm.sgemm(transB: true, m: n, n: n, k: hd, alpha: scale, a: q, lda: hd, b: k, ldb: hd, c: s, ldc: n)
-                    addDecomposedRelPos(q: q, ldq: hd, headDim: hd, side: ws, q0: 0, qn: n, relH: rh, relW: rw, scores: s)
-                    Activation.expRows(s, rows: n, cols: n, inverseSums: inv)
-                    Gemm.sgemm(m: n, n: hd, k: n, a: s, lda: n, b: v, ldb: hd, c: o, ldc: hd)
+                    if let scratchBF16, let attendScratch {  // o = normalized output, inv unused
+                        let qb = scratchBF16 + worker * perBF16, kb = qb + n * hd, vb = kb + n * hd
+                        BF16.convert(q, qb, count: 3 * n * hd)  // q, k, v are contiguous
+                        attendBlockBF16(qn: n, keys: n, headDim: hd, scale: scale, q: qb, ldq: hd, k: kb, v: vb, ldkv: hd,
+                                        out: o, ldo: hd, scratch: attendScratch, worker: worker) { scores in
+                            addDecomposedRelPos(q: q, ldq: hd, headDim: hd, side: ws, q0: 0, qn: n, relH: rh, relW: rw, scores: scores)
+                        }
+                        for i in 0..<n { inv[i] = 1 }
+                    } else {
+                        Gemm.sgemm(transB: true, m: n, n: n, k: hd, alpha: scale, a: q, lda: hd, b: k, ldb: hd, c: s, ldc: n)
+                        addDecomposedRelPos(q: q, ldq: hd, headDim: hd, side: ws, q0: 0, qn: n, relH: rh, relW: rw, scores: s)
+                        Activation.expRows(s, rows: n, cols: n, inverseSums: inv)
+                        Gemm.sgemm(m: n, n: hd, k: n, a: s, lda: n, b: v, ldb: hd, c: o, ldc: hd)
+                    }
                     for i in 0..<n {  // scatter the real queries: att[token, h*hd..] = o[i] / sum
                         let y = wy * ws + i / ws, xx = wx * ws + i % ws
                         guard y < g && xx < g else { continue }
