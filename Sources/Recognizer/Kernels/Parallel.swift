@@ -23,10 +23,9 @@ public enum Parallel {
     /// decoding and tracking come first when the cores are busy: the kernel pool's threads,
     /// OpenBLAS's workers and oneDNN's OpenMP threads. OpenBLAS starts its workers when the
     /// library loads and leaves them unnamed; they are the threads, other than the main
-    /// thread, still carrying the process's name. OpenMP threads are named "onednn-N"
-    /// (OneDNN.matmul) and start at their creator's nice value: those a recognizer thread
-    /// creates are already lowered; those made while loading (bf16 vocabulary embedding on
-    /// the main thread) are lowered here. Call it before any decoder opens (FFmpeg's threads are unnamed too)
+    /// thread, still carrying the process's name. oneDNN runs single-threaded on the pool's
+    /// threads (OneDNN.matmul), so libgomp starts none; an OpenMP thread named "onednn-N"
+    /// (the shim's name for a team member) would be lowered here too. Call it before any decoder opens (FFmpeg's threads are unnamed too)
     /// and from the thread that will run the recognizer (`lowerCurrentThreadPriority`).
     /// Returns how many OpenBLAS and OpenMP threads were lowered. Nice values only go up (no privilege).
     @discardableResult
