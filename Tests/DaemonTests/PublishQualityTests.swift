@@ -47,6 +47,6 @@ struct PublishQualityTests {
     @Test("the demo clip (two shapes gliding in bands)")
     func demoClip() throws {
         let s = try score(["--video-frames", "200"])
-        check(s, Floors(precision: 0.93, recall: 0.88, idf1: 0.90, labelAccuracy: 0.95, regionsPerTruth: 1.2, idsPerObject: 1.5))
+        check(s, Floors(precision: 0.97, recall: 0.90, idf1: 0.94, labelAccuracy: 0.95, regionsPerTruth: 1.2, idsPerObject: 1.5))
     }
 }
