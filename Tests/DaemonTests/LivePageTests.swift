@@ -32,7 +32,8 @@ struct LivePageTests {
         let f = try Self.frames(dir)
         let registry = MetricsRegistry()
         let drawn = registry.counter("drawn", help: "d")
-        let view = LiveView(stream: "cam", url: "x", maxFPS: 2, framesDrawn: drawn)
+        let unchanged = registry.counter("unchanged", help: "u"), rate = registry.counter("rate", help: "r")
+        let view = LiveView(stream: "cam", url: "x", maxFPS: 2, framesDrawn: drawn, reused: (unchanged, rate))
         #expect(try view.jpeg() == nil)
         view.offer(f[0], Self.message(f[0]), nil)
         let p = try #require(try view.jpeg(now: 100))
@@ -41,6 +42,7 @@ struct LivePageTests {
         let got = try decodeImage(path: path)
         let plain = try FrameConverter().rgb(f[0])
         let want = FrameAnnotator().draw(plain, message: Self.message(f[0]), recognized: nil)
+        #expect(got.width == 320 && got.height == 240, "a 320x240 stream is drawn at its own size, not enlarged to live_width")
         #expect(got.width == want.width && got.height == want.height)
         func meanDiff(_ a: RGBImage, _ b: RGBImage, rows: Range<Int>, cols: Range<Int>) -> Double {
             var s = 0.0, n = 0.0
@@ -60,11 +62,71 @@ struct LivePageTests {
         // A newer frame within 1/live_fps: the same picture; later: the new frame.
         view.offer(f[1], Self.message(f[1]), nil)
         #expect(try view.jpeg(now: 100.2)?.frame == f[0].index)
-        #expect(drawn.value == 1)
+        #expect(drawn.value == 1 && rate.value == 1 && unchanged.value == 0)
         #expect(try view.jpeg(now: 100.6)?.frame == f[1].index)
         #expect(drawn.value == 2)
         #expect(try view.jpeg(now: 200)?.frame == f[1].index, "the frame already drawn is not drawn again")
-        #expect(drawn.value == 2)
+        #expect(try view.jpeg(now: 300)?.jpeg == view.jpeg(now: 400)?.jpeg)
+        #expect(drawn.value == 2 && unchanged.value == 3 && rate.value == 1, "nothing offered since: the same JPEG, counted")
+    }
+
+    @Test("pictures are at most live_width wide with the frame's aspect; the boxes are scaled with them")
+    func scaledPicture() throws {
+        #expect(LiveView.pictureSize(width: 1920, height: 1080, maxWidth: 640) == (640, 360))
+        #expect(LiveView.pictureSize(width: 704, height: 576, maxWidth: 640) == (640, 524))
+        #expect(LiveView.pictureSize(width: 1080, height: 1920, maxWidth: 640) == (640, 1138))
+        #expect(LiveView.pictureSize(width: 320, height: 240, maxWidth: 640) == (320, 240))
+        #expect(LiveView.pictureSize(width: 641, height: 481, maxWidth: 641) == (641, 481))
+
+        let dir = TempDir()
+        defer { dir.remove() }
+        let clip = dir.file("hd.mp4")
+        let made = try Child.run("/usr/bin/ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i",
+            "testsrc2=s=1920x1080:r=10:d=0.3,geq=lum='lum(X,Y)*0.3+40':cb=128:cr=128",
+            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", clip], dir: dir, timeout: 60)
+        try #require(made.status == 0, "ffmpeg: \(made.stderr)")
+        let source = try VideoSource(url: clip, options: SourceOptions(decoderThreads: 1))
+        let frame = try #require(try source.nextFrame())
+        try #require(frame.width == 1920 && frame.height == 1080)
+        // Track 3 (amber) around the middle of the full-HD frame.
+        var message = Self.message(frame)
+        message.regions[0].box = [600, 300, 1200, 900]
+
+        for (liveWidth, want) in [(640, (640, 360)), (480, (480, 270))] {
+            var mc = MetricsConfig()
+            if liveWidth != 640 { mc.liveWidth = liveWidth }  // 640 is the default
+            let registry = MetricsRegistry()
+            let board = LiveBoard(config: mc, registry: registry, statuses: { [] })
+            let view = board.view(stream: "hd\(liveWidth)", url: "x")
+            view.offer(frame, message, nil)
+            let p = try #require(try view.jpeg(now: 100))
+            let path = dir.file("hd\(liveWidth).jpg")
+            _ = FileManager.default.createFile(atPath: path, contents: Data(p.jpeg))
+            let got = try decodeImage(path: path)  // FFmpeg's mjpeg decoder
+            #expect(got.width <= liveWidth && got.width == want.0 && got.height == want.1, "\(got.width)x\(got.height) at live_width \(liveWidth)")
+            #expect(abs(Double(got.height) / Double(got.width) - 1080.0 / 1920) < 0.01, "aspect \(got.width)x\(got.height)")
+
+            // The drawing is replay's, on the scaled picture: the box's left edge sits at
+            // 600 x scale, 2 px wide (a fresh label; the picture is below 480 px high).
+            let plain = try FrameConverter().rgb(frame, .size(width: want.0, height: want.1))
+            let drawing = FrameAnnotator().draw(plain, message: message, recognized: nil, source: (1920, 1080))
+            let f = Double(want.0) / 1920
+            let x = Int(600 * f), rows = Int(300 * f) + 4..<Int(900 * f) - 4  // clear of the top and bottom edges
+            func mean(_ a: RGBImage, _ b: RGBImage, _ rows: Range<Int>, _ cols: Range<Int>) -> Double {
+                var s = 0.0, n = 0.0
+                for y in rows { for x in cols { for c in 0..<3 {
+                    s += abs(Double(a.bytes[(y * a.width + x) * 3 + c]) - Double(b.bytes[(y * b.width + x) * 3 + c])); n += 1
+                } } }
+                return s / n
+            }
+            #expect(mean(plain, drawing, rows, x..<(x + 1)) > 60, "the drawing has the box's edge at x \(x)")
+            #expect(mean(plain, drawing, rows, (x + 8)..<(x + 9)) < 1, "and nothing 8 px inside it")
+            #expect(mean(got, drawing, rows, x..<(x + 1)) < 40, "JPEG vs drawing on the box's left edge")
+            #expect(mean(got, drawing, 0..<got.height, 0..<got.width) < 6, "JPEG vs drawing overall")
+            #expect(registry.render().contains("regionspotd_live_frames_drawn_total{stream=\"hd\(liveWidth)\"} 1"))
+            _ = try view.jpeg(now: 200)
+            #expect(registry.render().contains("regionspotd_live_frames_reused_total{stream=\"hd\(liveWidth)\",reason=\"unchanged\"} 1"))
+        }
     }
 
     /// python3 speaking raw HTTP: one line per request, "STATUS first-body-line".

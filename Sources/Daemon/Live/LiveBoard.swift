@@ -3,7 +3,8 @@
 //   /                          every stream: state, rates, live tracks, last recognition, lag
 //   /streams/<id>              the latest frame annotated as replay --annotate draws it,
 //                              beside the live tracks (HTML + a little JS, no assets)
-//   /streams/<id>/frame.jpg    that frame as JPEG (drawn on request, <= metrics.live_fps/s)
+//   /streams/<id>/frame.jpg    that frame as JPEG (drawn on request, <= metrics.live_fps/s,
+//                              <= metrics.live_width pixels wide)
 //   /streams/<id>/events       server-sent events: the stream's regions message, <= live_fps/s
 //
 // An events connection is a watcher: at most metrics.max_watchers at once (more get 503),
@@ -16,6 +17,7 @@ import Synchronization
 
 public final class LiveBoard: Sendable {
     let maxFPS: Double
+    let maxWidth: Int
     let maxWatchers: Int
     let tokenSet: Bool
     private let statuses: @Sendable () -> [StreamStatus]
@@ -28,6 +30,7 @@ public final class LiveBoard: Sendable {
 
     init(config: MetricsConfig, registry: MetricsRegistry, statuses: @escaping @Sendable () -> [StreamStatus]) {
         maxFPS = config.liveFPS
+        maxWidth = config.liveWidth
         maxWatchers = config.maxWatchers
         tokenSet = config.token != nil
         self.statuses = statuses
@@ -44,9 +47,12 @@ public final class LiveBoard: Sendable {
         views.withLock { v in
             if let x = v[stream] { return x }
             let l: MetricLabels = [("stream", stream)]
-            let x = LiveView(stream: stream, url: Redaction.redact(url), maxFPS: maxFPS,
+            let reusedHelp = "Live picture requests answered with the picture already drawn, by reason."
+            let x = LiveView(stream: stream, url: Redaction.redact(url), maxFPS: maxFPS, maxWidth: maxWidth,
                              framesDrawn: registry.counter("regionspotd_live_frames_drawn_total",
                                                            help: "Frames drawn and encoded for the live pages.", labels: l),
+                             reused: (registry.counter("regionspotd_live_frames_reused_total", help: reusedHelp, labels: l + [("reason", "unchanged")]),
+                                      registry.counter("regionspotd_live_frames_reused_total", help: reusedHelp, labels: l + [("reason", "live_fps")])),
                              drawSeconds: registry.histogram("regionspotd_live_draw_seconds",
                                                              help: "Seconds to convert, annotate and JPEG-encode one live picture (on an HTTP thread).",
                                                              labels: l, buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]))
