@@ -17,12 +17,13 @@ reports per N, all from one daemon run:
 Python standard library (plus python3-zmq when present).
 
   tools/load_test.py --model /tmp/bb [--video FILE] [--streams 1,4,8,12] [--seconds 60] [--nice 10]
-                     [--workers 1] [--blas-threads 0] [--max-label-age S] [--watchers 0,1] [--live-fps 5]
+                     [--workers 1] [--blas-threads 0] [--max-label-age S] [--watchers 0,1] [--live-fps 5] [--live-width 640]
 
 --watchers W,...: each stream count runs once per W with W live-page watchers (what the
 page does: an event stream of /streams/camK/events read to the end, and
 /streams/camK/frame.jpg fetched again as soon as the last arrived, at most --live-fps a
-second), watcher i on stream cam(i mod N + 1); reports the pictures drawn per second too.
+second), watcher i on stream cam(i mod N + 1); reports the pictures drawn per second too
+(and the wall time each took, on its nice-19 thread, waiting for CPU included).
 --alternate W [--phase S --cycles K]: one daemon per stream count, K pairs of S-second
 phases without and with W watchers (paired phases: other load on the machine hits both).
 
@@ -117,7 +118,7 @@ vocabulary: [person, car, bicycle, dog, cat, truck, bus, motorcycle, backpack, u
 streams:
 {streams}
 publisher: {{ endpoints: ["tcp://127.0.0.1:{port + 100}"] }}
-metrics: {{ listen: "127.0.0.1:{port}", live_fps: {args.live_fps}, max_watchers: {max(1, watchers)} }}
+metrics: {{ listen: "127.0.0.1:{port}", live_fps: {args.live_fps}, live_width: {args.live_width}, max_watchers: {max(1, watchers)} }}
 limits: {{ recognizer_nice: {args.nice}, recognizer_workers: {args.workers}, blas_threads: {args.blas_threads}{mla} }}
 """)
     log = open(os.path.join(work, f"load{n}.log"), "w+")
@@ -205,9 +206,11 @@ def alternating(port, n, args, pid):
         d = lambda name: sum(b.get((name, f"cam{i + 1}", ""), 0) - a.get((name, f"cam{i + 1}", ""), 0) for i in range(n))
         frames = d("regionspotd_frames_decoded_total")
         cpu = lambda name: cb.get(name, 0) - ca.get(name, 0)
+        drawn = d("regionspotd_live_frames_drawn_total")
         return (frames / secs / n, d("regionspotd_recognitions_total") / secs * 60,
-                d("regionspotd_live_frames_drawn_total") / secs, d("regionspotd_frames_late_total"),
-                1000 * cpu("decode") / max(1, frames), cpu("recognizer") / secs)
+                drawn / secs, d("regionspotd_frames_late_total"),
+                1000 * cpu("decode") / max(1, frames), cpu("recognizer") / secs,
+                1000 * d("regionspotd_live_draw_seconds_sum") / drawn if drawn else 0)
     time.sleep(2)
     rows = []
     for c in range(args.cycles):
@@ -236,6 +239,7 @@ def main():
     ap.add_argument("--max-label-age", type=float, help="limits.max_label_age (default: the daemon's)")
     ap.add_argument("--watchers", default="0", help="live-page watchers, one run per value (e.g. 0,1,4)")
     ap.add_argument("--live-fps", type=float, default=5, help="metrics.live_fps")
+    ap.add_argument("--live-width", type=int, default=640, help="metrics.live_width (1920: the 1080p frames at their own size)")
     ap.add_argument("--alternate", type=int, default=0, help="W: one daemon per stream count, phases without and with W watchers")
     ap.add_argument("--phase", type=float, default=15, help="seconds per phase with --alternate")
     ap.add_argument("--cycles", type=int, default=4, help="phase pairs with --alternate")
@@ -244,17 +248,17 @@ def main():
     video = args.video or os.path.join(work, "1080p25.mp4")
     if not args.video: make_video(video)
     if args.alternate:
-        print("| streams | cycle | watchers | decoded fps per stream | keyframes recognized / min | pictures drawn / s | frames >= 0.5 s late | decode thread CPU ms / frame | recognizer CPU s / s |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("| streams | cycle | watchers | decoded fps per stream | keyframes recognized / min | pictures drawn / s | frames >= 0.5 s late | decode thread CPU ms / frame | recognizer CPU s / s | ms per picture |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for n in [int(x) for x in args.streams.split(",")]:
             rows = run(n, args, video, work, args.alternate)
-            for c, w, fps, kf, drawn, late, dms, rcpu in rows:
-                print(f"| {n} | {c + 1} | {w} | {fps:.2f} | {kf:.0f} | {drawn:.1f} | {late:.0f} | {dms:.2f} | {rcpu:.2f} |", flush=True)
+            for c, w, fps, kf, drawn, late, dms, rcpu, pms in rows:
+                print(f"| {n} | {c + 1} | {w} | {fps:.2f} | {kf:.0f} | {drawn:.1f} | {late:.0f} | {dms:.2f} | {rcpu:.2f} | {pms:.0f} |", flush=True)
             for w in (0, args.alternate):
                 sel = [r for r in rows if r[1] == w]
                 print(f"| {n} | all | {w} | {sum(r[2] for r in sel) / len(sel):.2f} | {sum(r[3] for r in sel) / len(sel):.0f} | "
                       f"{sum(r[4] for r in sel) / len(sel):.1f} | {sum(r[5] for r in sel):.0f} | {sum(r[6] for r in sel) / len(sel):.2f} | "
-                      f"{sum(r[7] for r in sel) / len(sel):.2f} |", flush=True)
+                      f"{sum(r[7] for r in sel) / len(sel):.2f} | {sum(r[8] for r in sel) / len(sel):.0f} |", flush=True)
         return
     print("| streams | s | decoded fps per stream (min / mean) | frames >= 0.5 s late | recognitions / min per stream (min / mean / max) "
           "| streams not recognized | label age s (p50 / p95 / max) | frames shed (tracking / non_ref / non_key) "

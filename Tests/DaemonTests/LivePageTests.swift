@@ -40,7 +40,7 @@ struct LivePageTests {
         let path = dir.file("p.jpg")
         _ = FileManager.default.createFile(atPath: path, contents: Data(p.jpeg))
         let got = try decodeImage(path: path)
-        let plain = try FrameConverter().rgb(f[0])
+        let plain = try FrameConverter(flags: LiveView.scaleFlags).rgb(f[0])
         let want = FrameAnnotator().draw(plain, message: Self.message(f[0]), recognized: nil)
         #expect(got.width == 320 && got.height == 240, "a 320x240 stream is drawn at its own size, not enlarged to live_width")
         #expect(got.width == want.width && got.height == want.height)
@@ -108,7 +108,7 @@ struct LivePageTests {
 
             // The drawing is replay's, on the scaled picture: the box's left edge sits at
             // 600 x scale, 2 px wide (a fresh label; the picture is below 480 px high).
-            let plain = try FrameConverter().rgb(frame, .size(width: want.0, height: want.1))
+            let plain = try FrameConverter(flags: LiveView.scaleFlags).rgb(frame, .size(width: want.0, height: want.1))
             let drawing = FrameAnnotator().draw(plain, message: message, recognized: nil, source: (1920, 1080))
             let f = Double(want.0) / 1920
             let x = Int(600 * f), rows = Int(300 * f) + 4..<Int(900 * f) - 4  // clear of the top and bottom edges
