@@ -197,12 +197,26 @@ def thread_cpu(pid):
         out[name] = out.get(name, 0) + (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
     return out
 
+def process_cpu(pid):
+    """CPU seconds so far of the whole daemon, threads that have exited included."""
+    f = open(f"/proc/{pid}/stat").read()
+    f = f[f.rindex(")") + 2:].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+def own_cpu():
+    """CPU seconds so far of this script (the watchers' threads are in it)."""
+    t = os.times()
+    return t.user + t.system
+
 def alternating(port, n, args, pid):
     """--alternate W: in one daemon, phases of --phase seconds without and with W watchers,
     --cycles times; per phase decoded fps (mean of the streams), keyframes recognized a
-    minute and pictures drawn a second. Paired phases minutes apart cancel most of what
-    other load on the machine does to both."""
-    def rates(a, b, secs, ca, cb):
+    minute and pictures drawn a second, and where the CPU went: the daemon's threads other
+    than decoding and recognition (its pool's included: the live pictures, HTTP, ticker,
+    publisher, threads that have exited too) and this
+    script (the watchers' HTTP clients, on the same machine). Paired phases minutes apart
+    cancel most of what other load on the machine does to both."""
+    def rates(a, b, secs, ca, cb, pa, pb, oa, ob):
         d = lambda name: sum(b.get((name, f"cam{i + 1}", ""), 0) - a.get((name, f"cam{i + 1}", ""), 0) for i in range(n))
         frames = d("regionspotd_frames_decoded_total")
         cpu = lambda name: cb.get(name, 0) - ca.get(name, 0)
@@ -210,7 +224,8 @@ def alternating(port, n, args, pid):
         return (frames / secs / n, d("regionspotd_recognitions_total") / secs * 60,
                 drawn / secs, d("regionspotd_frames_late_total"),
                 1000 * cpu("decode") / max(1, frames), cpu("recognizer") / secs,
-                1000 * d("regionspotd_live_draw_seconds_sum") / drawn if drawn else 0)
+                1000 * d("regionspotd_live_draw_seconds_sum") / drawn if drawn else 0,
+                (pb - pa - sum(cpu(k) for k in cb if k == "decode" or k.startswith("recognizer"))) / secs, (ob - oa) / secs)
     time.sleep(2)
     rows = []
     for c in range(args.cycles):
@@ -219,9 +234,9 @@ def alternating(port, n, args, pid):
             for w in range(watchers):
                 threading.Thread(target=watch, args=(port, f"cam{w % n + 1}", args.live_fps, stop, [0]), daemon=True).start()
             time.sleep(1 if watchers else 0)  # the watchers connect
-            t0, a, ca = time.time(), scrape(port), thread_cpu(pid)
+            t0, a, ca, pa, oa = time.time(), scrape(port), thread_cpu(pid), process_cpu(pid), own_cpu()
             time.sleep(args.phase)
-            rows.append((c, watchers) + rates(a, scrape(port), time.time() - t0, ca, thread_cpu(pid)))
+            rows.append((c, watchers) + rates(a, scrape(port), time.time() - t0, ca, thread_cpu(pid), pa, process_cpu(pid), oa, own_cpu()))
             stop.set()
             time.sleep(0.5)
     return rows
@@ -248,17 +263,19 @@ def main():
     video = args.video or os.path.join(work, "1080p25.mp4")
     if not args.video: make_video(video)
     if args.alternate:
-        print("| streams | cycle | watchers | decoded fps per stream | keyframes recognized / min | pictures drawn / s | frames >= 0.5 s late | decode thread CPU ms / frame | recognizer CPU s / s | ms per picture |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("| streams | cycle | watchers | decoded fps per stream | keyframes recognized / min | pictures drawn / s | frames >= 0.5 s late | decode thread CPU ms / frame | recognizer CPU s / s | ms per picture | daemon's other CPU s / s | watchers' client CPU s / s |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for n in [int(x) for x in args.streams.split(",")]:
             rows = run(n, args, video, work, args.alternate)
-            for c, w, fps, kf, drawn, late, dms, rcpu, pms in rows:
-                print(f"| {n} | {c + 1} | {w} | {fps:.2f} | {kf:.0f} | {drawn:.1f} | {late:.0f} | {dms:.2f} | {rcpu:.2f} | {pms:.0f} |", flush=True)
+            for c, w, fps, kf, drawn, late, dms, rcpu, pms, other, client in rows:
+                print(f"| {n} | {c + 1} | {w} | {fps:.2f} | {kf:.0f} | {drawn:.1f} | {late:.0f} | {dms:.2f} | {rcpu:.2f} | {pms:.0f} | "
+                      f"{other:.3f} | {client:.3f} |", flush=True)
             for w in (0, args.alternate):
                 sel = [r for r in rows if r[1] == w]
                 print(f"| {n} | all | {w} | {sum(r[2] for r in sel) / len(sel):.2f} | {sum(r[3] for r in sel) / len(sel):.0f} | "
                       f"{sum(r[4] for r in sel) / len(sel):.1f} | {sum(r[5] for r in sel):.0f} | {sum(r[6] for r in sel) / len(sel):.2f} | "
-                      f"{sum(r[7] for r in sel) / len(sel):.2f} | {sum(r[8] for r in sel) / len(sel):.0f} |", flush=True)
+                      f"{sum(r[7] for r in sel) / len(sel):.2f} | {sum(r[8] for r in sel) / len(sel):.0f} | "
+                      f"{sum(r[9] for r in sel) / len(sel):.3f} | {sum(r[10] for r in sel) / len(sel):.3f} |", flush=True)
         return
     print("| streams | s | decoded fps per stream (min / mean) | frames >= 0.5 s late | recognitions / min per stream (min / mean / max) "
           "| streams not recognized | label age s (p50 / p95 / max) | frames shed (tracking / non_ref / non_key) "
