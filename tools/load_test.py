@@ -20,9 +20,10 @@ Python standard library (plus python3-zmq when present).
                      [--workers 1] [--blas-threads 0] [--max-label-age S] [--watchers 0,1] [--live-fps 5] [--live-width 640]
 
 --watchers W,...: each stream count runs once per W with W live-page watchers (what the
-page does: an event stream of /streams/camK/events read to the end, and
-/streams/camK/frame.jpg fetched again as soon as the last arrived, at most --live-fps a
-second), watcher i on stream cam(i mod N + 1); reports the pictures drawn per second too
+page does: an event stream of /streams/camK/events and the MJPEG stream
+/streams/camK/video.mjpeg, both read to the end; with --poll /streams/camK/frame.jpg
+fetched again as soon as the last arrived, at most --live-fps a second, instead of the
+MJPEG stream), watcher i on stream cam(i mod N + 1); reports the pictures drawn per second too
 (and the wall time each took, on its nice-19 thread, waiting for CPU included).
 --alternate W [--phase S --cycles K]: one daemon per stream count, K pairs of S-second
 phases without and with W watchers (paired phases: other load on the machine hits both).
@@ -32,8 +33,9 @@ T <= 1): e.g. 1 worker x 2 threads against 2 workers x 1 thread.
 """
 import argparse, os, re, signal, subprocess, sys, tempfile, threading, time, urllib.request
 
-def watch(port, stream, fps, stop, got):
-    """One live-page watcher: an event stream plus frame.jpg polled at most fps a second."""
+def watch(port, stream, fps, stop, got, poll=False):
+    """One live-page watcher: an event stream plus the MJPEG stream, or frame.jpg polled at
+    most fps a second (poll)."""
     base = f"http://127.0.0.1:{port}/streams/{stream}"
     def events():
         try:
@@ -41,6 +43,17 @@ def watch(port, stream, fps, stop, got):
                 while not stop.is_set() and r.readline(): pass
         except OSError: pass
     threading.Thread(target=events, daemon=True).start()
+    if not poll:
+        try:
+            with urllib.request.urlopen(base + "/video.mjpeg", timeout=10) as r:
+                while not stop.is_set():
+                    line = r.readline()
+                    if not line: break
+                    if line.lower().startswith(b"content-length:"):
+                        while r.readline() not in (b"\r\n", b"\n", b""): pass  # the part's other headers
+                        r.read(int(line.split(b":")[1])); got[0] += 1
+        except OSError: pass
+        return
     while not stop.is_set():
         t = time.time()
         try:
@@ -118,7 +131,7 @@ vocabulary: [person, car, bicycle, dog, cat, truck, bus, motorcycle, backpack, u
 streams:
 {streams}
 publisher: {{ endpoints: ["tcp://127.0.0.1:{port + 100}"] }}
-metrics: {{ listen: "127.0.0.1:{port}", live_fps: {args.live_fps}, live_width: {args.live_width}, max_watchers: {max(1, watchers)} }}
+metrics: {{ listen: "127.0.0.1:{port}", live_fps: {args.live_fps}, live_width: {args.live_width}, max_watchers: {max(1, 2 * watchers)} }}
 limits: {{ recognizer_nice: {args.nice}, recognizer_workers: {args.workers}, blas_threads: {args.blas_threads}{mla} }}
 """)
     log = open(os.path.join(work, f"load{n}.log"), "w+")
@@ -143,7 +156,7 @@ limits: {{ recognizer_nice: {args.nice}, recognizer_workers: {args.workers}, bla
             return alternating(port, n, args, p.pid)
         stop, got = threading.Event(), [0]
         for w in range(watchers):
-            threading.Thread(target=watch, args=(port, f"cam{w % n + 1}", args.live_fps, stop, got), daemon=True).start()
+            threading.Thread(target=watch, args=(port, f"cam{w % n + 1}", args.live_fps, stop, got, args.poll), daemon=True).start()
         # Skip the start-up second (anchors settle), then measure.
         time.sleep(2)
         t0, first = time.time(), scrape(port)
@@ -232,7 +245,7 @@ def alternating(port, n, args, pid):
         for watchers in (0, args.alternate):
             stop = threading.Event()
             for w in range(watchers):
-                threading.Thread(target=watch, args=(port, f"cam{w % n + 1}", args.live_fps, stop, [0]), daemon=True).start()
+                threading.Thread(target=watch, args=(port, f"cam{w % n + 1}", args.live_fps, stop, [0], args.poll), daemon=True).start()
             time.sleep(1 if watchers else 0)  # the watchers connect
             t0, a, ca, pa, oa = time.time(), scrape(port), thread_cpu(pid), process_cpu(pid), own_cpu()
             time.sleep(args.phase)
@@ -254,6 +267,7 @@ def main():
     ap.add_argument("--max-label-age", type=float, help="limits.max_label_age (default: the daemon's)")
     ap.add_argument("--watchers", default="0", help="live-page watchers, one run per value (e.g. 0,1,4)")
     ap.add_argument("--live-fps", type=float, default=5, help="metrics.live_fps")
+    ap.add_argument("--poll", action="store_true", help="watchers poll frame.jpg instead of reading video.mjpeg")
     ap.add_argument("--live-width", type=int, default=640, help="metrics.live_width (1920: the 1080p frames at their own size)")
     ap.add_argument("--alternate", type=int, default=0, help="W: one daemon per stream count, phases without and with W watchers")
     ap.add_argument("--phase", type=float, default=15, help="seconds per phase with --alternate")

@@ -104,7 +104,7 @@ struct ConfigTests {
     func livePageKeys() throws {
         let base = "models: {directory: /m}\nvocabulary: [person]\nstreams: [{id: a, url: \"rtsp://h/x\"}]\n"
         let d = try ConfigLoader.parse(yaml: base, file: "/etc/x.yaml", checkFiles: false)
-        #expect(d.metrics.liveFPS == 5 && d.metrics.liveWidth == 640 && d.metrics.maxWatchers == 4 && d.metrics.token == nil)
+        #expect(d.metrics.liveFPS == 5 && d.metrics.liveWidth == 640 && d.metrics.maxWatchers == 8 && d.metrics.token == nil)
         let c = try ConfigLoader.parse(yaml: base + "metrics: {listen: 127.0.0.1:9464, live_fps: 2.5, live_width: 1280, max_watchers: 0, token: abcdefgh-12345678}\n",
                                        file: "/etc/x.yaml", checkFiles: false)
         #expect(c.metrics.liveFPS == 2.5 && c.metrics.liveWidth == 1280 && c.metrics.maxWatchers == 0 && c.metrics.token == "abcdefgh-12345678")

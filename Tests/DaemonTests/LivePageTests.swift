@@ -3,6 +3,7 @@
 // to over real sockets by python3.
 import Decode
 import Foundation
+import Synchronization
 import Testing
 @testable import Daemon
 
@@ -230,6 +231,67 @@ struct LivePageTests {
         #expect(lines[3] == "200 ok" && lines[4].hasPrefix("200 "), "the listener's own answers do not wait for live page threads")
         #expect(lines[6].hasPrefix("200 <!doctype html>"), "closed watchers free their places")
         #expect(registry.render().contains("regionspotd_live_refused_total{reason=\"max_connections\"} 1"))
+    }
+
+    @Test("video.mjpeg: ffmpeg reads the pictures as MJPEG, each a new frame at most live_fps a second; a still frame is sent once; a watcher")
+    func mjpeg() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let f = try Self.frames(dir)
+        var mc = MetricsConfig()
+        mc.liveFPS = 4
+        mc.maxWatchers = 1
+        let registry = MetricsRegistry()
+        let board = LiveBoard(config: mc, registry: registry, statuses: { [] })
+        let view = board.view(stream: "cam", url: "x")
+        view.offer(f[0], Self.message(f[0]), nil)
+        let server = try MetricsHTTPServer(listen: "127.0.0.1:0", render: { registry.render() }, live: board)
+        defer { server.stop() }
+        let url = "http://127.0.0.1:\(server.port)/streams/cam/video.mjpeg"
+
+        // A still frame: one part in 1.5 s, and the only watcher's place is taken meanwhile.
+        let still = """
+        import socket, sys, time
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+        s.sendall(b"GET /streams/cam/video.mjpeg HTTP/1.1\\r\\n\\r\\n"); d = b""; end = time.time() + 1.5
+        s.settimeout(0.2)
+        while time.time() < end:
+            try: d += s.recv(65536)
+            except socket.timeout: pass
+            if time.time() > end - 1 and b"other" not in d:
+                o = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+                o.sendall(b"GET /streams/cam/events HTTP/1.1\\r\\n\\r\\n"); r = o.recv(4096); o.close(); d += b"other " + r.split(b" ", 2)[1]
+        print(d.split(b"\\r\\n", 1)[0].decode(), d.count(b"Content-Type: image/jpeg"), b"boundary=regionspotd-picture" in d, d.decode("latin-1").split("other ")[1][:3])
+        """
+        let r = try Child.run(Repo.python, [dir.write("still.py", still), "\(server.port)"], dir: dir, timeout: 30)
+        #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "HTTP/1.0 200 OK 1 True 503", "\(r.stdout) \(r.stderr)")
+
+        // New frames every 40 ms: ffmpeg's mpjpeg demuxer takes 6 pictures, at most 4 a second.
+        final class Switch: Sendable { let on = Atomic(true) }
+        let feeding = Switch()
+        let feeder = Thread {
+            var i = 0
+            while feeding.on.load(ordering: .relaxed) {
+                i += 1
+                view.offer(f[i % 2], Self.message(f[i % 2]), nil)
+                usleep(40_000)
+            }
+        }
+        feeder.start()
+        defer { feeding.on.store(false, ordering: .relaxed) }
+        let t0 = Date()
+        let got = try Child.run("/usr/bin/ffmpeg", ["-loglevel", "error", "-y", "-f", "mpjpeg", "-i", url, "-frames:v", "6", "-c", "copy",
+                                                    dir.file("part%d.jpg")], dir: dir, timeout: 60)
+        let seconds = Date().timeIntervalSince(t0)
+        try #require(got.status == 0, "ffmpeg: \(got.stderr)")
+        for i in 1...6 {
+            let picture = try decodeImage(path: dir.file("part\(i).jpg"))
+            #expect(picture.width == 320 && picture.height == 240, "part \(i): \(picture.width)x\(picture.height)")
+        }
+        let drawn = registry.render().split(separator: "\n").first { $0.hasPrefix("regionspotd_live_frames_drawn_total{stream=\"cam\"}") }
+        let count = drawn.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+        #expect(count >= 6 && count <= (seconds * 4).rounded(.up) + 2, "\(drawn.map(String.init) ?? "none") in \(seconds) s")
+        #expect(eventually(5) { board.watchers.value == 0 }, "ffmpeg's connection left its place")
     }
 
     /// A non-loopback IPv4 address of this host (nil when it has none).

@@ -152,8 +152,9 @@ public struct MetricsConfig: Sendable, Equatable {
     /// Live pages: pictures are at most this many pixels wide (scaled down while the frame
     /// is converted, aspect kept, never enlarged).
     public var liveWidth: Int = 640
-    /// Live pages: event streams (watchers) open at once at most; 0 turns the pages off.
-    public var maxWatchers: Int = 4
+    /// Live pages: event and MJPEG streams (watchers; an open page holds two) open at once
+    /// at most; 0 turns the pages off.
+    public var maxWatchers: Int = 8
     /// Bearer token the listener asks for (every path but /healthz); nil = none, and
     /// then the live pages answer loopback peers only. Never logged.
     public var token: String? = nil

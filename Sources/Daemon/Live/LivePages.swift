@@ -92,20 +92,23 @@ enum LivePages {
         return page("regionspotd \(id)", body)
     }
 
-    /// Polls frame.jpg (next request once the last picture loaded, at most `fps` a second)
-    /// and fills the tracks table from the event stream.
+    /// Shows video.mjpeg (a new picture whenever the stream has one, at most `fps` a second);
+    /// when that is refused (every watcher's place taken) polls frame.jpg instead (next
+    /// request once the last picture loaded). Fills the tracks table from the event stream.
     static func script(base: String, tokenQuery: String, fps: Double) -> String {
         let q = jsString(tokenQuery), b = jsString(base)
         return """
         const base = \(b), q = \(q), period = \(Int((1000 / fps).rounded()));
         const palette = ["#ff4040","#40c8ff","#50e650","#ffc800","#ff50dc","#00e6c8","#ff8c1e","#a078ff","#beff3c","#ff9696","#2882ff","#e6e6e6"];
         const img = document.getElementById("frame");
+        let polling = false;
+        function video() { polling = false; img.src = base + "/video.mjpeg" + (q ? q + "&" : "?") + "t=" + Date.now(); }
         function load() { img.src = base + "/frame.jpg" + (q ? q + "&" : "?") + "t=" + Date.now(); }
         // Scaled to fit beside the table and within the window's height (live_width bounds the
         // picture the daemon draws, not the size it is shown at).
-        img.onload = () => { img.style.setProperty("--aspect", img.naturalWidth / img.naturalHeight); setTimeout(load, period); };
-        img.onerror = () => setTimeout(load, 1000);
-        load();
+        img.onload = () => { img.style.setProperty("--aspect", img.naturalWidth / img.naturalHeight); if (polling) setTimeout(load, period); };
+        img.onerror = () => { polling = true; setTimeout(load, 1000); };
+        video();
         function cell(tr, text, cls) { const td = document.createElement("td"); td.textContent = text; if (cls) td.className = cls; tr.appendChild(td); return td; }
         function show(m) {
           const body = document.querySelector("#tracks tbody"), rows = [];
@@ -125,6 +128,10 @@ enum LivePages {
         }
         const events = new EventSource(base + "/events" + q);
         events.onmessage = e => show(JSON.parse(e.data));
+        // The event stream reconnected (a reload restarted the stream, which ends its MJPEG):
+        // the video again.
+        let opened = false;
+        events.onopen = () => { if (opened && !polling) video(); opened = true; };
         """
     }
 

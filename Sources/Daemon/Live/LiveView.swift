@@ -79,6 +79,10 @@ final class LiveView: Sendable {
     /// The latest published message (the tracks table).
     var message: RegionsMessage? { latest.withLock { $0?.message } }
 
+    /// The number of the latest offer (nil before the first): a picture with this
+    /// generation shows the latest frame.
+    var generation: Int? { latest.withLock { $0?.generation } }
+
     /// The latest frame drawn and encoded, or nil before the first frame. Called on HTTP
     /// threads; one drawing at a time per stream, shared by every watcher.
     func jpeg(now: Double = Service.now()) throws -> Picture? {
