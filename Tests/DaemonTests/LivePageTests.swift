@@ -266,6 +266,9 @@ struct LivePageTests {
         let r = try Child.run(Repo.python, [dir.write("still.py", still), "\(server.port)"], dir: dir, timeout: 30)
         #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "HTTP/1.0 200 OK 1 True 503", "\(r.stdout) \(r.stderr)")
 
+        // The still stream's place frees when its thread sees the closed connection.
+        try #require(eventually(5) { board.watchers.value == 0 }, "the closed MJPEG stream still holds its place")
+
         // New frames every 40 ms: ffmpeg's mpjpeg demuxer takes 6 pictures, at most 4 a second.
         final class Switch: Sendable { let on = Atomic(true) }
         let feeding = Switch()
