@@ -7,7 +7,7 @@
 //                              <= metrics.live_width pixels wide)
 //   /streams/<id>/events       server-sent events: the stream's regions message, <= live_fps/s
 //   /streams/<id>/video.mjpeg  the pictures as multipart/x-mixed-replace (MJPEG: browsers,
-//                              ffmpeg, VLC, home automation cameras), each new one, <= live_fps/s
+//                              ffmpeg's mpjpeg demuxer, other MJPEG clients), each new one, <= live_fps/s
 //
 // An events or MJPEG connection is a watcher: at most metrics.max_watchers at once (more get
 // 503), counted in regionspotd_live_watchers. Without metrics.token the pages answer loopback
