@@ -26,6 +26,15 @@ struct LivePageTests {
                                               source: .motion, inferredFrame: 0, labelAge: 0.4, recognizer: "regionspot")])
     }
 
+    /// Mean absolute difference per channel of two pictures over a rectangle.
+    static func meanDiff(_ a: RGBImage, _ b: RGBImage, rows: Range<Int>, cols: Range<Int>) -> Double {
+        var s = 0.0, n = 0.0
+        for y in rows { for x in cols { for c in 0..<3 {
+            s += abs(Double(a.bytes[(y * a.width + x) * 3 + c]) - Double(b.bytes[(y * b.width + x) * 3 + c])); n += 1
+        } } }
+        return s / n
+    }
+
     @Test("frame.jpg is FrameAnnotator's drawing of the latest frame, drawn at most live_fps a second")
     func picture() throws {
         let dir = TempDir()
@@ -45,13 +54,7 @@ struct LivePageTests {
         let want = FrameAnnotator().draw(plain, message: Self.message(f[0]), recognized: nil)
         #expect(got.width == 320 && got.height == 240, "a 320x240 stream is drawn at its own size, not enlarged to live_width")
         #expect(got.width == want.width && got.height == want.height)
-        func meanDiff(_ a: RGBImage, _ b: RGBImage, rows: Range<Int>, cols: Range<Int>) -> Double {
-            var s = 0.0, n = 0.0
-            for y in rows { for x in cols { for c in 0..<3 {
-                s += abs(Double(a.bytes[(y * a.width + x) * 3 + c]) - Double(b.bytes[(y * b.width + x) * 3 + c])); n += 1
-            } } }
-            return s / n
-        }
+        func meanDiff(_ a: RGBImage, _ b: RGBImage, rows: Range<Int>, cols: Range<Int>) -> Double { Self.meanDiff(a, b, rows: rows, cols: cols) }
         // The box outline (track 3's colour, 1 px at 240p) is where the drawing differs
         // from the plain frame; the JPEG follows the drawing there.
         let band = (40..<180, 40..<42)
@@ -113,13 +116,7 @@ struct LivePageTests {
             let drawing = FrameAnnotator().draw(plain, message: message, recognized: nil, source: (1920, 1080))
             let f = Double(want.0) / 1920
             let x = Int(600 * f), rows = Int(300 * f) + 4..<Int(900 * f) - 4  // clear of the top and bottom edges
-            func mean(_ a: RGBImage, _ b: RGBImage, _ rows: Range<Int>, _ cols: Range<Int>) -> Double {
-                var s = 0.0, n = 0.0
-                for y in rows { for x in cols { for c in 0..<3 {
-                    s += abs(Double(a.bytes[(y * a.width + x) * 3 + c]) - Double(b.bytes[(y * b.width + x) * 3 + c])); n += 1
-                } } }
-                return s / n
-            }
+            func mean(_ a: RGBImage, _ b: RGBImage, _ rows: Range<Int>, _ cols: Range<Int>) -> Double { Self.meanDiff(a, b, rows: rows, cols: cols) }
             #expect(mean(plain, drawing, rows, x..<(x + 1)) > 60, "the drawing has the box's edge at x \(x)")
             #expect(mean(plain, drawing, rows, (x + 8)..<(x + 9)) < 1, "and nothing 8 px inside it")
             #expect(mean(got, drawing, rows, x..<(x + 1)) < 40, "JPEG vs drawing on the box's left edge")
