@@ -269,12 +269,11 @@ def convert(args) -> dict:
         write_safetensors(out / "clip.safetensors", clip, {"naming": "clip-openai", "config": ccfg})
         model["files"]["clip"] = "clip.safetensors"
         model["clip"] = ccfg
-        if args.clip_input_size and args.clip_input_size != ccfg["image_size"]:
-            # regionspotd runs CLIP at its weights' size and refuses a model.json that says otherwise
-            raise ConvertError(f"--clip-input-size {args.clip_input_size}: the CLIP weights take "
-                               f"{ccfg['image_size']}x{ccfg['image_size']} images and regionspotd runs CLIP "
-                               "at its weights' input size only")
-        model["clip_input_size"] = ccfg["image_size"]
+        if args.clip_input_size and args.clip_input_size % ccfg["patch_size"] != 0:
+            # regionspotd resizes the position embedding to (size / patch)^2 positions
+            raise ConvertError(f"--clip-input-size {args.clip_input_size}: not a multiple of CLIP's "
+                               f"{ccfg['patch_size']}-pixel patches")
+        model["clip_input_size"] = args.clip_input_size or ccfg["image_size"]
         if args.hf_tokenizer:
             d = Path(args.hf_tokenizer)
             for f in ("vocab.json", "merges.txt"):
@@ -331,8 +330,8 @@ def main(argv=None) -> int:
     ap.add_argument("--bpe", help="bpe_simple_vocab_16e6.txt.gz (default: open_clip's copy if installed)")
     ap.add_argument("--hf-tokenizer", help="directory with Hugging Face vocab.json + merges.txt")
     ap.add_argument("--clip-input-size", type=int, default=None,
-                    help="CLIP input size RegionSpot was trained with; must be CLIP's native size "
-                         "(checked here and by regionspotd against model.json's clip_input_size)")
+                    help="CLIP input size RegionSpot was trained with (default: CLIP's native size) "
+                         "(a multiple of the patch size; regionspotd resizes the position embedding as RegionSpot does)")
     ap.add_argument("--trust-pickle", action="store_true",
                     help="allow full unpickling of checkpoints that are not plain tensors")
     ap.add_argument("--out", required=True, help="output model directory")

@@ -17,12 +17,14 @@ reports per N, all from one daemon run:
 Python standard library (plus python3-zmq when present).
 
   tools/load_test.py --model /tmp/bb [--video FILE] [--streams 1,4,8,12] [--seconds 60] [--nice 10]
-                     [--workers 1] [--blas-threads 0] [--max-label-age S] [--watchers 0,1] [--live-fps 5]
+                     [--workers 1] [--blas-threads 0] [--max-label-age S] [--watchers 0,1] [--live-fps 5] [--live-width 640]
 
 --watchers W,...: each stream count runs once per W with W live-page watchers (what the
-page does: an event stream of /streams/camK/events read to the end, and
-/streams/camK/frame.jpg fetched again as soon as the last arrived, at most --live-fps a
-second), watcher i on stream cam(i mod N + 1); reports the pictures drawn per second too.
+page does: an event stream of /streams/camK/events and the MJPEG stream
+/streams/camK/video.mjpeg, both read to the end; with --poll /streams/camK/frame.jpg
+fetched again as soon as the last arrived, at most --live-fps a second, instead of the
+MJPEG stream), watcher i on stream cam(i mod N + 1); reports the pictures drawn per second too
+(and the wall time each took, on its nice-19 thread, waiting for CPU included).
 --alternate W [--phase S --cycles K]: one daemon per stream count, K pairs of S-second
 phases without and with W watchers (paired phases: other load on the machine hits both).
 
@@ -31,8 +33,9 @@ T <= 1): e.g. 1 worker x 2 threads against 2 workers x 1 thread.
 """
 import argparse, os, re, signal, subprocess, sys, tempfile, threading, time, urllib.request
 
-def watch(port, stream, fps, stop, got):
-    """One live-page watcher: an event stream plus frame.jpg polled at most fps a second."""
+def watch(port, stream, fps, stop, got, poll=False):
+    """One live-page watcher: an event stream plus the MJPEG stream, or frame.jpg polled at
+    most fps a second (poll)."""
     base = f"http://127.0.0.1:{port}/streams/{stream}"
     def events():
         try:
@@ -40,6 +43,17 @@ def watch(port, stream, fps, stop, got):
                 while not stop.is_set() and r.readline(): pass
         except OSError: pass
     threading.Thread(target=events, daemon=True).start()
+    if not poll:
+        try:
+            with urllib.request.urlopen(base + "/video.mjpeg", timeout=10) as r:
+                while not stop.is_set():
+                    line = r.readline()
+                    if not line: break
+                    if line.lower().startswith(b"content-length:"):
+                        while r.readline() not in (b"\r\n", b"\n", b""): pass  # the part's other headers
+                        r.read(int(line.split(b":")[1])); got[0] += 1
+        except OSError: pass
+        return
     while not stop.is_set():
         t = time.time()
         try:
@@ -117,7 +131,7 @@ vocabulary: [person, car, bicycle, dog, cat, truck, bus, motorcycle, backpack, u
 streams:
 {streams}
 publisher: {{ endpoints: ["tcp://127.0.0.1:{port + 100}"] }}
-metrics: {{ listen: "127.0.0.1:{port}", live_fps: {args.live_fps}, max_watchers: {max(1, watchers)} }}
+metrics: {{ listen: "127.0.0.1:{port}", live_fps: {args.live_fps}, live_width: {args.live_width}, max_watchers: {max(1, 2 * watchers)} }}
 limits: {{ recognizer_nice: {args.nice}, recognizer_workers: {args.workers}, blas_threads: {args.blas_threads}{mla} }}
 """)
     log = open(os.path.join(work, f"load{n}.log"), "w+")
@@ -142,7 +156,7 @@ limits: {{ recognizer_nice: {args.nice}, recognizer_workers: {args.workers}, bla
             return alternating(port, n, args, p.pid)
         stop, got = threading.Event(), [0]
         for w in range(watchers):
-            threading.Thread(target=watch, args=(port, f"cam{w % n + 1}", args.live_fps, stop, got), daemon=True).start()
+            threading.Thread(target=watch, args=(port, f"cam{w % n + 1}", args.live_fps, stop, got, args.poll), daemon=True).start()
         # Skip the start-up second (anchors settle), then measure.
         time.sleep(2)
         t0, first = time.time(), scrape(port)
@@ -196,29 +210,46 @@ def thread_cpu(pid):
         out[name] = out.get(name, 0) + (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
     return out
 
+def process_cpu(pid):
+    """CPU seconds so far of the whole daemon, threads that have exited included."""
+    f = open(f"/proc/{pid}/stat").read()
+    f = f[f.rindex(")") + 2:].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+def own_cpu():
+    """CPU seconds so far of this script (the watchers' threads are in it)."""
+    t = os.times()
+    return t.user + t.system
+
 def alternating(port, n, args, pid):
     """--alternate W: in one daemon, phases of --phase seconds without and with W watchers,
     --cycles times; per phase decoded fps (mean of the streams), keyframes recognized a
-    minute and pictures drawn a second. Paired phases minutes apart cancel most of what
-    other load on the machine does to both."""
-    def rates(a, b, secs, ca, cb):
+    minute and pictures drawn a second, and where the CPU went: the daemon's threads other
+    than decoding and recognition (its pool's included: the live pictures, HTTP, ticker,
+    publisher, threads that have exited too) and this
+    script (the watchers' HTTP clients, on the same machine). Paired phases minutes apart
+    cancel most of what other load on the machine does to both."""
+    def rates(a, b, secs, ca, cb, pa, pb, oa, ob):
         d = lambda name: sum(b.get((name, f"cam{i + 1}", ""), 0) - a.get((name, f"cam{i + 1}", ""), 0) for i in range(n))
         frames = d("regionspotd_frames_decoded_total")
         cpu = lambda name: cb.get(name, 0) - ca.get(name, 0)
+        drawn = d("regionspotd_live_frames_drawn_total")
         return (frames / secs / n, d("regionspotd_recognitions_total") / secs * 60,
-                d("regionspotd_live_frames_drawn_total") / secs, d("regionspotd_frames_late_total"),
-                1000 * cpu("decode") / max(1, frames), cpu("recognizer") / secs)
+                drawn / secs, d("regionspotd_frames_late_total"),
+                1000 * cpu("decode") / max(1, frames), cpu("recognizer") / secs,
+                1000 * d("regionspotd_live_draw_seconds_sum") / drawn if drawn else 0,
+                (pb - pa - sum(cpu(k) for k in cb if k == "decode" or k.startswith("recognizer"))) / secs, (ob - oa) / secs)
     time.sleep(2)
     rows = []
     for c in range(args.cycles):
         for watchers in (0, args.alternate):
             stop = threading.Event()
             for w in range(watchers):
-                threading.Thread(target=watch, args=(port, f"cam{w % n + 1}", args.live_fps, stop, [0]), daemon=True).start()
+                threading.Thread(target=watch, args=(port, f"cam{w % n + 1}", args.live_fps, stop, [0], args.poll), daemon=True).start()
             time.sleep(1 if watchers else 0)  # the watchers connect
-            t0, a, ca = time.time(), scrape(port), thread_cpu(pid)
+            t0, a, ca, pa, oa = time.time(), scrape(port), thread_cpu(pid), process_cpu(pid), own_cpu()
             time.sleep(args.phase)
-            rows.append((c, watchers) + rates(a, scrape(port), time.time() - t0, ca, thread_cpu(pid)))
+            rows.append((c, watchers) + rates(a, scrape(port), time.time() - t0, ca, thread_cpu(pid), pa, process_cpu(pid), oa, own_cpu()))
             stop.set()
             time.sleep(0.5)
     return rows
@@ -236,6 +267,8 @@ def main():
     ap.add_argument("--max-label-age", type=float, help="limits.max_label_age (default: the daemon's)")
     ap.add_argument("--watchers", default="0", help="live-page watchers, one run per value (e.g. 0,1,4)")
     ap.add_argument("--live-fps", type=float, default=5, help="metrics.live_fps")
+    ap.add_argument("--poll", action="store_true", help="watchers poll frame.jpg instead of reading video.mjpeg")
+    ap.add_argument("--live-width", type=int, default=640, help="metrics.live_width (1920: the 1080p frames at their own size)")
     ap.add_argument("--alternate", type=int, default=0, help="W: one daemon per stream count, phases without and with W watchers")
     ap.add_argument("--phase", type=float, default=15, help="seconds per phase with --alternate")
     ap.add_argument("--cycles", type=int, default=4, help="phase pairs with --alternate")
@@ -244,17 +277,19 @@ def main():
     video = args.video or os.path.join(work, "1080p25.mp4")
     if not args.video: make_video(video)
     if args.alternate:
-        print("| streams | cycle | watchers | decoded fps per stream | keyframes recognized / min | pictures drawn / s | frames >= 0.5 s late | decode thread CPU ms / frame | recognizer CPU s / s |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("| streams | cycle | watchers | decoded fps per stream | keyframes recognized / min | pictures drawn / s | frames >= 0.5 s late | decode thread CPU ms / frame | recognizer CPU s / s | ms per picture | daemon's other CPU s / s | watchers' client CPU s / s |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for n in [int(x) for x in args.streams.split(",")]:
             rows = run(n, args, video, work, args.alternate)
-            for c, w, fps, kf, drawn, late, dms, rcpu in rows:
-                print(f"| {n} | {c + 1} | {w} | {fps:.2f} | {kf:.0f} | {drawn:.1f} | {late:.0f} | {dms:.2f} | {rcpu:.2f} |", flush=True)
+            for c, w, fps, kf, drawn, late, dms, rcpu, pms, other, client in rows:
+                print(f"| {n} | {c + 1} | {w} | {fps:.2f} | {kf:.0f} | {drawn:.1f} | {late:.0f} | {dms:.2f} | {rcpu:.2f} | {pms:.0f} | "
+                      f"{other:.3f} | {client:.3f} |", flush=True)
             for w in (0, args.alternate):
                 sel = [r for r in rows if r[1] == w]
                 print(f"| {n} | all | {w} | {sum(r[2] for r in sel) / len(sel):.2f} | {sum(r[3] for r in sel) / len(sel):.0f} | "
                       f"{sum(r[4] for r in sel) / len(sel):.1f} | {sum(r[5] for r in sel):.0f} | {sum(r[6] for r in sel) / len(sel):.2f} | "
-                      f"{sum(r[7] for r in sel) / len(sel):.2f} |", flush=True)
+                      f"{sum(r[7] for r in sel) / len(sel):.2f} | {sum(r[8] for r in sel) / len(sel):.0f} | "
+                      f"{sum(r[9] for r in sel) / len(sel):.3f} | {sum(r[10] for r in sel) / len(sel):.3f} |", flush=True)
         return
     print("| streams | s | decoded fps per stream (min / mean) | frames >= 0.5 s late | recognitions / min per stream (min / mean / max) "
           "| streams not recognized | label age s (p50 / p95 / max) | frames shed (tracking / non_ref / non_key) "

@@ -16,7 +16,9 @@
 // the model started, and an object that stopped (its track keeps it from then on). The
 // patch, not the pixel: a slow object of one colour keeps its inside unchanged for many
 // frames, and absorbing that inside would leave a ghost trail behind it as it moves on
-// (a pixel still for `4 x stillFrames` frames is absorbed alone). A region is proposed only
+// (a pixel still for `4 x stillFrames` frames is absorbed alone). In a patch that still
+// moves, still parts that look like the background beside them are absorbed: an object
+// gliding slowly off where it stood at the start drags its ghost along otherwise. A region is proposed only
 // while it moves: at least `minMovingShare` of its pixels changed since the last frame. When
 // more than `maxForegroundFraction` of the picture differs (a camera pan, a cut, a light
 // switched on) the model restarts from the current picture and proposes nothing: global
@@ -37,6 +39,9 @@ public struct BackgroundConfig: Sendable, Equatable {
     /// A patch counts as unchanged while at most this share of its pixels changed lately
     /// (noise at its rim must not keep a ghost alive).
     public var stillPatchTolerance: Float = 0.05
+    /// Absorb the still parts of a moving patch that look like the background around them
+    /// (`absorbRevealedBackground`: an object gliding off where it stood when the model started).
+    public var absorbRevealed = true
     /// Summed Y/U/V change between consecutive frames that counts as "changed".
     public var changeThreshold: Float = 14
     /// A region is proposed only when this share of its pixels changed on the last frame.
@@ -148,7 +153,10 @@ public struct BackgroundModel: Sendable {
                     }
                 }
             }
-            guard Float(recent) <= config.stillPatchTolerance * Float(patch.count) else { continue }
+            guard Float(recent) <= config.stillPatchTolerance * Float(patch.count) else {
+                if config.absorbRevealed { absorbed += absorbRevealedBackground(patch, luma) }
+                continue
+            }
             for i in patch where still[i] >= limit {  // what changed lately stays foreground
                 let k = 3 * i
                 mean[k] = Float(luma[k]); mean[k + 1] = Float(luma[k + 1]); mean[k + 2] = Float(luma[k + 2])
@@ -156,6 +164,52 @@ public struct BackgroundModel: Sendable {
                 foreground[i] = false
             }
             absorbed += patch.count - recent
+        }
+        return absorbed
+    }
+
+    /// In a patch that still moves, its still parts that look like the background around
+    /// them: the ghost of an object that stood in the first picture and is gliding off it,
+    /// joined to the object itself (so the patch is never still as a whole, and the box
+    /// would stretch back to where the object stood). Each 8-connected still part is
+    /// compared (mean Y, U, V of the picture) with the background pixels within two
+    /// cells of it; the inside of a slow object of one colour looks like the object, not
+    /// like what is around it, and stays. Returns the number of pixels absorbed.
+    mutating func absorbRevealedBackground(_ patch: [Int], _ luma: [UInt8]) -> Int {
+        let w = width, h = height, limit = UInt16(clamping: config.stillFrames)
+        var done = Set<Int>(), stack: [Int] = [], part: [Int] = [], absorbed = 0
+        for start in patch where still[start] >= limit && !done.contains(start) {
+            part.removeAll(keepingCapacity: true)
+            done.insert(start); stack.append(start)
+            var inner: [Float] = [0, 0, 0], ring: [Float] = [0, 0, 0], ringCount = 0
+            var ringSeen = Set<Int>()
+            while let i = stack.popLast() {
+                part.append(i)
+                for c in 0..<3 { inner[c] += Float(luma[3 * i + c]) }
+                let x = i % w, y = i / w
+                for yy in max(0, y - 2)...min(h - 1, y + 2) {
+                    for xx in max(0, x - 2)...min(w - 1, x + 2) {
+                        let j = yy * w + xx
+                        if !foreground[j] {
+                            if ringSeen.insert(j).inserted { for c in 0..<3 { ring[c] += Float(luma[3 * j + c]) }; ringCount += 1 }
+                        } else if abs(yy - y) <= 1 && abs(xx - x) <= 1 && still[j] >= limit && !done.contains(j) {
+                            done.insert(j); stack.append(j)
+                        }
+                    }
+                }
+            }
+            // too small a part, or nothing of the background beside it to compare with
+            guard part.count >= 4, ringCount >= part.count / 2 else { continue }
+            var d: Float = 0
+            for c in 0..<3 { d += abs(inner[c] / Float(part.count) - ring[c] / Float(ringCount)) }
+            guard d < config.threshold else { continue }
+            for i in part {
+                let k = 3 * i
+                mean[k] = Float(luma[k]); mean[k + 1] = Float(luma[k + 1]); mean[k + 2] = Float(luma[k + 2])
+                still[i] = 0
+                foreground[i] = false
+            }
+            absorbed += part.count
         }
         return absorbed
     }

@@ -16,6 +16,18 @@ public struct Box: Sendable, Equatable, Hashable, Codable {
         self.init(x1: cx - width / 2, y1: cy - height / 2, x2: cx + width / 2, y2: cy + height / 2)
     }
 
+    /// The frame edges the box reaches within `margin` pixels of (bits: 1 left, 2 top,
+    /// 4 right, 8 bottom; 0 when wholly inside): where an object is cut off, entering or
+    /// leaving.
+    public func edges(width w: Float, height h: Float, margin: Float = 2) -> Int {
+        (x1 <= margin ? 1 : 0) | (y1 <= margin ? 2 : 0) | (x2 >= w - margin ? 4 : 0) | (y2 >= h - margin ? 8 : 0)
+    }
+
+    /// Whether the box reaches within `margin` pixels of any edge of a frame.
+    public func touchesEdge(width w: Float, height h: Float, margin: Float = 2) -> Bool {
+        edges(width: w, height: h, margin: margin) != 0
+    }
+
     public var width: Float { max(0, x2 - x1) }
     public var height: Float { max(0, y2 - y1) }
     public var area: Float { width * height }

@@ -36,7 +36,7 @@ public struct TrackedRegion: Sendable {
 
 /// Why a track asks for a fresh recognition.
 public enum RecognitionReason: String, Sendable, Codable {
-    case neverRecognized, drift, lowMargin, stale
+    case neverRecognized, drift, partialView, lowMargin, stale
 }
 
 public struct RecognitionRequest: Sendable, Equatable {

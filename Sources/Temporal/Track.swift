@@ -35,6 +35,9 @@ public struct Track: Sendable {
     public internal(set) var lastInferredFrame: Int?
     public internal(set) var lastInferredTime: Double?
     public internal(set) var lastInferredBox: Box?
+    /// Whether the labels come only from views cut by the frame's edge (the object entering
+    /// or leaving): a whole view then replaces them (Tracker.observeLabel).
+    public internal(set) var labelsFromPartialView = false
     /// Frame and time of the last keyframe match (any proposal).
     public internal(set) var lastSeenFrame: Int
     public internal(set) var lastSeenBox: Box

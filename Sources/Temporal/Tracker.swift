@@ -131,8 +131,9 @@ public struct Tracker: Sendable {
     // MARK: recognition
 
     /// Confirmed tracks whose label should be refreshed at the next keyframe: never
-    /// recognized, drifted (area change or low IoU to the last recognized box), low label
-    /// margin, or a label older than the policy allows. The others reuse their label.
+    /// recognized, drifted (area change or low IoU to the last recognized box), labelled
+    /// only while cut by the frame's edge and now wholly inside it, low label margin, or a
+    /// label older than the policy allows. The others reuse their label.
     public func recognitionRequests() -> [RecognitionRequest] {
         guard let frame else { return [] }
         let p = config.recognition
@@ -143,6 +144,8 @@ public struct Tracker: Sendable {
                 let areaChange = abs(t.box.area - inferred.area) / max(inferred.area, 1)
                 if areaChange > p.maxAreaChange || t.box.iou(inferred) < p.minIoUToInferred {
                     reason = .drift
+                } else if t.labelsFromPartialView && !t.box.touchesEdge(width: frame.width, height: frame.height) {
+                    reason = .partialView
                 } else if t.labels.margin < p.minMargin {
                     reason = .lowMargin
                 } else if frame.time - time > p.maxLabelAge {

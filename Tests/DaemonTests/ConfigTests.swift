@@ -100,23 +100,24 @@ struct ConfigTests {
         #expect(!text.contains("hunter2"))
     }
 
-    @Test("metrics.live_fps, max_watchers and token are read, bounded, and the token never shown")
+    @Test("metrics.live_fps, live_width, max_watchers and token are read, bounded, and the token never shown")
     func livePageKeys() throws {
         let base = "models: {directory: /m}\nvocabulary: [person]\nstreams: [{id: a, url: \"rtsp://h/x\"}]\n"
         let d = try ConfigLoader.parse(yaml: base, file: "/etc/x.yaml", checkFiles: false)
-        #expect(d.metrics.liveFPS == 5 && d.metrics.maxWatchers == 4 && d.metrics.token == nil)
-        let c = try ConfigLoader.parse(yaml: base + "metrics: {listen: 127.0.0.1:9464, live_fps: 2.5, max_watchers: 0, token: abcdefgh-12345678}\n",
+        #expect(d.metrics.liveFPS == 5 && d.metrics.liveWidth == 640 && d.metrics.maxWatchers == 8 && d.metrics.token == nil)
+        let c = try ConfigLoader.parse(yaml: base + "metrics: {listen: 127.0.0.1:9464, live_fps: 2.5, live_width: 1280, max_watchers: 0, token: abcdefgh-12345678}\n",
                                        file: "/etc/x.yaml", checkFiles: false)
-        #expect(c.metrics.liveFPS == 2.5 && c.metrics.maxWatchers == 0 && c.metrics.token == "abcdefgh-12345678")
+        #expect(c.metrics.liveFPS == 2.5 && c.metrics.liveWidth == 1280 && c.metrics.maxWatchers == 0 && c.metrics.token == "abcdefgh-12345678")
         do {
-            _ = try ConfigLoader.parse(yaml: base + "metrics:\n  live_fps: 0\n  max_watchers: 65\n  token: hunter2\n",
+            _ = try ConfigLoader.parse(yaml: base + "metrics:\n  live_fps: 0\n  live_width: 100\n  max_watchers: 65\n  token: hunter2\n",
                                        file: "/etc/x.yaml", checkFiles: false)
             Issue.record("bad live page keys loaded")
         } catch {
             #expect(error.problems.map(\.description) == [
                 "/etc/x.yaml:5: metrics.live_fps: must be at least 0.2, found 0",
-                "/etc/x.yaml:6: metrics.max_watchers: must be between 0 and 64, found 65",
-                "/etc/x.yaml:7: metrics.token: must be at least 16 printable ASCII characters without spaces (value not shown)",
+                "/etc/x.yaml:6: metrics.live_width: must be between 160 and 7680, found 100",
+                "/etc/x.yaml:7: metrics.max_watchers: must be between 0 and 64, found 65",
+                "/etc/x.yaml:8: metrics.token: must be at least 16 printable ASCII characters without spaces (value not shown)",
             ])
             #expect(!error.description.contains("hunter2"))
         }

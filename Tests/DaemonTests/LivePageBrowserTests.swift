@@ -123,8 +123,9 @@ struct LivePageBrowserTests {
         let base = "http://127.0.0.1:\(httpPort)"
         let shotA = dir.file("a.png"), shotB = dir.file("b.png")
         let steps = try Chromium.run(["get \(base)/", "html", "get \(base)/streams/demo", "until \(Chromium.loaded)", "js \(Chromium.frameRect)",
-                                      "shot \(shotA)", "js \(Chromium.table)", "sleep 2", "shot \(shotB)", "js \(Chromium.table)"], dir: dir)
-        try #require(steps.count == 10, "webdriver steps: \(steps)")
+                                      "shot \(shotA)", "js \(Chromium.table)", "sleep 2", "shot \(shotB)", "js \(Chromium.table)",
+                                      "js return document.getElementById('frame').src"], dir: dir)
+        try #require(steps.count == 11, "webdriver steps: \(steps)")
 
         // The index: one row for the stream, streaming, linking to its page.
         let index = try #require(steps[1].value as? String)
@@ -135,6 +136,8 @@ struct LivePageBrowserTests {
         // The picture: loaded, not blank, changed two seconds later.
         let rect = try #require(steps[4].value as? [Double])
         #expect(rect[4] > 0, "the frame image did not load: \(rect)")
+        let src = try #require(steps[10].value as? String)
+        #expect(src.contains("/streams/demo/video.mjpeg"), "the page shows the MJPEG stream, not polled pictures: \(src)")
         let a = try decodeImage(path: shotA), b = try decodeImage(path: shotB)
         let (x, y, w, h) = (Int(rect[0]), Int(rect[1]), Int(rect[2]), Int(rect[3]))
         let ca = lumaCrop(a, x: x, y: y, w: w, h: h), cb = lumaCrop(b, x: x, y: y, w: w, h: h)

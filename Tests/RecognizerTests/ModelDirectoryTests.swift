@@ -41,11 +41,26 @@ struct ModelDirectoryTests {
         #expect(Self.loadError(dir) == nil)
     }
 
-    @Test("clip_input_size must be the CLIP weights' input size")
+    @Test("clip_input_size runs CLIP at that size (position embedding resized as RegionSpot does); not a patch multiple is an error")
     func clipInputSize() throws {
-        let dir = try Self.tinyCopy { $0["clip_input_size"] = 224 }
+        let dir = try Self.tinyCopy { $0["clip_input_size"] = 96 }
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        #expect(Self.loadError(dir) == "\(dir)/model.json: clip_input_size: 224 does not match the CLIP weights, which take 64x64 images (visual.positional_embedding: a 4x4 grid of 16-pixel patches); this build runs CLIP at its weights' input size only")
+        let m = try ModelDirectory(path: dir)
+        #expect(m.clipInputSize == 96 && m.vision.config.imageSize == 64)
+        #expect(m.summary.contains("run at 96x96 (clip_input_size)"))
+        // the recognizer's feature map is CLIP's at 96 (a 6x6 grid), which CLIPParityTests
+        // holds against open_clip at 96; the native model's is the 4x4 grid
+        let io = try Fixtures.open("clip_a_io.safetensors")
+        let img = try io.tensor("image"), rgb = try io.bytes("image")
+        let vocab = VocabularyEmbeddings(vocabulary: try Vocabulary(parsing: "a"), embeddings: Tensor(zeros: [1, 32]), fromCache: false)
+        let f96 = try RegionRecognizer(model: m, kind: .regionspot, vocabulary: vocab).features(rgb: rgb, width: img.shape[1], height: img.shape[0])
+        expectClose(try #require(f96.clipFeatureMap), try io.tensor("feature_map_96"), 1e-4, "feature_map_96")
+        let native = try ModelDirectory(path: Fixtures.path("model_tiny"))
+        #expect(native.clipInputSize == 64)
+        #expect(try RegionRecognizer(model: native, kind: .regionspot, vocabulary: vocab).features(rgb: rgb, width: img.shape[1], height: img.shape[0]).clipFeatureMap?.shape == [17, 128])
+        let odd = try Self.tinyCopy { $0["clip_input_size"] = 100 }
+        defer { try? FileManager.default.removeItem(atPath: odd) }
+        #expect(Self.loadError(odd) == "\(odd)/model.json: clip_input_size: 100 is not a multiple of CLIP's 16-pixel patches up to 2048 (the weights take 64x64 pictures: visual.positional_embedding is a 4x4 grid)")
         let bad = try Self.tinyCopy { $0["clip_input_size"] = "64" }
         defer { try? FileManager.default.removeItem(atPath: bad) }
         #expect(Self.loadError(bad) == "\(bad)/model.json: clip_input_size: expected a positive integer, found 64")

@@ -92,6 +92,28 @@ struct BackgroundModelTests {
         #expect(p.contains { $0.box.iou(truth) < 0.1 }, "pixel by pixel: \(p.map(\.box))")
     }
 
+    @Test("an object that stood in the first picture and glides off slowly: the ghost joined to it is absorbed as it is revealed")
+    func slowGhostJoinedToItsObject() {
+        // A 30-px square stands for 2 frames, then moves right 1 px a frame: for 30 frames
+        // it still overlaps where it stood, so the ghost and the object are one patch that
+        // is never still as a whole (its box would stretch back to where it stood). Each
+        // frame reveals a 1x30 strip of background and covers a 1x30 strip of it.
+        func x(_ f: Int) -> Int { f < 2 ? 20 : 20 + (f - 1) }
+        func foreground(_ bg: BackgroundModel) -> Int { Int((bg.foregroundFraction * 160 * 120).rounded()) }
+        var bg = BackgroundModel(), without = BackgroundModel()
+        without.config.absorbRevealed = false
+        for f in 0..<30 {
+            let picture = yuvPicture(squares: [(x(f), 40, 30, blue)])
+            bg.update(picture, width: 160, height: 120, scale: 1)
+            without.update(picture, width: 160, height: 120, scale: 1)
+        }
+        // strips revealed more than stillFrames (12) frames ago are background again: the
+        // foreground holds the last 12 frames' strips, revealed and covered
+        #expect(foreground(bg) == 12 * 60, "foreground \(foreground(bg)) px")
+        // without the comparison with the surroundings all 28 frames' strips stay
+        #expect(foreground(without) == 28 * 60, "foreground \(foreground(without)) px")
+    }
+
     @Test("a global change (light switched on) restarts the model and proposes nothing")
     func globalChange() {
         var bg = BackgroundModel()

@@ -19,6 +19,33 @@ import Testing
         #expect(t.regions()[0].margin > 0)
     }
 
+    @Test("labels from views cut by the frame's edge give way to the first whole view; a whole view's label is smoothed as before")
+    func wholeViewReplacesPartialViews() throws {
+        let v = try vocab(["cat", "dog"], [token(0), token(1)])
+        var t = Tracker(vocabulary: v)
+        // entering at the left edge (x1 = 0): seen as a dog twice
+        t.update(frame: frameInfo(0), proposals: [Proposal(box: box(0, 100, 30, 60), score: 0.9, embedding: token(1))])
+        t.propagate(to: frameInfo(30), motion: nil)
+        t.update(frame: frameInfo(30), proposals: [Proposal(box: box(0, 100, 45, 60), score: 0.9, embedding: token(1))])
+        #expect(t.regions()[0].labelName == "dog")
+        #expect(t.tracks[0].labelsFromPartialView)
+        // wholly inside: a cat, and one whole view is enough
+        t.propagate(to: frameInfo(60), motion: nil)
+        t.update(frame: frameInfo(60), proposals: [Proposal(box: box(10, 100, 60, 60), score: 0.9, embedding: unit([0.8, 0.6, 0, 0, 0, 0, 0, 0]))])
+        #expect(t.regions()[0].labelName == "cat")
+        #expect(!t.tracks[0].labelsFromPartialView)
+        #expect(t.tracks[0].labels.observations == 1)
+        // leaving by the left edge again, seen as a dog once: folded in (alpha 0.4), still a cat
+        t.propagate(to: frameInfo(90), motion: nil)
+        t.update(frame: frameInfo(90), proposals: [Proposal(box: box(0, 100, 50, 60), score: 0.9, embedding: unit([0.6, 0.8, 0, 0, 0, 0, 0, 0]))])
+        #expect(t.tracks.count == 1 && t.tracks[0].labels.observations == 2 && !t.tracks[0].labelsFromPartialView)
+        #expect(t.regions()[0].labelName == "cat")
+        // a track born wholly inside never counts as partial
+        var u = Tracker(vocabulary: v)
+        u.update(frame: frameInfo(0), proposals: [Proposal(box: box(100, 100, 60, 60), score: 0.9, embedding: token(0))])
+        #expect(!u.tracks[0].labelsFromPartialView)
+    }
+
     @Test func vocabularyChangeRescoresFromStoredEmbedding() throws {
         var t = Tracker(vocabulary: try vocab(["cat", "dog"], [token(0), token(1)]))
         t.update(frame: frameInfo(0), proposals: [

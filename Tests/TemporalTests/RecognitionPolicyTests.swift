@@ -31,6 +31,23 @@ import Testing
         #expect(reasons[1] == .stale)
     }
 
+    @Test("a track labelled only while cut by the frame's edge asks for a look once it is wholly inside, and not after")
+    func partialViewAsksOnceInside() throws {
+        var t = Tracker(vocabulary: try v())
+        var b = box(0, 100, 40, 60)   // cut by the left edge
+        t.update(frame: frameInfo(0), proposals: [Proposal(box: b, score: 0.9, embedding: token(0))])
+        t.update(frame: frameInfo(3), proposals: [Proposal(box: b, score: 0.9, embedding: token(0))])
+        #expect(t.tracks[0].state == .confirmed)
+        #expect(t.recognitionRequests().isEmpty)   // still at the edge: nothing better to see
+        // it moves 5 px right: wholly inside, and not far enough to count as drift
+        t.propagate(to: frameInfo(4), motion: vectors(in: b, dx: 5, dy: 0))
+        b = box(5, 100, 40, 60)
+        #expect(t.tracks[0].box.x1 > 2 && t.tracks[0].box.iou(b) > 0.9, "\(t.tracks[0].box)")
+        #expect(t.recognitionRequests().map(\.reason) == [.partialView])
+        t.update(frame: frameInfo(6), proposals: [Proposal(box: t.tracks[0].box, score: 0.9, embedding: token(0))])
+        #expect(t.recognitionRequests().isEmpty)
+    }
+
     @Test func provenanceSaysInferredThenPropagated() throws {
         var t = Tracker(vocabulary: try v())
         let b = box(10, 10, 80, 80)

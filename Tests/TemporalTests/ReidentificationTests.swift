@@ -57,6 +57,24 @@ import Testing
         #expect(t.tracks.first { $0.id == 1 }?.state == .lost)
     }
 
+    @Test("a track that left by the bottom edge comes back only through the bottom edge")
+    func exitsAreExits() {
+        // frames are 640x360; the object leaves at the bottom (y2 = 360)
+        var t = tracker()
+        t.update(frame: frameInfo(0), proposals: [Proposal(box: box(550, 320, 60, 40), score: 0.95, regionToken: token(0))])
+        t.update(frame: frameInfo(15), proposals: [])
+        // the same token enters by the right edge 165 px away (within reach): a newcomer
+        t.update(frame: frameInfo(30), proposals: [Proposal(box: box(600, 150, 40, 60), score: 0.95, regionToken: token(0))])
+        #expect(t.tracks.contains { $0.id == 2 && $0.box.x2 == 640 })
+        #expect(t.tracks.first { $0.id == 1 }?.state == .lost)
+        // through the bottom edge again, near where it left: the same object
+        t.update(frame: frameInfo(45), proposals: [
+            Proposal(box: box(600, 150, 40, 60), score: 0.95, regionToken: token(2)),
+            Proposal(box: box(500, 330, 60, 30), score: 0.95, regionToken: token(0)),
+        ])
+        #expect(t.tracks.first { $0.id == 1 }.map { $0.state == .confirmed && $0.box.y2 == 360 } == true)
+    }
+
     @Test func reidNeedsAnObjectOfItsSize() {
         // Within reach and with its token, but a sliver a tenth of its size (a limb, an
         // edge fragment): not the object. A box of its size is.

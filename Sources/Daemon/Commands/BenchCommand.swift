@@ -48,6 +48,7 @@ struct BenchCommand: AsyncParsableCommand {
         bench.suffix = ""
         if let accuracyWeights { try accuracyRow(bench, directory: accuracyWeights) }
         videoRows(bench)
+        livePictureRows(bench)
         messagingRows(bench)
     }
 

@@ -149,8 +149,12 @@ public struct MetricsConfig: Sendable, Equatable {
     public var interval: Double = 10
     /// Live pages: pictures drawn per second per stream at most, while someone watches.
     public var liveFPS: Double = 5
-    /// Live pages: event streams (watchers) open at once at most; 0 turns the pages off.
-    public var maxWatchers: Int = 4
+    /// Live pages: pictures are at most this many pixels wide (scaled down while the frame
+    /// is converted, aspect kept, never enlarged).
+    public var liveWidth: Int = 640
+    /// Live pages: event and MJPEG streams (watchers; an open page holds two) open at once
+    /// at most; 0 turns the pages off.
+    public var maxWatchers: Int = 8
     /// Bearer token the listener asks for (every path but /healthz); nil = none, and
     /// then the live pages answer loopback peers only. Never logged.
     public var token: String? = nil

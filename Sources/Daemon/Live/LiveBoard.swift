@@ -3,11 +3,14 @@
 //   /                          every stream: state, rates, live tracks, last recognition, lag
 //   /streams/<id>              the latest frame annotated as replay --annotate draws it,
 //                              beside the live tracks (HTML + a little JS, no assets)
-//   /streams/<id>/frame.jpg    that frame as JPEG (drawn on request, <= metrics.live_fps/s)
+//   /streams/<id>/frame.jpg    that frame as JPEG (drawn on request, <= metrics.live_fps/s,
+//                              <= metrics.live_width pixels wide)
 //   /streams/<id>/events       server-sent events: the stream's regions message, <= live_fps/s
+//   /streams/<id>/video.mjpeg  the pictures as multipart/x-mixed-replace (MJPEG: browsers,
+//                              ffmpeg's mpjpeg demuxer, other MJPEG clients), each new one, <= live_fps/s
 //
-// An events connection is a watcher: at most metrics.max_watchers at once (more get 503),
-// counted in regionspotd_live_watchers. Without metrics.token the pages answer loopback
+// An events or MJPEG connection is a watcher: at most metrics.max_watchers at once (more get
+// 503), counted in regionspotd_live_watchers. Without metrics.token the pages answer loopback
 // peers only. Each connection runs on its own thread with send timeouts: a client that stops
 // reading is dropped after 2 s and holds nothing the pipelines use.
 import Decode
@@ -16,6 +19,7 @@ import Synchronization
 
 public final class LiveBoard: Sendable {
     let maxFPS: Double
+    let maxWidth: Int
     let maxWatchers: Int
     let tokenSet: Bool
     private let statuses: @Sendable () -> [StreamStatus]
@@ -28,11 +32,12 @@ public final class LiveBoard: Sendable {
 
     init(config: MetricsConfig, registry: MetricsRegistry, statuses: @escaping @Sendable () -> [StreamStatus]) {
         maxFPS = config.liveFPS
+        maxWidth = config.liveWidth
         maxWatchers = config.maxWatchers
         tokenSet = config.token != nil
         self.statuses = statuses
         self.registry = registry
-        watchers = registry.gauge("regionspotd_live_watchers", help: "Live page event streams open now (metrics.max_watchers at most).")
+        watchers = registry.gauge("regionspotd_live_watchers", help: "Live page event and MJPEG streams open now (metrics.max_watchers at most).")
         refusedWatchers = registry.counter("regionspotd_live_refused_total", help: "Live page requests refused, by reason.",
                                            labels: [("reason", "max_watchers")])
         refusedConnections = registry.counter("regionspotd_live_refused_total", help: "Live page requests refused, by reason.",
@@ -44,9 +49,12 @@ public final class LiveBoard: Sendable {
         views.withLock { v in
             if let x = v[stream] { return x }
             let l: MetricLabels = [("stream", stream)]
-            let x = LiveView(stream: stream, url: Redaction.redact(url), maxFPS: maxFPS,
+            let reusedHelp = "Live picture requests answered with the picture already drawn, by reason."
+            let x = LiveView(stream: stream, url: Redaction.redact(url), maxFPS: maxFPS, maxWidth: maxWidth,
                              framesDrawn: registry.counter("regionspotd_live_frames_drawn_total",
                                                            help: "Frames drawn and encoded for the live pages.", labels: l),
+                             reused: (registry.counter("regionspotd_live_frames_reused_total", help: reusedHelp, labels: l + [("reason", "unchanged")]),
+                                      registry.counter("regionspotd_live_frames_reused_total", help: reusedHelp, labels: l + [("reason", "live_fps")])),
                              drawSeconds: registry.histogram("regionspotd_live_draw_seconds",
                                                              help: "Seconds to convert, annotate and JPEG-encode one live picture (on an HTTP thread).",
                                                              labels: l, buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]))
@@ -95,27 +103,36 @@ public final class LiveBoard: Sendable {
             }
         case "events":
             events(v, on: c, stopped: stopped)
+        case "video.mjpeg":
+            mjpeg(v, on: c, stopped: stopped)
         default:
-            c.respond("404 Not Found", text: "try /streams/<id>, /streams/<id>/frame.jpg or /streams/<id>/events\n")
+            c.respond("404 Not Found", text: "try /streams/<id>, /streams/<id>/frame.jpg, /streams/<id>/events or /streams/<id>/video.mjpeg\n")
         }
         return true
     }
 
-    /// Server-sent events: the latest regions message whenever its frame changed, at most
-    /// `maxFPS` a second; a comment every 5 s otherwise (finds closed connections).
-    private func events(_ v: LiveView, on c: HTTPConnection, stopped: () -> Bool) {
+    /// Takes a watcher's place, or answers 503 (counted) and returns false.
+    private func admit(_ c: HTTPConnection) -> Bool {
         let admitted = watching.withLock { n -> Bool in
             guard n < maxWatchers else { return false }
             n += 1
             watchers.set(Double(n))
             return true
         }
-        guard admitted else {
+        if !admitted {
             refusedWatchers.inc()
             c.respond("503 Service Unavailable", text: "too many watchers (metrics.max_watchers \(maxWatchers))\n", headers: ["Retry-After: 5"])
-            return
         }
-        defer { watching.withLock { n in n -= 1; watchers.set(Double(n)) } }
+        return admitted
+    }
+
+    private func leave() { watching.withLock { n in n -= 1; watchers.set(Double(n)) } }
+
+    /// Server-sent events: the latest regions message whenever its frame changed, at most
+    /// `maxFPS` a second; a comment every 5 s otherwise (finds closed connections).
+    private func events(_ v: LiveView, on c: HTTPConnection, stopped: () -> Bool) {
+        guard admit(c) else { return }
+        defer { leave() }
         let head = "HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\nConnection: close\r\n\r\nretry: 1000\n\n"
         guard c.write(Array(head.utf8)) else { return }
         var lastFrame = -1
@@ -133,6 +150,41 @@ public final class LiveBoard: Sendable {
                 guard c.write(Array(": idle\n\n".utf8)) else { return }
             }
             usleep(useconds_t(period * 1_000_000))
+        }
+    }
+
+    /// MJPEG: a part per picture, drawn (shared with frame.jpg and other watchers, at most
+    /// `maxFPS` a second per stream) only when a newer frame arrived; nothing is sent while
+    /// the frame stays the same. Ends like an event stream.
+    private func mjpeg(_ v: LiveView, on c: HTTPConnection, stopped: () -> Bool) {
+        guard admit(c) else { return }
+        defer { leave() }
+        let boundary = "regionspotd-picture"
+        let head = "HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=\(boundary)\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"
+        guard c.write(Array(head.utf8)) else { return }
+        var sent = -1
+        let period = 1 / maxFPS
+        while !stopped(), !c.peerClosed, view(v.stream) === v {
+            let started = Service.now()
+            if let g = v.generation, g != sent {
+                do {
+                    // Within 1/maxFPS of another watcher's drawing this is that picture: sent
+                    // unless this connection sent it already.
+                    if let p = try v.jpeg(now: started), p.generation != sent {
+                        sent = p.generation
+                        let part = "--\(boundary)\r\nContent-Type: image/jpeg\r\nContent-Length: \(p.jpeg.count)\r\nX-Frame: \(p.frame)\r\n\r\n"
+                        guard c.write(Array(part.utf8) + p.jpeg + Array("\r\n".utf8)) else { return }
+                    }
+                } catch {
+                    // The last part says why, and the stream ends (as frame.jpg answers 500).
+                    let text = Array("cannot draw the frame: \(error)\n".utf8)
+                    _ = c.write(Array("--\(boundary)\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: \(text.count)\r\n\r\n".utf8)
+                                + text + Array("\r\n--\(boundary)--\r\n".utf8))
+                    return
+                }
+            }
+            let rest = period - (Service.now() - started)
+            if rest > 0 { usleep(useconds_t(rest * 1_000_000)) }
         }
     }
 

@@ -22,7 +22,8 @@ enum LivePages {
     table{border-collapse:collapse}th,td{padding:3px 8px;border-bottom:1px solid #333;text-align:left}th,td.id,td.n{white-space:nowrap}
     th{color:#aaa;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
     .wrap{display:flex;gap:16px;align-items:flex-start;flex-wrap:wrap}.wrap>div{flex:1 1 360px;overflow-x:auto}
-    #frame{min-width:min(400px,60vw);max-width:60vw;height:auto;background:#000}
+    .wrap>div.pic{flex:0 0 auto}
+    #frame{display:block;height:auto;max-width:calc(100vw - 40px);width:max(320px,min(100vw - 440px,(100vh - 80px) * var(--aspect,1.778)))}
     .muted{color:#888}.sw{display:inline-block;width:10px;height:10px;margin-right:6px}
     """
 
@@ -80,7 +81,7 @@ enum LivePages {
         let base = "/streams/" + segment(id)
         let body = """
         <h1><a href="/\(html(tokenQuery))">regionspotd</a> / \(html(id)) <span class="muted">\(html(url))</span></h1>
-        <div class="wrap"><img id="frame" alt="latest frame of \(html(id))">
+        <div class="wrap"><div class="pic"><img id="frame" alt="latest frame of \(html(id))"></div>
         <div><table id="tracks"><thead><tr><th>id</th><th>label</th><th>score</th><th>top 3</th><th>source</th>
         <th>label age s</th><th>inferred frame</th></tr></thead><tbody></tbody></table>
         <p class="muted" id="info">waiting for the first frame</p></div></div>
@@ -91,18 +92,23 @@ enum LivePages {
         return page("regionspotd \(id)", body)
     }
 
-    /// Polls frame.jpg (next request once the last picture loaded, at most `fps` a second)
-    /// and fills the tracks table from the event stream.
+    /// Shows video.mjpeg (a new picture whenever the stream has one, at most `fps` a second);
+    /// when that is refused (every watcher's place taken) polls frame.jpg instead (next
+    /// request once the last picture loaded). Fills the tracks table from the event stream.
     static func script(base: String, tokenQuery: String, fps: Double) -> String {
         let q = jsString(tokenQuery), b = jsString(base)
         return """
         const base = \(b), q = \(q), period = \(Int((1000 / fps).rounded()));
         const palette = ["#ff4040","#40c8ff","#50e650","#ffc800","#ff50dc","#00e6c8","#ff8c1e","#a078ff","#beff3c","#ff9696","#2882ff","#e6e6e6"];
         const img = document.getElementById("frame");
+        let polling = false;
+        function video() { polling = false; img.src = base + "/video.mjpeg" + (q ? q + "&" : "?") + "t=" + Date.now(); }
         function load() { img.src = base + "/frame.jpg" + (q ? q + "&" : "?") + "t=" + Date.now(); }
-        img.onload = () => setTimeout(load, period);
-        img.onerror = () => setTimeout(load, 1000);
-        load();
+        // Scaled to fit beside the table and within the window's height (live_width bounds the
+        // picture the daemon draws, not the size it is shown at).
+        img.onload = () => { img.style.setProperty("--aspect", img.naturalWidth / img.naturalHeight); if (polling) setTimeout(load, period); };
+        img.onerror = () => { polling = true; setTimeout(load, 1000); };
+        video();
         function cell(tr, text, cls) { const td = document.createElement("td"); td.textContent = text; if (cls) td.className = cls; tr.appendChild(td); return td; }
         function show(m) {
           const body = document.querySelector("#tracks tbody"), rows = [];
@@ -122,6 +128,10 @@ enum LivePages {
         }
         const events = new EventSource(base + "/events" + q);
         events.onmessage = e => show(JSON.parse(e.data));
+        // The event stream reconnected (a reload restarted the stream, which ends its MJPEG):
+        // the video again.
+        let opened = false;
+        events.onopen = () => { if (opened && !polling) video(); opened = true; };
         """
     }
 

@@ -20,12 +20,13 @@ enum RecognitionTrigger: String, CaseIterable, Sendable {
     case tentative
     /// A confirmed track asks for a fresh look (Tracker.recognitionRequests).
     case neverRecognized = "track_never_recognized", drift = "track_drift"
-    case lowMargin = "track_low_margin", stale = "track_stale"
+    case partialView = "track_partial_view", lowMargin = "track_low_margin", stale = "track_stale"
 
     init(_ r: RecognitionReason) {
         switch r {
         case .neverRecognized: self = .neverRecognized
         case .drift: self = .drift
+        case .partialView: self = .partialView
         case .lowMargin: self = .lowMargin
         case .stale: self = .stale
         }
@@ -78,7 +79,7 @@ enum RecognitionTrigger: String, CaseIterable, Sendable {
     /// next codec keyframe.
     var holdsBetweenCodecKeyframes: Bool {
         switch self {
-        case .maxInterval, .neverRecognized, .drift, .lowMargin, .stale, .everyKeyframe, .newMotion, .tentative: true
+        case .maxInterval, .neverRecognized, .drift, .partialView, .lowMargin, .stale, .everyKeyframe, .newMotion, .tentative: true
         case .everything, .external, .zones: false
         }
     }

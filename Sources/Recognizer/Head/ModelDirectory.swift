@@ -11,9 +11,11 @@ import Foundation
 ///                      "sam": {"decoder": {"num_heads": 8}}, "clip": {"vision_heads": 12,
 ///                      "text_heads": 8}, "head": {"num_heads": 8}}
 ///                     Settings this build cannot honour are errors naming the key, never
-///                     ignored: clip_input_size (must be the CLIP weights' input size),
-///                     head.activation (relu), head.norm_first (false), head.layer_norm_eps
+///                     ignored: head.activation (relu), head.norm_first (false), head.layer_norm_eps
 ///                     (1e-5), clip.activation (quick_gelu), clip.layer_norm_eps (1e-5).
+///                     "clip_input_size": S runs CLIP on S x S pictures (a multiple of
+///                     its patch size), its position embedding resized bicubically as
+///                     RegionSpot's build_model resizes it (default: the weights' own size).
 ///                     "allow_extra_tensors": true loads weight files holding tensors the
 ///                     models do not read (an error otherwise).
 public struct ModelSettings: Sendable, Equatable {
@@ -117,6 +119,9 @@ public struct ModelDirectory: Sendable {
     public let text: CLIPText
     public let head: RegionSpotHead?
     public let settings: ModelSettings
+    /// The side of the square picture CLIP sees (model.json clip_input_size, else the
+    /// CLIP weights' own input size). [3, S, S] in, feature map [1 + (S/p)^2, W] out.
+    public let clipInputSize: Int
 
     public var samPath: String { path + "/sam.safetensors" }
 
@@ -157,9 +162,11 @@ public struct ModelDirectory: Sendable {
         clip.precision = precision
         vision = try CLIPVision(weights: clip, heads: settings.clipVisionHeads)
         text = try CLIPText(weights: clip, heads: settings.clipTextHeads)
-        if let size = settings.clipInputSize, size != vision.config.imageSize {
-            throw RecognizerError("\(jsonPath): clip_input_size: \(size) does not match the CLIP weights, which take \(vision.config.imageSize)x\(vision.config.imageSize) images (visual.positional_embedding: a \(vision.config.grid)x\(vision.config.grid) grid of \(vision.config.patchSize)-pixel patches); this build runs CLIP at its weights' input size only")
+        let p = vision.config.patchSize
+        if let size = settings.clipInputSize, size % p != 0 || size > 2048 {
+            throw RecognizerError("\(jsonPath): clip_input_size: \(size) is not a multiple of CLIP's \(p)-pixel patches up to 2048 (the weights take \(vision.config.imageSize)x\(vision.config.imageSize) pictures: visual.positional_embedding is a \(vision.config.grid)x\(vision.config.grid) grid)")
         }
+        clipInputSize = settings.clipInputSize ?? vision.config.imageSize
         var sources = [samWeights, clip]
         if FileManager.default.fileExists(atPath: path + "/" + (settings.files["head"] ?? "head.safetensors")) {
             let headWeights = RegionSpotHead.weights([try file("head")])
@@ -210,7 +217,7 @@ public struct ModelDirectory: Sendable {
         let sc = sam.config
         lines.append("SAM: \(sc.variant), image \(sc.imageSize), dim \(sc.embedDim), depth \(sc.depth), heads \(sc.heads), window \(sc.windowSize), global blocks \(sc.globalBlocks), token dim \(sc.promptDim)")
         let vc = vision.config
-        lines.append("CLIP vision: \(vc.variant), width \(vc.width), layers \(vc.layers), heads \(vc.heads), embed \(vc.embedDim)")
+        lines.append("CLIP vision: \(vc.variant), width \(vc.width), layers \(vc.layers), heads \(vc.heads), embed \(vc.embedDim)" + (clipInputSize != vc.imageSize ? ", run at \(clipInputSize)x\(clipInputSize) (clip_input_size)" : ""))
         let tc = text.config
         lines.append("CLIP text: width \(tc.width), layers \(tc.layers), heads \(tc.heads), context \(tc.contextLength), vocab \(tc.vocabSize), logit scale \(String(format: "%.3f", exp(text.logitScale)))")
         if let h = head?.config {

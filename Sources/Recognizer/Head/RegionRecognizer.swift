@@ -64,7 +64,7 @@ public final class RegionRecognizer: @unchecked Sendable {  // vocabulary swaps 
         let emb = model.sam.encode(input)
         var fm: Tensor? = nil
         if kind == .regionspot {
-            fm = model.vision(model.vision.preprocess(rgb: rgb, width: width, height: height)).featureMap
+            fm = model.vision(model.vision.preprocess(rgb: rgb, width: width, height: height, size: model.clipInputSize)).featureMap
         }
         return Features(samInput: input, samEmbedding: emb, clipFeatureMap: fm, rgb: rgb, width: width, height: height)
     }

@@ -83,6 +83,8 @@ public struct FeatureCache: Sendable {
                 if size <= UInt64(chunk) { break }
             }
         }
+        // CLIP at another input size gives other feature maps (keys of the native size unchanged)
+        if model.clipInputSize != model.vision.config.imageSize { h.add("clip_input_size:\(model.clipInputSize)") }
         return h.hex
     }
 
@@ -163,7 +165,7 @@ public struct FeatureCache: Sendable {
         let input = model.sam.preprocess(rgb: image.rgb, width: image.width, height: image.height)
         let emb = model.sam.encode(input)
         let tokens = model.sam.decode(embedding: emb, input: input, boxes: boxes).regionTokens
-        let fm = model.vision(model.vision.preprocess(rgb: image.rgb, width: image.width, height: image.height)).featureMap
+        let fm = model.vision(model.vision.preprocess(rgb: image.rgb, width: image.width, height: image.height, size: model.clipInputSize)).featureMap
         return (tokens, fm.reshaped([-1, fm.shape.last!]))
     }
 }

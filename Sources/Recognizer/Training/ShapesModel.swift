@@ -10,7 +10,15 @@ import Foundation
 /// next to it (head_shapes.json for head_shapes.safetensors): its video calibration
 /// (`video_acceptance.min_score`: the model directory plays video) when it has one, else
 /// the still-picture one (`acceptance.min_score`).
+///
+/// model.json also runs CLIP A at `clipInputSize` (224, RegionSpot's and CLIP B/16's size:
+/// a 14x14 grid of 16-px patches) rather than its weights' 64 (4x4): on 640x360 video a
+/// 56-px shape would be a third of one 160x90-px patch at 64, too little for a head to
+/// tell four shapes apart (label accuracy 0.39-0.55 on such scenes).
 public enum ShapesModel {
+    /// The CLIP input size of the shapes model (model.json clip_input_size).
+    public static let clipInputSize = 224
+
     public static func assemble(fixtures: String, out: String, head: String? = nil, minScore: Double? = nil) throws(RecognizerError) {
         let fm = FileManager.default
         do { try fm.createDirectory(atPath: out, withIntermediateDirectories: true) } catch { throw RecognizerError("\(out): cannot create (\(error.localizedDescription))") }
@@ -22,15 +30,17 @@ public enum ShapesModel {
         }
         try link(fixtures + "/sam_a.safetensors", "sam.safetensors")
         try link(fixtures + "/bpe_simple_vocab_16e6.txt.gz", "bpe_simple_vocab_16e6.txt.gz")
+        var settings: [String: Any] = ["clip_input_size": clipInputSize, "variant": "shapes demo base: SAM A + CLIP A (shape word rows) at \(clipInputSize) px"]
         if let head {
             try link(head, "head.safetensors")
-            var settings: [String: Any] = ["head": ["num_heads": 8], "variant": "shapes demo: SAM A + CLIP A (shape word rows) + trained head"]
+            settings["head"] = ["num_heads": 8]
+            settings["variant"] = "shapes demo: SAM A + CLIP A (shape word rows) at \(clipInputSize) px + trained head"
             if let s = minScore ?? calibration(head: head, key: "video_acceptance") ?? calibration(head: head) { settings["acceptance"] = ["min_score": s] }
-            do {
-                try JSONSerialization.data(withJSONObject: settings, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: out + "/model.json"))
-                try (ShapesDataset.classes.joined(separator: "\n") + "\n").write(toFile: out + "/vocabulary.txt", atomically: true, encoding: .utf8)
-            } catch { throw RecognizerError("\(out): cannot write model.json (\(error.localizedDescription))") }
         }
+        do {
+            try JSONSerialization.data(withJSONObject: settings, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: out + "/model.json"))
+            if head != nil { try (ShapesDataset.classes.joined(separator: "\n") + "\n").write(toFile: out + "/vocabulary.txt", atomically: true, encoding: .utf8) }
+        } catch { throw RecognizerError("\(out): cannot write model.json (\(error.localizedDescription))") }
         let clip = try SafeTensors(path: fixtures + "/clip_a.safetensors")
         let patch = try SafeTensors(path: fixtures + "/clip_shapes_tokens.safetensors")
         var tensors: [String: Tensor] = [:]

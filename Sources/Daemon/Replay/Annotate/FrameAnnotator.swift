@@ -27,9 +27,16 @@ final class FrameAnnotator {
     static func scale(height: Int) -> Int { max(1, Int((Double(height) / 320).rounded())) }
 
     /// Draws `message` (and, on a recognized frame, the recognizer's regions) on `image`.
-    func draw(_ image: RGBImage, message: RegionsMessage, recognized: [RecognizedRegion]?) -> RGBImage {
+    /// Boxes and masks are in the pixels of a `source`-sized frame, the image's own size when
+    /// nil: the live pages draw on a picture scaled down from the frame (LiveView), and
+    /// lines and text follow the picture's size as they do for a smaller video.
+    func draw(_ image: RGBImage, message: RegionsMessage, recognized: [RecognizedRegion]?,
+              source: (width: Int, height: Int)? = nil) -> RGBImage {
         var c = Canvas(image)
         let s = Self.scale(height: image.height)
+        let src = source ?? (image.width, image.height)
+        let fx = Double(image.width) / Double(max(1, src.width)), fy = Double(image.height) / Double(max(1, src.height))
+        func pixelBox(_ b: [Double]) -> (Int, Int, Int, Int) { Self.pixelBox(b, fx, fy) }
         let live = Set(message.regions.map(\.trackID))
         masks = masks.filter { live.contains($0.key) }
 
@@ -40,7 +47,7 @@ final class FrameAnnotator {
                 let rb = r.box.map(Double.init)
                 let best = message.regions.max { iou($0.box, rb) < iou($1.box, rb) }
                 if let best, iou(best.box, rb) >= 0.3 {
-                    if let m = r.mask { masks[best.trackID] = crop(m, width: image.width, height: image.height, box: rb) }
+                    if let m = r.mask { masks[best.trackID] = crop(m, width: src.width, height: src.height, box: rb) }
                 } else {
                     unmatched.append(r)
                 }
@@ -95,9 +102,10 @@ final class FrameAnnotator {
         return c.image
     }
 
-    private func pixelBox(_ b: [Double]) -> (Int, Int, Int, Int) {
+    /// A box in source pixels as the picture's pixels it covers (scaled by fx, fy).
+    private static func pixelBox(_ b: [Double], _ fx: Double, _ fy: Double) -> (Int, Int, Int, Int) {
         guard b.count == 4 else { return (0, 0, 0, 0) }
-        return (Int(b[0].rounded(.down)), Int(b[1].rounded(.down)), Int(b[2].rounded(.up)), Int(b[3].rounded(.up)))
+        return (Int((b[0] * fx).rounded(.down)), Int((b[1] * fy).rounded(.down)), Int((b[2] * fx).rounded(.up)), Int((b[3] * fy).rounded(.up)))
     }
 
     /// The part of a source-size mask inside `box`.
