@@ -119,7 +119,10 @@ struct TrainingShapesTests {
         }
         func rate(_ k: BoxKind) -> Double { Double(accepted[k, default: 0]) / Double(max(1, total[k, default: 0])) }
         let report = "objects accepted \(rate(.object)), background rejected \(1 - rate(.background)), poor rejected \(1 - rate(.poor)), loose accepted \(rate(.loose)), top-1 \(Double(right) / Double(total[.object]!))"
-        #expect(rate(.object) >= 0.88 && 1 - rate(.background) >= 0.87 && 1 - rate(.poor) >= 0.7, "\(report)")
+        // poor boxes (a 25-60 % corner or strip of a shape, or one shifted off it) are what a
+        // shape cut by the picture's edge looks like, which the head now learns to accept
+        // (make-shapes --edge-shapes): 0.66 rejected here, 0.72-0.77 on the held-out sets
+        #expect(rate(.object) >= 0.88 && 1 - rate(.background) >= 0.87 && 1 - rate(.poor) >= 0.6, "\(report)")
         #expect(Double(right) / Double(total[.object]!) >= 0.9, "\(report)")
     }
 }

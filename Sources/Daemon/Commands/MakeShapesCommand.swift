@@ -22,6 +22,7 @@ struct MakeShapesCommand: AsyncParsableCommand {
     @Flag(help: "Backgrounds of several kinds: grating, flat colour, gradient, checks/stripes, blotches.") var variedBackgrounds = false
     @Flag(help: "Shapes may overlap (each keeps >= half its pixels visible; its box is the box of its visible pixels).") var overlap = false
     @Flag(help: "--min-size/--max-size are for a 224-pixel shorter side and scale with each picture's.") var scaleSizes = false
+    @Option(help: "Share of the shapes placed across an edge of the picture, 30-90% inside (their box is the visible part's). (default: 0)") var edgeShapes: Double = 0
     @Option(help: "Also assemble the tiny base model (SAM A + CLIP A with the shape words' token rows) here.") var tinyModel: String?
     @Option(help: "The committed fixtures directory for --tiny-model.") var fixtures: String = "Tests/RecognizerTests/Fixtures"
     @Option(help: "With --tiny-model: this head (e.g. the fixtures' head_shapes.safetensors) as its head.safetensors.") var tinyHead: String?
@@ -114,13 +115,16 @@ extension MakeShapesCommand {
             let lo = minResolution ?? 224
             r = lo...(maxResolution ?? lo)
         }
-        return ShapesStyle(resolution: r, variedBackgrounds: variedBackgrounds, overlap: overlap, scaleSizes: scaleSizes)
+        var style = ShapesStyle(resolution: r, variedBackgrounds: variedBackgrounds, overlap: overlap, scaleSizes: scaleSizes)
+        style.edgeFraction = edgeShapes
+        return style
     }
 
     func validateStyle() throws {
         let lo = minResolution ?? 224, hi = maxResolution ?? lo
         guard lo >= 64, hi >= lo, hi <= 1024 else { throw ValidationError("need 64 <= --min-resolution <= --max-resolution <= 1024") }
         guard maxShapes <= 8 else { throw ValidationError("--max-shapes must be at most 8") }
+        guard (0...1).contains(edgeShapes) else { throw ValidationError("--edge-shapes must be between 0 and 1") }
         let smallest = scaleSizes ? 224 : lo
         guard maxSize < smallest else { throw ValidationError("--max-size \(maxSize) must be below the smallest picture side \(smallest)") }
     }

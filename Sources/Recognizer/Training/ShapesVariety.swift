@@ -15,6 +15,9 @@ public struct ShapesStyle: Sendable, Equatable {
     public var minVisible = 0.5
     /// `sizes` are for a 224-pixel shorter side and scale with the picture's.
     public var scaleSizes = false
+    /// Share of the shapes placed across an edge of the picture, 30-90 % of them inside
+    /// (objects entering or leaving a video frame); their box is the visible part's.
+    public var edgeFraction = 0.0
     public init(resolution: ClosedRange<Int>? = nil, variedBackgrounds: Bool = false, overlap: Bool = false, scaleSizes: Bool = false) {
         self.resolution = resolution; self.variedBackgrounds = variedBackgrounds; self.overlap = overlap; self.scaleSizes = scaleSizes
     }
@@ -42,14 +45,23 @@ extension ShapesDataset {
         while labels.count < count && tries < 80 {
             tries += 1
             let size = min(lo + Int(u() * Double(hi - lo + 1)), min(w, h) - 1)
-            let x0 = Int(u() * Double(w - size)), y0 = Int(u() * Double(h - size))
+            var x0 = Int(u() * Double(w - size)), y0 = Int(u() * Double(h - size))
+            if style.edgeFraction > 0, u() < style.edgeFraction {  // draws nothing more otherwise
+                let inside = Int((0.3 + 0.6 * u()) * Double(size))
+                switch Int(u() * 4) {
+                case 0: x0 = inside - size
+                case 1: x0 = w - inside
+                case 2: y0 = inside - size
+                default: y0 = h - inside
+                }
+            }
             let square = [Float(x0), Float(y0), Float(x0 + size), Float(y0 + size)]
             if !style.overlap && squares.contains(where: { overlaps($0, square, margin: 4) }) { continue }
             let c = Int(u() * Double(classes.count))
             // pixels of the new shape, and how much of each earlier shape it would hide
             var pixels: [Int] = [], hidden = [Int](repeating: 0, count: labels.count)
-            for y in y0..<(y0 + size) {
-                for x in x0..<(x0 + size) where inside(c, (Double(x - x0) + 0.5) / Double(size), (Double(y - y0) + 0.5) / Double(size)) {
+            for y in max(0, y0)..<min(h, y0 + size) {
+                for x in max(0, x0)..<min(w, x0 + size) where inside(c, (Double(x - x0) + 0.5) / Double(size), (Double(y - y0) + 0.5) / Double(size)) {
                     let i = y * w + x
                     pixels.append(i)
                     if owner[i] >= 0 { hidden[Int(owner[i])] += 1 }
