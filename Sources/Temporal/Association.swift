@@ -53,9 +53,12 @@ extension Tracker {
             let ddx = p.box.cx - last.cx, ddy = p.box.cy - last.cy
             guard (ddx * ddx + ddy * ddy).squareRoot() <= reach else { return nil }
             // Last seen at the frame's edge, it left there: it comes back through the same
-            // edge, not elsewhere (a newcomer of the same class at another edge is new).
+            // edge, not through another one (a newcomer of the same class entering elsewhere
+            // is new). Seen again wholly inside, it may have been hidden by something near
+            // the edge: allowed (track-eval's 0.5 s row lost an identity without that).
             let exits = last.edges(width: frame.width, height: frame.height)
-            guard exits == 0 || exits & p.box.edges(width: frame.width, height: frame.height) != 0 else { return nil }
+            let enters = p.box.edges(width: frame.width, height: frame.height)
+            guard exits == 0 || enters == 0 || exits & enters != 0 else { return nil }
             let ratio = p.box.area / max(last.area, 1)
             guard ratio <= c.reidMaxAreaRatio && ratio >= 1 / c.reidMaxAreaRatio else { return nil }
             // The same object is the same class: a labelled track takes back only a
