@@ -51,4 +51,30 @@ struct TrainingShapesVarietyTests {
             for (k, box) in p.boxes.enumerated() { for other in p.boxes[(k + 1)...] { #expect(boxIntersection(box, other) == 0) } }
         }
     }
+
+    @Test("edge shapes: about the asked share of the shapes crosses an edge, 30-90 % of it inside; a box is its visible pixels and holds the class's colour")
+    func edgeShapes() {
+        var style = ShapesStyle(resolution: 300...640, variedBackgrounds: true, overlap: true)
+        style.edgeFraction = 0.5
+        var cut = 0, total = 0
+        for i in 0..<60 {
+            let p = ShapesDataset.picture(seed: 27, index: i, maxShapes: 5, sizes: 40...110, style: style)
+            for (b, l) in zip(p.boxes, p.labels) {
+                total += 1
+                #expect(b[0] >= 0 && b[1] >= 0 && b[2] <= Float(p.width) && b[3] <= Float(p.height) && b[2] > b[0] && b[3] > b[1])
+                if b[0] == 0 || b[1] == 0 || b[2] == Float(p.width) || b[3] == Float(p.height) { cut += 1 }
+                // the box's own pixels include the class's colour (the visible part is there)
+                var found = false
+                for y in Int(b[1])..<Int(b[3]) where !found {
+                    for x in Int(b[0])..<Int(b[2]) {
+                        let k = (y * p.width + x) * 3
+                        if Self.isClass(l, (Int(p.rgb[k]), Int(p.rgb[k + 1]), Int(p.rgb[k + 2]))) { found = true; break }
+                    }
+                }
+                #expect(found, "picture \(i): no \(ShapesDataset.classes[l]) pixel in \(b)")
+            }
+        }
+        // half the shapes are placed across an edge (some of the others touch one by chance)
+        #expect(Double(cut) / Double(total) >= 0.4 && Double(cut) / Double(total) <= 0.7, "\(cut) of \(total) cut")
+    }
 }
