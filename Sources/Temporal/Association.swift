@@ -241,12 +241,14 @@ extension Tracker {
         // track that catches a newcomer at the edge then keeps the old label longer.)
         let partial = p.box.touchesEdge(width: frame.width, height: frame.height)
         if let probs {
-            if tracks[ti].labelsFromPartialView && !partial {
+            // no labels yet counts as partial views only: the first view sets them either way
+            let onlyPartial = tracks[ti].labelsFromPartialView || tracks[ti].labels.observations == 0
+            if onlyPartial && !partial {
                 tracks[ti].labels.reset(to: probs)
             } else {
                 tracks[ti].labels.observe(probs)
             }
-            tracks[ti].labelsFromPartialView = tracks[ti].labelsFromPartialView ? partial : (partial && tracks[ti].labels.observations == 1)
+            tracks[ti].labelsFromPartialView = onlyPartial && partial
         }
         tracks[ti].lastInferredFrame = frame.index
         tracks[ti].lastInferredTime = frame.time
