@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Recognizer
 
@@ -25,6 +26,32 @@ struct PrecisionKernelTests {
         #expect(OneDNN.slices(rows: 197, threads: 2) == 6)  // 33 rows each (at least 32)
         #expect(OneDNN.slices(rows: 4096, threads: 2) == 8)  // 512 rows each
         #expect(OneDNN.slices(rows: 100, threads: 3) == 3)
+    }
+
+    @Test("thread scratch: kept and grown per slot, aligned, one per thread, freed by release")
+    func threadScratch() {
+        let a = ThreadScratch.buffer(.attentionScores, bytes: 1000)
+        a.storeBytes(of: 42, toByteOffset: 0, as: Int.self)
+        #expect(Int(bitPattern: a) % 64 == 0)
+        #expect(ThreadScratch.buffer(.attentionScores, bytes: 500) == a)  // big enough: the same buffer, contents kept
+        #expect(a.load(as: Int.self) == 42)
+        #expect(ThreadScratch.buffer(.matmulInput, bytes: 1000) != a)  // another slot
+        let grown = ThreadScratch.buffer(.attentionScores, bytes: 1 << 20)
+        #expect(Int(bitPattern: grown) % 64 == 0 && ThreadScratch.bytes >= (1 << 20) + 1000)
+        let other = Mutex<(UnsafeMutableRawPointer?, Int)>((nil, -1))
+        let t = Thread {
+            let before = ThreadScratch.bytes
+            let p = ThreadScratch.buffer(.attentionScores, bytes: 1 << 20)
+            other.withLock { $0 = (p, before) }
+        }
+        t.start()
+        while other.withLock({ $0.0 == nil }) { usleep(1000) }
+        other.withLock { o in
+            #expect(o.1 == 0)  // a new thread starts with nothing
+            #expect(o.0 != grown)
+        }
+        ThreadScratch.release()
+        #expect(ThreadScratch.bytes == 0)
     }
 
     /// Shapes that run as several row slices (m >= 64 with 2 workers), against the naive

@@ -10,10 +10,9 @@ public func multiHeadAttentionBF16(
     out: UnsafeMutablePointer<Float>, bias: AttentionBias? = nil
 ) {
     let d = s.heads * s.headDim
-    let qb = UnsafeMutablePointer<UInt16>.allocate(capacity: s.batch * s.queries * d)  // [B, queries, D]
-    let kb = UnsafeMutablePointer<UInt16>.allocate(capacity: s.batch * s.keys * d)  // [B, keys, D]
-    let vb = UnsafeMutablePointer<UInt16>.allocate(capacity: s.batch * s.keys * d)  // [B, keys, D]
-    defer { qb.deallocate(); kb.deallocate(); vb.deallocate() }
+    // [B, queries, D], then [B, keys, D] twice: the calling thread's scratch
+    let qb = ThreadScratch.buffer(.attentionInputs, UInt16.self, count: s.batch * (s.queries + 2 * s.keys) * d)
+    let kb = qb + s.batch * s.queries * d, vb = kb + s.batch * s.keys * d
     for b in 0..<s.batch {
         BF16.convertRows(q + b * s.batchStrideQ, ld: s.ldq, rows: s.queries, cols: d, qb + b * s.queries * d)
         BF16.convertRows(k + b * s.batchStrideK, ld: s.ldk, rows: s.keys, cols: d, kb + b * s.keys * d)
@@ -21,32 +20,16 @@ public func multiHeadAttentionBF16(
     }
     let blocks = (s.queries + s.blockRows - 1) / s.blockRows
     let tasks = s.batch * s.heads * blocks
-    let workers = min(Parallel.workers, tasks)
-    let scratch = AttentionScratchBF16(queries: s.blockRows, keys: s.keys, workers: workers)
     Parallel.tasks(tasks) { worker, t in
         let blk = t % blocks, h = (t / blocks) % s.heads, b = t / (blocks * s.heads)
         let q0 = blk * s.blockRows, qn = min(s.blockRows, s.queries - q0)
         attendBlockBF16(qn: qn, keys: s.keys, headDim: s.headDim, scale: scale,
                         q: qb + (b * s.queries + q0) * d + h * s.headDim, ldq: d,
                         k: kb + b * s.keys * d + h * s.headDim, v: vb + b * s.keys * d + h * s.headDim, ldkv: d,
-                        out: out + b * s.batchStrideO + q0 * s.ldo + h * s.headDim, ldo: s.ldo, scratch: scratch, worker: worker) { scores in
+                        out: out + b * s.batchStrideO + q0 * s.ldo + h * s.headDim, ldo: s.ldo) { scores in
             bias?(b, h, q0, qn, scores, worker)
         }
     }
-}
-
-/// Per-worker scratch of `attendBlockBF16`: scores [queries, keys] f32, their softmax
-/// numerators in bf16, 1/row sums.
-final class AttentionScratchBF16 {
-    let queries: Int, keys: Int
-    let scores: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<UInt16>, sums: UnsafeMutablePointer<Float>
-    init(queries: Int, keys: Int, workers: Int) {
-        self.queries = queries; self.keys = keys
-        scores = .allocate(capacity: queries * keys * workers)
-        probs = .allocate(capacity: queries * keys * workers)
-        sums = .allocate(capacity: queries * workers)
-    }
-    deinit { scores.deallocate(); probs.deallocate(); sums.deallocate() }
 }
 
 /// One head's attention for a block of qn queries, on the calling thread: scores =
@@ -54,12 +37,14 @@ final class AttentionScratchBF16 {
 /// P = exp(scores - max) in fp32 rounded to bf16 (`Activation.expRowsBF16`, row sums
 /// before rounding), out [qn, headDim] (rows `ldo` apart) = P V / rowsum in fp32.
 /// Q [qn, headDim] rows `ldq` apart; K, V [keys, headDim] rows `ldkv` apart; all bf16.
+/// Scores, numerators and sums live in the calling thread's scratch (`attentionScores`).
 func attendBlockBF16(qn: Int, keys: Int, headDim hd: Int, scale: Float,
                      q: UnsafePointer<UInt16>, ldq: Int, k: UnsafePointer<UInt16>, v: UnsafePointer<UInt16>, ldkv: Int,
-                     out: UnsafeMutablePointer<Float>, ldo: Int, scratch: AttentionScratchBF16, worker: Int,
-                     bias: (UnsafeMutablePointer<Float>) -> Void) {
-    let per = scratch.queries * scratch.keys
-    let scores = scratch.scores + worker * per, p = scratch.probs + worker * per, inv = scratch.sums + worker * scratch.queries
+                     out: UnsafeMutablePointer<Float>, ldo: Int, bias: (UnsafeMutablePointer<Float>) -> Void) {
+    // scores [qn, keys] f32, 1/sums [qn] f32, numerators [qn, keys] bf16
+    let raw = ThreadScratch.buffer(.attentionScores, bytes: qn * keys * 6 + qn * 4)
+    let scores = raw.bindMemory(to: Float.self, capacity: qn * keys + qn), inv = scores + qn * keys
+    let p = (raw + (qn * keys + qn) * 4).bindMemory(to: UInt16.self, capacity: qn * keys)
     OneDNN.matmul(m: qn, n: keys, k: hd, alpha: scale, src: q, lda: ldq, weights: k, ldb: ldkv, transB: true,
                   bias: nil, out: scores, ldo: keys, accumulate: false)
     bias(scores)

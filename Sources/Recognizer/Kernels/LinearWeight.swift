@@ -62,10 +62,7 @@ public struct LinearWeight: Sendable {
         let n = shape[0], k = shape[1], ldo = ldo ?? n
         guard m > 0 else { return }
         if let packed {
-            let xb = UnsafeMutablePointer<UInt16>.allocate(capacity: m * k)
-            defer { xb.deallocate() }
-            BF16.convertRows(x, ld: ldx ?? k, rows: m, cols: k, xb)
-            OneDNN.matmul(m: m, src: xb, packed: packed, bias: bias, out: out, ldo: ldo, accumulate: accumulate)
+            OneDNN.matmul(m: m, x: x, ldx: ldx, packed: packed, bias: bias, out: out, ldo: ldo, accumulate: accumulate)
             return
         }
         fp32.withUnsafeBufferPointer { w in

@@ -8,9 +8,9 @@ import Synchronization
 // once at load into the blocked layout oneDNN's matmul prefers (`PackedWeights`,
 // OneDNNWeights.swift: Linear weights). Each primitive is created once per shape and
 // kept: creating one costs far more than a small GEMM. Primitives may run on several
-// threads at once: each call brings its own scratchpad (user scratchpad mode; a
-// library-managed one belongs to the primitive and would be shared by concurrent calls)
-// and its own stream (a stream is not thread-safe, and a CPU stream is cheap).
+// threads at once: each call brings its own scratchpad (user scratchpad mode, the
+// calling thread's `ThreadScratch`; a library-managed one belongs to the primitive and
+// would be shared by concurrent calls) and its own stream (a stream is not thread-safe, and a CPU stream is cheap).
 //
 // Threads: oneDNN always runs single-threaded (an OpenMP team of one, so libgomp never
 // starts threads); a call with `Gemm.threads` > 1 splits its rows into slices that the
@@ -143,12 +143,20 @@ public enum OneDNN {
         run(key, src: src, weights: UnsafeRawPointer(weights), bias: bias, out: out)
     }
 
-    /// out[M, N] = src[M, K] W^T (+ bias) (+ out) with W packed at load: `matmul`'s Linear form.
-    public static func matmul(m: Int, src: UnsafePointer<UInt16>, lda: Int? = nil, packed w: PackedWeights,
+    /// out[M, N] = bf16(x)[M, K] W^T (+ bias) (+ out) with W packed at load and x fp32
+    /// (rows `ldx` apart, default K): the bf16 path's Linear. Each row slice is rounded to
+    /// bf16 into its thread's scratch (`ThreadScratch.matmulInput`) just before its matmul,
+    /// so no [M, K] bf16 copy is made (lin2's would be 25 MiB, fresh pages every call).
+    public static func matmul(m: Int, x: UnsafePointer<Float>, ldx: Int? = nil, packed w: PackedWeights,
                               bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool) {
-        let key = Key(m: m, n: w.n, k: w.k, lda: lda ?? w.k, ldb: w.k, ldo: ldo, transB: true, bias: bias != nil,
+        let ldx = ldx ?? w.k
+        let key = Key(m: m, n: w.n, k: w.k, lda: w.k, ldb: w.k, ldo: ldo, transB: true, bias: bias != nil,
                       accumulate: accumulate, alpha: Float(1).bitPattern, layout: w.layout)
-        run(key, src: src, weights: UnsafeRawPointer(w.data), bias: bias, out: out)
+        forSlices(key) { slice, r0 in
+            let src = ThreadScratch.buffer(.matmulInput, UInt16.self, count: slice.m * w.k)
+            BF16.convertRows(x + r0 * ldx, ld: ldx, rows: slice.m, cols: w.k, src)
+            execute(slice, src: src, weights: UnsafeRawPointer(w.data), bias: bias, out: out + r0 * ldo)
+        }
     }
 
     /// Rows per slice at least (single-threaded bf16 matmuls measured the same ~230
@@ -167,16 +175,24 @@ public enum OneDNN {
 
     private static func run(_ key: Key, src: UnsafePointer<UInt16>, weights: UnsafeRawPointer, bias: UnsafePointer<Float>?,
                             out: UnsafeMutablePointer<Float>) {
+        forSlices(key) { slice, r0 in
+            execute(slice, src: src + r0 * key.lda, weights: weights, bias: bias, out: out + r0 * key.ldo)
+        }
+    }
+
+    /// body(slice, first row) for the row slices of `key` (`slices`), on the recognizer's
+    /// pool when there are several, else on the calling thread.
+    private static func forSlices(_ key: Key, _ body: (_ slice: Key, _ firstRow: Int) -> Void) {
         gemmFlops.add(2 * key.m * key.n * key.k, ordering: .relaxed)
         let count = slices(rows: key.m, threads: Gemm.threads)
-        guard count > 1 else { return execute(key, src: src, weights: weights, bias: bias, out: out) }
+        guard count > 1 else { return body(key, 0) }
         let per = (key.m + count - 1) / count
         Parallel.tasks(count) { _, i in
             let r0 = i * per, rows = min(per, key.m - r0)
             guard rows > 0 else { return }
             var slice = key
             slice.m = rows
-            execute(slice, src: src + r0 * key.lda, weights: weights, bias: bias, out: out + r0 * key.ldo)
+            body(slice, r0)
         }
     }
 
@@ -199,8 +215,7 @@ public enum OneDNN {
                     dnnl_exec_arg_t(arg: dnnl_shim_arg_weights, memory: memory(&p.weights, weights)),
                     dnnl_exec_arg_t(arg: dnnl_shim_arg_dst, memory: memory(&p.dst, out))]
         if let bias { args.append(dnnl_exec_arg_t(arg: dnnl_shim_arg_bias, memory: memory(&p.bias, bias))) }
-        let scratch = p.scratchpadBytes > 0 ? UnsafeMutableRawPointer.allocate(byteCount: p.scratchpadBytes, alignment: 64) : nil
-        defer { scratch?.deallocate() }
+        let scratch = p.scratchpadBytes > 0 ? ThreadScratch.buffer(.matmulScratchpad, bytes: p.scratchpadBytes) : nil
         if let scratch { args.append(dnnl_exec_arg_t(arg: dnnl_shim_arg_scratchpad, memory: memory(&p.scratchpad, scratch))) }
         defer { for m in mems { dnnl_memory_destroy(m) } }
         check(dnnl_primitive_execute(p.handle, stream, Int32(args.count), &args), "matmul \(key.m)x\(key.n)x\(key.k)")

@@ -12,7 +12,7 @@ import Synchronization
 
 extension OneDNN {
     /// W [N, K] bf16 in a packed layout (one of `layouts`): opaque bytes, read only by
-    /// `matmul(m:src:packed:...)` and `unpack`.
+    /// `matmul(m:x:packed:...)` and `unpack`.
     public final class PackedWeights: @unchecked Sendable {  // immutable after init
         public let n: Int, k: Int
         let layout: Int

@@ -44,9 +44,13 @@ public enum Parallel {
         return lowered
     }
 
-    /// Returns memory freed into malloc's arenas to the system (glibc `malloc_trim`): the
-    /// per-keyframe scratch otherwise stays resident between keyframes.
-    public static func returnFreedMemory() { _ = malloc_trim(0) }
+    /// Frees the calling thread's kernel scratch (`ThreadScratch`) and returns memory freed
+    /// into malloc's arenas to the system (glibc `malloc_trim`): the per-keyframe scratch
+    /// otherwise stays resident between keyframes. Call it on the recognizer thread.
+    public static func returnFreedMemory() {
+        ThreadScratch.release()
+        _ = malloc_trim(0)
+    }
 
     /// Lowers the calling thread's priority (the recognizer thread).
     public static func lowerCurrentThreadPriority(nice: Int32) {

@@ -100,7 +100,6 @@ extension SAMImageEncoder {
         let perBF16 = 3 * n * hd  // q, k, v [n, hd] in bf16
         let scratchBF16 = bf16 ? UnsafeMutablePointer<UInt16>.allocate(capacity: perBF16 * workers) : nil
         defer { scratchBF16?.deallocate() }
-        let attendScratch = bf16 ? AttentionScratchBF16(queries: n, keys: n, workers: workers) : nil
         withPointers(b.qkvB, Tensor(shape: [relH.count], data: relH)) { qb, rh in
             relW.withUnsafeBufferPointer { rwb in
                 let rw = rwb.baseAddress!
@@ -114,11 +113,11 @@ extension SAMImageEncoder {
                         (k + i * hd).update(from: src + d + h * hd, count: hd)
                         (v + i * hd).update(from: src + 2 * d + h * hd, count: hd)
                     }
-                    if let scratchBF16, let attendScratch {  // o = normalized output, inv unused
+                    if let scratchBF16 {  // o = normalized output, inv unused
                         let qb = scratchBF16 + worker * perBF16, kb = qb + n * hd, vb = kb + n * hd
                         BF16.convert(q, qb, count: 3 * n * hd)  // q, k, v are contiguous
                         attendBlockBF16(qn: n, keys: n, headDim: hd, scale: scale, q: qb, ldq: hd, k: kb, v: vb, ldkv: hd,
-                                        out: o, ldo: hd, scratch: attendScratch, worker: worker) { scores in
+                                        out: o, ldo: hd) { scores in
                             addDecomposedRelPos(q: q, ldq: hd, headDim: hd, side: ws, q0: 0, qn: n, relH: rh, relW: rw, scores: scores)
                         }
                         for i in 0..<n { inv[i] = 1 }
