@@ -12,16 +12,17 @@ struct PrecisionConfigTests {
                                file: "/etc/x.yaml", checkFiles: false)
     }
 
-    @Test("fp32 by default, bf16 read, int8 and unknown values refused naming the key; a change needs a restart")
+    @Test("auto by default, fp32 and bf16 read, int8 and unknown values refused naming the key; a change needs a restart")
     func config() throws {
         let plain = try ConfigLoader.parse(yaml: "models: {directory: /m}\nvocabulary: [person]\nstreams: [{id: a, url: \"rtsp://h/x\"}]\n",
                                            file: "/etc/x.yaml", checkFiles: false)
-        #expect(plain.precision == .fp32)
+        #expect(plain.precision == .auto)
+        #expect(try Self.parse("fp32").precision == .fp32)
         let bf = try Self.parse("bf16")
         #expect(bf.precision == .bf16)
         #expect(ReloadPlan(from: plain, to: bf).needsRestart == ["models.precision"])
         for (value, message) in [("int8", "/etc/x.yaml:1: models.precision: int8 is not implemented in this build; use fp32 or bf16"),
-                                 ("fp16", "/etc/x.yaml:1: models.precision: 'fp16' is not one of: fp32, bf16, int8")] {
+                                 ("fp16", "/etc/x.yaml:1: models.precision: 'fp16' is not one of: auto, fp32, bf16, int8")] {
             #expect(throws: ConfigError.self) { try Self.parse(value) }
             do { _ = try Self.parse(value) } catch { #expect(error.problems.map(\.description) == [message]) }
         }
@@ -42,7 +43,7 @@ struct PrecisionConfigTests {
         return (r.status, r.stderr, regions.compactMap { $0["label"] as? String }, regions.compactMap { $0["score"] as? Double })
     }
 
-    @Test("recognize --precision: bf16 gives fp32's labels with other scores; without AVX512_BF16 it says so and runs fp32; int8 is refused")
+    @Test("recognize --precision: bf16 gives fp32's labels with other scores; without AVX512_BF16 it says so and runs fp32; auto picks and says; int8 is refused")
     func recognizeCommand() throws {
         let fp = try Self.recognize("fp32"), bf = try Self.recognize("bf16")
         #expect(fp.status == 0 && bf.status == 0, "\(fp.stderr) \(bf.stderr)")
@@ -54,6 +55,18 @@ struct PrecisionConfigTests {
         let capped = try Self.recognize("bf16", env: ["DNNL_MAX_CPU_ISA": "AVX512_CORE_VNNI"])
         #expect(capped.status == 0 && capped.stderr.contains("has neither AVX512_BF16 nor AMX: running fp32"), "\(capped.stderr)")
         #expect(capped.scores == fp.scores && capped.labels == fp.labels)
+        // auto: bf16 where the CPU runs it natively, else fp32, and a line saying which
+        let auto = try Self.recognize("auto")
+        #expect(auto.status == 0 && auto.labels == fp.labels, "\(auto.stderr)")
+        if OneDNN.nativeBF16 {
+            #expect(auto.scores == bf.scores && auto.stderr.contains("precision auto: bf16, this CPU runs it natively"), "\(auto.stderr)")
+        } else {
+            #expect(auto.scores == fp.scores && auto.stderr.contains("precision auto: fp32"), "\(auto.stderr)")
+        }
+        let cappedAuto = try Self.recognize("auto", env: ["DNNL_MAX_CPU_ISA": "AVX512_CORE_VNNI"])
+        #expect(cappedAuto.status == 0 && cappedAuto.stderr.contains("precision auto: fp32, this CPU (oneDNN ISA avx512_core_vnni) has neither"),
+                "\(cappedAuto.stderr)")
+        #expect(cappedAuto.scores == fp.scores && cappedAuto.labels == fp.labels)
         let int8 = try Self.recognize("int8")
         #expect(int8.status != 0 && int8.stderr.contains("precision int8: not implemented"), "\(int8.stderr)")
     }

@@ -144,4 +144,42 @@ struct PrecisionTests {
         #expect(fB.samEmbedding != fF.samEmbedding && fB.clipFeatureMap != fF.clipFeatureMap)
         #expect(fB.samEmbedding.relativeError(to: fF.samEmbedding) <= 2e-2)
     }
+
+    /// Regions with the given class probabilities (classes a, b, c), labelled by their top-1.
+    static func regions(_ probabilities: [[Float]], masks: [[Bool]]? = nil) -> [RecognizedRegion] {
+        probabilities.enumerated().map { i, p in
+            let top = p.indices.max { p[$0] < p[$1] }!
+            return RecognizedRegion(box: [0, 0, 1, 1], label: ["a", "b", "c"][top], score: p[top], top: [], iou: 1, regionToken: [],
+                                    embedding: [1, Float(i)], scores: p, logits: p, mask: masks?[i], recognizer: .regionspot)
+        }
+    }
+
+    /// A changed top-1 fails only when fp32 decided it: its fp32 lead over the class the
+    /// reduced path chose exceeds the run's largest probability change.
+    @Test("accuracy checks: a top-1 flip within the measured |Δprob| is a near-tie, one beyond it fails")
+    func nearTies() {
+        let fp32 = Self.regions([[0.5, 0.4998, 0.0002], [0.7, 0.2, 0.1]])
+        // region 0 flips on a 2e-4 lead while probabilities move 3e-4: a near-tie; passes
+        let tie = PrecisionComparison(Self.regions([[0.4997, 0.5001, 0.0002], [0.7, 0.2, 0.1]]), fp32: fp32)
+        #expect(tie.sameTop1 == 1 && tie.nearTies == 1 && tie.decisiveChanges == 0)
+        #expect(abs(tie.maxProbabilityChange - 3e-4) < 1e-6 && abs(tie.flipMargin - 2e-4) < 1e-6)
+        #expect(tie.passes)
+        #expect(tie.description.hasPrefix("top-1 same 1/2 (1 changed: 1 near-tie at fp32 within max |Δprob|, 0 decided at fp32; largest fp32 margin 2.00e-04)"),
+                "\(tie)")
+        #expect(tie.description.hasSuffix("(passes)"))
+        // a flip on a 6e-4 lead with probabilities moving 4e-4: decided at fp32; fails
+        let decided = PrecisionComparison(Self.regions([[0.4996, 0.4998, 0.0006], [0.7, 0.2, 0.1]]),
+                                          fp32: Self.regions([[0.5, 0.4994, 0.0006], [0.7, 0.2, 0.1]]))
+        #expect(decided.nearTies == 0 && decided.decisiveChanges == 1 && !decided.passes)
+        #expect(abs(decided.maxProbabilityChange - 4e-4) < 1e-6 && abs(decided.flipMargin - 6e-4) < 1e-6)
+        #expect(decided.description.contains("0 near-ties at fp32 within max |Δprob|, 1 decided at fp32") && decided.description.hasSuffix("(FAILS)"))
+        // no flip, but a probability moved by more than 1e-2: fails
+        let moved = PrecisionComparison(Self.regions([[0.5, 0.4998, 0.0002], [0.68, 0.22, 0.1]]), fp32: fp32)
+        #expect(moved.sameTop1 == 2 && moved.decisiveChanges == 0 && !moved.passes && moved.description.hasPrefix("top-1 same 2/2, max"))
+        // masks: IoU 2/3 fails
+        let m = [[true, true, false], [true, false, false]], m2 = [[true, true, true], [true, false, false]]
+        let masks = PrecisionComparison(Self.regions([[0.5, 0.4998, 0.0002], [0.7, 0.2, 0.1]], masks: m2),
+                                        fp32: Self.regions([[0.5, 0.4998, 0.0002], [0.7, 0.2, 0.1]], masks: m))
+        #expect(abs(masks.minMaskIoU - 2.0 / 3) < 1e-6 && !masks.passes)
+    }
 }

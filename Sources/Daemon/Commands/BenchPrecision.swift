@@ -11,8 +11,9 @@ extension BenchCommand {
     static func precisions(_ list: String) throws -> [Precision] {
         try list.split(separator: ",").map { s in
             let name = s.trimmingCharacters(in: .whitespaces)
-            guard let p = Precision(rawValue: name) else { throw ValidationError("--precision: '\(name)' is not one of fp32, bf16, int8") }
+            guard let p = Precision(rawValue: name) else { throw ValidationError("--precision: '\(name)' is not one of auto, fp32, bf16, int8") }
             let (effective, note) = try p.effective()
+            if p == .auto { return effective }  // what the daemon would run here
             guard effective == p else { throw ValidationError("--precision: \(note ?? name)") }
             return p
         }

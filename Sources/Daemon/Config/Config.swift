@@ -189,9 +189,9 @@ public struct DaemonConfig: Sendable, Equatable {
     public var file: String
     public var modelDirectory: String
     public var recognizer: RecognizerKind = .regionspot
-    /// models.precision: how the encoders' Linear layers run (bf16 falls back to fp32 on a
-    /// CPU without AVX512_BF16/AMX, with a log line).
-    public var precision: Precision = .fp32
+    /// models.precision: how the encoders' Linear layers run (auto: bf16 on a CPU with
+    /// AVX512_BF16/AMX, else fp32; bf16 falls back to fp32 without them; a log line says which).
+    public var precision: Precision = .auto
     public var acceptance = AcceptanceConfig()
     public var vocabulary: [VocabularyEntry]
     /// Where the vocabulary came from: "inline" or the resolved `@file` path.

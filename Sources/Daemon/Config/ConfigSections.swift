@@ -13,7 +13,7 @@ extension ConfigWalker {
 
         var modelDirectory: String?
         var recognizer = RecognizerKind.regionspot
-        var precision = Precision.fp32
+        var precision = Precision.auto
         var acceptance = AcceptanceConfig()
         if let models = m["models"], let mm = mapping(models, "models", keys: ["directory", "recognizer", "precision", "acceptance"]) {
             modelDirectory = required(mm, "directory", "models", at: models) { n, p in self.directory(n, p) }

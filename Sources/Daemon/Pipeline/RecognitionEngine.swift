@@ -34,7 +34,9 @@ final class RecognitionEngine: @unchecked Sendable {
         lanePool = (0..<max(1, lanes)).map { _ in (NSLock(), FrameConverter()) }
         let t0 = Date()
         let (effective, note) = try precision.effective()
-        if let note { logger.warning("\(note)") }
+        if let note {
+            if precision == .auto { logger.info("\(note)") } else { logger.warning("\(note)") }
+        }
         model = try ModelDirectory(path: modelDirectory, precision: effective)
         tokenizer = try model.tokenizer()
         self.cacheDirectory = cacheDirectory

@@ -5,18 +5,27 @@ import Foundation
 /// activations rounded to bf16 at each GEMM input, fp32 accumulation and output through
 /// oneDNN; LayerNorm, softmax, GELU, attention scores and everything outside the SAM image
 /// encoder's and the CLIP towers' Linear layers stay fp32. int8 is not built yet.
+/// auto (the configuration's default): the fastest that passes the accuracy checks on
+/// this CPU, resolved by `effective()` before any weight loads: bf16 where the CPU runs it
+/// natively (BENCHMARKS.md: about half fp32's CPU per keyframe, every check held), else fp32.
 public enum Precision: String, Sendable, CaseIterable, Equatable {
-    case fp32, bf16, int8
+    case auto, fp32, bf16, int8
 
     /// What runs on this CPU when `self` is asked for, and a sentence for the log when it
-    /// differs: bf16 without native bf16 instructions (AVX512_BF16 or AMX) falls back to
-    /// fp32 (oneDNN would emulate it, slower than fp32). int8 is refused.
+    /// differs or was chosen: bf16 without native bf16 instructions (AVX512_BF16 or AMX)
+    /// falls back to fp32 (oneDNN would emulate it, slower than fp32); auto says which it
+    /// picked and why. int8 is refused.
     public func effective() throws(RecognizerError) -> (precision: Precision, note: String?) {
         switch self {
         case .fp32: return (.fp32, nil)
         case .bf16:
             if OneDNN.nativeBF16 { return (.bf16, nil) }
             return (.fp32, "precision bf16 asked for, but this CPU (oneDNN ISA \(OneDNN.isaName)) has neither AVX512_BF16 nor AMX: running fp32")
+        case .auto:
+            if OneDNN.nativeBF16 {
+                return (.bf16, "precision auto: bf16, this CPU runs it natively (oneDNN ISA \(OneDNN.isaName))")
+            }
+            return (.fp32, "precision auto: fp32, this CPU (oneDNN ISA \(OneDNN.isaName)) has neither AVX512_BF16 nor AMX (emulated bf16 is slower than fp32)")
         case .int8:
             throw RecognizerError("precision int8: not implemented in this build (use fp32 or bf16)")
         }
@@ -34,6 +43,7 @@ public struct LinearWeight: Sendable {
 
     public init(_ t: Tensor, precision: Precision = .fp32) {
         precondition(t.rank == 2, "LinearWeight: shape \(t.shape)")
+        precondition(precision != .auto, "LinearWeight: resolve precision auto with Precision.effective() first")
         shape = t.shape
         switch precision {
         case .bf16:
