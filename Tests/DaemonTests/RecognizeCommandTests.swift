@@ -34,8 +34,9 @@ struct RecognizeCommandTests {
         let png = try Self.fixtureImage(dir)
         // boxes and expected labels/scores from tools/make_fixtures.py (e2e_io.safetensors)
         let boxes = ["10,20,140,180", "150,0,300,120", "0,100,300,200", "60.5,40.25,220.75,160.5", "250,150,299,199"]
+        // fp32 pinned: this is the fp32 path's parity with the float64 reference (bf16's is PrecisionConfigTests')
         let r = try Child.run(binary, ["recognize", png, "--weights", Self.fixtures + "/model_tiny", "--vocab", "person,car,traffic light,dog-other,bicycle",
-                                       "--json"] + boxes.flatMap { ["--box", $0] }, env: ["CACHE_DIRECTORY": dir.file("cache")], dir: dir)
+                                       "--json", "--precision", "fp32"] + boxes.flatMap { ["--box", $0] }, env: ["CACHE_DIRECTORY": dir.file("cache")], dir: dir)
         #expect(r.status == 0, "\(r.stderr)")
         let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         let regions = try #require(obj["regions"] as? [[String: Any]])
