@@ -11,7 +11,8 @@ import Glibc
 // here belongs to one thread (the recognizer thread or one of its `recognizer-N` pool
 // threads), so concurrent streams never share one; it is freed when its thread exits, or
 // by the owner with `release()` (the recognizer thread between keyframes,
-// `Parallel.returnFreedMemory`); the pool threads keep theirs (a few MiB each).
+// `Parallel.returnFreedMemory`); the pool threads keep theirs (about 9 MiB each with
+// SAM-B, plus oneDNN's scratchpad).
 //
 // Each use names a `Slot`; a slot's buffer is valid until the same thread asks for the
 // same slot again, so a function must not hold a slot across a call that uses it.
