@@ -253,6 +253,7 @@ public final class MetricsHTTPServer: @unchecked Sendable {
         let t = Thread { [self] in
             nameCurrentThread("metrics-conn")
             Parallel.lowerCurrentThreadPriority(nice: Self.connectionNice)
+            idleCurrentThread()
             if !live.serve(req, on: conn, stopped: { [weak self] in self?.isStopped ?? true }) {
                 conn.respond("404 Not Found", text: "try /, /metrics or /healthz\n")
             }
