@@ -136,6 +136,19 @@ struct LivePageBrowserTests {
         }
     }
 
+    /// The page's picture in two screenshots 2 s apart (`rect`: `Chromium.frameRect`'s
+    /// x, y, width, height): expects it on screen, not blank, and changed in between.
+    static func expectChangingFrame(_ shotA: String, _ shotB: String, rect: [Double]) throws -> (variance: Double, changed: Int, pixels: Int) {
+        let a = try decodeImage(path: shotA), b = try decodeImage(path: shotB)
+        let (x, y, w, h) = (Int(rect[0]), Int(rect[1]), Int(rect[2]), Int(rect[3]))
+        let ca = lumaCrop(a, x: x, y: y, w: w, h: h), cb = lumaCrop(b, x: x, y: y, w: w, h: h)
+        #expect(ca.count > 10_000 && ca.count == cb.count, "frame rect \(rect) in \(a.width)x\(a.height)")
+        #expect(variance(ca) > 100, "the frame looks blank: variance \(variance(ca))")
+        let changed = zip(ca, cb).filter { abs($0 - $1) > 16 }.count
+        #expect(changed > ca.count / 200, "the later screenshot shows the same frame: \(changed) of \(ca.count) pixels changed")
+        return (variance(ca), changed, ca.count)
+    }
+
     @Test("/ lists the stream; /streams/demo shows a live annotated frame and the tracks ZeroMQ publishes")
     func browser() throws {
         let dir = TempDir()
@@ -163,14 +176,8 @@ struct LivePageBrowserTests {
         #expect(rect[4] > 0, "the frame image did not load: \(rect)")
         let src = try #require(steps[10].value as? String)
         #expect(src.contains("/streams/demo/video.mjpeg"), "the page shows the MJPEG stream, not polled pictures: \(src)")
-        let a = try decodeImage(path: shotA), b = try decodeImage(path: shotB)
-        let (x, y, w, h) = (Int(rect[0]), Int(rect[1]), Int(rect[2]), Int(rect[3]))
-        let ca = lumaCrop(a, x: x, y: y, w: w, h: h), cb = lumaCrop(b, x: x, y: y, w: w, h: h)
-        #expect(ca.count > 10_000 && ca.count == cb.count, "frame rect \(rect) in \(a.width)x\(a.height)")
-        #expect(variance(ca) > 100, "the frame looks blank: variance \(variance(ca))")
-        let changed = zip(ca, cb).filter { abs($0 - $1) > 16 }.count
-        #expect(changed > ca.count / 200, "the later screenshot shows the same frame: \(changed) of \(ca.count) pixels changed")
-        print("live page: frame \(w)x\(h) px on screen, luma variance \(Int(variance(ca))), \(changed) of \(ca.count) pixels changed in 2 s")
+        let seen = try Self.expectChangingFrame(shotA, shotB, rect: rect)
+        print("live page: frame \(Int(rect[2]))x\(Int(rect[3])) px on screen, luma variance \(Int(seen.variance)), \(seen.changed) of \(seen.pixels) pixels changed in 2 s")
         // docs/live-page.png is this screenshot (REGIONSPOTD_KEEP_SCREENSHOT=path keeps it).
         if let keep = ProcessInfo.processInfo.environment["REGIONSPOTD_KEEP_SCREENSHOT"] {
             try? FileManager.default.removeItem(atPath: keep)
@@ -234,14 +241,8 @@ struct LivePageBrowserTests {
 
         // The polled picture changes like the MJPEG one.
         let rect = try #require(steps[2].value as? [Double])
-        let a = try decodeImage(path: shotA), b = try decodeImage(path: shotB)
-        let (x, y, w, h) = (Int(rect[0]), Int(rect[1]), Int(rect[2]), Int(rect[3]))
-        let ca = lumaCrop(a, x: x, y: y, w: w, h: h), cb = lumaCrop(b, x: x, y: y, w: w, h: h)
-        #expect(ca.count > 10_000 && ca.count == cb.count, "frame rect \(rect) in \(a.width)x\(a.height)")
-        #expect(variance(ca) > 100, "the polled frame looks blank: variance \(variance(ca))")
-        let changed = zip(ca, cb).filter { abs($0 - $1) > 16 }.count
-        #expect(changed > ca.count / 200, "the polled picture did not change in 2 s: \(changed) of \(ca.count) pixels changed")
-        print("live page fallback: \(polled) frame.jpg requests, \(changed) of \(ca.count) pixels changed in 2 s")
+        let seen = try Self.expectChangingFrame(shotA, shotB, rect: rect)
+        print("live page fallback: \(polled) frame.jpg requests, \(seen.changed) of \(seen.pixels) pixels changed in 2 s")
 
         // The refusals were counted; the pictures drawn are the polled ones.
         #expect(try demo.metric("regionspotd_live_refused_total{reason=\"max_watchers\"}", dir: dir) >= 1)
