@@ -21,8 +21,7 @@ extension Tracker {
         let live = tracks.indices.filter { tracks[$0].state == .confirmed }
         var matched: [UInt64] = []
         for (pi, ti) in assign(proposals, Array(proposals.indices), live, cost: { p, t in
-            let iou = self.gatingIoU(t, p.box)
-            return iou >= minIoU ? 1 - iou : nil
+            self.restingCost(t, p.box, minIoU: minIoU)
         }) {
             let source = tracks[ti].source
             match(track: ti, proposal: proposals[pi], frame: frame)
@@ -61,5 +60,52 @@ extension Tracker {
             moved += 1
         }
         return moved
+    }
+}
+
+extension Tracker {
+    /// Which of `boxes` (xyxy, source pixels, a keyframe's moving regions) the live tracks
+    /// account for without an encoder run; returns their indices. A region is accounted for
+    /// when it is
+    /// - paired with a confirmed or tentative track by the optimal one-to-one assignment at
+    ///   `restingCost` (the pairing `reanchor` makes: the object moved on, its track lags);
+    /// - a piece of a track: under half its box's area, its centre within one box size of
+    ///   the track's (a head, a leg, a swinging bag seen apart from the body);
+    /// - a group of tracks: the tracks whose centres lie inside it (grown by a quarter)
+    ///   cover at least half its area (people walking together, their tracks a step behind).
+    /// A region holding a tracked object and about as much again that no track holds is
+    /// none of these: maybe someone new walking beside it.
+    public func explained(_ boxes: [Box], minIoU: Float = 0.3) -> Set<Int> {
+        let held = tracks.indices.filter { tracks[$0].state == .confirmed || tracks[$0].state == .tentative }
+        let proposals = boxes.map { Proposal(box: $0, score: 1) }
+        var out = Set(assign(proposals, Array(proposals.indices), held) { p, t in self.restingCost(t, p.box, minIoU: minIoU) }.map(\.0))
+        let visible = held.map { visibleBox(tracks[$0]) }.filter { $0.area > 0 }
+        for (k, b) in boxes.enumerated() where !out.contains(k) && b.area > 0 {
+            let piece = visible.contains { v in
+                let reach = max(v.width, v.height)
+                return b.area < 0.5 * v.area && ((v.cx - b.cx) * (v.cx - b.cx) + (v.cy - b.cy) * (v.cy - b.cy)).squareRoot() <= reach
+            }
+            let grown = Box(x1: b.x1 - b.width / 8, y1: b.y1 - b.height / 8, x2: b.x2 + b.width / 8, y2: b.y2 + b.height / 8)
+            let inside = visible.filter { $0.cx >= grown.x1 && $0.cx <= grown.x2 && $0.cy >= grown.y1 && $0.cy <= grown.y2 }
+            let group = inside.count >= 2 && inside.reduce(0) { $0 + $1.area } >= 0.5 * b.area
+            if piece || group { out.insert(k) }
+        }
+        return out
+    }
+
+    /// The cost of pairing a track with a moving region when the encoders rest, or nil: a
+    /// region of comparable size (area ratio at most 2: a blob that swallowed a second
+    /// object is not its track) that overlaps the track's gated box by `minIoU` (cost
+    /// 1 - IoU), or else whose centre lies within one box size of the track's (cost 0.7 to
+    /// 1, so overlaps are preferred): between looks a second or more apart the track's
+    /// box lags a walking person by more than an overlap allows.
+    func restingCost(_ t: Track, _ b: Box, minIoU: Float) -> Float? {
+        let v = visibleBox(t)
+        guard v.area > 0, b.area > 0, max(v.area, b.area) <= 2 * min(v.area, b.area) else { return nil }
+        let iou = gatingIoU(t, b)
+        if iou >= minIoU { return 1 - iou }
+        let reach = max(v.width, v.height, b.width, b.height)
+        let d = ((v.cx - b.cx) * (v.cx - b.cx) + (v.cy - b.cy) * (v.cy - b.cy)).squareRoot() / reach
+        return d <= 1 ? 0.7 + 0.3 * d : nil
     }
 }

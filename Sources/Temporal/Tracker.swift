@@ -139,12 +139,21 @@ public struct Tracker: Sendable {
         let p = config.recognition
         var out: [RecognitionRequest] = []
         for t in tracks where t.state == .confirmed {
+            let visible = t.box.clipped(width: frame.width, height: frame.height)
+            // Wholly outside the picture: nothing to look at.
+            guard visible.area > 0 else { continue }
+            let atEdge = t.box.touchesEdge(width: frame.width, height: frame.height)
             let reason: RecognitionReason?
             if let inferred = t.lastInferredBox, let time = t.lastInferredTime {
                 let areaChange = abs(t.box.area - inferred.area) / max(inferred.area, 1)
-                if areaChange > p.maxAreaChange || t.box.iou(inferred) < p.minIoUToInferred {
+                // A box cut by the picture's edge changes size because the object enters
+                // or leaves. Leaving, or already labelled from a whole view, another look
+                // there sees less than the one before; entering with labels from a sliver
+                // of it, a look at the larger part it now shows is worth having.
+                let entering = t.labelsFromPartialView && visible.area > inferred.area * (1 + p.maxAreaChange)
+                if (!atEdge || entering) && (areaChange > p.maxAreaChange || t.box.iou(inferred) < p.minIoUToInferred) {
                     reason = .drift
-                } else if t.labelsFromPartialView && !t.box.touchesEdge(width: frame.width, height: frame.height) {
+                } else if t.labelsFromPartialView && !atEdge {
                     reason = .partialView
                 } else if t.labels.margin < p.minMargin {
                     reason = .lowMargin

@@ -39,6 +39,9 @@ struct RecognitionTriggerTests {
         #expect(RecognitionTrigger.decide(inputs { $0.moving = [pair]; $0.tracks = [Box(x1: 100, y1: 100, x2: 148, y2: 150), Box(x1: 150, y1: 100, x2: 200, y2: 150)] }).isEmpty)
         #expect(RecognitionTrigger.decide(inputs { $0.moving = [pair]; $0.tracks = [Box(x1: 100, y1: 100, x2: 145, y2: 150)] }) == [.newMotion])
         #expect(RecognitionTrigger.decide(inputs { $0.requests = [.drift, .lowMargin] }) == [.drift, .lowMargin])
+        // a region the tracker's association explains (Tracker.explained) asks nothing
+        #expect(RecognitionTrigger.decide(inputs { $0.moving = [box(100, 100)]; $0.tracks = [box(140, 100)]; $0.explained = [0] }).isEmpty)
+        #expect(RecognitionTrigger.decide(inputs { $0.moving = [box(100, 100), box(300, 300)]; $0.tracks = [box(140, 100)]; $0.explained = [0] }) == [.newMotion])
     }
 
     @Test("between codec keyframes (preferred) the scheduled passes wait; max_interval, tracks asking and new objects count")

@@ -48,4 +48,23 @@ struct FollowTests {
         t.reanchor(frame: frameInfo(60), boxes: [], gone: { $0.id == ids[1] })
         #expect(t.regions().map(\.trackID).contains(ids[1]) == false)
     }
+
+    @Test("explained moving regions: a lagging track's object, a piece of it, a group of tracks; not a newcomer beside one")
+    func explained() {
+        // person-sized tracks, 30x80
+        var t = tracker([box(100, 100, 30, 80)])
+        t.propagate(to: frameInfo(30), motion: nil)
+        // the person walked 35 px on: no overlap with the track's box, well within its reach
+        #expect(t.explained([box(135, 100, 30, 80)]) == [0])
+        #expect(t.explained([box(400, 100, 30, 80)]).isEmpty)            // someone far away
+        #expect(t.explained([box(105, 150, 20, 30)]) == [0])              // a leg moving apart
+        #expect(t.explained([box(100, 100, 65, 80)]).isEmpty)             // the person and as much again
+        var pair = tracker([box(100, 100, 30, 80), box(140, 100, 30, 80)])
+        pair.propagate(to: frameInfo(30), motion: nil)
+        #expect(pair.explained([box(108, 96, 72, 88)]) == [0])            // the two walking together
+        // reanchor pairs the same way: the lagging track moves to its object's region, a piece moves nothing
+        #expect(t.reanchor(frame: frameInfo(30), boxes: [box(105, 150, 20, 30)]).isEmpty)
+        #expect(t.reanchor(frame: frameInfo(31), boxes: [box(135, 100, 30, 80)]).count == 1)
+        #expect(t.liveTracks[0].box == box(135, 100, 30, 80))
+    }
 }

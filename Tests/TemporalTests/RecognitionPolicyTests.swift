@@ -12,10 +12,11 @@ import Testing
             Proposal(box: box(10, 10, 80, 80), score: 0.9, embedding: token(0)),              // clear label
             Proposal(box: box(200, 10, 80, 80), score: 0.9, embedding: unit([1, 1, 0, 0, 0, 0, 0, 0])), // ambiguous
             Proposal(box: box(400, 10, 80, 80), score: 0.9),                                   // detector only
-            Proposal(box: box(10, 200, 80, 80), score: 0.9, embedding: token(0)),             // will drift
+            Proposal(box: box(100, 200, 80, 80), score: 0.9, embedding: token(0)),            // will drift
         ])
-        // Track 4 grows by 50 % through its motion vectors.
-        var b = box(10, 200, 80, 80)
+        // Track 4 grows by 50 % through its motion vectors (inside the frame: at its edge
+        // a change of size is an object entering or leaving, not drift).
+        var b = box(100, 200, 80, 80)
         for f in 1...10 {
             t.propagate(to: frameInfo(f), motion: vectors(in: b, dx: 0, dy: 0, scale: 1.045))
             b = b.scaled(sx: 1.045, sy: 1.045)
@@ -46,6 +47,26 @@ import Testing
         #expect(t.recognitionRequests().map(\.reason) == [.partialView])
         t.update(frame: frameInfo(6), proposals: [Proposal(box: t.tracks[0].box, score: 0.9, embedding: token(0))])
         #expect(t.recognitionRequests().isEmpty)
+    }
+
+    @Test("at the frame's edge a leaving track does not ask for drift; one entering with labels from a sliver does")
+    func driftAtTheEdge() throws {
+        var t = Tracker(vocabulary: try v())
+        let whole = box(10, 100, 40, 60)   // labelled wholly inside
+        t.update(frame: frameInfo(0), proposals: [Proposal(box: whole, score: 0.9, embedding: token(0))])
+        t.update(frame: frameInfo(3), proposals: [Proposal(box: whole, score: 0.9, embedding: token(0))])
+        t.propagate(to: frameInfo(4), motion: nil)
+        #expect(t.follow([box(0, 100, 40, 60)]) == 1)
+        t.propagate(to: frameInfo(5), motion: nil)
+        #expect(t.follow([box(0, 100, 20, 60)]) == 1)   // half of it left: area -50 %
+        #expect(t.recognitionRequests().isEmpty)
+        var u = Tracker(vocabulary: try v())
+        let sliver = box(0, 200, 12, 60)
+        u.update(frame: frameInfo(0), proposals: [Proposal(box: sliver, score: 0.9, embedding: token(0))])
+        u.update(frame: frameInfo(3), proposals: [Proposal(box: sliver, score: 0.9, embedding: token(0))])
+        u.propagate(to: frameInfo(4), motion: nil)
+        #expect(u.follow([box(0, 200, 20, 60)]) == 1)   // more of it shows: area +67 %
+        #expect(u.recognitionRequests().map(\.reason) == [.drift])
     }
 
     @Test func provenanceSaysInferredThenPropagated() throws {

@@ -43,6 +43,9 @@ enum RecognitionTrigger: String, CaseIterable, Sendable {
         /// This keyframe's moving regions and the live (confirmed or tentative) tracks' boxes.
         var moving: [Box] = []
         var tracks: [Box] = []
+        /// Indices of `moving` the tracker accounts for (Tracker.explained: an object its
+        /// track lags behind, a piece of one, a group of tracked objects).
+        var explained: Set<Int> = []
         var tentative = false
         var requests: [RecognitionReason] = []
         /// Between codec keyframes while they are the preferred recognition points
@@ -64,8 +67,10 @@ enum RecognitionTrigger: String, CaseIterable, Sendable {
         if i.everything { out.append(.everything) }
         if i.external { out.append(.external) }
         if i.zones { out.append(.zones) }
-        if i.moving.contains(where: { m in
-            !i.tracks.contains { $0.iou(m) >= i.explainedIoU } && Tracker.coverage(of: m, by: i.tracks) < i.explainedCoverage
+        if i.moving.indices.contains(where: { k in
+            let m = i.moving[k]
+            return !i.explained.contains(k) && !i.tracks.contains { $0.iou(m) >= i.explainedIoU }
+                && Tracker.coverage(of: m, by: i.tracks) < i.explainedCoverage
         }) { out.append(.newMotion) }
         if i.tentative { out.append(.tentative) }
         for r in i.requests.map(RecognitionTrigger.init) where !out.contains(r) { out.append(r) }

@@ -285,7 +285,7 @@ final class StreamPipeline: @unchecked Sendable {
             onDemand: k.onDemand, sinceRecognition: lastRecognitionPTS.map { frame.pts - $0 },
             maxInterval: k.maxInterval, everything: plan.everything != nil,
             external: plan.candidates.contains { $0.source == .external }, zones: plan.candidates.contains { $0.source == .zone },
-            moving: plan.moving, tracks: held.map(\.box), tentative: held.contains { $0.state == .tentative },
+            moving: plan.moving, tracks: held.map(\.box), explained: tracker.explained(plan.moving), tentative: held.contains { $0.state == .tentative },
             requests: tracker.recognitionRequests().map(\.reason),
             betweenCodecKeyframes: k.preferCodecKeyframes && !frame.isKeyframe))
     }
