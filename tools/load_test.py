@@ -26,7 +26,11 @@ fetched again as soon as the last arrived, at most --live-fps a second, instead 
 MJPEG stream), watcher i on stream cam(i mod N + 1); reports the pictures drawn per second too
 (and the wall time each took, on its nice-19 thread, waiting for CPU included).
 --alternate W [--phase S --cycles K]: one daemon per stream count, K pairs of S-second
-phases without and with W watchers (paired phases: other load on the machine hits both).
+phases without and with W watchers (paired phases: other load on the machine hits both);
+per phase also where the CPU went (the daemon's threads, the watchers' clients, the
+machine's idle time) and the recognizer threads' run-queue wait, sleeps and preemptions.
+--clients-idle: the watchers' client threads at SCHED_IDLE (a browser would not share the
+daemon's cores).
 
 --workers W --blas-threads T sets limits.recognizer_workers / blas_threads (W > 1 needs
 T <= 1): e.g. 1 worker x 2 threads against 2 workers x 1 thread.
