@@ -268,6 +268,17 @@ struct ReplayProgressTests {
         for part in ["frames 30 (3.00 s of video)", "keyframes recognized", "tracks", "labels: ", "x real time"] {
             #expect(plain.stderr.contains(part), "summary lacks '\(part)': \(plain.stderr)")
         }
+        // the label age line agrees with the ages published in the JSON lines
+        let ages = try String(contentsOfFile: dir.file("p.jsonl"), encoding: .utf8).split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .flatMap { ($0["regions"] as? [[String: Any]]) ?? [] }.compactMap { $0["label_age"] as? Double }
+        try #require(!ages.isEmpty, "the clip published no regions: \(plain.stderr)")
+        let sorted = ages.sorted()
+        let p95 = sorted[Int((0.95 * Double(sorted.count)).rounded(.up)) - 1]
+        let line = try #require(plain.stderr.split(separator: "\n").first { $0.contains("label age: p95 ") }, "\(plain.stderr)")
+        #expect(line.contains("max \(String(format: "%.1f", sorted.last!)) s (keyframes.max_interval "), "\(line)")
+        let printed = try #require(Double(line.split(separator: " ").drop { $0 != "p95" }.dropFirst().first ?? ""))
+        #expect(printed >= p95 - 1e-9 && printed <= p95 + AgeHistogram.bin + 1e-9, "p95 printed \(printed), from the JSON \(p95)")
         // util-linux `script` gives the child a pseudo-terminal; --realtime makes it last
         // long enough (3 s) for several progress updates.
         let bin = try #require(Repo.binary)
@@ -277,6 +288,26 @@ struct ReplayProgressTests {
         #expect(tty.status == 0, "\(tty.stdout)")
         #expect(tty.stdout.contains("\rclip  ") && tty.stdout.contains("/30 frames") && tty.stdout.contains(" fps ")
                 && tty.stdout.contains("recognitions") && tty.stdout.contains("ETA"), "terminal output: \(tty.stdout)")
+    }
+}
+
+@Suite("Replay summary: label ages")
+struct AgeHistogramTests {
+    @Test("quantiles are bin upper edges, never above the largest age; NaN is ignored; empty has none")
+    func quantiles() {
+        var h = AgeHistogram()
+        #expect(h.quantile(0.95) == nil && h.max == nil)
+        for a in [0.0, 0.05, 0.31, 0.32, 1.25, 2.0, 2.0, 2.0, 9.99, 700] { h.add(a) }
+        h.add(.nan)
+        #expect(h.total == 10 && h.max == 700)
+        #expect(h.quantile(0.1) == 0.1)                     // 0.0 sits in [0, 0.1)
+        #expect(abs(h.quantile(0.4)! - 0.4) < 1e-9)         // 0.32 in [0.3, 0.4)
+        #expect(abs(h.quantile(0.8)! - 2.1) < 1e-9)         // the 8th of 10: 2.0
+        #expect(abs(h.quantile(0.9)! - 10.0) < 1e-9)        // 9.99 in [9.9, 10.0)
+        #expect(h.quantile(1) == 700)                       // the overflow bin: the largest age
+        var one = AgeHistogram()
+        one.add(1.23)
+        #expect(one.quantile(0.95) == 1.23)                 // capped at the largest age seen
     }
 }
 

@@ -44,6 +44,9 @@ enum ReplayReport {
             let why = s.encoderReasons.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { "\($0.key) \($0.value)" }
             out += "  encoders ran on \(ran) of \(ran + s.encoderRests) keyframes looked at (\(why.joined(separator: ", ")))\n"
         }
+        if let p95 = s.labelAges.quantile(0.95), let max = s.labelAges.max {
+            out += "  label age: p95 \(String(format: "%.1f", p95)) s, max \(String(format: "%.1f", max)) s (keyframes.max_interval \(String(format: "%g", s.maxInterval)) s)\n"
+        }
         out += "  wall \(String(format: "%.2f", s.wallSeconds)) s, \(speed(media: s.mediaSeconds, wall: s.wallSeconds))"
         if s.annotatedFrames > 0 { out += ", \(s.annotatedFrames) frames annotated" }
         if s.snapshots > 0 { out += ", \(s.snapshots) snapshots" }
@@ -79,5 +82,35 @@ enum ReplayReport {
     static func duration(_ t: Double) -> String {
         let s = Int(t.rounded())
         return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+    }
+}
+
+/// Label ages (seconds) in 0.1 s bins, fixed memory however long the replay: an hour of
+/// `--loop` publishes millions of regions.
+struct AgeHistogram: Sendable, Equatable {
+    static let bin = 0.1
+    private(set) var counts = [Int](repeating: 0, count: 6_001)  // 0-600 s, then one overflow bin
+    private(set) var total = 0
+    private(set) var max: Double?
+
+    mutating func add(_ age: Double) {
+        guard age.isFinite else { return }
+        let a = Swift.max(0, age)
+        counts[Swift.min(counts.count - 1, Int(a / Self.bin))] += 1
+        total += 1
+        max = Swift.max(max ?? 0, a)
+    }
+
+    /// The upper edge of the bin holding the q-quantile (never above the largest age seen);
+    /// nil when empty.
+    func quantile(_ q: Double) -> Double? {
+        guard total > 0, let max else { return nil }
+        let rank = Swift.max(1, Int((q * Double(total)).rounded(.up)))
+        var seen = 0
+        for (i, c) in counts.enumerated() {
+            seen += c
+            if seen >= rank { return i == counts.count - 1 ? max : Swift.min(max, Double(i + 1) * Self.bin) }
+        }
+        return max
     }
 }

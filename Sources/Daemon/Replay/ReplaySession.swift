@@ -24,6 +24,9 @@ final class ReplaySession: @unchecked Sendable {
         /// Keyframes looked at on which nothing needed the encoders; reasons they ran.
         var encoderRests = 0
         var encoderReasons: [String: Int] = [:]
+        /// Age of every published region's label, and the bound keyframes.max_interval sets.
+        var labelAges = AgeHistogram()
+        var maxInterval = 0.0
         var tracks = 0
         /// label -> (tracks that carried it, region-frames published with it)
         var labels: [String: (tracks: Int, regions: Int)] = [:]
@@ -62,6 +65,7 @@ final class ReplaySession: @unchecked Sendable {
         self.metadata = metadata
         self.outputs = outputs
         summary = Summary(file: file, stream: config.id, totalFrames: metadata?.frameCount)
+        summary.maxInterval = config.keyframes.maxInterval
     }
 
     var drawing: Bool { outputs.annotate != nil || outputs.snapshots != nil }
@@ -146,6 +150,7 @@ final class ReplaySession: @unchecked Sendable {
                 trackIDs.insert(r.trackID)
                 labelTracks[r.label, default: []].insert(r.trackID)
                 labelRegions[r.label, default: 0] += 1
+                summary.labelAges.add(r.labelAge)
             }
         }
         guard drawing, lock.withLock({ outputError == nil }) else { return }
