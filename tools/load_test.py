@@ -26,18 +26,29 @@ fetched again as soon as the last arrived, at most --live-fps a second, instead 
 MJPEG stream), watcher i on stream cam(i mod N + 1); reports the pictures drawn per second too
 (and the wall time each took, on its nice-19 thread, waiting for CPU included).
 --alternate W [--phase S --cycles K]: one daemon per stream count, K pairs of S-second
-phases without and with W watchers (paired phases: other load on the machine hits both).
+phases without and with W watchers (paired phases: other load on the machine hits both);
+per phase also where the CPU went (the daemon's threads, the watchers' clients, the
+machine's idle time) and the recognizer threads' run-queue wait, sleeps and preemptions.
+--clients-idle: the watchers' client threads at SCHED_IDLE (a browser would not share the
+daemon's cores).
 
 --workers W --blas-threads T sets limits.recognizer_workers / blas_threads (W > 1 needs
 T <= 1): e.g. 1 worker x 2 threads against 2 workers x 1 thread.
 """
 import argparse, os, re, signal, subprocess, sys, tempfile, threading, time, urllib.request
 
-def watch(port, stream, fps, stop, got, poll=False):
+def idle_thread():
+    """The calling thread at SCHED_IDLE (--clients-idle): runs only on CPU nothing else wants,
+    as a browser on another machine would (Linux: pid 0 is the calling thread)."""
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+
+def watch(port, stream, fps, stop, got, poll=False, idle=False):
     """One live-page watcher: an event stream plus the MJPEG stream, or frame.jpg polled at
     most fps a second (poll)."""
     base = f"http://127.0.0.1:{port}/streams/{stream}"
+    if idle: idle_thread()
     def events():
+        if idle: idle_thread()
         try:
             with urllib.request.urlopen(base + "/events", timeout=10) as r:
                 while not stop.is_set() and r.readline(): pass
@@ -216,6 +227,27 @@ def process_cpu(pid):
     f = f[f.rindex(")") + 2:].split()
     return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
+def sched(pid):
+    """Per thread name (as thread_cpu): [run-queue wait s, voluntary and involuntary context
+    switches] so far, from /proc/PID/task/TID/schedstat and status: how long the threads
+    were ready but not running, and how often they slept (waited) or were preempted."""
+    out = {}
+    for t in os.listdir(f"/proc/{pid}/task"):
+        try:
+            name = open(f"/proc/{pid}/task/{t}/comm").read().strip().split(" ")[0]
+            wait = int(open(f"/proc/{pid}/task/{t}/schedstat").read().split()[1]) / 1e9
+            st = dict(l.split(":\t") for l in open(f"/proc/{pid}/task/{t}/status").read().splitlines() if ":\t" in l)
+        except (OSError, ValueError):
+            continue
+        o = out.setdefault(name, [0.0, 0, 0])
+        o[0] += wait; o[1] += int(st["voluntary_ctxt_switches"]); o[2] += int(st["nonvoluntary_ctxt_switches"])
+    return out
+
+def idle_cpu():
+    """Seconds so far that the machine's CPUs were idle (all of them: /proc/stat)."""
+    f = open("/proc/stat").readline().split()
+    return (int(f[4]) + int(f[5])) / os.sysconf("SC_CLK_TCK")
+
 def own_cpu():
     """CPU seconds so far of this script (the watchers' threads are in it)."""
     t = os.times()
@@ -229,7 +261,9 @@ def alternating(port, n, args, pid):
     publisher, threads that have exited too) and this
     script (the watchers' HTTP clients, on the same machine). Paired phases minutes apart
     cancel most of what other load on the machine does to both."""
-    def rates(a, b, secs, ca, cb, pa, pb, oa, ob):
+    def recognizing(k): return k.startswith("recognizer")
+    main = open(f"/proc/{pid}/comm").read().strip().split(" ")[0]
+    def rates(a, b, secs, ca, cb, pa, pb, oa, ob, sa, sb, ia, ib):
         d = lambda name: sum(b.get((name, f"cam{i + 1}", ""), 0) - a.get((name, f"cam{i + 1}", ""), 0) for i in range(n))
         frames = d("regionspotd_frames_decoded_total")
         cpu = lambda name: cb.get(name, 0) - ca.get(name, 0)
@@ -238,18 +272,27 @@ def alternating(port, n, args, pid):
                 drawn / secs, d("regionspotd_frames_late_total"),
                 1000 * cpu("decode") / max(1, frames), cpu("recognizer") / secs,
                 1000 * d("regionspotd_live_draw_seconds_sum") / drawn if drawn else 0,
-                (pb - pa - sum(cpu(k) for k in cb if k == "decode" or k.startswith("recognizer"))) / secs, (ob - oa) / secs)
+                (pb - pa - sum(cpu(k) for k in cb if k == "decode" or k.startswith("recognizer"))) / secs, (ob - oa) / secs,
+                # the recognizer's threads (its own and its kernel pool's): ms a second ready
+                # but waiting for a CPU, sleeps and preemptions a second
+                1000 * sum(sb[k][0] - sa.get(k, [0, 0, 0])[0] for k in sb if recognizing(k)) / secs,
+                sum(sb[k][1] - sa.get(k, [0, 0, 0])[1] for k in sb if recognizing(k)) / secs,
+                sum(sb[k][2] - sa.get(k, [0, 0, 0])[2] for k in sb if recognizing(k)) / secs, (ib - ia) / secs,
+                # all the recognizer's CPU: its threads and OpenBLAS's (unnamed: the process's name)
+                sum(cpu(k) for k in cb if recognizing(k) or k == main) / secs)
     time.sleep(2)
     rows = []
     for c in range(args.cycles):
         for watchers in (0, args.alternate):
             stop = threading.Event()
             for w in range(watchers):
-                threading.Thread(target=watch, args=(port, f"cam{w % n + 1}", args.live_fps, stop, [0], args.poll), daemon=True).start()
+                threading.Thread(target=watch, args=(port, f"cam{w % n + 1}", args.live_fps, stop, [0], args.poll, args.clients_idle),
+                                 daemon=True).start()
             time.sleep(1 if watchers else 0)  # the watchers connect
-            t0, a, ca, pa, oa = time.time(), scrape(port), thread_cpu(pid), process_cpu(pid), own_cpu()
+            t0, a, ca, pa, oa, sa, ia = time.time(), scrape(port), thread_cpu(pid), process_cpu(pid), own_cpu(), sched(pid), idle_cpu()
             time.sleep(args.phase)
-            rows.append((c, watchers) + rates(a, scrape(port), time.time() - t0, ca, thread_cpu(pid), pa, process_cpu(pid), oa, own_cpu()))
+            rows.append((c, watchers) + rates(a, scrape(port), time.time() - t0, ca, thread_cpu(pid), pa, process_cpu(pid), oa, own_cpu(),
+                                              sa, sched(pid), ia, idle_cpu()))
             stop.set()
             time.sleep(0.5)
     return rows
@@ -272,24 +315,31 @@ def main():
     ap.add_argument("--alternate", type=int, default=0, help="W: one daemon per stream count, phases without and with W watchers")
     ap.add_argument("--phase", type=float, default=15, help="seconds per phase with --alternate")
     ap.add_argument("--cycles", type=int, default=4, help="phase pairs with --alternate")
+    ap.add_argument("--clients-idle", action="store_true",
+                    help="the watchers' client threads at SCHED_IDLE (they share the daemon's cores; a browser would not)")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="regionspotd-load-")
     video = args.video or os.path.join(work, "1080p25.mp4")
     if not args.video: make_video(video)
     if args.alternate:
-        print("| streams | cycle | watchers | decoded fps per stream | keyframes recognized / min | pictures drawn / s | frames >= 0.5 s late | decode thread CPU ms / frame | recognizer CPU s / s | ms per picture | daemon's other CPU s / s | watchers' client CPU s / s |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("| streams | cycle | watchers | decoded fps per stream | keyframes recognized / min | pictures drawn / s | frames >= 0.5 s late | decode thread CPU ms / frame | recognizer CPU s / s | ms per picture | daemon's other CPU s / s | watchers' client CPU s / s "
+              "| recognizer threads' run-queue wait ms / s | their sleeps / s | their preemptions / s | idle CPU s / s (machine) "
+              "| recognizer and BLAS threads' CPU s / s |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for n in [int(x) for x in args.streams.split(",")]:
             rows = run(n, args, video, work, args.alternate)
-            for c, w, fps, kf, drawn, late, dms, rcpu, pms, other, client in rows:
-                print(f"| {n} | {c + 1} | {w} | {fps:.2f} | {kf:.0f} | {drawn:.1f} | {late:.0f} | {dms:.2f} | {rcpu:.2f} | {pms:.0f} | "
-                      f"{other:.3f} | {client:.3f} |", flush=True)
+            for c, w, fps, kf, drawn, late, dms, rcpu, pms, other, client, rq, vol, inv, idle, allr in rows:
+                print(f"| {n} | {c + 1} | {w} | {fps:.2f} | {kf:.1f} | {drawn:.1f} | {late:.0f} | {dms:.2f} | {rcpu:.2f} | {pms:.0f} | "
+                      f"{other:.3f} | {client:.3f} | {rq:.1f} | {vol:.0f} | {inv:.0f} | {idle:.2f} | {allr:.3f} |", flush=True)
             for w in (0, args.alternate):
                 sel = [r for r in rows if r[1] == w]
-                print(f"| {n} | all | {w} | {sum(r[2] for r in sel) / len(sel):.2f} | {sum(r[3] for r in sel) / len(sel):.0f} | "
+                print(f"| {n} | all | {w} | {sum(r[2] for r in sel) / len(sel):.2f} | {sum(r[3] for r in sel) / len(sel):.1f} | "
                       f"{sum(r[4] for r in sel) / len(sel):.1f} | {sum(r[5] for r in sel):.0f} | {sum(r[6] for r in sel) / len(sel):.2f} | "
                       f"{sum(r[7] for r in sel) / len(sel):.2f} | {sum(r[8] for r in sel) / len(sel):.0f} | "
-                      f"{sum(r[9] for r in sel) / len(sel):.3f} | {sum(r[10] for r in sel) / len(sel):.3f} |", flush=True)
+                      f"{sum(r[9] for r in sel) / len(sel):.3f} | {sum(r[10] for r in sel) / len(sel):.3f} | "
+                      f"{sum(r[11] for r in sel) / len(sel):.1f} | {sum(r[12] for r in sel) / len(sel):.0f} | {sum(r[13] for r in sel) / len(sel):.0f} | "
+                      f"{sum(r[14] for r in sel) / len(sel):.2f} | {sum(r[15] for r in sel) / len(sel):.3f} |",
+                      flush=True)
         return
     print("| streams | s | decoded fps per stream (min / mean) | frames >= 0.5 s late | recognitions / min per stream (min / mean / max) "
           "| streams not recognized | label age s (p50 / p95 / max) | frames shed (tracking / non_ref / non_key) "

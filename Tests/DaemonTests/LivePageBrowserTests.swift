@@ -92,35 +92,73 @@ func variance(_ v: [Double]) -> Double {
 
 @Suite("live pages in chromium", .serialized)
 struct LivePageBrowserTests {
+    /// The built daemon playing the demo clip (stream `demo`) with `metrics` settings added,
+    /// a python3-zmq subscriber on its publisher, running once regions were published.
+    struct Demo {
+        let daemon: Child
+        let sub: PySubscriber
+        let base: String
+        func regions() -> [[String: Any]] { sub.messages.filter { $0.topic == "regions.demo" }.map(\.json) }
+        /// The value of one line of /metrics (0 when absent).
+        func metric(_ name: String, dir: TempDir) throws -> Double {
+            let text = try Child.run(Repo.python, ["-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
+                                                   "\(base)/metrics"], dir: dir, timeout: 5).stdout
+            let line = text.split(separator: "\n").first { $0.hasPrefix(name + " ") }
+            return line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+        }
+        func stop() { daemon.stop(); sub.stop() }
+
+        init(_ dir: TempDir, metrics: String) throws {
+            let binary = try #require(Repo.binary)
+            _ = try #require(Chromium.browser, "chromium is not installed: run scripts/install-deps (apt-get install chromium chromium-driver)")
+            try EvalVideoFixture.make(dir, ["--video-frames", "60"])
+            let pubPort = freePort(), httpPort = freePort()
+            let cfg = dir.write("c.yaml", """
+            models: { directory: \(dir.file("model")) }
+            vocabulary: [\(EvalVideoFixture.vocab)]
+            streams:
+              - id: demo
+                url: \(dir.file("shapes/video/video.mp4"))
+                loop: true
+                keyframes: { min_interval: 0.5, max_interval: 1, prefer_codec_keyframes: true }
+            publisher: { endpoints: [tcp://127.0.0.1:\(pubPort)] }
+            metrics: { listen: 127.0.0.1:\(httpPort), interval: 1, live_fps: 4\(metrics) }
+            """)
+            sub = try PySubscriber(endpoint: "tcp://127.0.0.1:\(pubPort)", dir: dir)
+            daemon = try Child(binary, ["run", "--config", cfg], env: ["CACHE_DIRECTORY": dir.file("cache")], dir: dir, name: "daemon")
+            base = "http://127.0.0.1:\(httpPort)"
+            let (sub, daemon) = (sub, daemon)
+            let published = eventually(60) {
+                sub.messages.contains { $0.topic == "regions.demo" && !(($0.json["regions"] as? [Any]) ?? []).isEmpty }
+            }
+            if !published { daemon.stop(); sub.stop() }
+            try #require(published, "no regions published: \(daemon.stderr.suffix(1500))")
+        }
+    }
+
+    /// The page's picture in two screenshots 2 s apart (`rect`: `Chromium.frameRect`'s
+    /// x, y, width, height): expects it on screen, not blank, and changed in between.
+    static func expectChangingFrame(_ shotA: String, _ shotB: String, rect: [Double]) throws -> (variance: Double, changed: Int, pixels: Int) {
+        let a = try decodeImage(path: shotA), b = try decodeImage(path: shotB)
+        let (x, y, w, h) = (Int(rect[0]), Int(rect[1]), Int(rect[2]), Int(rect[3]))
+        let ca = lumaCrop(a, x: x, y: y, w: w, h: h), cb = lumaCrop(b, x: x, y: y, w: w, h: h)
+        #expect(ca.count > 10_000 && ca.count == cb.count, "frame rect \(rect) in \(a.width)x\(a.height)")
+        #expect(variance(ca) > 100, "the frame looks blank: variance \(variance(ca))")
+        let changed = zip(ca, cb).filter { abs($0 - $1) > 16 }.count
+        #expect(changed > ca.count / 200, "the later screenshot shows the same frame: \(changed) of \(ca.count) pixels changed")
+        return (variance(ca), changed, ca.count)
+    }
+
     @Test("/ lists the stream; /streams/demo shows a live annotated frame and the tracks ZeroMQ publishes")
     func browser() throws {
-        let binary = try #require(Repo.binary)
-        _ = try #require(Chromium.browser, "chromium is not installed: run scripts/install-deps (apt-get install chromium chromium-driver)")
         let dir = TempDir()
         defer { dir.remove() }
-        try EvalVideoFixture.make(dir, ["--video-frames", "60"])
-        let pubPort = freePort(), httpPort = freePort()
-        let cfg = dir.write("c.yaml", """
-        models: { directory: \(dir.file("model")) }
-        vocabulary: [\(EvalVideoFixture.vocab)]
-        streams:
-          - id: demo
-            url: \(dir.file("shapes/video/video.mp4"))
-            loop: true
-            keyframes: { min_interval: 0.5, max_interval: 1, prefer_codec_keyframes: true }
-        publisher: { endpoints: [tcp://127.0.0.1:\(pubPort)] }
-        metrics: { listen: 127.0.0.1:\(httpPort), interval: 1, live_fps: 4 }
-        """)
-        let sub = try PySubscriber(endpoint: "tcp://127.0.0.1:\(pubPort)", dir: dir)
-        defer { sub.stop() }
-        let daemon = try Child(binary, ["run", "--config", cfg], env: ["CACHE_DIRECTORY": dir.file("cache")], dir: dir, name: "daemon")
-        defer { daemon.stop() }
-        func regions() -> [[String: Any]] { sub.messages.filter { $0.topic == "regions.demo" }.map(\.json) }
-        try #require(eventually(60) { regions().contains { !(($0["regions"] as? [Any]) ?? []).isEmpty } },
-                     "no regions published: \(daemon.stderr.suffix(1500))")
+        let demo = try Demo(dir, metrics: "")
+        defer { demo.stop() }
+        let (daemon, base) = (demo.daemon, demo.base)
+        func regions() -> [[String: Any]] { demo.regions() }
         usleep(1_500_000)  // one metrics interval: the index shows rates
 
-        let base = "http://127.0.0.1:\(httpPort)"
         let shotA = dir.file("a.png"), shotB = dir.file("b.png")
         let steps = try Chromium.run(["get \(base)/", "html", "get \(base)/streams/demo", "until \(Chromium.loaded)", "js \(Chromium.frameRect)",
                                       "shot \(shotA)", "js \(Chromium.table)", "sleep 2", "shot \(shotB)", "js \(Chromium.table)",
@@ -138,14 +176,8 @@ struct LivePageBrowserTests {
         #expect(rect[4] > 0, "the frame image did not load: \(rect)")
         let src = try #require(steps[10].value as? String)
         #expect(src.contains("/streams/demo/video.mjpeg"), "the page shows the MJPEG stream, not polled pictures: \(src)")
-        let a = try decodeImage(path: shotA), b = try decodeImage(path: shotB)
-        let (x, y, w, h) = (Int(rect[0]), Int(rect[1]), Int(rect[2]), Int(rect[3]))
-        let ca = lumaCrop(a, x: x, y: y, w: w, h: h), cb = lumaCrop(b, x: x, y: y, w: w, h: h)
-        #expect(ca.count > 10_000 && ca.count == cb.count, "frame rect \(rect) in \(a.width)x\(a.height)")
-        #expect(variance(ca) > 100, "the frame looks blank: variance \(variance(ca))")
-        let changed = zip(ca, cb).filter { abs($0 - $1) > 16 }.count
-        #expect(changed > ca.count / 200, "the later screenshot shows the same frame: \(changed) of \(ca.count) pixels changed")
-        print("live page: frame \(w)x\(h) px on screen, luma variance \(Int(variance(ca))), \(changed) of \(ca.count) pixels changed in 2 s")
+        let seen = try Self.expectChangingFrame(shotA, shotB, rect: rect)
+        print("live page: frame \(Int(rect[2]))x\(Int(rect[3])) px on screen, luma variance \(Int(seen.variance)), \(seen.changed) of \(seen.pixels) pixels changed in 2 s")
         // docs/live-page.png is this screenshot (REGIONSPOTD_KEEP_SCREENSHOT=path keeps it).
         if let keep = ProcessInfo.processInfo.environment["REGIONSPOTD_KEEP_SCREENSHOT"] {
             try? FileManager.default.removeItem(atPath: keep)
@@ -164,15 +196,59 @@ struct LivePageBrowserTests {
             #expect(!ids.isEmpty, "the tracks table is empty at frame \(frame)")
             print("live page: table at frame \(frame) lists \(ids.sorted()), ZeroMQ published \(pubIDs.sorted())")
         }
-        let drawn = try Child.run(Repo.python, ["-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
-                                                "\(base)/metrics"], dir: dir, timeout: 5).stdout
-        let line = drawn.split(separator: "\n").first { $0.hasPrefix("regionspotd_live_frames_drawn_total{stream=\"demo\"}") }
-        let count = line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+        let count = try demo.metric("regionspotd_live_frames_drawn_total{stream=\"demo\"}", dir: dir)
         // Watched from the page's load to the last step, at live_fps 4: never more than 4
         // pictures a second (the page asks for the next as soon as one arrived).
         let watched = steps[9].time - steps[2].time + 1
-        #expect(count >= 2 && count <= (watched * 4).rounded(.up) + 1, "frames drawn in \(watched) s: \(line.map(String.init) ?? "none")")
+        #expect(count >= 2 && count <= (watched * 4).rounded(.up) + 1, "frames drawn in \(watched) s: \(count)")
         daemon.signal(SIGTERM)
         #expect(daemon.wait(timeout: 10) == 0, "\(daemon.stderr.suffix(1000))")
+    }
+
+    @Test("when video.mjpeg is refused (every watcher's place taken) the page polls frame.jpg, and the picture still changes")
+    func pollingFallback() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let demo = try Demo(dir, metrics: ", max_watchers: 1")
+        defer { demo.stop() }
+        // Another client's event stream holds the only watcher's place: the page's MJPEG
+        // stream (and its event stream) are answered 503. It draws no pictures, so every
+        // picture drawn below was one the page polled.
+        let holder = try Child(Repo.python, ["-c", """
+            import sys, urllib.request
+            r = urllib.request.urlopen(sys.argv[1], timeout=60)
+            print("open", flush=True)
+            while r.readline(): pass
+            """, "\(demo.base)/streams/demo/events"], dir: dir, name: "holder")
+        defer { holder.stop() }
+        try #require(eventually(10) { (try? demo.metric("regionspotd_live_watchers", dir: dir)) == 1 }, "the holder did not become a watcher: \(holder.stderr)")
+        let drawnBefore = try demo.metric("regionspotd_live_frames_drawn_total{stream=\"demo\"}", dir: dir)
+
+        let shotA = dir.file("a.png"), shotB = dir.file("b.png")
+        let requests = "return performance.getEntriesByType('resource').map(e => new URL(e.name).pathname);"
+        let steps = try Chromium.run(["get \(demo.base)/streams/demo", "until return document.getElementById('frame').naturalWidth > 0",
+                                      "js \(Chromium.frameRect)", "shot \(shotA)", "sleep 2", "shot \(shotB)",
+                                      "js return document.getElementById('frame').src", "js \(requests)"], dir: dir)
+        try #require(steps.count == 8, "webdriver steps: \(steps)")
+        #expect(steps[1].value as? Bool == true, "no picture loaded after the MJPEG stream was refused")
+        let src = try #require(steps[6].value as? String)
+        #expect(src.contains("/streams/demo/frame.jpg"), "the page did not fall back to polling frame.jpg: \(src)")
+        let paths = (steps[7].value as? [String]) ?? []
+        let polled = paths.filter { $0 == "/streams/demo/frame.jpg" }.count
+        #expect(paths.contains("/streams/demo/video.mjpeg"), "the page never tried the MJPEG stream: \(paths)")
+        // 2 s and more at live_fps 4, the next request once a picture arrived
+        #expect(polled >= 4, "frame.jpg fetched \(polled) times: \(paths)")
+
+        // The polled picture changes like the MJPEG one.
+        let rect = try #require(steps[2].value as? [Double])
+        let seen = try Self.expectChangingFrame(shotA, shotB, rect: rect)
+        print("live page fallback: \(polled) frame.jpg requests, \(seen.changed) of \(seen.pixels) pixels changed in 2 s")
+
+        // The refusals were counted; the pictures drawn are the polled ones.
+        #expect(try demo.metric("regionspotd_live_refused_total{reason=\"max_watchers\"}", dir: dir) >= 1)
+        let drawn = try demo.metric("regionspotd_live_frames_drawn_total{stream=\"demo\"}", dir: dir) - drawnBefore
+        // (a request or two more may leave between the last step and the browser closing)
+        #expect(drawn >= 2 && drawn <= Double(polled + 2), "pictures drawn while the page polled \(polled) times: \(drawn)")
+        #expect(try demo.metric("regionspotd_live_watchers", dir: dir) == 1, "the refused page must not hold a watcher's place")
     }
 }

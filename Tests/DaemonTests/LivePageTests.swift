@@ -206,6 +206,40 @@ struct LivePageTests {
         #expect(board.watchers.value <= 1)
     }
 
+    @Test("a watcher's thread is named metrics-conn and runs at nice 19 in SCHED_IDLE (only CPU nothing else wants)")
+    func watcherThreadPriority() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let f = try Self.frames(dir)
+        let registry = MetricsRegistry()
+        let board = LiveBoard(config: MetricsConfig(), registry: registry, statuses: { [] })
+        board.view(stream: "cam", url: "x").offer(f[0], Self.message(f[0]), nil)
+        let server = try MetricsHTTPServer(listen: "127.0.0.1:0", render: { registry.render() }, live: board)
+        defer { server.stop() }
+        let holder = try Child(Repo.python, ["-c", """
+            import sys, urllib.request
+            r = urllib.request.urlopen(sys.argv[1], timeout=30)
+            while r.readline(): pass
+            """, "http://127.0.0.1:\(server.port)/streams/cam/events"], dir: dir, name: "watcher")
+        defer { holder.stop() }
+        try #require(eventually(10) { board.watchers.value == 1 }, "no watcher: \(holder.stderr)")
+        // /proc/self/task/TID/stat after the command's ")": field 3 first, so nice (19) is
+        // at 16 and the scheduling policy (41; SCHED_IDLE is 5) at 38.
+        let threads = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").compactMap { tid -> [String]? in
+            guard let comm = try? String(contentsOfFile: "/proc/self/task/\(tid)/comm", encoding: .utf8),
+                  comm.trimmingCharacters(in: .newlines) == "metrics-conn",
+                  let stat = try? String(contentsOfFile: "/proc/self/task/\(tid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return nil }
+            return stat[stat.index(close, offsetBy: 2)...].split(separator: " ").map(String.init)
+        }
+        // (other tests' live page threads may be in this process too: the same holds for them)
+        try #require(!threads.isEmpty, "no metrics-conn thread")
+        for t in threads {
+            #expect(t[16] == "19", "nice \(t[16])")
+            #expect(t[38] == "5", "scheduling policy \(t[38]), not SCHED_IDLE (5)")
+        }
+    }
+
     @Test("live page requests past the connection cap are refused at once and counted; a closed watcher frees its place")
     func connectionCap() throws {
         let dir = TempDir()

@@ -2,7 +2,8 @@
 // in the same directory) and/or a tiny HTTP/1.0 endpoint on its own thread serving
 // GET /metrics (Prometheus text), GET /healthz (200 while no component is wedged) and,
 // with a LiveBoard, the live pages (Daemon/Live), each of those on a thread of its own at
-// the lowest priority (a picture is drawn there; an event stream stays there).
+// the lowest priority, nice 19 and SCHED_IDLE (a picture is drawn there; an event stream
+// stays there).
 // Every connection gets one answer and is closed: 400 for a malformed or incomplete
 // request, 405 for another method, 404 for another path, 408 when the request does not
 // arrive within the timeout, 414 / 431 past the request-line / header limits.
@@ -41,7 +42,8 @@ public final class MetricsHTTPServer: @unchecked Sendable {
     /// Live page requests served at once (each on its own thread); more are answered 503.
     let maxConnections: Int
     /// Nice value of the live page threads: drawing and encoding pictures yield to
-    /// decoding (nice 0) and to the recognizer (limits.recognizer_nice).
+    /// decoding (nice 0) and to the recognizer (limits.recognizer_nice). They also run in
+    /// SCHED_IDLE (`idleCurrentThread`); the nice value is what holds if that is refused.
     static let connectionNice: Int32 = 19
     private var liveOpen = 0
     private let stopLock = NSLock()
@@ -253,6 +255,7 @@ public final class MetricsHTTPServer: @unchecked Sendable {
         let t = Thread { [self] in
             nameCurrentThread("metrics-conn")
             Parallel.lowerCurrentThreadPriority(nice: Self.connectionNice)
+            idleCurrentThread()
             if !live.serve(req, on: conn, stopped: { [weak self] in self?.isStopped ?? true }) {
                 conn.respond("404 Not Found", text: "try /, /metrics or /healthz\n")
             }

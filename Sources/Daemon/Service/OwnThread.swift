@@ -23,3 +23,18 @@ func onThread<T: Sendable>(_ name: String, _ body: @escaping @Sendable () throws
         t.start()
     }
 }
+
+/// Puts the calling thread in Linux's SCHED_IDLE class: it runs only on CPU time no other
+/// thread of any nice value wants, never preempts one when it wakes, and a CPU running only
+/// such threads counts as idle when the kernel places a waking thread. The live page
+/// threads use it (nice 19 alone still took the recognizer's threads' CPU: BENCHMARKS.md,
+/// "Live page watchers"). False when the kernel refused (the nice value still holds).
+@discardableResult
+func idleCurrentThread() -> Bool {
+    var p = sched_param()
+    p.sched_priority = 0
+    return sched_setscheduler(0, schedIdle, &p) == 0  // pid 0: the calling thread
+}
+
+/// Linux's SCHED_IDLE policy (linux/sched.h); Glibc hides it behind _GNU_SOURCE.
+let schedIdle: Int32 = 5
