@@ -100,6 +100,25 @@ struct ConfigTests {
         #expect(!text.contains("hunter2"))
     }
 
+    @Test("metrics.live_fps_busy: default 1 (at most live_fps), 0 = no throttle, bounded by live_fps")
+    func liveFPSBusy() throws {
+        let base = "models: {directory: /m}\nvocabulary: [person]\nstreams: [{id: a, url: \"rtsp://h/x\"}]\n"
+        #expect(try ConfigLoader.parse(yaml: base, file: "/etc/x.yaml", checkFiles: false).metrics.liveFPSBusy == 1)
+        #expect(try ConfigLoader.parse(yaml: base + "metrics: {live_fps: 0.5}\n", file: "/etc/x.yaml", checkFiles: false).metrics.liveFPSBusy == 0.5)
+        #expect(try ConfigLoader.parse(yaml: base + "metrics: {live_fps_busy: 0}\n", file: "/etc/x.yaml", checkFiles: false).metrics.liveFPSBusy == 0)
+        #expect(try ConfigLoader.parse(yaml: base + "metrics: {live_fps: 10, live_fps_busy: 2.5}\n", file: "/etc/x.yaml", checkFiles: false).metrics.liveFPSBusy == 2.5)
+        for (value, problem) in [("0.1", "must be 0 (no throttle) or at least 0.2, found 0.1"),
+                                 ("6", "must be at most live_fps (5): it holds pictures back while the recognizer is busy, found 6"),
+                                 ("-1", "must be at least 0, found -1")] {
+            do {
+                _ = try ConfigLoader.parse(yaml: base + "metrics:\n  live_fps_busy: \(value)\n", file: "/etc/x.yaml", checkFiles: false)
+                Issue.record("live_fps_busy \(value) loaded")
+            } catch {
+                #expect(error.problems.map(\.description) == ["/etc/x.yaml:5: metrics.live_fps_busy: " + problem])
+            }
+        }
+    }
+
     @Test("metrics.live_fps, live_width, max_watchers and token are read, bounded, and the token never shown")
     func livePageKeys() throws {
         let base = "models: {directory: /m}\nvocabulary: [person]\nstreams: [{id: a, url: \"rtsp://h/x\"}]\n"

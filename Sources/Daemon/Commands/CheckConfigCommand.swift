@@ -44,7 +44,7 @@ struct CheckConfigCommand: ParsableCommand {
             lines.append("  metrics http: http://\(l)/metrics\(c.metrics.token == nil ? "" : " (bearer token set)")")
             if c.metrics.maxWatchers > 0 {
                 let who = c.metrics.token != nil ? "token holders" : "loopback peers only"
-                lines.append("  live pages: http://\(l)/ (\(who), \(c.metrics.maxWatchers) watchers at \(c.metrics.liveFPS) fps at most, pictures \(c.metrics.liveWidth) px wide at most)")
+                lines.append("  live pages: http://\(l)/ (\(who), \(c.metrics.maxWatchers) watchers at \(c.metrics.liveFPS) fps at most, \(c.metrics.liveFPSBusy > 0 ? "\(c.metrics.liveFPSBusy) while the recognizer is busy" : "not held back while the recognizer is busy"), pictures \(c.metrics.liveWidth) px wide at most)")
             }
         }
         return lines.joined(separator: "\n")

@@ -75,7 +75,8 @@ final class Daemon: @unchecked Sendable {
         self.logger = logger
         governor = OverloadGovernor(maxLabelAge: service.config.limits.maxLabelAge, logger: logger)
         worker = RecognizerWorker(engine: engine, governor: governor, progress: service.progress.register("recognizer", stallAfter: 600),
-                                  nice: Int32(service.config.limits.recognizerNice), threads: service.config.limits.recognizerWorkers)
+                                  nice: Int32(service.config.limits.recognizerNice), threads: service.config.limits.recognizerWorkers,
+                                  activity: service.recognizerActivity)
         worker.start()
         if worker.count > 1 { logger.info("\(worker.count) recognizer workers, one thread each") }
         governor.onChange = { [service] in service.setStatus(service.defaultStatusLine()) }

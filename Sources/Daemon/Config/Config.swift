@@ -149,6 +149,9 @@ public struct MetricsConfig: Sendable, Equatable {
     public var interval: Double = 10
     /// Live pages: pictures drawn per second per stream at most, while someone watches.
     public var liveFPS: Double = 5
+    /// Live pages: pictures per second per stream at most while the recognizer is busy (a
+    /// recognition waits or runs); 0 = no throttle (liveFPS always). At most liveFPS.
+    public var liveFPSBusy: Double = 1
     /// Live pages: pictures are at most this many pixels wide (scaled down while the frame
     /// is converted, aspect kept, never enlarged).
     public var liveWidth: Int = 640

@@ -335,7 +335,7 @@ extension ConfigWalker {
 
     func metrics(_ node: Node, _ path: String) -> MetricsConfig {
         var x = MetricsConfig()
-        guard let m = mapping(node, path, keys: ["textfile", "listen", "interval", "live_fps", "live_width", "max_watchers", "token"]) else { return x }
+        guard let m = mapping(node, path, keys: ["textfile", "listen", "interval", "live_fps", "live_fps_busy", "live_width", "max_watchers", "token"]) else { return x }
         x.textfile = opt(m, "textfile", path) { n, p -> String? in
             guard let s = self.string(n, p) else { return nil }
             let full = self.resolve(s)
@@ -353,6 +353,13 @@ extension ConfigWalker {
         }
         x.interval = opt(m, "interval", path) { self.double($0, $1, min: 0.1, max: 3600) } ?? x.interval
         x.liveFPS = opt(m, "live_fps", path) { self.double($0, $1, min: 0.2, max: 30) } ?? x.liveFPS
+        let fps = x.liveFPS
+        x.liveFPSBusy = opt(m, "live_fps_busy", path) { n, p -> Double? in
+            guard let v = self.double(n, p, min: 0, max: 30) else { return nil }
+            if v > 0 && v < 0.2 { self.problem(n, p, "must be 0 (no throttle) or at least 0.2, found \(n.scalar?.string ?? "")"); return nil }
+            if v > fps { self.problem(n, p, "must be at most live_fps (\(self.fmt(fps))): it holds pictures back while the recognizer is busy, found \(n.scalar?.string ?? "")"); return nil }
+            return v
+        } ?? min(x.liveFPSBusy, fps)
         x.liveWidth = opt(m, "live_width", path) { self.int($0, $1, min: 160, max: 7680) } ?? x.liveWidth
         x.maxWatchers = opt(m, "max_watchers", path) { self.int($0, $1, min: 0, max: 64) } ?? x.maxWatchers
         // The token's value never appears in a problem (nor anywhere else).

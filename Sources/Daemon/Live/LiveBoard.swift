@@ -5,7 +5,9 @@
 //                              beside the live tracks (HTML + a little JS, no assets)
 //   /streams/<id>/frame.jpg    that frame as JPEG (drawn on request, <= metrics.live_fps/s,
 //                              <= metrics.live_width pixels wide)
-//   /streams/<id>/events       server-sent events: the stream's regions message, <= live_fps/s
+//   /streams/<id>/events       server-sent events: the stream's regions message, <= live_fps/s;
+//                              `event: pictures` {"slowed": bool, "fps": n} when the pictures
+//                              are held to live_fps_busy (the recognizer is busy) or no longer
 //   /streams/<id>/video.mjpeg  the pictures as multipart/x-mixed-replace (MJPEG: browsers,
 //                              ffmpeg's mpjpeg demuxer, other MJPEG clients), each new one, <= live_fps/s
 //
@@ -19,6 +21,9 @@ import Synchronization
 
 public final class LiveBoard: Sendable {
     let maxFPS: Double
+    /// metrics.live_fps_busy (0: no throttle).
+    let busyFPS: Double
+    let recognizer: RecognizerActivity?
     let maxWidth: Int
     let maxWatchers: Int
     let tokenSet: Bool
@@ -30,8 +35,11 @@ public final class LiveBoard: Sendable {
     let refusedWatchers: CounterMetric
     let refusedConnections: CounterMetric
 
-    init(config: MetricsConfig, registry: MetricsRegistry, statuses: @escaping @Sendable () -> [StreamStatus]) {
+    init(config: MetricsConfig, registry: MetricsRegistry, recognizer: RecognizerActivity? = nil,
+         statuses: @escaping @Sendable () -> [StreamStatus]) {
         maxFPS = config.liveFPS
+        busyFPS = config.liveFPSBusy
+        self.recognizer = recognizer
         maxWidth = config.liveWidth
         maxWatchers = config.maxWatchers
         tokenSet = config.token != nil
@@ -57,7 +65,10 @@ public final class LiveBoard: Sendable {
                                       registry.counter("regionspotd_live_frames_reused_total", help: reusedHelp, labels: l + [("reason", "live_fps")])),
                              drawSeconds: registry.histogram("regionspotd_live_draw_seconds",
                                                              help: "Seconds to convert, annotate and JPEG-encode one live picture (on an HTTP thread).",
-                                                             labels: l, buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]))
+                                                             labels: l, buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]),
+                             busyFPS: busyFPS, recognizer: recognizer,
+                             reusedBusy: registry.counter("regionspotd_live_frames_reused_total", help: reusedHelp,
+                                                          labels: l + [("reason", "recognizer_busy")]))
             v[stream] = x
             return x
         }
@@ -89,7 +100,7 @@ public final class LiveBoard: Sendable {
         switch parts.count == 2 ? "" : parts[2...].joined(separator: "/") {
         case "":
             c.respond("200 OK", type: "text/html; charset=utf-8",
-                      text: LivePages.stream(id: v.stream, url: v.url, tokenQuery: tokenQuery, fps: maxFPS),
+                      text: LivePages.stream(id: v.stream, url: v.url, tokenQuery: tokenQuery, fps: maxFPS, busyFPS: busyFPS),
                       headers: ["Cache-Control: no-store"])
         case "frame.jpg":
             do {
@@ -129,7 +140,10 @@ public final class LiveBoard: Sendable {
     private func leave() { watching.withLock { n in n -= 1; watchers.set(Double(n)) } }
 
     /// Server-sent events: the latest regions message whenever its frame changed, at most
-    /// `maxFPS` a second; a comment every 5 s otherwise (finds closed connections).
+    /// `maxFPS` a second; a comment every 5 s otherwise (finds closed connections); a
+    /// `pictures` event when the pictures start or stop being held back because the
+    /// recognizer is busy (shown as slowed until 2 s after it last was, so a recognizer
+    /// busy now and then does not make the page's note flicker).
     private func events(_ v: LiveView, on c: HTTPConnection, stopped: () -> Bool) {
         guard admit(c) else { return }
         defer { leave() }
@@ -137,10 +151,19 @@ public final class LiveBoard: Sendable {
         guard c.write(Array(head.utf8)) else { return }
         var lastFrame = -1
         var lastSent = Service.now()
+        var lastSlowed = -Double.infinity
+        var shownSlowed = false
         let period = 1 / maxFPS
         // Ends when the client leaves, the server stops, or the stream is removed or
         // restarted by a reload (the page's EventSource then reconnects to the new one).
         while !stopped(), !c.peerClosed, view(v.stream) === v {
+            let now = Service.now()
+            if v.slowed(now: now) { lastSlowed = now }
+            if (now - lastSlowed < 2) != shownSlowed {
+                shownSlowed.toggle()
+                let fps = shownSlowed ? v.busyFPS : maxFPS
+                guard c.write(Array("event: pictures\ndata: {\"slowed\":\(shownSlowed),\"fps\":\(fps)}\n\n".utf8)) else { return }
+            }
             if let m = v.message, m.frame != lastFrame, let json = try? MessageCoding.encode(m) {
                 lastFrame = m.frame
                 lastSent = Service.now()

@@ -77,11 +77,12 @@ enum LivePages {
         return page("regionspotd", body, refresh: 2)
     }
 
-    static func stream(id: String, url: String, tokenQuery: String, fps: Double) -> String {
+    static func stream(id: String, url: String, tokenQuery: String, fps: Double, busyFPS: Double = 0) -> String {
         let base = "/streams/" + segment(id)
         let body = """
         <h1><a href="/\(html(tokenQuery))">regionspotd</a> / \(html(id)) <span class="muted">\(html(url))</span></h1>
-        <div class="wrap"><div class="pic"><img id="frame" alt="latest frame of \(html(id))"></div>
+        <div class="wrap"><div class="pic"><img id="frame" alt="latest frame of \(html(id))">
+        <p class="muted" id="slowed" title="metrics.live_fps_busy: \(busyFPS)"></p></div>
         <div><table id="tracks"><thead><tr><th>id</th><th>label</th><th>score</th><th>top 3</th><th>source</th>
         <th>label age s</th><th>inferred frame</th></tr></thead><tbody></tbody></table>
         <p class="muted" id="info">waiting for the first frame</p></div></div>
@@ -128,6 +129,12 @@ enum LivePages {
         }
         const events = new EventSource(base + "/events" + q);
         events.onmessage = e => show(JSON.parse(e.data));
+        // Recognition has priority: while the recognizer is busy the daemon draws fewer pictures.
+        events.addEventListener("pictures", e => {
+          const p = JSON.parse(e.data);
+          document.getElementById("slowed").textContent = p.slowed
+            ? "pictures slowed to " + p.fps + " a second while the recognizer is busy" : "";
+        });
         // The event stream reconnected (a reload restarted the stream, which ends its MJPEG):
         // the video again.
         let opened = false;

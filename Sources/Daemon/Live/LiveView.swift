@@ -6,8 +6,12 @@
 // the HTTP connection thread that asks (`jpeg`), as replay --annotate draws (FrameAnnotator),
 // at most `maxFPS` pictures per second per stream however many watch: a request within
 // 1/maxFPS of the last drawing, or when no frame was offered since, gets that JPEG again
-// (counted as reused). A picture is at most `maxWidth` pixels wide: swscale scales the
-// frame down while converting it to RGB (one pass), and the boxes are scaled to match.
+// (counted as reused). While the recognizer is busy (RecognizerActivity: a recognition
+// waits or runs) the pictures are held to `busyFPS` a second (metrics.live_fps_busy):
+// recognition has priority over pictures; a request within 1/busyFPS of the last drawing
+// then gets that picture (counted as reused, reason recognizer_busy). A picture is at most
+// `maxWidth` pixels wide: swscale scales the frame down while converting it to RGB (one
+// pass), and the boxes are scaled to match.
 import Decode
 import Foundation
 import Recognizer
@@ -32,6 +36,9 @@ final class LiveView: Sendable {
     let stream: String
     let url: String
     let maxFPS: Double
+    /// metrics.live_fps_busy: pictures a second at most while the recognizer is busy (0: no throttle).
+    let busyFPS: Double
+    private let recognizer: RecognizerActivity?
     /// metrics.live_width: pictures are at most this wide.
     let maxWidth: Int
     private let latest = Mutex<Latest?>(nil)
@@ -40,14 +47,20 @@ final class LiveView: Sendable {
     /// 1/maxFPS of the last drawing.
     private let reusedUnchanged: CounterMetric?
     private let reusedRate: CounterMetric?
+    /// Requests answered with the picture already drawn because the recognizer is busy.
+    private let reusedBusy: CounterMetric?
     private let drawSeconds: HistogramMetric?
     private let drawing = DrawingState()
 
     init(stream: String, url: String, maxFPS: Double, maxWidth: Int = MetricsConfig().liveWidth, framesDrawn: CounterMetric,
-         reused: (unchanged: CounterMetric, liveFPS: CounterMetric)? = nil, drawSeconds: HistogramMetric? = nil) {
+         reused: (unchanged: CounterMetric, liveFPS: CounterMetric)? = nil, drawSeconds: HistogramMetric? = nil,
+         busyFPS: Double = 0, recognizer: RecognizerActivity? = nil, reusedBusy: CounterMetric? = nil) {
         self.stream = stream
         self.url = url
         self.maxFPS = maxFPS
+        self.busyFPS = busyFPS
+        self.recognizer = recognizer
+        self.reusedBusy = reusedBusy
         self.maxWidth = maxWidth
         self.framesDrawn = framesDrawn
         reusedUnchanged = reused?.unchanged
@@ -76,6 +89,18 @@ final class LiveView: Sendable {
         return (dw, max(2, Int((Double(h) * Double(dw) / Double(w) / 2).rounded()) * 2))
     }
 
+    /// The pictures a second allowed now: `maxFPS`, or `busyFPS` while the recognizer is
+    /// busy (when that is a throttle: above 0 and below `maxFPS`).
+    static func allowedFPS(maxFPS: Double, busyFPS: Double, recognizerBusy: Bool) -> Double {
+        recognizerBusy && busyFPS > 0 && busyFPS < maxFPS ? busyFPS : maxFPS
+    }
+
+    /// Whether the pictures are held back now because the recognizer is busy.
+    func slowed(now: Double = Service.now()) -> Bool {
+        guard busyFPS > 0, busyFPS < maxFPS, let recognizer else { return false }
+        return recognizer.busy(now: now)
+    }
+
     /// The latest published message (the tracks table).
     var message: RegionsMessage? { latest.withLock { $0?.message } }
 
@@ -91,6 +116,8 @@ final class LiveView: Sendable {
             if let p = drawing.picture {
                 if p.generation == l.generation { reusedUnchanged?.inc(); return p }
                 if now - p.drawnAt < 1 / maxFPS { reusedRate?.inc(); return p }
+                let fps = Self.allowedFPS(maxFPS: maxFPS, busyFPS: busyFPS, recognizerBusy: slowed(now: now))
+                if now - p.drawnAt < 1 / fps { reusedBusy?.inc(); return p }
             }
             let started = Service.now()
             let size = Self.pictureSize(width: l.frame.width, height: l.frame.height, maxWidth: maxWidth)

@@ -5,7 +5,8 @@
 // limits.max_label_age) by priority first (RecognitionQueue.pick), so no stream starves
 // however often the others submit. A stream has at most one recognition running (its
 // results arrive in keyframe order); thread i runs on the engine's lane i. The overload
-// governor hears when each recognition starts and ends.
+// governor hears when each recognition starts and ends; `activity` (RecognizerActivity) tells
+// readers such as the live pages, without a lock, whether a recognition waits or runs.
 import Decode
 import Foundation
 import Recognizer
@@ -60,9 +61,12 @@ final class RecognizerWorker: @unchecked Sendable {
     let count: Int
 
     let governor: OverloadGovernor
+    let activity: RecognizerActivity
 
-    init(engine: RecognitionEngine, governor: OverloadGovernor, progress: ProgressToken?, nice: Int32 = 0, threads: Int = 1) {
+    init(engine: RecognitionEngine, governor: OverloadGovernor, progress: ProgressToken?, nice: Int32 = 0, threads: Int = 1,
+         activity: RecognizerActivity = RecognizerActivity()) {
         self.engine = engine
+        self.activity = activity
         self.governor = governor
         self.progress = progress
         self.nice = nice
@@ -88,6 +92,7 @@ final class RecognizerWorker: @unchecked Sendable {
         cond.lock(); defer { cond.unlock() }
         let replaced = slots[job.stream] != nil
         slots[job.stream] = job
+        activity.set(jobs: slots.count + runningStreams.count)
         cond.broadcast()
         return replaced
     }
@@ -139,7 +144,12 @@ final class RecognizerWorker: @unchecked Sendable {
             Parallel.returnFreedMemory()
             progress?.beat()
             governor.finished(job.stream, submitted: job.submitted)
-            cond.lock(); runningStreams.remove(job.stream); cond.broadcast(); cond.unlock()
+            cond.lock()
+            runningStreams.remove(job.stream)
+            activity.ended(at: Service.now())
+            activity.set(jobs: slots.count + runningStreams.count)
+            cond.broadcast()
+            cond.unlock()
             job.completion(result)
         }
     }

@@ -29,6 +29,8 @@ public final class Service: @unchecked Sendable {
     public private(set) var metricsServer: MetricsHTTPServer?
     /// The live pages (on the metrics listener; nil without metrics.listen or with max_watchers 0).
     public private(set) var live: LiveBoard?
+    /// Whether the recognizer is busy (its worker writes, the live pages read).
+    public let recognizerActivity = RecognizerActivity()
     /// Boxes from an upstream detector, per stream (nil unless external_boxes.endpoint is set).
     public private(set) var externalBoxes: ExternalBoxInbox?
     public private(set) var externalReceiver: ExternalBoxReceiver?
@@ -79,7 +81,8 @@ public final class Service: @unchecked Sendable {
         registerProcessMetrics()
         if let listen = c.metrics.listen {
             let board = c.metrics.maxWatchers > 0
-                ? LiveBoard(config: c.metrics, registry: metrics, statuses: { [weak self] in self?.streamStatuses() ?? [] }) : nil
+                ? LiveBoard(config: c.metrics, registry: metrics, recognizer: recognizerActivity,
+                            statuses: { [weak self] in self?.streamStatuses() ?? [] }) : nil
             do {
                 metricsServer = try MetricsHTTPServer(listen: listen, render: { [metrics] in metrics.render() },
                                                       healthy: { [weak self, progress] in
