@@ -135,6 +135,7 @@ def run(n, args, video, work, watchers=0):
     streams = "\n".join(f"  - {{ id: cam{i + 1}, url: {video}, loop: true, keyframes: {{ min_interval: 0, max_interval: 0.04 }} }}"
                         for i in range(n))
     mla = f", max_label_age: {args.max_label_age}" if args.max_label_age else ""
+    busy = f", live_fps_busy: {args.live_fps_busy}" if args.live_fps_busy is not None else ""
     with open(cfg, "w") as f:
         f.write(f"""log_level: info
 models: {{ directory: {args.model} }}
@@ -142,7 +143,7 @@ vocabulary: [person, car, bicycle, dog, cat, truck, bus, motorcycle, backpack, u
 streams:
 {streams}
 publisher: {{ endpoints: ["tcp://127.0.0.1:{port + 100}"] }}
-metrics: {{ listen: "127.0.0.1:{port}", live_fps: {args.live_fps}, live_width: {args.live_width}, max_watchers: {max(1, 2 * watchers)} }}
+metrics: {{ listen: "127.0.0.1:{port}", live_fps: {args.live_fps}, live_width: {args.live_width}, max_watchers: {max(1, 2 * watchers)}{busy} }}
 limits: {{ recognizer_nice: {args.nice}, recognizer_workers: {args.workers}, blas_threads: {args.blas_threads}{mla} }}
 """)
     log = open(os.path.join(work, f"load{n}.log"), "w+")
@@ -310,6 +311,7 @@ def main():
     ap.add_argument("--max-label-age", type=float, help="limits.max_label_age (default: the daemon's)")
     ap.add_argument("--watchers", default="0", help="live-page watchers, one run per value (e.g. 0,1,4)")
     ap.add_argument("--live-fps", type=float, default=5, help="metrics.live_fps")
+    ap.add_argument("--live-fps-busy", type=float, help="metrics.live_fps_busy (default: the daemon's, 1; 0 = pictures not held back while the recognizer is busy)")
     ap.add_argument("--poll", action="store_true", help="watchers poll frame.jpg instead of reading video.mjpeg")
     ap.add_argument("--live-width", type=int, default=640, help="metrics.live_width (1920: the 1080p frames at their own size)")
     ap.add_argument("--alternate", type=int, default=0, help="W: one daemon per stream count, phases without and with W watchers")
