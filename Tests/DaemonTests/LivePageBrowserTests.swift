@@ -108,22 +108,28 @@ struct LivePageBrowserTests {
         }
         func stop() { daemon.stop(); sub.stop() }
 
-        init(_ dir: TempDir, metrics: String) throws {
-            let binary = try #require(Repo.binary)
-            _ = try #require(Chromium.browser, "chromium is not installed: run scripts/install-deps (apt-get install chromium chromium-driver)")
-            try EvalVideoFixture.make(dir, ["--video-frames", "60"])
-            let pubPort = freePort(), httpPort = freePort()
-            let cfg = dir.write("c.yaml", """
+        /// A config playing the demo clip (stream `demo`, looped) with the demo model.
+        static func config(_ dir: TempDir, name: String, keyframes: String, pubPort: Int, metrics: String) -> String {
+            dir.write(name, """
             models: { directory: \(dir.file("model")) }
             vocabulary: [\(EvalVideoFixture.vocab)]
             streams:
               - id: demo
                 url: \(dir.file("shapes/video/video.mp4"))
                 loop: true
-                keyframes: { min_interval: 0.5, max_interval: 1, prefer_codec_keyframes: true }
+                keyframes: { \(keyframes) }
             publisher: { endpoints: [tcp://127.0.0.1:\(pubPort)] }
-            metrics: { listen: 127.0.0.1:\(httpPort), interval: 1, live_fps: 4\(metrics) }
+            metrics: { \(metrics) }
             """)
+        }
+
+        init(_ dir: TempDir, metrics: String) throws {
+            let binary = try #require(Repo.binary)
+            _ = try #require(Chromium.browser, "chromium is not installed: run scripts/install-deps (apt-get install chromium chromium-driver)")
+            try EvalVideoFixture.make(dir, ["--video-frames", "60"])
+            let pubPort = freePort(), httpPort = freePort()
+            let cfg = Self.config(dir, name: "c.yaml", keyframes: "min_interval: 0.5, max_interval: 1, prefer_codec_keyframes: true",
+                                  pubPort: pubPort, metrics: "listen: 127.0.0.1:\(httpPort), interval: 1, live_fps: 4\(metrics)")
             sub = try PySubscriber(endpoint: "tcp://127.0.0.1:\(pubPort)", dir: dir)
             daemon = try Child(binary, ["run", "--config", cfg], env: ["CACHE_DIRECTORY": dir.file("cache")], dir: dir, name: "daemon")
             base = "http://127.0.0.1:\(httpPort)"

@@ -118,17 +118,8 @@ struct LivePageBusyTests {
     static func watch(_ dir: TempDir, liveBusy: Double) throws -> (parts: [Double], events: [[String: Any]], metrics: String) {
         let binary = try #require(Repo.binary)
         let pubPort = freePort(), httpPort = freePort()
-        let cfg = dir.write("c\(liveBusy).yaml", """
-        models: { directory: \(dir.file("model")) }
-        vocabulary: [\(EvalVideoFixture.vocab)]
-        streams:
-          - id: demo
-            url: \(dir.file("shapes/video/video.mp4"))
-            loop: true
-            keyframes: { min_interval: 0, max_interval: 0.04 }
-        publisher: { endpoints: [tcp://127.0.0.1:\(pubPort)] }
-        metrics: { listen: 127.0.0.1:\(httpPort), interval: 1, live_fps: 8, live_fps_busy: \(liveBusy) }
-        """)
+        let cfg = LivePageBrowserTests.Demo.config(dir, name: "c\(liveBusy).yaml", keyframes: "min_interval: 0, max_interval: 0.04", pubPort: pubPort,
+                                                   metrics: "listen: 127.0.0.1:\(httpPort), interval: 1, live_fps: 8, live_fps_busy: \(liveBusy)")
         let daemon = try Child(binary, ["run", "--config", cfg], env: ["CACHE_DIRECTORY": dir.file("cache")], dir: dir, name: "daemon")
         defer { daemon.stop() }
         let r = try Child.run(Repo.python, [dir.write("watch.py", watcher), "\(httpPort)", "demo", "7"], dir: dir, timeout: 150)
