@@ -21,11 +21,26 @@ struct LivePageBusyTests {
 
         let activity = RecognizerActivity()
         #expect(!activity.busy(now: 100), "no job yet")
-        activity.set(jobs: 1)
-        #expect(activity.busy(now: 100))
-        activity.ended(at: 100)
-        activity.set(jobs: 0)
-        #expect(activity.busy(now: 100.1) && !activity.busy(now: 100.25), "busy for RecognizerActivity.grace (0.2 s) after a job ended")
+        activity.set(jobs: 1, now: 100)
+        #expect(!activity.busy(now: 100.5), "working for 0.5 s: not yet busy (RecognizerActivity.sustain, 1 s)")
+        #expect(activity.busy(now: 101))
+        activity.ended(at: 101)
+        activity.set(jobs: 0, now: 101)
+        #expect(activity.busy(now: 101.1) && !activity.busy(now: 101.25), "busy for RecognizerActivity.grace (0.2 s) after a job ended")
+        // back to back (gaps under the grace) the run of work goes on; a short job every
+        // 0.5 s (the demo's tiny model) never makes the recognizer busy
+        activity.set(jobs: 1, now: 101.15)
+        #expect(activity.busy(now: 101.3))
+        let light = RecognizerActivity()
+        for k in 0..<10 {
+            let t = 50 + 0.5 * Double(k)
+            light.set(jobs: 1, now: t)
+            #expect(!light.busy(now: t + 0.04))
+            light.ended(at: t + 0.04)
+            light.set(jobs: 0, now: t + 0.04)
+        }
+        activity.ended(at: 101.4)
+        activity.set(jobs: 0, now: 101.4)
 
         let dir = TempDir()
         defer { dir.remove() }
@@ -37,7 +52,7 @@ struct LivePageBusyTests {
                             busyFPS: 1, recognizer: activity, reusedBusy: busy)
         view.offer(f[0], LivePageTests.message(f[0]), nil)
         #expect(try view.jpeg(now: 200)?.frame == f[0].index, "idle: drawn")
-        activity.set(jobs: 1)
+        activity.set(jobs: 1, now: 199)
         #expect(view.slowed(now: 200.1))
         view.offer(f[1], LivePageTests.message(f[1]), nil)
         #expect(try view.jpeg(now: 200.1)?.frame == f[0].index)
@@ -49,7 +64,7 @@ struct LivePageBusyTests {
         #expect(drawn.value == 2)
         view.offer(f[0], LivePageTests.message(f[0]), nil)
         activity.ended(at: 201.1)
-        activity.set(jobs: 0)
+        activity.set(jobs: 0, now: 201.1)
         #expect(try view.jpeg(now: 201.25)?.frame == f[1].index, "0.15 s after the job ended: still busy")
         #expect(busy.value == 3)
         #expect(!view.slowed(now: 201.35))
@@ -58,7 +73,7 @@ struct LivePageBusyTests {
 
         let free = LiveView(stream: "cam", url: "x", maxFPS: 5, framesDrawn: registry.counter("d2", help: "d"),
                             busyFPS: 0, recognizer: activity)
-        activity.set(jobs: 1)
+        activity.set(jobs: 1, now: 299)
         #expect(!free.slowed(now: 300), "live_fps_busy 0: never slowed")
     }
 
