@@ -50,8 +50,7 @@ extension Tracker {
             let diagonal = (last.width * last.width + last.height * last.height).squareRoot()
             let elapsed = Float(max(0, frame.time - t.lastSeenTime))
             let reach = diagonal * (1 + c.reidDiagonalsPerSecond * elapsed)
-            let ddx = p.box.cx - last.cx, ddy = p.box.cy - last.cy
-            guard (ddx * ddx + ddy * ddy).squareRoot() <= reach else { return nil }
+            guard p.box.centreDistance(to: last) <= reach else { return nil }
             // Last seen at the frame's edge, it left there: it comes back through the same
             // edge, not through another one (a newcomer of the same class entering elsewhere
             // is new). Seen again wholly inside, it may have been hidden by something near

@@ -75,6 +75,12 @@ public struct Box: Sendable, Equatable, Hashable, Codable {
     }
 
     public func contains(x: Float, y: Float) -> Bool { x >= x1 && x < x2 && y >= y1 && y < y2 }
+
+    /// Distance between the two boxes' centres.
+    public func centreDistance(to other: Box) -> Float {
+        let dx = cx - other.cx, dy = cy - other.cy
+        return (dx * dx + dy * dy).squareRoot()
+    }
 }
 
 /// Cosine similarity of two vectors of equal length; 0 when either is zero or lengths differ.

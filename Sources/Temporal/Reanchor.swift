@@ -83,7 +83,7 @@ extension Tracker {
         for (k, b) in boxes.enumerated() where !out.contains(k) && b.area > 0 {
             let piece = visible.contains { v in
                 let reach = max(v.width, v.height)
-                return b.area < 0.5 * v.area && ((v.cx - b.cx) * (v.cx - b.cx) + (v.cy - b.cy) * (v.cy - b.cy)).squareRoot() <= reach
+                return b.area < 0.5 * v.area && v.centreDistance(to: b) <= reach
             }
             let grown = Box(x1: b.x1 - b.width / 8, y1: b.y1 - b.height / 8, x2: b.x2 + b.width / 8, y2: b.y2 + b.height / 8)
             let inside = visible.filter { $0.cx >= grown.x1 && $0.cx <= grown.x2 && $0.cy >= grown.y1 && $0.cy <= grown.y2 }
@@ -105,7 +105,7 @@ extension Tracker {
         let iou = gatingIoU(t, b)
         if iou >= minIoU { return 1 - iou }
         let reach = max(v.width, v.height, b.width, b.height)
-        let d = ((v.cx - b.cx) * (v.cx - b.cx) + (v.cy - b.cy) * (v.cy - b.cy)).squareRoot() / reach
+        let d = v.centreDistance(to: b) / reach
         return d <= 1 ? 0.7 + 0.3 * d : nil
     }
 }

@@ -12,7 +12,7 @@ import Testing
 
 @Suite("live pages while the recognizer is busy", .serialized)
 struct LivePageBusyTests {
-    @Test("the throttle decision: live_fps_busy while a recognition waits or runs (and 0.2 s after), live_fps otherwise; counted")
+    @Test("the throttle decision: live_fps_busy once the recognizer has worked 1 s without a break (gaps under 0.2 s), live_fps otherwise; counted")
     func decision() throws {
         #expect(LiveView.allowedFPS(maxFPS: 5, busyFPS: 1, recognizerBusy: true) == 1)
         #expect(LiveView.allowedFPS(maxFPS: 5, busyFPS: 1, recognizerBusy: false) == 5)

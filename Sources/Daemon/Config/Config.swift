@@ -149,8 +149,8 @@ public struct MetricsConfig: Sendable, Equatable {
     public var interval: Double = 10
     /// Live pages: pictures drawn per second per stream at most, while someone watches.
     public var liveFPS: Double = 5
-    /// Live pages: pictures per second per stream at most while the recognizer is busy (a
-    /// recognition waits or runs); 0 = no throttle (liveFPS always). At most liveFPS.
+    /// Live pages: pictures per second per stream at most while the recognizer is busy (it
+    /// has worked 1 s or more without a break); 0 = no throttle (liveFPS always). At most liveFPS.
     public var liveFPSBusy: Double = 1
     /// Live pages: pictures are at most this many pixels wide (scaled down while the frame
     /// is converted, aspect kept, never enlarged).

@@ -6,8 +6,8 @@
 // the HTTP connection thread that asks (`jpeg`), as replay --annotate draws (FrameAnnotator),
 // at most `maxFPS` pictures per second per stream however many watch: a request within
 // 1/maxFPS of the last drawing, or when no frame was offered since, gets that JPEG again
-// (counted as reused). While the recognizer is busy (RecognizerActivity: a recognition
-// waits or runs) the pictures are held to `busyFPS` a second (metrics.live_fps_busy):
+// (counted as reused). While the recognizer is busy (RecognizerActivity: it has worked 1 s
+// or more without a break) the pictures are held to `busyFPS` a second (metrics.live_fps_busy):
 // recognition has priority over pictures; a request within 1/busyFPS of the last drawing
 // then gets that picture (counted as reused, reason recognizer_busy). A picture is at most
 // `maxWidth` pixels wide: swscale scales the frame down while converting it to RGB (one

@@ -1,7 +1,8 @@
 // Whether the recognizer is busy, for readers that must not touch its work: the live pages
 // hold their pictures back to metrics.live_fps_busy while it is (recognition has priority
-// over pictures). RecognizerWorker stores how many jobs wait or run, and when the last one
-// ended; a reader loads two atomics (no lock, nothing the recognizer threads wait for).
+// over pictures). RecognizerWorker stores how many jobs wait or run, when the last one ended
+// and when its current run of work began; a reader loads three atomics (no lock, nothing the
+// recognizer threads wait for).
 import Synchronization
 
 public final class RecognizerActivity: Sendable {

@@ -6,7 +6,7 @@
 // however often the others submit. A stream has at most one recognition running (its
 // results arrive in keyframe order); thread i runs on the engine's lane i. The overload
 // governor hears when each recognition starts and ends; `activity` (RecognizerActivity) tells
-// readers such as the live pages, without a lock, whether a recognition waits or runs.
+// readers such as the live pages, without a lock, whether it is busy (working without a break).
 import Decode
 import Foundation
 import Recognizer
