@@ -12,7 +12,7 @@ struct PrecisionConfigTests {
                                file: "/etc/x.yaml", checkFiles: false)
     }
 
-    @Test("auto by default, fp32 and bf16 read, int8 and unknown values refused naming the key; a change needs a restart")
+    @Test("auto by default, fp32, bf16 and int8 read, unknown values refused naming the key; a change needs a restart")
     func config() throws {
         let plain = try ConfigLoader.parse(yaml: "models: {directory: /m}\nvocabulary: [person]\nstreams: [{id: a, url: \"rtsp://h/x\"}]\n",
                                            file: "/etc/x.yaml", checkFiles: false)
@@ -21,8 +21,8 @@ struct PrecisionConfigTests {
         let bf = try Self.parse("bf16")
         #expect(bf.precision == .bf16)
         #expect(ReloadPlan(from: plain, to: bf).needsRestart == ["models.precision"])
-        for (value, message) in [("int8", "/etc/x.yaml:1: models.precision: int8 is not implemented in this build; use fp32 or bf16"),
-                                 ("fp16", "/etc/x.yaml:1: models.precision: 'fp16' is not one of: auto, fp32, bf16, int8")] {
+        #expect(try Self.parse("int8").precision == .int8)
+        for (value, message) in [("fp16", "/etc/x.yaml:1: models.precision: 'fp16' is not one of: auto, fp32, bf16, int8")] {
             #expect(throws: ConfigError.self) { try Self.parse(value) }
             do { _ = try Self.parse(value) } catch { #expect(error.problems.map(\.description) == [message]) }
         }
@@ -43,7 +43,7 @@ struct PrecisionConfigTests {
         return (r.status, r.stderr, regions.compactMap { $0["label"] as? String }, regions.compactMap { $0["score"] as? Double })
     }
 
-    @Test("recognize --precision: bf16 gives fp32's labels with other scores; without AVX512_BF16 it says so and runs fp32; auto picks and says; int8 is refused")
+    @Test("recognize --precision: bf16 and int8 give fp32's labels with other scores; without AVX512_BF16 (VNNI) it says so and runs fp32; auto picks and says")
     func recognizeCommand() throws {
         let fp = try Self.recognize("fp32"), bf = try Self.recognize("bf16")
         #expect(fp.status == 0 && bf.status == 0, "\(fp.stderr) \(bf.stderr)")
@@ -68,6 +68,13 @@ struct PrecisionConfigTests {
                 "\(cappedAuto.stderr)")
         #expect(cappedAuto.scores == fp.scores && cappedAuto.labels == fp.labels)
         let int8 = try Self.recognize("int8")
-        #expect(int8.status != 0 && int8.stderr.contains("precision int8: not implemented"), "\(int8.stderr)")
+        #expect(int8.status == 0 && int8.labels == fp.labels, "\(int8.stderr)")
+        #expect(zip(int8.scores, fp.scores).allSatisfy { abs($0 - $1) <= 1e-2 }, "\(int8.scores) vs \(fp.scores)")
+        if OneDNN.nativeInt8 { #expect(int8.scores != fp.scores && int8.scores != bf.scores && !int8.stderr.contains("running fp32"), "int8 ran") }
+        // oneDNN capped below VNNI: the fallback line naming the ISA, and exactly fp32's results
+        let cappedInt8 = try Self.recognize("int8", env: ["DNNL_MAX_CPU_ISA": "AVX512_CORE"])
+        #expect(cappedInt8.status == 0 && cappedInt8.stderr.contains("precision int8 asked for, but this CPU (oneDNN ISA avx512_core) has neither AVX512_VNNI nor AVX-VNNI: running fp32"),
+                "\(cappedInt8.stderr)")
+        #expect(cappedInt8.scores == fp.scores && cappedInt8.labels == fp.labels)
     }
 }

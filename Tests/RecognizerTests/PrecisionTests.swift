@@ -95,9 +95,9 @@ struct PrecisionTests {
         #expect(b.tensor.data == t.data.map { BF16.float(BF16.round($0)) } && b.tensor.data != t.data)
     }
 
-    @Test("models.precision int8 is refused with the reason; bf16 runs as bf16 on a CPU with AVX512_BF16/AMX")
+    @Test("models.precision bf16 runs as bf16 on a CPU with AVX512_BF16/AMX; int8 as int8 with VNNI")
     func effective() throws {
-        #expect(throws: RecognizerError("precision int8: not implemented in this build (use fp32 or bf16)")) { try Precision.int8.effective() }
+        #expect(try Precision.int8.effective().precision == (OneDNN.nativeInt8 ? .int8 : .fp32))
         let (p, note) = try Precision.bf16.effective()
         #expect(p == (OneDNN.nativeBF16 ? .bf16 : .fp32) && (note == nil) == OneDNN.nativeBF16)
         #expect(try Precision.fp32.effective().precision == .fp32)

@@ -16,9 +16,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Only rows whose name contains this.") var filter: String?
     @Option(help: "Instead of the rows: measure a keyframe and each stream's decoding for this configuration file and estimate how often every stream will be recognized on this machine.")
     var capacity: String?
-    @Option(help: "Model rows at these precisions, comma separated (fp32, bf16); rows of other than fp32 are suffixed _<precision>.")
+    @Option(help: "Model rows at these precisions, comma separated (fp32, bf16, int8); rows of other than fp32 are suffixed _<precision>.")
     var precision: String = "fp32"
-    @Option(help: "A model directory (e.g. made by `models synthesize`): report bf16 vs fp32 on it, 16 boxes with masks (top-1, |Δprob|, mask IoU).")
+    @Option(help: "A model directory (e.g. made by `models synthesize`): report each --precision other than fp32 (default bf16) vs fp32 on it, 16 boxes with masks (top-1, |Δprob|, mask IoU).")
     var accuracyWeights: String?
 
     func run() async throws {
@@ -36,9 +36,11 @@ struct BenchCommand: AsyncParsableCommand {
         let ceiling = SgemmCeiling().measure(bench, reps: quick ? 3 : 7), ceilingPerCPU = bench.ceilingPerCPU
         let bf16Ceiling = precisions.contains(.bf16) ? SbgemmCeiling().measure(bench, reps: quick ? 3 : 7) : 0
         let bf16CeilingPerCPU = bench.ceilingPerCPU
+        let int8Ceiling = precisions.contains(.int8) ? Int8Ceiling().measure(bench, reps: quick ? 3 : 7) : 0
+        let int8CeilingPerCPU = bench.ceilingPerCPU
         for p in precisions {
-            bench.ceiling = p == .bf16 ? bf16Ceiling : ceiling
-            bench.ceilingPerCPU = p == .bf16 ? bf16CeilingPerCPU : ceilingPerCPU
+            bench.ceiling = p == .bf16 ? bf16Ceiling : p == .int8 ? int8Ceiling : ceiling
+            bench.ceilingPerCPU = p == .bf16 ? bf16CeilingPerCPU : p == .int8 ? int8CeilingPerCPU : ceilingPerCPU
             bench.suffix = p == .fp32 ? "" : "_" + p.rawValue
             let sam = try samRows(bench, precision: p)
             try clipRows(bench, sam: sam, precision: p)
@@ -46,7 +48,10 @@ struct BenchCommand: AsyncParsableCommand {
         bench.ceiling = ceiling
         bench.ceilingPerCPU = ceilingPerCPU
         bench.suffix = ""
-        if let accuracyWeights { try accuracyRow(bench, directory: accuracyWeights) }
+        if let accuracyWeights {
+            let reduced = precisions.filter { $0 != .fp32 }
+            for p in reduced.isEmpty ? [.bf16] : reduced { try accuracyRow(bench, directory: accuracyWeights, precision: p) }
+        }
         videoRows(bench)
         livePictureRows(bench)
         messagingRows(bench)

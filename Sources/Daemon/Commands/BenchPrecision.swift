@@ -1,5 +1,5 @@
-// `bench --precision fp32,bf16`: the precisions model rows run at, and the bf16 ceiling
-// their "% ceiling" column is measured against.
+// `bench --precision fp32,bf16,int8`: the precisions model rows run at, and the bf16 and
+// int8 ceilings their "% ceiling" column is measured against.
 import ArgumentParser
 import Recognizer
 
@@ -19,10 +19,10 @@ extension BenchCommand {
         }
     }
 
-    /// bf16 against fp32 on a real model directory: the bench image, 16 boxes with masks,
-    /// 16 classes; one note line with the comparison (PrecisionComparison).
-    func accuracyRow(_ bench: Bench, directory: String) throws {
-        guard bench.wants("bf16_accuracy") else { return }
+    /// `precision` (bf16 or int8) against fp32 on a real model directory: the bench image,
+    /// 16 boxes with masks, 16 classes; one note line with the comparison (PrecisionComparison).
+    func accuracyRow(_ bench: Bench, directory: String, precision reduced: Precision) throws {
+        guard bench.wants("\(reduced.rawValue)_accuracy") else { return }
         let vocab = try Vocabulary(parsing: "person,car,bicycle,dog,cat,bus,truck,traffic light,bird,horse,chair,bottle,cup,tree,building,road")
         var rgb = [UInt8](repeating: 0, count: 1024 * 768 * 3)
         for i in rgb.indices { rgb[i] = UInt8(truncatingIfNeeded: i * 7 + i / 3000) }
@@ -32,8 +32,8 @@ extension BenchCommand {
             let rec = try RegionRecognizer(model: model, kind: .regionspot, vocabulary: emb)
             return rec.recognize(rec.features(rgb: rgb, width: 1024, height: 768), boxes: Self.boxes(16), masks: true)
         }
-        let cmp = PrecisionComparison(try regions(.bf16), fp32: try regions(.fp32))
-        bench.note("bf16_accuracy_16", "bf16 vs fp32 on \(directory), 16 boxes with masks, 16 classes: \(cmp)")
+        let cmp = PrecisionComparison(try regions(reduced), fp32: try regions(.fp32))
+        bench.note("\(reduced.rawValue)_accuracy_16", "\(reduced.rawValue) vs fp32 on \(directory), 16 boxes with masks, 16 classes: \(cmp)")
     }
 }
 
@@ -56,7 +56,29 @@ struct SbgemmCeiling {
                 }
             }
         }
-        bench.note("sbgemm_ceiling", "oneDNN ISA \(OneDNN.isaName), implementation \(OneDNN.implementations.sorted().joined(separator: ", "))")
+        bench.note("sbgemm_ceiling", "oneDNN ISA \(OneDNN.isaName), implementation \(OneDNN.implementations(int8: false).sorted().joined(separator: ", "))")
+        return rate
+    }
+}
+
+/// The oneDNN int8 ceiling: the same 4096x768 by 768x3072 product, u8 activations and s8
+/// weights (quantized and packed once, outside the timing, as the int8 Linear's weights
+/// are), int32 output, no quantization or dequantization: the rate the int8 rows' Linear
+/// layers can reach at best (GOP/s, counted as the "GFLOP" of the other ceilings).
+struct Int8Ceiling {
+    let m = 4096, k = 768, n = 3072
+
+    func measure(_ bench: Bench, reps: Int) -> Double {
+        let a = (0..<(m * k)).map { UInt8(truncatingIfNeeded: ($0 * 37) % 251) }
+        let w = (0..<(n * k)).map { Float(($0 * 53) % 103) / 103 - 0.5 }  // [N, K]
+        let weights = w.withUnsafeBufferPointer { OneDNN.Int8Weights($0.baseAddress!, n: n, k: k) }
+        let c = UnsafeMutablePointer<Int32>.allocate(capacity: m * n)
+        c.initialize(repeating: 0, count: m * n)
+        defer { c.deallocate() }
+        let rate = a.withUnsafeBufferPointer { ap in
+            bench.row("int8_ceiling", reps: reps) { OneDNN.matmul(m: m, src: ap.baseAddress!, int8: weights, out: c) }
+        }
+        bench.note("int8_ceiling", "oneDNN ISA \(OneDNN.isaName), implementation \(OneDNN.implementations(int8: true).sorted().joined(separator: ", "))")
         return rate
     }
 }

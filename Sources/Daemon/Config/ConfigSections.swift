@@ -19,7 +19,7 @@ extension ConfigWalker {
             modelDirectory = required(mm, "directory", "models", at: models) { n, p in self.directory(n, p) }
             recognizer = opt(mm, "recognizer", "models") { self.choice($0, $1, RecognizerKind.self) } ?? recognizer
             if let p = opt(mm, "precision", "models", { self.choice($0, $1, Precision.self) }) {
-                if p == .int8 { problem(mm["precision"]!, "models.precision", "int8 is not implemented in this build; use fp32 or bf16") } else { precision = p }
+                precision = p
             }
             if let a = mm["acceptance"] { acceptance = self.acceptance(a, "models.acceptance") }
         } else if m["models"] == nil {

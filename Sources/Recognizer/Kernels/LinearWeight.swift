@@ -4,7 +4,11 @@ import Foundation
 /// fp32: OpenBLAS sgemm. bf16: weights stored as bf16 (converted once at load), the
 /// activations rounded to bf16 at each GEMM input, fp32 accumulation and output through
 /// oneDNN; LayerNorm, softmax, GELU, attention scores and everything outside the SAM image
-/// encoder's and the CLIP towers' Linear layers stay fp32. int8 is not built yet.
+/// encoder's and the CLIP towers' Linear layers stay fp32. int8: the same Linear layers
+/// with weights quantized once at load to s8 per output channel and activations per token
+/// at each call (Int8.swift), u8 x s8 -> int32 through oneDNN, dequantized to fp32 with
+/// bias; around them (SAM's attention products) bf16 where the CPU runs bf16 natively,
+/// else fp32; LayerNorm, softmax and GELU fp32.
 /// auto (the configuration's default): the fastest that passes the accuracy checks on
 /// this CPU, resolved by `effective()` before any weight loads: bf16 where the CPU runs it
 /// natively (BENCHMARKS.md: about half fp32's CPU per keyframe, every check held), else fp32.
@@ -14,7 +18,7 @@ public enum Precision: String, Sendable, CaseIterable, Equatable {
     /// What runs on this CPU when `self` is asked for, and a sentence for the log when it
     /// differs or was chosen: bf16 without native bf16 instructions (AVX512_BF16 or AMX)
     /// falls back to fp32 (oneDNN would emulate it, slower than fp32); auto says which it
-    /// picked and why. int8 is refused.
+    /// picked and why. int8 without VNNI (AVX512_VNNI or AVX-VNNI) falls back to fp32.
     public func effective() throws(RecognizerError) -> (precision: Precision, note: String?) {
         switch self {
         case .fp32: return (.fp32, nil)
@@ -27,19 +31,22 @@ public enum Precision: String, Sendable, CaseIterable, Equatable {
             }
             return (.fp32, "precision auto: fp32, this CPU (oneDNN ISA \(OneDNN.isaName)) has neither AVX512_BF16 nor AMX (emulated bf16 is slower than fp32)")
         case .int8:
-            throw RecognizerError("precision int8: not implemented in this build (use fp32 or bf16)")
+            if OneDNN.nativeInt8 { return (.int8, nil) }
+            return (.fp32, "precision int8 asked for, but this CPU (oneDNN ISA \(OneDNN.isaName)) has neither AVX512_VNNI nor AVX-VNNI: running fp32")
         }
     }
 }
 
-/// The weight of a Linear layer, W [N, K] (out x in), in fp32 or bf16. bf16 weights are
-/// rounded once at load and packed into oneDNN's blocked layout (OneDNNWeights.swift).
+/// The weight of a Linear layer, W [N, K] (out x in), in fp32, bf16 or int8. bf16 weights
+/// are rounded once at load and packed into oneDNN's blocked layout (OneDNNWeights.swift);
+/// int8 weights are quantized per output channel and packed (OneDNNInt8.swift).
 /// Bias and the elementwise epilogues stay fp32 and live outside.
 public struct LinearWeight: Sendable {
     public let shape: [Int]  // [N, K]
     public let precision: Precision
     private let fp32: [Float]  // [N*K] when fp32, else empty
     private let packed: OneDNN.PackedWeights?  // [N, K] bf16 in oneDNN's layout when bf16
+    private let int8: OneDNN.Int8Weights?  // [N, K] s8 and [N] scales when int8
 
     public init(_ t: Tensor, precision: Precision = .fp32) {
         precondition(t.rank == 2, "LinearWeight: shape \(t.shape)")
@@ -47,23 +54,37 @@ public struct LinearWeight: Sendable {
         shape = t.shape
         switch precision {
         case .bf16:
-            self.precision = .bf16; fp32 = []
+            self.precision = .bf16; fp32 = []; int8 = nil
             let plain = BF16.array(t.data)
             packed = plain.withUnsafeBufferPointer { OneDNN.pack($0.baseAddress!, n: t.shape[0], k: t.shape[1]) }
-        default: self.precision = .fp32; fp32 = t.data; packed = nil
+        case .int8:
+            self.precision = .int8; fp32 = []; packed = nil
+            int8 = t.data.withUnsafeBufferPointer { OneDNN.Int8Weights($0.baseAddress!, n: t.shape[0], k: t.shape[1]) }
+        default: self.precision = .fp32; fp32 = t.data; packed = nil; int8 = nil
         }
     }
 
-    /// The weight as an fp32 Tensor (bf16 weights widened exactly): references and hashes.
+    /// The weight as an fp32 Tensor (bf16 weights widened exactly, int8 ones dequantized:
+    /// q · scale): references and hashes.
     public var tensor: Tensor {
-        precision == .bf16 ? Tensor(shape: shape, data: bf16Values.map(BF16.float)) : Tensor(shape: shape, data: fp32)
+        switch precision {
+        case .bf16: return Tensor(shape: shape, data: bf16Values.map(BF16.float))
+        case .int8:
+            let q = int8!.values, s = int8!.channelScales, k = shape[1]
+            return Tensor(shape: shape, data: q.indices.map { Float(q[$0]) * s[$0 / k] })
+        default: return Tensor(shape: shape, data: fp32)
+        }
     }
+
+    /// Whether the attention products around this layer run in bf16: with bf16 weights,
+    /// and with int8 ones on a CPU with native bf16 (else fp32).
+    public var attentionInBF16: Bool { precision == .bf16 || (precision == .int8 && OneDNN.nativeBF16) }
 
     /// The stored bf16 values, W [N, K] unpacked (empty for fp32 weights).
     public var bf16Values: [UInt16] { packed.map(OneDNN.unpack) ?? [] }
 
     /// Bytes the weight occupies (bf16: the packed size, whole blocks of oneDNN's layout).
-    public var bytes: Int { fp32.count * 4 + (packed?.bytes ?? 0) }
+    public var bytes: Int { fp32.count * 4 + (packed?.bytes ?? 0) + (int8?.bytes ?? 0) }
 
     /// out[M, N] = x[M, K] W^T (+ bias[N]) (+ out when `accumulate`); x rows `ldx` apart,
     /// out rows `ldo` apart.
@@ -73,6 +94,10 @@ public struct LinearWeight: Sendable {
         guard m > 0 else { return }
         if let packed {
             OneDNN.matmul(m: m, x: x, ldx: ldx, packed: packed, bias: bias, out: out, ldo: ldo, accumulate: accumulate)
+            return
+        }
+        if let int8 {
+            OneDNN.matmul(m: m, x: x, ldx: ldx, int8: int8, bias: bias, out: out, ldo: ldo, accumulate: accumulate)
             return
         }
         fp32.withUnsafeBufferPointer { w in

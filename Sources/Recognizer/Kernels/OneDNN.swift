@@ -23,7 +23,8 @@ public enum OneDNN {
     /// Shape of one cached primitive.
     /// `layout`: -1 for plain weights (strides from ldb and transB), else the index of a
     /// packed layout (`layouts`).
-    struct Key: Hashable { var m, n, k, lda, ldb, ldo: Int; var transB, bias, accumulate: Bool; var alpha: UInt32; var layout = -1 }
+    /// `int8`: src u8, weights s8, dst s32 (OneDNNInt8.swift) instead of bf16, bf16, f32.
+    struct Key: Hashable { var m, n, k, lda, ldb, ldo: Int; var transB, bias, accumulate: Bool; var alpha: UInt32; var layout = -1; var int8 = false }
 
     final class Primitive: @unchecked Sendable {  // immutable after init
         let handle: dnnl_primitive_t
@@ -62,6 +63,7 @@ public enum OneDNN {
         case dnnl_cpu_isa_avx512_core_bf16: "avx512_core_bf16"
         case dnnl_cpu_isa_avx512_core_vnni: "avx512_core_vnni"
         case dnnl_cpu_isa_avx512_core: "avx512_core"
+        case dnnl_cpu_isa_avx2_vnni: "avx2_vnni"
         case dnnl_cpu_isa_avx2: "avx2"
         default: "isa 0x\(String(isa.rawValue, radix: 16))"
         }
@@ -69,6 +71,11 @@ public enum OneDNN {
 
     /// Implementations chosen so far (e.g. "brg:avx512_core_bf16"), one per cached shape.
     public static var implementations: Set<String> { cache.withLock { Set($0.values.map(\.implementation)) } }
+
+    /// Implementations chosen so far for the int8 (u8 x s8 -> s32) or the bf16 matmuls.
+    public static func implementations(int8: Bool) -> Set<String> {
+        cache.withLock { Set($0.filter { $0.key.int8 == int8 }.map(\.value.implementation)) }
+    }
 
     static func primitive(_ key: Key) -> Primitive {
         if let p = cache.withLock({ $0[key] }) { return p }
@@ -92,12 +99,12 @@ public enum OneDNN {
         var weiDims: [dnnl_dim_t] = [Int64(key.k), Int64(key.n)], weiStrides: [dnnl_dim_t] = key.transB ? [1, Int64(key.ldb)] : [Int64(key.ldb), 1]
         var biasDims: [dnnl_dim_t] = [1, Int64(key.n)], biasStrides: [dnnl_dim_t] = [Int64(key.n), 1]
         var dstDims: [dnnl_dim_t] = [Int64(key.m), Int64(key.n)], dstStrides: [dnnl_dim_t] = [Int64(key.ldo), 1]
-        check(dnnl_memory_desc_init_by_strides(&src, 2, &srcDims, dnnl_bf16, &srcStrides), "src desc")
+        check(dnnl_memory_desc_init_by_strides(&src, 2, &srcDims, key.int8 ? dnnl_u8 : dnnl_bf16, &srcStrides), "src desc")
         if key.layout >= 0 { wei = layout(key.layout) } else {
-            check(dnnl_memory_desc_init_by_strides(&wei, 2, &weiDims, dnnl_bf16, &weiStrides), "weights desc")
+            check(dnnl_memory_desc_init_by_strides(&wei, 2, &weiDims, key.int8 ? dnnl_s8 : dnnl_bf16, &weiStrides), "weights desc")
         }
         check(dnnl_memory_desc_init_by_strides(&bias, 2, &biasDims, dnnl_f32, &biasStrides), "bias desc")
-        check(dnnl_memory_desc_init_by_strides(&dst, 2, &dstDims, dnnl_f32, &dstStrides), "dst desc")
+        check(dnnl_memory_desc_init_by_strides(&dst, 2, &dstDims, key.int8 ? dnnl_s32 : dnnl_f32, &dstStrides), "dst desc")
         var desc = dnnl_matmul_desc_t()
         check(key.bias ? dnnl_matmul_desc_init(&desc, &src, &wei, &bias, &dst) : dnnl_matmul_desc_init(&desc, &src, &wei, nil, &dst), "matmul desc")
         var attr: dnnl_primitive_attr_t?
@@ -140,7 +147,7 @@ public enum OneDNN {
                               bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool) {
         let key = Key(m: m, n: n, k: k, lda: lda ?? k, ldb: ldb ?? (transB ? k : n), ldo: ldo,
                       transB: transB, bias: bias != nil, accumulate: accumulate, alpha: alpha.bitPattern)
-        run(key, src: src, weights: UnsafeRawPointer(weights), bias: bias, out: out)
+        run(key, src: UnsafeRawPointer(src), weights: UnsafeRawPointer(weights), bias: bias, out: out)
     }
 
     /// out[M, N] = bf16(x)[M, K] W^T (+ bias) (+ out) with W packed at load and x fp32
@@ -173,16 +180,17 @@ public enum OneDNN {
         return count >= threads ? count / threads * threads : count
     }
 
-    private static func run(_ key: Key, src: UnsafePointer<UInt16>, weights: UnsafeRawPointer, bias: UnsafePointer<Float>?,
-                            out: UnsafeMutablePointer<Float>) {
+    /// The slices of `key` with src rows `lda` elements apart (1 byte each for int8, else 2).
+    static func run(_ key: Key, src: UnsafeRawPointer, weights: UnsafeRawPointer, bias: UnsafePointer<Float>?,
+                    out: UnsafeMutableRawPointer) {
         forSlices(key) { slice, r0 in
-            execute(slice, src: src + r0 * key.lda, weights: weights, bias: bias, out: out + r0 * key.ldo)
+            execute(slice, src: src + r0 * key.lda * (key.int8 ? 1 : 2), weights: weights, bias: bias, out: out + r0 * key.ldo * 4)
         }
     }
 
     /// body(slice, first row) for the row slices of `key` (`slices`), on the recognizer's
     /// pool when there are several, else on the calling thread.
-    private static func forSlices(_ key: Key, _ body: (_ slice: Key, _ firstRow: Int) -> Void) {
+    static func forSlices(_ key: Key, _ body: (_ slice: Key, _ firstRow: Int) -> Void) {
         gemmFlops.add(2 * key.m * key.n * key.k, ordering: .relaxed)
         let count = slices(rows: key.m, threads: Gemm.threads)
         guard count > 1 else { return body(key, 0) }
@@ -197,8 +205,8 @@ public enum OneDNN {
     }
 
     /// One primitive call on the calling thread, oneDNN single-threaded.
-    private static func execute(_ key: Key, src: UnsafePointer<UInt16>, weights: UnsafeRawPointer, bias: UnsafePointer<Float>?,
-                                out: UnsafeMutablePointer<Float>) {
+    static func execute(_ key: Key, src: UnsafeRawPointer, weights: UnsafeRawPointer, bias: UnsafePointer<Float>?,
+                        out: UnsafeMutableRawPointer) {
         let p = primitive(key)
         dnnl_shim_prepare_threads(1, "onednn")
         var stream: dnnl_stream_t?

@@ -43,22 +43,24 @@ extension OneDNN {
     }
 
     /// op(W) = W^T [K, N] of a plain W [N, K] (rows K apart): the layout the weights come in.
-    private static func plainDesc(n: Int, k: Int) -> dnnl_memory_desc_t {
+    /// `int8`: s8 weights, else bf16.
+    private static func plainDesc(n: Int, k: Int, int8: Bool = false) -> dnnl_memory_desc_t {
         var md = dnnl_memory_desc_t()
         var dims: [dnnl_dim_t] = [Int64(k), Int64(n)], strides: [dnnl_dim_t] = [1, Int64(k)]
-        check(dnnl_memory_desc_init_by_strides(&md, 2, &dims, dnnl_bf16, &strides), "plain weights desc")
+        check(dnnl_memory_desc_init_by_strides(&md, 2, &dims, int8 ? dnnl_s8 : dnnl_bf16, &strides), "plain weights desc")
         return md
     }
 
     /// The weights layout a bf16 matmul with K inputs and N outputs chooses (asked at
     /// 256 rows; the choice does not depend on the row count).
-    private static func preferredLayout(n: Int, k: Int) -> dnnl_memory_desc_t {
+    /// With `int8`: the layout of a u8 x s8 -> s32 matmul.
+    private static func preferredLayout(n: Int, k: Int, int8: Bool) -> dnnl_memory_desc_t {
         guard let engine else { preconditionFailure("oneDNN: no CPU engine") }
         var src = dnnl_memory_desc_t(), wei = dnnl_memory_desc_t(), dst = dnnl_memory_desc_t()
         var srcDims: [dnnl_dim_t] = [256, Int64(k)], weiDims: [dnnl_dim_t] = [Int64(k), Int64(n)], dstDims: [dnnl_dim_t] = [256, Int64(n)]
-        check(dnnl_memory_desc_init_by_tag(&src, 2, &srcDims, dnnl_bf16, dnnl_ab), "src desc")
-        check(dnnl_memory_desc_init_by_tag(&wei, 2, &weiDims, dnnl_bf16, dnnl_format_tag_any), "weights desc (any)")
-        check(dnnl_memory_desc_init_by_tag(&dst, 2, &dstDims, dnnl_f32, dnnl_ab), "dst desc")
+        check(dnnl_memory_desc_init_by_tag(&src, 2, &srcDims, int8 ? dnnl_u8 : dnnl_bf16, dnnl_ab), "src desc")
+        check(dnnl_memory_desc_init_by_tag(&wei, 2, &weiDims, int8 ? dnnl_s8 : dnnl_bf16, dnnl_format_tag_any), "weights desc (any)")
+        check(dnnl_memory_desc_init_by_tag(&dst, 2, &dstDims, int8 ? dnnl_s32 : dnnl_f32, dnnl_ab), "dst desc")
         var desc = dnnl_matmul_desc_t()
         check(dnnl_matmul_desc_init(&desc, &src, &wei, nil, &dst), "matmul desc")
         var pd: dnnl_primitive_desc_t?
@@ -90,12 +92,28 @@ extension OneDNN {
 
     /// W [N, K] bf16 (rows K apart) packed into the matmul's preferred layout.
     public static func pack(_ w: UnsafePointer<UInt16>, n: Int, k: Int) -> PackedWeights {
-        let md = preferredLayout(n: n, k: k)
+        pack(UnsafeRawPointer(w), n: n, k: k, int8: false)
+    }
+
+    /// W [N, K] s8 (rows K apart) packed for the u8 x s8 matmul (OneDNNInt8.swift).
+    static func pack(_ w: UnsafePointer<Int8>, n: Int, k: Int) -> PackedWeights {
+        pack(UnsafeRawPointer(w), n: n, k: k, int8: true)
+    }
+
+    private static func pack(_ w: UnsafeRawPointer, n: Int, k: Int, int8: Bool) -> PackedWeights {
+        let md = preferredLayout(n: n, k: k, int8: int8)
         var copy = md
         let p = PackedWeights(n: n, k: k, layout: layoutIndex(md), bytes: dnnl_memory_desc_get_size(&copy))
         p.data.initializeMemory(as: UInt8.self, repeating: 0, count: p.bytes)  // block padding stays zero
-        reorder(from: plainDesc(n: n, k: k), UnsafeRawPointer(w), to: md, p.data)
+        reorder(from: plainDesc(n: n, k: k, int8: int8), w, to: md, p.data)
         return p
+    }
+
+    /// The plain s8 W [N, K] of packed int8 weights (tests).
+    static func unpackInt8(_ p: PackedWeights) -> [Int8] {
+        var out = [Int8](repeating: 0, count: p.n * p.k)
+        out.withUnsafeMutableBytes { reorder(from: layout(p.layout), UnsafeRawPointer(p.data), to: plainDesc(n: p.n, k: p.k, int8: true), $0.baseAddress!) }
+        return out
     }
 
     /// The plain W [N, K] of packed weights (tests and weight hashes).

@@ -17,14 +17,16 @@ import Glibc
 // Each use names a `Slot`; a slot's buffer is valid until the same thread asks for the
 // same slot again, so a function must not hold a slot across a call that uses it.
 // Which kernel uses which slot:
-//   matmulInput      OneDNN.matmul(x: Float ...): one row slice of x rounded to bf16
+//   matmulInput      OneDNN.matmul(x: Float ...): one row slice of x rounded to bf16, or
+//                    (int8) one chunk's rows quantized to u8 and their scales
 //   matmulScratchpad OneDNN's per-call scratchpad
+//   matmulAccumulator OneDNN.matmul(x:int8:): one chunk's int32 products [rows, N]
 //   attentionInputs  multiHeadAttentionBF16: q, k, v rounded to bf16 (the calling thread)
 //   attentionScores  attendBlockBF16: one query block's scores [qn, keys] f32, their bf16
 //                    numerators and 1/row sums (the thread running the task)
 
 enum ThreadScratch {
-    enum Slot: Int, CaseIterable { case matmulInput, matmulScratchpad, attentionInputs, attentionScores }
+    enum Slot: Int, CaseIterable { case matmulInput, matmulScratchpad, matmulAccumulator, attentionInputs, attentionScores }
 
     final class Buffers {
         var pointers = [UnsafeMutableRawPointer?](repeating: nil, count: Slot.allCases.count)

@@ -51,9 +51,9 @@ extension SAMImageEncoder {
         withPointers(b.norm1w, b.norm1b) { nw1, nb1 in layerNorm(x, rows: t, dim: d, weight: nw1, bias: nb1, eps: 1e-6, out: h) }
         b.qkvW.apply(h, m: t, bias: b.qkvB, out: m)
         if b.window > 0 {
-            windowedAttention(b, relH: relH, relW: relW, w, bf16: b.qkvW.precision == .bf16)
+            windowedAttention(b, relH: relH, relW: relW, w, bf16: b.qkvW.attentionInBF16)
         } else {
-            globalAttention(b, relH: relH, relW: relW, w, bf16: b.qkvW.precision == .bf16)
+            globalAttention(b, relH: relH, relW: relW, w, bf16: b.qkvW.attentionInBF16)
         }
         b.projW.apply(att, m: t, bias: b.projB, out: x, accumulate: true)
         // MLP: x += lin2(GELU(lin1(LN(x)))), in row chunks whose [rows, hidden] fit in qkv.
@@ -69,7 +69,8 @@ extension SAMImageEncoder {
     }
 
     /// Global attention of w.qkv [T, 3D] -> w.att [T, D], query blocks of whole grid rows;
-    /// both products in bf16 with `bf16` (the block's weights are: models.precision bf16).
+    /// both products in bf16 with `bf16` (models.precision bf16, or int8 on a CPU with
+    /// native bf16: `LinearWeight.attentionInBF16`).
     func globalAttention(_ b: SAMBlock, relH: [Float], relW: [Float], _ w: EncoderWorkspace, bf16: Bool = false) {
         let g = config.grid, d = config.embedDim, heads = config.heads, hd = d / heads, t = g * g
         let base = w.qkv.baseAddress!

@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+@testable import Recognizer
+
+/// models.precision int8: the quantization, oneDNN's u8 x s8 Linear against the naive
+/// integer reference (exact up to the last float rounding) and against fp32 within the
+/// bound the two quantization steps allow, and the whole path against the PyTorch
+/// references and against fp32 (tests need VNNI: without it int8 runs fp32).
+@Suite("int8 precision through oneDNN", .enabled(if: OneDNN.nativeInt8))
+struct Int8Tests {
+    @Test("quantization: symmetric per row, to nearest even, ±127, zero rows scale 0, the 16-lane path equals the naive one")
+    func quantize() {
+        let row: [Float] = [1, -2, 0.5, 127.0 / 254, 3.0 / 254, -254, 0.004]  // max 254: step 2
+        let (q, s) = Int8Quant.naiveQuantize(row[...])
+        #expect(s == 2 && q == [0, -1, 0, 0, 0, -127, 0])  // 0.5 and 0.25 round to even (0)
+        #expect(Int8Quant.naiveQuantize([0, 0][...]).scale == 0)
+        #expect(Int8Quant.naiveQuantize([1, .nan][...]).scale.isNaN)
+        var r = SeededRandom(11)
+        let rows = 5, cols = 53, ld = 61
+        var x = (0..<(rows * ld)).map { _ in r.next() * 3 }
+        for c in 0..<cols { x[2 * ld + c] = 0 }  // a zero row
+        var out = [UInt8](repeating: 0, count: rows * cols), scales = [Float](repeating: -1, count: rows)
+        x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in scales.withUnsafeMutableBufferPointer { sp in
+            Int8Quant.quantizeRows(xp.baseAddress!, ld: ld, rows: rows, cols: cols, offset: 128, out: op.baseAddress!, scales: sp.baseAddress!)
+        } } }
+        for i in 0..<rows {
+            let (q, s) = Int8Quant.naiveQuantize(x[(i * ld)..<(i * ld + cols)])
+            #expect(scales[i] == s && out[(i * cols)..<(i * cols + cols)].map { Int32($0) - 128 } == q, "row \(i)")
+        }
+        #expect(scales[2] == 0 && out[(2 * cols)..<(3 * cols)].allSatisfy { $0 == 128 })
+    }
+
+    /// (m, k, n, bias, accumulate, ldx, ldo): odd sizes, strided rows, the epilogues, and
+    /// more rows than a chunk (`int8ChunkRows`) in several slices.
+    static let cases: [(Int, Int, Int, Bool, Bool, Int, Int)] = [
+        (1, 3, 5, false, false, 3, 5), (37, 70, 19, true, false, 70, 19), (64, 128, 384, true, true, 128, 384),
+        (30, 40, 24, true, false, 53, 31), (16, 256, 96, false, true, 256, 100), (300, 96, 33, true, true, 100, 40),
+    ]
+
+    @Test("oneDNN int8 Linear equals the naive integer reference; within the quantization bound of fp32", arguments: 0..<cases.count)
+    func linearVsNaive(_ c: Int) {
+        let (m, k, n, hasBias, accumulate, ldx, ldo) = Self.cases[c]
+        var rng = SeededRandom(UInt64(c + 1))
+        let x = (0..<(m * ldx)).map { _ in rng.next() }, w = (0..<(n * k)).map { _ in rng.next() }
+        let bias = (0..<n).map { _ in rng.next() }, start = (0..<(m * ldo)).map { _ in rng.next() }
+        let weight = LinearWeight(Tensor(shape: [n, k], data: w), precision: .int8)
+        #expect(weight.precision == .int8 && weight.bytes >= n * k)
+        var out = start
+        x.withUnsafeBufferPointer { xp in bias.withUnsafeBufferPointer { bp in out.withUnsafeMutableBufferPointer { op in
+            weight.apply(xp.baseAddress!, m: m, ldx: ldx, bias: hasBias ? bp.baseAddress! : nil, out: op.baseAddress!, ldo: ldo, accumulate: accumulate)
+        } } }
+        let dense = (0..<m).flatMap { i in x[(i * ldx)..<(i * ldx + k)] }
+        let ref = Int8Quant.naiveLinear(dense, m: m, k: k, w, n: n, bias: hasBias ? bias : nil)
+        var exact = [Float](repeating: 0, count: m * n)
+        Gemm.naive(transB: true, m: m, n: n, k: k, a: dense, lda: k, b: w, ldb: k, c: &exact, ldc: n)
+        let sx = (0..<m).map { Int8Quant.naiveQuantize(dense[($0 * k)..<($0 * k + k)]).scale }
+        let sw = (0..<n).map { Int8Quant.naiveQuantize(w[($0 * k)..<($0 * k + k)]).scale }
+        var worstUlps: Float = 0, worstBound: Float = 0, fp32Diff: Float = 0
+        for i in 0..<m {
+            for j in 0..<n {
+                let before = accumulate ? start[i * ldo + j] : 0, got = out[i * ldo + j]
+                let want = accumulate ? before + ref[i * n + j] : ref[i * n + j]
+                worstUlps = max(worstUlps, abs(got - want) / want.ulp)
+                // |x̂ŵ - xw| <= Σ_p |x_p| sw/2 + |w_p| sx/2 + sx sw/4 (each rounding at most half a step)
+                var bound: Float = 0
+                for p in 0..<k { bound += abs(dense[i * k + p]) * sw[j] / 2 + abs(w[j * k + p]) * sx[i] / 2 + sx[i] * sw[j] / 4 }
+                let f = exact[i * n + j] + (hasBias ? bias[j] : 0) + before
+                worstBound = max(worstBound, abs(got - f) / (bound + 1e-5 * (abs(f) + 1)))
+                fp32Diff = max(fp32Diff, abs(got - f))
+            }
+            for j in n..<ldo { #expect(out[i * ldo + j] == start[i * ldo + j]) }  // past n: untouched
+        }
+        #expect(worstUlps <= 1, "case \(c): int8 vs naive int8: \(worstUlps) ulp")
+        #expect(worstBound <= 1, "case \(c): int8 vs fp32: \(worstBound) of the quantization bound")
+        #expect(fp32Diff > 1e-5, "case \(c): int8 really quantized (max |Δ| vs fp32 \(fp32Diff))")
+    }
+
+    @Test("a NaN or infinity in an input row makes that row's outputs NaN, the other rows stay finite and exact")
+    func nonFinite() {
+        let m = 4, k = 40, n = 20
+        var r = SeededRandom(5)
+        var x = (0..<(m * k)).map { _ in r.next() }
+        let w = (0..<(n * k)).map { _ in r.next() }
+        x[1 * k + 17] = .nan; x[3 * k + 33] = -.infinity
+        let out = linear(Tensor(shape: [m, k], data: x), LinearWeight(Tensor(shape: [n, k], data: w), precision: .int8), nil).data
+        for i in [1, 3] { #expect(out[(i * n)..<(i * n + n)].allSatisfy { $0.isNaN }, "row \(i)") }
+        let ref = Int8Quant.naiveLinear(x, m: m, k: k, w, n: n, bias: nil)
+        for i in [0, 2] { #expect(Array(out[(i * n)..<(i * n + n)]) == Array(ref[(i * n)..<(i * n + n)]), "row \(i)") }
+    }
+
+    @Test("int8 weights: per-channel s8 values and scales, dequantized tensor within half a step of the fp32 weight")
+    func storage() {
+        var r = SeededRandom(9)
+        let n = 128, k = 64
+        let w = (0..<(n * k)).map { _ in r.next() }
+        let lw = LinearWeight(Tensor(shape: [n, k], data: w), precision: .int8)
+        let t = lw.tensor
+        for j in 0..<n {
+            let (q, s) = Int8Quant.naiveQuantize(w[(j * k)..<(j * k + k)])
+            #expect(t.data[(j * k)..<(j * k + k)].elementsEqual(q.map { Float($0) * s }), "row \(j)")
+            #expect(zip(t.data[(j * k)..<(j * k + k)], w[(j * k)..<(j * k + k)]).allSatisfy { abs($0 - $1) <= s / 2 * 1.0001 })
+        }
+        #expect(lw.bytes == n * k + n * 8)  // whole blocks: a quarter of fp32's bytes, plus scales and sums
+    }
+
+    @Test("Precision int8 runs int8 where oneDNN reports VNNI; the attention around it is bf16 where bf16 is native")
+    func effective() throws {
+        let (p, note) = try Precision.int8.effective()
+        #expect(p == .int8 && note == nil)
+        let lw = LinearWeight(Tensor(shape: [2, 2], data: [1, 2, 3, 4]), precision: .int8)
+        #expect(lw.attentionInBF16 == OneDNN.nativeBF16)
+        #expect(!LinearWeight(Tensor(shape: [2, 2], data: [1, 2, 3, 4])).attentionInBF16)
+    }
+}
