@@ -8,7 +8,7 @@ import Testing
 /// references and against fp32 (tests need VNNI: without it int8 runs fp32).
 @Suite("int8 precision through oneDNN", .enabled(if: OneDNN.nativeInt8))
 struct Int8Tests {
-    @Test("quantization: symmetric per row, to nearest even, ±127, zero rows scale 0, the 16-lane path equals the naive one")
+    @Test("quantization: weights symmetric, activations asymmetric, per row, to nearest even; the 16-lane paths equal the naive ones")
     func quantize() {
         let row: [Float] = [1, -2, 0.5, 127.0 / 254, 3.0 / 254, -254, 0.004]  // max 254: step 2
         let (q, s) = Int8Quant.naiveQuantize(row[...])
@@ -20,14 +20,22 @@ struct Int8Tests {
         var x = (0..<(rows * ld)).map { _ in r.next() * 3 }
         for c in 0..<cols { x[2 * ld + c] = 0 }  // a zero row
         var out = [UInt8](repeating: 0, count: rows * cols), scales = [Float](repeating: -1, count: rows)
-        x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in scales.withUnsafeMutableBufferPointer { sp in
-            Int8Quant.quantizeRows(xp.baseAddress!, ld: ld, rows: rows, cols: cols, offset: 128, out: op.baseAddress!, scales: sp.baseAddress!)
-        } } }
-        for i in 0..<rows {
-            let (q, s) = Int8Quant.naiveQuantize(x[(i * ld)..<(i * ld + cols)])
-            #expect(scales[i] == s && out[(i * cols)..<(i * cols + cols)].map { Int32($0) - 128 } == q, "row \(i)")
+        var uout = out, uscales = scales, mins = scales
+        x.withUnsafeBufferPointer { xp in
+            Int8Quant.quantizeRows(xp.baseAddress!, ld: ld, rows: rows, cols: cols, offset: 0, out: &out, scales: &scales)
+            Int8Quant.quantizeRowsAsymmetric(xp.baseAddress!, ld: ld, rows: rows, cols: cols, out: &uout, scales: &uscales, minimums: &mins)
         }
-        #expect(scales[2] == 0 && out[(2 * cols)..<(3 * cols)].allSatisfy { $0 == 128 })
+        for i in 0..<rows {
+            let row = x[(i * ld)..<(i * ld + cols)]
+            let (q, s) = Int8Quant.naiveQuantize(row)
+            #expect(scales[i] == s && out[(i * cols)..<(i * cols + cols)].map { Int32(Int8(bitPattern: $0)) } == q, "row \(i)")
+            let a = Int8Quant.naiveQuantizeAsymmetric(row)
+            #expect(uscales[i] == a.scale && mins[i] == a.min && uout[(i * cols)..<(i * cols + cols)].map { Int32($0) } == a.q, "row \(i)")
+            if i != 2 { #expect(a.q.min() == 0 && a.q.max() == 255) }  // the whole byte
+        }
+        #expect(scales[2] == 0 && uscales[2] == 0 && mins[2] == 0 && out[(2 * cols)..<(3 * cols)].allSatisfy { $0 == 0 })
+        let a = Int8Quant.naiveQuantizeAsymmetric([-0.17, 1, 2.38][...])  // a GELU-like row: step 0.01
+        #expect(abs(a.scale - 0.01) < 1e-7 && a.min == -0.17 && a.q == [0, 117, 255])
     }
 
     /// (m, k, n, bias, accumulate, ldx, ldo): odd sizes, strided rows, the epilogues, and
@@ -53,7 +61,7 @@ struct Int8Tests {
         let ref = Int8Quant.naiveLinear(dense, m: m, k: k, w, n: n, bias: hasBias ? bias : nil)
         var exact = [Float](repeating: 0, count: m * n)
         Gemm.naive(transB: true, m: m, n: n, k: k, a: dense, lda: k, b: w, ldb: k, c: &exact, ldc: n)
-        let sx = (0..<m).map { Int8Quant.naiveQuantize(dense[($0 * k)..<($0 * k + k)]).scale }
+        let sx = (0..<m).map { Int8Quant.naiveQuantizeAsymmetric(dense[($0 * k)..<($0 * k + k)]).scale }
         let sw = (0..<n).map { Int8Quant.naiveQuantize(w[($0 * k)..<($0 * k + k)]).scale }
         var worstUlps: Float = 0, worstBound: Float = 0, fp32Diff: Float = 0
         for i in 0..<m {
@@ -110,5 +118,46 @@ struct Int8Tests {
         let lw = LinearWeight(Tensor(shape: [2, 2], data: [1, 2, 3, 4]), precision: .int8)
         #expect(lw.attentionInBF16 == OneDNN.nativeBF16)
         #expect(!LinearWeight(Tensor(shape: [2, 2], data: [1, 2, 3, 4])).attentionInBF16)
+    }
+
+    /// Per stage, int8 against the float64 PyTorch reference (fp32 meets 1e-4), the same
+    /// tolerances as bf16's: vocabulary (text tower, not int8), CLIP feature map, SAM region
+    /// tokens and region embeddings 2e-2 relative (measured 0.3%, 0.7%, 0.5%, 0.8%),
+    /// softmax scores 1e-2 absolute (measured 5e-3); labels identical; against fp32 the
+    /// issue's checks (PrecisionComparison: max |Δprob| 1e-2, mask IoU 0.98), and the SAM
+    /// embedding within 3e-2 of fp32's (measured 1.8%). With every block and the text tower
+    /// in int8 this fixture failed: |Δprob| 4.3e-2 (text tower), mask IoU 0.9775.
+    @Test("the tiny model at int8 vs the PyTorch reference and vs fp32: labels, scores, masks")
+    func endToEnd() throws {
+        let dir = try HeadParityTests.tinyModelDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let q = try ModelDirectory(path: dir, precision: .int8), fp = try ModelDirectory(path: dir)
+        // int8 but the first blocks; the text tower bf16 (fp32 without native bf16)
+        for (i, b) in q.sam.encoder.blocks.enumerated() {
+            #expect([b.qkvW, b.projW, b.lin1W, b.lin2W].allSatisfy { $0.precision == (i == 0 ? Precision.besideInt8 : .int8) }, "SAM block \(i)")
+        }
+        for (i, b) in q.vision.transformer.blocks.enumerated() {
+            #expect([b.inW, b.outW, b.fcW, b.projW].allSatisfy { $0.precision == (i == 0 ? Precision.besideInt8 : .int8) }, "CLIP block \(i)")
+        }
+        #expect(q.vision.transformer.blocks.count > 1 && q.sam.encoder.blocks.count > 1)
+        #expect(q.text.transformer.blocks.allSatisfy { $0.fcW.precision == Precision.besideInt8 })
+        let io = try Fixtures.open("e2e_io.safetensors")
+        let (embQ, fQ, regQ) = try PrecisionTests.run(q, io), (_, fF, regF) = try PrecisionTests.run(fp, io)
+        let n = regQ.count
+        let fm = try io.tensor("feature_map")
+        let stages: [(String, Tensor, Tensor)] = [
+            ("vocabulary embeddings", embQ.embeddings, try io.tensor("vocab_text_embeddings")),
+            ("feature map", try #require(fQ.clipFeatureMap), fm.reshaped([fm.shape[1], fm.shape[2]])),
+            ("region tokens", Tensor(shape: [n, 32], data: regQ.flatMap(\.regionToken)), try io.tensor("region_tokens")),
+            ("region embeddings", Tensor(shape: [n, 32], data: regQ.flatMap(\.embedding)), try io.tensor("region_embeddings")),
+        ]
+        for (name, got, want) in stages { expectClose(got, want, 2e-2, "int8 \(name)") }
+        #expect(maxAbsDifference(regQ.flatMap(\.scores), try io.tensor("scores").data) <= 1e-2, "int8 scores vs reference")
+        let labels = try JSONDecoder().decode([String].self, from: Data(io.metadata["label_names"]!.utf8))
+        #expect(regQ.map(\.label) == labels)
+        let cmp = PrecisionComparison(regQ, fp32: regF)
+        #expect(cmp.passes, "\(cmp)")
+        #expect(fQ.samEmbedding != fF.samEmbedding && fQ.samEmbedding.relativeError(to: fF.samEmbedding) <= 3e-2)
+        #expect(fQ.clipFeatureMap != fF.clipFeatureMap)
     }
 }

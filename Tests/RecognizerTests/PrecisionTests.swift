@@ -116,18 +116,7 @@ struct PrecisionTests {
         #expect(fp.sam.encoder.blocks.allSatisfy { $0.qkvW.precision == .fp32 })
         #expect(bf.text.weightsHash != fp.text.weightsHash)  // the vocabulary cache keeps the two apart
         let io = try Fixtures.open("e2e_io.safetensors")
-        let names = try JSONDecoder().decode([String].self, from: Data(io.metadata["class_names"]!.utf8))
-        let vocab = try Vocabulary(parsing: names.joined(separator: ","))
-        func run(_ model: ModelDirectory) throws -> (VocabularyEmbeddings, RegionRecognizer.Features, [RecognizedRegion]) {
-            let emb = try VocabularyEmbedder.embed(vocab, text: model.text, tokenizer: try model.tokenizer(), textWeightsHash: model.text.weightsHash, cacheDirectory: nil)
-            let rec = try RegionRecognizer(model: model, kind: .regionspot, vocabulary: emb)
-            let img = try io.tensor("image")
-            let f = rec.features(rgb: try io.bytes("image"), width: img.shape[1], height: img.shape[0])
-            let b = try io.tensor("boxes")
-            let boxes = (0..<b.shape[0]).map { Array(b.data[($0 * 4)..<($0 * 4 + 4)]) }
-            return (emb, f, rec.recognize(f, boxes: boxes, masks: true, topK: 3))
-        }
-        let (embB, fB, regB) = try run(bf), (_, fF, regF) = try run(fp)
+        let (embB, fB, regB) = try Self.run(bf, io), (_, fF, regF) = try Self.run(fp, io)
         let n = regB.count
         expectClose(embB.embeddings, try io.tensor("vocab_text_embeddings"), 2e-2, "bf16 vocabulary embeddings")
         let fm = try io.tensor("feature_map")
@@ -143,6 +132,20 @@ struct PrecisionTests {
         #expect(cmp.passes, "\(cmp)")
         #expect(fB.samEmbedding != fF.samEmbedding && fB.clipFeatureMap != fF.clipFeatureMap)
         #expect(fB.samEmbedding.relativeError(to: fF.samEmbedding) <= 2e-2)
+    }
+
+    /// The end-to-end fixture (image, boxes, class names) through `model`: vocabulary
+    /// embeddings, features, regions with masks and top 3.
+    static func run(_ model: ModelDirectory, _ io: SafeTensors) throws -> (VocabularyEmbeddings, RegionRecognizer.Features, [RecognizedRegion]) {
+        let names = try JSONDecoder().decode([String].self, from: Data(io.metadata["class_names"]!.utf8))
+        let vocab = try Vocabulary(parsing: names.joined(separator: ","))
+        let emb = try VocabularyEmbedder.embed(vocab, text: model.text, tokenizer: try model.tokenizer(), textWeightsHash: model.text.weightsHash, cacheDirectory: nil)
+        let rec = try RegionRecognizer(model: model, kind: .regionspot, vocabulary: emb)
+        let img = try io.tensor("image")
+        let f = rec.features(rgb: try io.bytes("image"), width: img.shape[1], height: img.shape[0])
+        let b = try io.tensor("boxes")
+        let boxes = (0..<b.shape[0]).map { Array(b.data[($0 * 4)..<($0 * 4 + 4)]) }
+        return (emb, f, rec.recognize(f, boxes: boxes, masks: true, topK: 3))
     }
 
     /// Regions with the given class probabilities (classes a, b, c), labelled by their top-1.

@@ -29,7 +29,7 @@ struct CLIPTransformer {
         guard n > 0 else { throw RecognizerError("\(w.fileNames): no \(prefix).* blocks") }
         guard heads > 0, width % heads == 0 else { throw RecognizerError("\(w.fileNames): \(prefix): width \(width) does not split into \(heads) heads") }
         var b: [CLIPBlock] = []
-        for i in 0..<n { b.append(try CLIPBlock(w, "\(prefix).\(i)", width: width)) }
+        for i in 0..<n { b.append(try CLIPBlock(w.forBlock(i), "\(prefix).\(i)", width: width)) }
         blocks = b; self.width = width; self.heads = heads; self.quickGelu = quickGelu
     }
 

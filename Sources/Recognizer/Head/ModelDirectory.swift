@@ -161,6 +161,7 @@ public struct ModelDirectory: Sendable {
         var clip = WeightSource.clip([try file("clip")])
         clip.precision = precision
         vision = try CLIPVision(weights: clip, heads: settings.clipVisionHeads)
+        if precision == .int8 { clip.precision = Precision.besideInt8 }  // the text tower: not int8 (Precision)
         text = try CLIPText(weights: clip, heads: settings.clipTextHeads)
         let p = vision.config.patchSize
         if let size = settings.clipInputSize, size % p != 0 || size > 2048 {

@@ -1,27 +1,25 @@
 import Foundation
 
 // int8 quantization for the int8 path's Linear layers (models.precision int8).
-// Symmetric, one scale per row: s = max|row| / 127, q = round(x · 127 / max|row|) to
-// nearest even, in [-127, 127]. Weights W [N, K] are quantized once at load, per output
-// channel (row n); activations x [M, K] at each call, per token (row m). The product
-// Σ_k q_x q_w is exact in int32, so out[m, n] = acc · (s_x[m] · s_w[n]) + bias[n] differs
-// from fp32 only by the two roundings (at most half a step each: s/2).
-//
-// oneDNN's fast int8 GEMM on VNNI takes u8 activations: the kernel stores q + 128 and
-// subtracts 128 · Σ_k q_w[n, k] (`Int8Weights.compensation`) from each accumulator, which
-// is exact. A row with a NaN or infinity gets scale NaN, so its outputs are NaN (as the
-// fp32 and bf16 paths' would be), never a silent number. `naiveLinear` is the plain
-// reference the fast path (OneDNNInt8.swift) is tested against.
+// Weights W [N, K]: once at load, per output channel (row n), symmetric to s8:
+// s_w = max|row| / 127, q = round(w / s_w) to nearest even, in [-127, 127].
+// Activations x [M, K]: at each call, per token (row m), asymmetric to u8 (oneDNN's fast
+// int8 GEMM on VNNI takes u8 x s8): s_x = (max - min) / 255, q = round((x - min) / s_x).
+// The products Σ_k q_x q_w are exact in int32, so out[m, n] = (acc · s_x + min · Σ_k q_w)
+// · s_w + bias differs from fp32 only by the two roundings (at most half a step each).
+// A row with a NaN or infinity gets scale NaN, so its outputs are NaN (as the fp32 and
+// bf16 paths' would be), never a silent number. `naiveLinear` is the plain reference the
+// fast path (OneDNNInt8.swift) is tested against.
 
 public enum Int8Quant {
     /// 1.5 · 2^23: y + magic has the integer nearest y (ties to even) in its low mantissa
     /// bits, for |y| < 2^22.
     private static let magic: Float = 12_582_912
 
-    /// Quantizes `rows` rows of `cols` values (rows `ld` apart) to q + `offset` per byte
-    /// (offset 128: u8 activations; 0: s8 weights as bit patterns), rows `cols` apart in
-    /// `out`; scales[r] = max|row r| / 127 (0 for a zero row, NaN for a non-finite one,
-    /// whose bytes are then `offset`). 16 lanes at a time.
+    /// Symmetric per-row quantization (weights): `rows` rows of `cols` values (rows `ld`
+    /// apart) to q + `offset` per byte (0: s8 bit patterns), rows `cols` apart in `out`;
+    /// scales[r] = max|row r| / 127 (0 for a zero row, NaN for a non-finite one, whose
+    /// bytes are then `offset`). 16 lanes at a time.
     static func quantizeRows(_ x: UnsafePointer<Float>, ld: Int, rows: Int, cols: Int, offset: Int32,
                              out: UnsafeMutablePointer<UInt8>, scales: UnsafeMutablePointer<Float>) {
         let raw = UnsafeRawPointer(x), dst = UnsafeMutableRawPointer(out)
@@ -66,27 +64,78 @@ public enum Int8Quant {
         }
     }
 
-    /// out[r, j] (rows `ldo` apart) = (acc[r, j] - comp[j]) · (rowScales[r] · colScales[j])
-    /// (+ bias[j]) (+ out[r, j] when `accumulate`); acc [rows, cols] int32.
-    static func dequantize(_ acc: UnsafePointer<Int32>, rows: Int, cols: Int, compensation comp: UnsafePointer<Int32>,
-                           rowScales: UnsafePointer<Float>, colScales: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                           out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool) {
-        let a = UnsafeRawPointer(acc), cp = UnsafeRawPointer(comp), cs = UnsafeRawPointer(colScales)
+    /// Asymmetric per-row quantization of activations to u8: q = round((x - min) · 255 /
+    /// (max - min)) in [0, 255], x ≈ min + scale · q with scale = (max - min) / 255 (a
+    /// constant row: scale 0, x = min exactly; a non-finite one: scale NaN). The whole
+    /// byte serves each row's range, which matters after GELU (outputs ≥ -0.17) and
+    /// LayerNorm (rows off zero). Rows `ld` apart in, `cols` apart out. 16 lanes at a time.
+    static func quantizeRowsAsymmetric(_ x: UnsafePointer<Float>, ld: Int, rows: Int, cols: Int, out: UnsafeMutablePointer<UInt8>,
+                                       scales: UnsafeMutablePointer<Float>, minimums: UnsafeMutablePointer<Float>) {
+        let raw = UnsafeRawPointer(x), dst = UnsafeMutableRawPointer(out)
+        let unbias = SIMD16<Int32>(repeating: Int32(bitPattern: magic.bitPattern))
+        for r in 0..<rows {
+            let row = r * ld
+            // pass 1: min and max, and Σ x · 0 (NaN when any x is NaN or infinite)
+            var lo = SIMD16<Float>(repeating: .greatestFiniteMagnitude), hi = -lo, bad = SIMD16<Float>(repeating: 0)
+            var c = 0
+            while c + 16 <= cols {
+                let v = raw.loadUnaligned(fromByteOffset: (row + c) * 4, as: SIMD16<Float>.self)
+                lo.replace(with: v, where: v .< lo); hi.replace(with: v, where: v .> hi)
+                bad += v * 0
+                c += 16
+            }
+            var mn = lo.min(), mx = hi.max(), b = bad.sum()
+            while c < cols { let v = x[row + c]; mn = Swift.min(mn, v); mx = Swift.max(mx, v); b += v * 0; c += 1 }
+            let o = dst + r * cols
+            guard b == 0, mx > mn else {
+                scales[r] = b == 0 ? 0 : .nan; minimums[r] = b == 0 ? mn : .nan
+                o.initializeMemory(as: UInt8.self, repeating: 0, count: cols)
+                continue
+            }
+            scales[r] = (mx - mn) / 255; minimums[r] = mn
+            // pass 2: q = round((x - min) · 255 / (max - min)), clamped to [0, 255]
+            let inv = 255 / (mx - mn), vinv = SIMD16<Float>(repeating: inv), vmn = SIMD16<Float>(repeating: mn)
+            let zero = SIMD16<Float>(repeating: 0), top = SIMD16<Float>(repeating: 255), vm = SIMD16<Float>(repeating: magic)
+            c = 0
+            while c + 16 <= cols {
+                let v = raw.loadUnaligned(fromByteOffset: (row + c) * 4, as: SIMD16<Float>.self)
+                let y = ((v - vmn) * vinv).clamped(lowerBound: zero, upperBound: top) + vm
+                let q = unsafeBitCast(y, to: SIMD16<Int32>.self) &- unbias
+                o.storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: q), toByteOffset: c, as: SIMD16<UInt8>.self)
+                c += 16
+            }
+            while c < cols {
+                let y = Swift.min(Swift.max((x[row + c] - mn) * inv, 0), 255) + magic
+                o.storeBytes(of: UInt8(truncatingIfNeeded: Int32(bitPattern: y.bitPattern) &- unbias[0]), toByteOffset: c, as: UInt8.self)
+                c += 1
+            }
+        }
+    }
+
+    /// out[r, j] (rows `ldo` apart) = (acc[r, j] · rowScales[r] + rowMins[r] · colSums[j]) ·
+    /// colScales[j] (+ bias[j]) (+ out[r, j] when `accumulate`): Σ_k x̂ ŵ with x̂ = min +
+    /// s_x q_x and ŵ = s_w q_w; acc [rows, cols] int32 = Σ_k q_x q_w, colSums[j] = Σ_k q_w.
+    static func dequantize(_ acc: UnsafePointer<Int32>, rows: Int, cols: Int, colSums: UnsafePointer<Float>,
+                           rowScales: UnsafePointer<Float>, rowMins: UnsafePointer<Float>, colScales: UnsafePointer<Float>,
+                           bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool) {
+        let a = UnsafeRawPointer(acc), csum = UnsafeRawPointer(colSums), cs = UnsafeRawPointer(colScales)
         let bp = bias.map(UnsafeRawPointer.init)
         for r in 0..<rows {
-            let rs = SIMD16<Float>(repeating: rowScales[r]), o = UnsafeMutableRawPointer(out + r * ldo)
+            let rs = SIMD16<Float>(repeating: rowScales[r]), rm = SIMD16<Float>(repeating: rowMins[r])
+            let o = UnsafeMutableRawPointer(out + r * ldo)
             var j = 0
             while j + 16 <= cols {
                 let i = a.loadUnaligned(fromByteOffset: (r * cols + j) * 4, as: SIMD16<Int32>.self)
-                    &- cp.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Int32>.self)
-                var v = SIMD16<Float>(i) * (rs * cs.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self))
+                let t = SIMD16<Float>(i) * rs + rm * csum.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self)
+                var v = t * cs.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self)
                 if let bp { v += bp.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self) }
                 if accumulate { v = o.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self) + v }
                 o.storeBytes(of: v, toByteOffset: j * 4, as: SIMD16<Float>.self)
                 j += 16
             }
             while j < cols {
-                var v = Float(acc[r * cols + j] &- comp[j]) * (rowScales[r] * colScales[j])
+                let t = Float(acc[r * cols + j]) * rowScales[r] + rowMins[r] * colSums[j]
+                var v = t * colScales[j]
                 if let bias { v += bias[j] }
                 out[r * ldo + j] = accumulate ? out[r * ldo + j] + v : v
                 j += 1
@@ -103,17 +152,28 @@ public enum Int8Quant {
         return (row.map { Int32(min(max($0 * inv, -127), 127).rounded(.toNearestOrEven)) }, m / 127)
     }
 
-    /// Naive reference of the int8 Linear (tests only): x [m, k] and w [n, k] fp32 each
-    /// quantized per row, integer dot products, out [m, n] = dot · (s_x · s_w) + bias.
+    /// Reference asymmetric quantization of one activation row (plain loops, tests):
+    /// (q, scale, min) as `quantizeRowsAsymmetric`.
+    public static func naiveQuantizeAsymmetric(_ row: ArraySlice<Float>) -> (q: [Int32], scale: Float, min: Float) {
+        if row.contains(where: { !$0.isFinite }) { return (row.map { _ in 0 }, .nan, .nan) }
+        let mn = row.min() ?? 0, mx = row.max() ?? 0
+        if mx == mn { return (row.map { _ in 0 }, 0, mn) }
+        let inv = 255 / (mx - mn)
+        return (row.map { Int32(min(max(($0 - mn) * inv, 0), 255).rounded(.toNearestOrEven)) }, (mx - mn) / 255, mn)
+    }
+
+    /// Naive reference of the int8 Linear (tests only): x [m, k] quantized per row
+    /// (asymmetric), w [n, k] per row (symmetric), integer dot products, out [m, n] =
+    /// (dot · s_x + min_x · Σ q_w) · s_w + bias.
     public static func naiveLinear(_ x: [Float], m: Int, k: Int, _ w: [Float], n: Int, bias: [Float]?) -> [Float] {
-        let xq = (0..<m).map { naiveQuantize(x[($0 * k)..<($0 * k + k)]) }
+        let xq = (0..<m).map { naiveQuantizeAsymmetric(x[($0 * k)..<($0 * k + k)]) }
         let wq = (0..<n).map { naiveQuantize(w[($0 * k)..<($0 * k + k)]) }
         var out = [Float](repeating: 0, count: m * n)
         for i in 0..<m {
             for j in 0..<n {
-                var dot: Int32 = 0
-                for p in 0..<k { dot += xq[i].q[p] * wq[j].q[p] }
-                var v = Float(dot) * (xq[i].scale * wq[j].scale)
+                var dot: Int32 = 0, sum: Int32 = 0
+                for p in 0..<k { dot += xq[i].q[p] * wq[j].q[p]; sum += wq[j].q[p] }
+                var v = (Float(dot) * xq[i].scale + xq[i].min * Float(sum)) * wq[j].scale
                 if let bias { v += bias[j] }
                 out[i * n + j] = v
             }

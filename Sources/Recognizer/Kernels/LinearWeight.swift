@@ -4,16 +4,22 @@ import Foundation
 /// fp32: OpenBLAS sgemm. bf16: weights stored as bf16 (converted once at load), the
 /// activations rounded to bf16 at each GEMM input, fp32 accumulation and output through
 /// oneDNN; LayerNorm, softmax, GELU, attention scores and everything outside the SAM image
-/// encoder's and the CLIP towers' Linear layers stay fp32. int8: the same Linear layers
-/// with weights quantized once at load to s8 per output channel and activations per token
-/// at each call (Int8.swift), u8 x s8 -> int32 through oneDNN, dequantized to fp32 with
-/// bias; around them (SAM's attention products) bf16 where the CPU runs bf16 natively,
-/// else fp32; LayerNorm, softmax and GELU fp32.
+/// encoder's and the CLIP towers' Linear layers stay fp32. int8: the Linear layers of the
+/// SAM image encoder and the CLIP vision tower, except each one's first block, with
+/// weights quantized once at load to s8 per output channel and activations per token at
+/// each call (Int8.swift), u8 x s8 -> int32 through oneDNN, dequantized to fp32 with bias;
+/// `besideInt8` (bf16 where the CPU runs bf16 natively, else fp32) for SAM's attention
+/// products, the first blocks and the CLIP text tower (run once per vocabulary, cached:
+/// in int8 it moved the fixture's probabilities by 4e-2); LayerNorm, softmax and GELU fp32.
 /// auto (the configuration's default): the fastest that passes the accuracy checks on
 /// this CPU, resolved by `effective()` before any weight loads: bf16 where the CPU runs it
 /// natively (BENCHMARKS.md: about half fp32's CPU per keyframe, every check held), else fp32.
 public enum Precision: String, Sendable, CaseIterable, Equatable {
     case auto, fp32, bf16, int8
+
+    /// What runs where int8 does not (SAM's attention products, each image encoder's first
+    /// block, the CLIP text tower): bf16 where the CPU runs it natively, else fp32.
+    public static var besideInt8: Precision { OneDNN.nativeBF16 ? .bf16 : .fp32 }
 
     /// What runs on this CPU when `self` is asked for, and a sentence for the log when it
     /// differs or was chosen: bf16 without native bf16 instructions (AVX512_BF16 or AMX)
@@ -138,5 +144,15 @@ extension WeightSource {
     /// `precision`.
     public func linearWeight(_ name: String, shape: [Int]) throws(RecognizerError) -> LinearWeight {
         LinearWeight(try tensor(name, shape: shape), precision: precision)
+    }
+
+    /// This source for an encoder's block `index`: with int8, the first block's Linear
+    /// layers run `Precision.besideInt8` (its error would pass through every later block;
+    /// BENCHMARKS.md, "int8 through oneDNN").
+    public func forBlock(_ index: Int) -> WeightSource {
+        guard precision == .int8, index == 0 else { return self }
+        var w = self
+        w.precision = Precision.besideInt8
+        return w
     }
 }

@@ -4,7 +4,7 @@ import Foundation
 // The int8 path's Linear through oneDNN: u8 activations x s8 weights -> s32 (brgemm on
 // VNNI: vpdpbusd sums four u8 · s8 products into int32 without saturating, so the
 // product is exact), then `Int8Quant.dequantize` turns each accumulator into fp32 with its
-// row's and column's scales, bias and accumulation in one pass. oneDNN 2.6's output
+// row's scale and minimum and its column's scale and sum, bias and accumulation in one pass. oneDNN 2.6's output
 // scales take one scale per column at most, not one per row, so the scaling is ours.
 // Rows go in chunks of `int8ChunkRows` per row slice (OneDNN.swift's `forSlices`, on the
 // recognizer's pool): a chunk's quantized rows, row scales and int32 accumulators live in
@@ -22,30 +22,30 @@ extension OneDNN {
 
     /// W [N, K] quantized once at load, per output channel: s8 values packed into the
     /// layout of oneDNN's u8 x s8 matmul, scales[n] = max|W[n, :]| / 127, and
-    /// compensation[n] = 128 · Σ_k q[n, k] (activations go in as q + 128).
+    /// sums[n] = Σ_k q[n, k] (for the activations' per-row minimum, Int8.swift).
     public final class Int8Weights: @unchecked Sendable {  // immutable after init
         let packed: PackedWeights
         let scales: UnsafeMutablePointer<Float>  // [N]
-        let compensation: UnsafeMutablePointer<Int32>  // [N]
+        let sums: UnsafeMutablePointer<Float>  // [N]: Σ_k q[n, k] (exact: |Σ| ≤ 127 K < 2^24)
         public var n: Int { packed.n }
         public var k: Int { packed.k }
 
         /// w [N, K] fp32, rows K apart (finite: weights are checked at load).
         public init(_ w: UnsafePointer<Float>, n: Int, k: Int) {
-            let scales = UnsafeMutablePointer<Float>.allocate(capacity: n), compensation = UnsafeMutablePointer<Int32>.allocate(capacity: n)
+            let scales = UnsafeMutablePointer<Float>.allocate(capacity: n), sums = UnsafeMutablePointer<Float>.allocate(capacity: n)
             var q = [UInt8](repeating: 0, count: n * k)
             q.withUnsafeMutableBufferPointer { qp in
                 Int8Quant.quantizeRows(w, ld: k, rows: n, cols: k, offset: 0, out: qp.baseAddress!, scales: scales)
                 for j in 0..<n {
                     var s: Int32 = 0
                     for p in 0..<k { s += Int32(Int8(bitPattern: qp[j * k + p])) }
-                    compensation[j] = 128 * s
+                    sums[j] = Float(s)
                 }
             }
-            self.scales = scales; self.compensation = compensation
+            self.scales = scales; self.sums = sums
             packed = q.withUnsafeBytes { OneDNN.pack($0.baseAddress!.assumingMemoryBound(to: Int8.self), n: n, k: k) }
         }
-        deinit { scales.deallocate(); compensation.deallocate() }
+        deinit { scales.deallocate(); sums.deallocate() }
 
         /// Bytes held: the packed s8 values (whole blocks) and the per-channel scales and sums.
         public var bytes: Int { packed.bytes + n * 8 }
@@ -71,14 +71,14 @@ extension OneDNN {
                 var chunk = slice
                 chunk.m = min(int8ChunkRows, slice.m - done)
                 let rows = chunk.m, first = r0 + done
-                // row scales [rows] f32, then the quantized rows [rows, K] u8
-                let raw = ThreadScratch.buffer(.matmulInput, bytes: rows * 4 + rows * k)
-                let rowScales = raw.bindMemory(to: Float.self, capacity: rows)
-                let q = (raw + rows * 4).bindMemory(to: UInt8.self, capacity: rows * k)
+                // row scales and minimums [2, rows] f32, then the quantized rows [rows, K] u8
+                let raw = ThreadScratch.buffer(.matmulInput, bytes: rows * 8 + rows * k)
+                let rowScales = raw.bindMemory(to: Float.self, capacity: 2 * rows), rowMins = rowScales + rows
+                let q = (raw + rows * 8).bindMemory(to: UInt8.self, capacity: rows * k)
                 let acc = ThreadScratch.buffer(.matmulAccumulator, Int32.self, count: rows * n)  // [rows, N]
-                Int8Quant.quantizeRows(x + first * ldx, ld: ldx, rows: rows, cols: k, offset: 128, out: q, scales: rowScales)
+                Int8Quant.quantizeRowsAsymmetric(x + first * ldx, ld: ldx, rows: rows, cols: k, out: q, scales: rowScales, minimums: rowMins)
                 execute(chunk, src: q, weights: UnsafeRawPointer(w.packed.data), bias: nil, out: acc)
-                Int8Quant.dequantize(acc, rows: rows, cols: n, compensation: w.compensation, rowScales: rowScales,
+                Int8Quant.dequantize(acc, rows: rows, cols: n, colSums: w.sums, rowScales: rowScales, rowMins: rowMins,
                                      colScales: w.scales, bias: bias, out: out + first * ldo, ldo: ldo, accumulate: accumulate)
                 done += rows
             }

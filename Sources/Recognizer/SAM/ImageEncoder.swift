@@ -71,7 +71,7 @@ struct SAMImageEncoder {
         var relH: [[Float]] = [], relW: [[Float]] = []
         for i in 0..<c.depth {
             let win = c.globalBlocks.contains(i) ? 0 : c.windowSize
-            let b = try SAMBlock(w, i, dim: d, window: win)
+            let b = try SAMBlock(w.forBlock(i), i, dim: d, window: win)
             let size = win == 0 ? g : win
             relH.append(gatherRelPos(b.relPosH, size: size))
             relW.append(gatherRelPos(b.relPosW, size: size))
