@@ -16,6 +16,28 @@ public enum Int8Quant {
     /// bits, for |y| < 2^22.
     private static let magic: Float = 12_582_912
 
+    /// (min, max, Σ x · 0) of row[0..<cols]: the sum is NaN when any x is NaN or infinite.
+    /// 16 running minima and maxima in stack buffers, so that LLVM emits vector compares
+    /// (as `rowMax`; SIMD masks and `pointwiseMin` stay per lane).
+    @inline(__always)
+    static func rowRange(_ row: UnsafePointer<Float>, _ cols: Int) -> (Float, Float, Float) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { buf in
+            let lo = buf.baseAddress!, hi = lo + 16
+            for j in 0..<16 { lo[j] = .infinity; hi[j] = -.infinity }
+            var bad = SIMD16<Float>(repeating: 0)
+            var i = 0
+            while i + 16 <= cols {
+                bad += UnsafeRawPointer(row + i).loadUnaligned(as: SIMD16<Float>.self) * 0
+                for j in 0..<16 { let v = row[i + j]; lo[j] = v < lo[j] ? v : lo[j]; hi[j] = v > hi[j] ? v : hi[j] }
+                i += 16
+            }
+            var mn = Float.infinity, mx = -Float.infinity, b = bad.sum()
+            for j in 0..<16 { mn = Swift.min(mn, lo[j]); mx = Swift.max(mx, hi[j]) }
+            while i < cols { let v = row[i]; mn = Swift.min(mn, v); mx = Swift.max(mx, v); b += v * 0; i += 1 }
+            return (mn, mx, b)
+        }
+    }
+
     /// Symmetric per-row quantization (weights): `rows` rows of `cols` values (rows `ld`
     /// apart) to q + `offset` per byte (0: s8 bit patterns), rows `cols` apart in `out`;
     /// scales[r] = max|row r| / 127 (0 for a zero row, NaN for a non-finite one, whose
@@ -26,18 +48,8 @@ public enum Int8Quant {
         let bias = SIMD16<Int32>(repeating: offset) &- SIMD16<Int32>(repeating: Int32(bitPattern: magic.bitPattern))
         for r in 0..<rows {
             let row = r * ld
-            // pass 1: max |x|, and Σ x · 0 (NaN when any x is NaN or infinite)
-            var mx = SIMD16<Float>(repeating: 0), bad = SIMD16<Float>(repeating: 0)
-            var c = 0
-            while c + 16 <= cols {
-                let v = raw.loadUnaligned(fromByteOffset: (row + c) * 4, as: SIMD16<Float>.self)
-                let a = v.replacing(with: -v, where: v .< 0)
-                mx.replace(with: a, where: a .> mx)
-                bad += v * 0
-                c += 16
-            }
-            var m = mx.max(), b = bad.sum()
-            while c < cols { let v = x[row + c]; m = Swift.max(m, abs(v)); b += v * 0; c += 1 }
+            let (lo, hi, b) = rowRange(x + row, cols)
+            let m = Swift.max(-lo, hi)
             let o = dst + r * cols
             guard b == 0, m > 0 else {
                 scales[r] = b == 0 ? 0 : .nan
@@ -45,19 +57,19 @@ public enum Int8Quant {
                 continue
             }
             scales[r] = m / 127
-            // pass 2: q = round(x · 127 / m), clamped to ±127, plus the offset
+            // pass 2: q = round(x · 127 / m) (within ±127: no clamping), plus the offset
             let inv = 127 / m, vinv = SIMD16<Float>(repeating: inv)
-            let lo = SIMD16<Float>(repeating: -127), hi = SIMD16<Float>(repeating: 127), vm = SIMD16<Float>(repeating: magic)
-            c = 0
+            let vm = SIMD16<Float>(repeating: magic)
+            var c = 0
             while c + 16 <= cols {
                 let v = raw.loadUnaligned(fromByteOffset: (row + c) * 4, as: SIMD16<Float>.self)
-                let y = (v * vinv).clamped(lowerBound: lo, upperBound: hi) + vm
+                let y = v * vinv + vm  // |x| · 127 / max|x| exceeds 127 by a few ulps at most
                 let q = unsafeBitCast(y, to: SIMD16<Int32>.self) &+ bias
                 o.storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: q), toByteOffset: c, as: SIMD16<UInt8>.self)
                 c += 16
             }
             while c < cols {
-                let y = Swift.min(Swift.max(x[row + c] * inv, -127), 127) + magic
+                let y = x[row + c] * inv + magic
                 o.storeBytes(of: UInt8(truncatingIfNeeded: Int32(bitPattern: y.bitPattern) &+ bias[0]), toByteOffset: c, as: UInt8.self)
                 c += 1
             }
@@ -75,17 +87,7 @@ public enum Int8Quant {
         let unbias = SIMD16<Int32>(repeating: Int32(bitPattern: magic.bitPattern))
         for r in 0..<rows {
             let row = r * ld
-            // pass 1: min and max, and Σ x · 0 (NaN when any x is NaN or infinite)
-            var lo = SIMD16<Float>(repeating: .greatestFiniteMagnitude), hi = -lo, bad = SIMD16<Float>(repeating: 0)
-            var c = 0
-            while c + 16 <= cols {
-                let v = raw.loadUnaligned(fromByteOffset: (row + c) * 4, as: SIMD16<Float>.self)
-                lo.replace(with: v, where: v .< lo); hi.replace(with: v, where: v .> hi)
-                bad += v * 0
-                c += 16
-            }
-            var mn = lo.min(), mx = hi.max(), b = bad.sum()
-            while c < cols { let v = x[row + c]; mn = Swift.min(mn, v); mx = Swift.max(mx, v); b += v * 0; c += 1 }
+            let (mn, mx, b) = rowRange(x + row, cols)
             let o = dst + r * cols
             guard b == 0, mx > mn else {
                 scales[r] = b == 0 ? 0 : .nan; minimums[r] = b == 0 ? mn : .nan
@@ -93,19 +95,21 @@ public enum Int8Quant {
                 continue
             }
             scales[r] = (mx - mn) / 255; minimums[r] = mn
-            // pass 2: q = round((x - min) · 255 / (max - min)), clamped to [0, 255]
+            // pass 2: q = round((x - min) · 255 / (max - min)); x - min ≥ 0 and the product
+            // exceeds 255 by a few ulps at most, so it needs no clamping (the naive one's
+            // clamp changes no rounded value)
             let inv = 255 / (mx - mn), vinv = SIMD16<Float>(repeating: inv), vmn = SIMD16<Float>(repeating: mn)
-            let zero = SIMD16<Float>(repeating: 0), top = SIMD16<Float>(repeating: 255), vm = SIMD16<Float>(repeating: magic)
-            c = 0
+            let vm = SIMD16<Float>(repeating: magic)
+            var c = 0
             while c + 16 <= cols {
                 let v = raw.loadUnaligned(fromByteOffset: (row + c) * 4, as: SIMD16<Float>.self)
-                let y = ((v - vmn) * vinv).clamped(lowerBound: zero, upperBound: top) + vm
+                let y = (v - vmn) * vinv + vm
                 let q = unsafeBitCast(y, to: SIMD16<Int32>.self) &- unbias
                 o.storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: q), toByteOffset: c, as: SIMD16<UInt8>.self)
                 c += 16
             }
             while c < cols {
-                let y = Swift.min(Swift.max((x[row + c] - mn) * inv, 0), 255) + magic
+                let y = (x[row + c] - mn) * inv + magic
                 o.storeBytes(of: UInt8(truncatingIfNeeded: Int32(bitPattern: y.bitPattern) &- unbias[0]), toByteOffset: c, as: UInt8.self)
                 c += 1
             }
