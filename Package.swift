@@ -43,8 +43,11 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
 
+        // C kernels for instructions the Swift targets are not built for, chosen at run time.
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+
         .target(name: "Decode", dependencies: ["CFFmpeg"], swiftSettings: optimized),
-        .target(name: "Recognizer", dependencies: ["CBLAS", "CDNNL", "CZlib"], swiftSettings: optimized),
+        .target(name: "Recognizer", dependencies: ["CBLAS", "CDNNL", "CZlib", "CKernels"], swiftSettings: optimized),
         .target(name: "Temporal", swiftSettings: optimized),
         .executableTarget(
             name: "Daemon",

@@ -248,6 +248,7 @@ extension Tracker {
                 tracks[ti].labels.observe(probs)
             }
             tracks[ti].labelsFromPartialView = onlyPartial && partial
+            tracks[ti].lowMarginLooks = tracks[ti].labels.margin < config.recognition.minMargin ? tracks[ti].lowMarginLooks + 1 : 0
         }
         tracks[ti].lastInferredFrame = frame.index
         tracks[ti].lastInferredTime = frame.time

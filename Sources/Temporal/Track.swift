@@ -38,6 +38,9 @@ public struct Track: Sendable {
     /// Whether the labels come only from views cut by the frame's edge (the object entering
     /// or leaving): a whole view then replaces them (Tracker.observeLabel).
     public internal(set) var labelsFromPartialView = false
+    /// Looks in a row after which the label margin stayed below the policy's minimum
+    /// (0 after a look that left it decided): the low-margin retry backs off with it.
+    public internal(set) var lowMarginLooks = 0
     /// Frame and time of the last keyframe match (any proposal).
     public internal(set) var lastSeenFrame: Int
     public internal(set) var lastSeenBox: Box

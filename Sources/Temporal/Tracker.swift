@@ -155,7 +155,8 @@ public struct Tracker: Sendable {
                     reason = .drift
                 } else if t.labelsFromPartialView && !atEdge {
                     reason = .partialView
-                } else if t.labels.margin < p.minMargin {
+                } else if t.labels.margin < p.minMargin,
+                          frame.time - time >= p.lowMarginRetry * Double(1 << min(max(t.lowMarginLooks - 1, 0), 16)) - 1e-3 {
                     reason = .lowMargin
                 } else if frame.time - time > p.maxLabelAge {
                     reason = .stale

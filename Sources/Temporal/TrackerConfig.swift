@@ -9,6 +9,11 @@ public struct RecognitionPolicy: Sendable, Equatable {
     public var minIoUToInferred: Float = 0.5
     /// Label margin (top-1 minus top-2 running score) below this.
     public var minMargin: Float = 0.15
+    /// A low margin asks again only once the label is this many seconds old, doubled for
+    /// each look in a row after which the margin stayed low (an ambiguous object seen the
+    /// same way gives the same answer; the wait is still bounded by `maxLabelAge`).
+    /// 0: ask on every keyframe while the margin is low.
+    public var lowMarginRetry: Double = 1
     /// Label older than this many seconds.
     public var maxLabelAge: Double = 10
     public init() {}

@@ -7,6 +7,7 @@ import Testing
     @Test func reasonsToReRecognize() throws {
         var c = TrackerConfig()
         c.recognition.maxLabelAge = 2
+        c.recognition.lowMarginRetry = 0   // ask on every keyframe while ambiguous (below: the back-off)
         var t = Tracker(config: c, vocabulary: try v())
         t.update(frame: frameInfo(0), proposals: [
             Proposal(box: box(10, 10, 80, 80), score: 0.9, embedding: token(0)),              // clear label
@@ -30,6 +31,31 @@ import Testing
         t.propagate(to: frameInfo(90), motion: nil)
         reasons = Dictionary(uniqueKeysWithValues: t.recognitionRequests().map { ($0.trackID, $0.reason) })
         #expect(reasons[1] == .stale)
+    }
+
+    @Test("a low margin asks again after 1 s, then 2 s, 4 s while looks leave it low; a decided look resets the wait")
+    func lowMarginBacksOff() throws {
+        let ambiguous = unit([1, 1, 0, 0, 0, 0, 0, 0]), b = box(200, 10, 80, 80)
+        var t = Tracker(vocabulary: try v())   // defaults: lowMarginRetry 1 s, maxLabelAge 10 s
+        func asks(at f: Int) -> [RecognitionReason] {
+            t.propagate(to: frameInfo(f), motion: nil)
+            return t.recognitionRequests().map(\.reason)
+        }
+        func look(at f: Int, _ e: [Float]) { t.update(frame: frameInfo(f), proposals: [Proposal(box: b, score: 0.9, embedding: e)]) }
+        look(at: 0, ambiguous)                  // 30 frames a second
+        #expect(t.tracks[0].labels.margin < 0.15 && t.tracks[0].lowMarginLooks == 1)
+        #expect(asks(at: 29).isEmpty)            // 0.97 s
+        #expect(asks(at: 30) == [.lowMargin])   // 1 s
+        look(at: 30, ambiguous)
+        #expect(t.tracks[0].lowMarginLooks == 2)
+        #expect(asks(at: 89).isEmpty)            // 1.97 s after the second look
+        #expect(asks(at: 90) == [.lowMargin])   // 2 s
+        look(at: 90, ambiguous)
+        #expect(asks(at: 209).isEmpty && asks(at: 210) == [.lowMargin])   // then 4 s
+        // a clear look: the margin rises above 0.15 and the count starts again
+        look(at: 210, token(0)); look(at: 213, token(0)); look(at: 216, token(0))
+        #expect(t.tracks[0].labels.margin >= 0.15 && t.tracks[0].lowMarginLooks == 0)
+        #expect(asks(at: 240).isEmpty)
     }
 
     @Test("a track labelled only while cut by the frame's edge asks for a look once it is wholly inside, and not after")

@@ -1,0 +1,18 @@
+// Kernels that need instructions the Swift targets are not compiled for (they target
+// Haswell: AVX2 + FMA), each dispatched at run time by the CPU it finds. Each has a
+// portable Swift version beside its caller and a naive reference it is tested against.
+#ifndef REGIONSPOTD_CKERNELS_H
+#define REGIONSPOTD_CKERNELS_H
+#include <stdint.h>
+
+/// 1 when this CPU runs `rs_exp_rows_bf16` (AVX-512 F/BW/VL and AVX512_BF16), else 0.
+int rs_exp_rows_bf16_supported(void);
+
+/// The softmax numerators of the bf16 attention, row by row over p [rows, cols] (row-major,
+/// fp32 scores): out[r, j] = bf16(exp(p[r, j] - max_r)), rounded to nearest even;
+/// inverse_sums[r] = 1 / the fp32 sum of the unrounded exps. p is only read. exp as the
+/// Swift `fastExp`: 2^n 2^f, degree-6 Taylor polynomial, argument clamped to [-87, 88].
+/// Call only where `rs_exp_rows_bf16_supported()` returned 1.
+void rs_exp_rows_bf16(const float *p, long rows, long cols, float *inverse_sums, uint16_t *out);
+
+#endif
