@@ -47,17 +47,10 @@ struct Int8Tests {
 
     @Test("oneDNN int8 Linear equals the naive integer reference; within the quantization bound of fp32", arguments: 0..<cases.count)
     func linearVsNaive(_ c: Int) {
-        let (m, k, n, hasBias, accumulate, ldx, ldo) = Self.cases[c]
-        var rng = SeededRandom(UInt64(c + 1))
-        let x = (0..<(m * ldx)).map { _ in rng.next() }, w = (0..<(n * k)).map { _ in rng.next() }
-        let bias = (0..<n).map { _ in rng.next() }, start = (0..<(m * ldo)).map { _ in rng.next() }
-        let weight = LinearWeight(Tensor(shape: [n, k], data: w), precision: .int8)
-        #expect(weight.precision == .int8 && weight.bytes >= n * k)
-        var out = start
-        x.withUnsafeBufferPointer { xp in bias.withUnsafeBufferPointer { bp in out.withUnsafeMutableBufferPointer { op in
-            weight.apply(xp.baseAddress!, m: m, ldx: ldx, bias: hasBias ? bp.baseAddress! : nil, out: op.baseAddress!, ldo: ldo, accumulate: accumulate)
-        } } }
-        let dense = (0..<m).flatMap { i in x[(i * ldx)..<(i * ldx + k)] }
+        let (m, k, n, hasBias, accumulate, _, ldo) = Self.cases[c]
+        let run = LinearCase(Self.cases[c], seed: c + 1, precision: .int8)
+        let (w, bias, start, out, dense) = (run.w, run.bias, run.start, run.out, run.dense)
+        #expect(run.weight.precision == .int8 && run.weight.bytes >= n * k)
         let ref = Int8Quant.naiveLinear(dense, m: m, k: k, w, n: n, bias: hasBias ? bias : nil)
         var exact = [Float](repeating: 0, count: m * n)
         Gemm.naive(transB: true, m: m, n: n, k: k, a: dense, lda: k, b: w, ldb: k, c: &exact, ldc: n)

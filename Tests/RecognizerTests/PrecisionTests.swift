@@ -27,17 +27,10 @@ struct PrecisionTests {
 
     @Test("oneDNN bf16 Linear equals the naive bf16 reference (fp32 accumulation vs Double)", arguments: 0..<cases.count)
     func linearVsNaive(_ c: Int) {
-        let (m, k, n, hasBias, accumulate, ldx, ldo) = Self.cases[c]
-        var rng = SeededRandom(UInt64(c + 1))
-        let x = (0..<(m * ldx)).map { _ in rng.next() }, w = (0..<(n * k)).map { _ in rng.next() }
-        let bias = (0..<n).map { _ in rng.next() }, start = (0..<(m * ldo)).map { _ in rng.next() }
-        let weight = LinearWeight(Tensor(shape: [n, k], data: w), precision: .bf16)
+        let (m, k, n, hasBias, accumulate, _, ldo) = Self.cases[c]
+        let run = LinearCase(Self.cases[c], seed: c + 1, precision: .bf16)
+        let (w, bias, start, out, weight, dense) = (run.w, run.bias, run.start, run.out, run.weight, run.dense)
         #expect(weight.precision == .bf16 && weight.bytes >= n * k * 2)  // packed: whole blocks of oneDNN's layout
-        var out = start
-        x.withUnsafeBufferPointer { xp in bias.withUnsafeBufferPointer { bp in out.withUnsafeMutableBufferPointer { op in
-            weight.apply(xp.baseAddress!, m: m, ldx: ldx, bias: hasBias ? bp.baseAddress! : nil, out: op.baseAddress!, ldo: ldo, accumulate: accumulate)
-        } } }
-        let dense = (0..<m).flatMap { i in x[(i * ldx)..<(i * ldx + k)] }
         let ref = BF16.naiveLinear(dense, m: m, k: k, weight.bf16Values, n: n, bias: hasBias ? bias : nil)
         var got = [Float](), want = [Float](), fp32 = [Float]()
         var exact = [Float](repeating: 0, count: m * n)
@@ -184,5 +177,26 @@ struct PrecisionTests {
         let masks = PrecisionComparison(Self.regions([[0.5, 0.4998, 0.0002], [0.7, 0.2, 0.1]], masks: m2),
                                         fp32: Self.regions([[0.5, 0.4998, 0.0002], [0.7, 0.2, 0.1]], masks: m))
         #expect(abs(masks.minMaskIoU - 2.0 / 3) < 1e-6 && !masks.passes)
+    }
+}
+
+/// One Linear test case (m, k, n, bias, accumulate, ldx, ldo) through `precision`: random
+/// x [m, ldx], w [n, k], bias [n] and out's starting values [m, ldo], and out after `apply`.
+struct LinearCase {
+    let x, w, bias, start, out, dense: [Float]  // dense: x's m x k values without the stride
+    let weight: LinearWeight
+
+    init(_ c: (Int, Int, Int, Bool, Bool, Int, Int), seed: Int, precision: Precision) {
+        let (m, k, n, hasBias, accumulate, ldx, ldo) = c
+        var rng = SeededRandom(UInt64(seed))
+        let x = (0..<(m * ldx)).map { _ in rng.next() }, w = (0..<(n * k)).map { _ in rng.next() }
+        let bias = (0..<n).map { _ in rng.next() }, start = (0..<(m * ldo)).map { _ in rng.next() }
+        let weight = LinearWeight(Tensor(shape: [n, k], data: w), precision: precision)
+        var out = start
+        x.withUnsafeBufferPointer { xp in bias.withUnsafeBufferPointer { bp in out.withUnsafeMutableBufferPointer { op in
+            weight.apply(xp.baseAddress!, m: m, ldx: ldx, bias: hasBias ? bp.baseAddress! : nil, out: op.baseAddress!, ldo: ldo, accumulate: accumulate)
+        } } }
+        (self.x, self.w, self.bias, self.start, self.out, self.weight) = (x, w, bias, start, out, weight)
+        dense = (0..<m).flatMap { i in x[(i * ldx)..<(i * ldx + k)] }
     }
 }
