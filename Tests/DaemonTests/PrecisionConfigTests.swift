@@ -77,4 +77,70 @@ struct PrecisionConfigTests {
                 "\(cappedInt8.stderr)")
         #expect(cappedInt8.scores == fp.scores && cappedInt8.labels == fp.labels)
     }
+
+    /// A copy of the tiny fixture model (files, not links: the test writes model.json and
+    /// changes a weight).
+    static func modelCopy(_ dir: TempDir) throws -> String {
+        let src = RecognizeCommandTests.fixtures + "/model_tiny", dst = dir.file("model")
+        try FileManager.default.createDirectory(atPath: dst, withIntermediateDirectories: true)
+        for name in try FileManager.default.contentsOfDirectory(atPath: src) {
+            let target = URL(fileURLWithPath: src + "/" + name).resolvingSymlinksInPath().path
+            try FileManager.default.copyItem(atPath: target, toPath: dst + "/" + name)
+        }
+        return dst
+    }
+
+    @Test("models check records bf16 and int8 verdicts in model.json; auto runs int8 only on the weights it passed on")
+    func modelsCheck() throws {
+        let binary = try #require(Repo.binary)
+        let dir = TempDir()
+        defer { dir.remove() }
+        let model = try Self.modelCopy(dir)
+        let env = ["CACHE_DIRECTORY": dir.file("cache")]
+        func recognize(_ precision: String, env extra: [String: String] = [:]) throws -> (stderr: String, scores: [Double]) {
+            let png = try RecognizeCommandTests.fixtureImage(dir)
+            let r = try Child.run(binary, ["recognize", png, "--weights", model, "--vocab", "person,car,traffic light,dog-other,bicycle", "--json",
+                                           "--precision", precision, "--box", "10,20,140,180", "--box", "150,0,300,120"], env: env.merging(extra) { a, _ in a }, dir: dir)
+            #expect(r.status == 0, "\(r.stderr)")
+            let obj = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any]
+            return (r.stderr, (obj?["regions"] as? [[String: Any]] ?? []).compactMap { $0["score"] as? Double })
+        }
+        // not checked: auto is what it was, and says int8 is not checked
+        let before = try recognize("auto")
+        #expect(before.stderr.contains("int8 is not checked for this model (`regionspotd models check \(model)` checks it)"), "\(before.stderr)")
+        let dry = try Child.run(binary, ["models", "check", model, "--dry-run"], env: env, dir: dir)
+        #expect(dry.status == 0 && dry.stdout.contains("vs fp32, 16 boxes with masks: top-1 same"), "\(dry.stdout) \(dry.stderr)")
+        #expect(try ModelDirectory.settings(path: model).precisionChecks.isEmpty, "--dry-run writes nothing")
+
+        let r = try Child.run(binary, ["models", "check", model], env: env, dir: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let checks = try ModelDirectory.settings(path: model).precisionChecks
+        #expect(try ModelDirectory.settings(path: model).acceptance == ModelDirectory.settings(path: RecognizeCommandTests.fixtures + "/model_tiny").acceptance,
+                "the other settings are kept")
+        if OneDNN.nativeInt8 {
+            let int8 = try #require(checks[.int8])
+            #expect(int8.passes && int8.summary.contains("(passes)") && r.stdout.contains("int8 vs fp32, 16 boxes with masks: " + int8.summary), "\(r.stdout)")
+            #expect(r.stdout.contains("models.precision auto runs int8 here"), "\(r.stdout)")
+            let auto = try recognize("auto"), explicit = try recognize("int8")
+            #expect(auto.stderr.contains("precision auto: int8, its accuracy check passed on these weights"), "\(auto.stderr)")
+            #expect(auto.scores == explicit.scores && auto.scores.count == 2, "auto ran int8")
+            // oneDNN capped below VNNI: the record stands but the CPU cannot run it
+            let capped = try recognize("auto", env: ["DNNL_MAX_CPU_ISA": "AVX512_CORE"])
+            #expect(capped.stderr.contains("int8 passed its check but this CPU (oneDNN ISA avx512_core) has neither AVX512_VNNI nor AVX-VNNI"), "\(capped.stderr)")
+        } else {
+            #expect(checks[.int8] == nil && r.stdout.contains("int8: not checked: precision int8 asked for, but this CPU"), "\(r.stdout)")
+        }
+        if OneDNN.nativeBF16 { #expect(checks[.bf16]?.passes == true) }
+        // one weight changed by one ulp: the record is not for these weights any more
+        let head = model + "/head.safetensors"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: head))
+        let headerLength = Int(bytes.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        bytes[8 + headerLength] ^= 1
+        try bytes.write(to: URL(fileURLWithPath: head))
+        let changed = try recognize("auto")
+        if OneDNN.nativeInt8 {
+            #expect(changed.stderr.contains("the int8 check in \(model)/model.json was made on other weights"), "\(changed.stderr)")
+            #expect(!changed.stderr.contains("precision auto: int8"))
+        }
+    }
 }

@@ -120,12 +120,7 @@ struct BenchCommand: AsyncParsableCommand {
         return (sam, input)
     }
 
-    static func boxes(_ n: Int) -> [[Float]] {
-        (0..<n).map { i -> [Float] in
-            let x = Float((i * 97) % 900), y = Float((i * 61) % 600)
-            return [x, y, x + 60 + Float(i % 5) * 20, y + 80 + Float(i % 3) * 30]
-        }
-    }
+    static func boxes(_ n: Int) -> [[Float]] { PrecisionCheck.probeBoxes(n) }
 
     /// A 100-class vocabulary read back from the on-disk cache: what a restart or a
     /// SIGHUP with an unchanged vocabulary costs (target < 50 ms). The cache is primed with

@@ -23,14 +23,9 @@ extension BenchCommand {
     /// 16 boxes with masks, 16 classes; one note line with the comparison (PrecisionComparison).
     func accuracyRow(_ bench: Bench, directory: String, precision reduced: Precision) throws {
         guard bench.wants("\(reduced.rawValue)_accuracy") else { return }
-        let vocab = try Vocabulary(parsing: "person,car,bicycle,dog,cat,bus,truck,traffic light,bird,horse,chair,bottle,cup,tree,building,road")
-        var rgb = [UInt8](repeating: 0, count: 1024 * 768 * 3)
-        for i in rgb.indices { rgb[i] = UInt8(truncatingIfNeeded: i * 7 + i / 3000) }
+        let (w, h) = PrecisionCheck.probeSize
         func regions(_ precision: Precision) throws -> [RecognizedRegion] {
-            let model = try ModelDirectory(path: directory, precision: precision)
-            let emb = try VocabularyEmbedder.embed(vocab, text: model.text, tokenizer: try model.tokenizer(), textWeightsHash: model.text.weightsHash, cacheDirectory: nil)
-            let rec = try RegionRecognizer(model: model, kind: .regionspot, vocabulary: emb)
-            return rec.recognize(rec.features(rgb: rgb, width: 1024, height: 768), boxes: Self.boxes(16), masks: true)
+            try PrecisionCheck.regions(directory: directory, precision: precision, rgb: PrecisionCheck.probeImage(), width: w, height: h, boxes: Self.boxes(16))
         }
         let cmp = PrecisionComparison(try regions(reduced), fp32: try regions(.fp32))
         bench.note("\(reduced.rawValue)_accuracy_16", "\(reduced.rawValue) vs fp32 on \(directory), 16 boxes with masks, 16 classes: \(cmp)")

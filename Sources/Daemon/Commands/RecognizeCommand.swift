@@ -13,7 +13,7 @@ struct RecognizeCommand: AsyncParsableCommand {
     @Option(help: "Class names, comma separated ('a|b' = synonyms of one label), or @file with one per line.") var vocab: String
     @Option(name: .customLong("box"), help: "x1,y1,x2,y2 in image pixels (repeatable).") var boxes: [String] = []
     @Option(help: "regionspot or clip-crop.") var recognizer: String = "regionspot"
-    @Option(help: "auto, fp32, bf16 or int8: how the encoders' Linear layers run (auto: bf16 where the CPU has AVX512_BF16/AMX, else fp32; bf16 falls back to fp32 without them, int8 without AVX512_VNNI/AVX-VNNI).") var precision: Precision = .auto
+    @Option(help: "auto, fp32, bf16 or int8: how the encoders' Linear layers run (auto: int8 where `models check` recorded that it passed on these weights and the CPU has VNNI, else bf16 where the CPU has AVX512_BF16/AMX, else fp32; bf16 falls back to fp32 without them, int8 without AVX512_VNNI/AVX-VNNI).") var precision: Precision = .auto
     @Option(help: "Labels per box to show.") var top: Int = 3
     @Option(help: "Write the masks as a PNG overlay.") var masks: String?
     @Flag(help: "Per-class sigmoid instead of softmax over the vocabulary.") var sigmoid = false
@@ -39,7 +39,7 @@ struct RecognizeCommand: AsyncParsableCommand {
             // the output names the box the recognizer used, not the one typed.
             let clipped = try Self.clip(boxList, typed: boxes, width: img.width, height: img.height)
             let boxList = clipped.map(\.box)
-            let (effective, note) = try precision.effective()
+            let (effective, note) = try precision.effective(modelDirectory: weights)
             if let note { FileHandle.standardError.write(Data((note + "\n").utf8)) }
             let model = try ModelDirectory(path: weights, precision: effective)
             let classes = try Recognizer.Vocabulary.load(vocab)

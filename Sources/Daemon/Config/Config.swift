@@ -192,8 +192,10 @@ public struct DaemonConfig: Sendable, Equatable {
     public var file: String
     public var modelDirectory: String
     public var recognizer: RecognizerKind = .regionspot
-    /// models.precision: how the encoders' Linear layers run (auto: bf16 on a CPU with
-    /// AVX512_BF16/AMX, else fp32; bf16 falls back to fp32 without them; a log line says which).
+    /// models.precision: how the encoders' Linear layers run (auto: int8 where the CPU has
+    /// VNNI and `models check` recorded a pass on the model's weights in its model.json, else
+    /// bf16 on a CPU with AVX512_BF16/AMX, else fp32; bf16 and int8 fall back to fp32 without
+    /// their instructions; a log line says which and why).
     public var precision: Precision = .auto
     public var acceptance = AcceptanceConfig()
     public var vocabulary: [VocabularyEntry]

@@ -33,7 +33,7 @@ final class RecognitionEngine: @unchecked Sendable {
         if blasThreads > 0 { Parallel.workers = blasThreads }
         lanePool = (0..<max(1, lanes)).map { _ in (NSLock(), FrameConverter()) }
         let t0 = Date()
-        let (effective, note) = try precision.effective()
+        let (effective, note) = try precision.effective(modelDirectory: modelDirectory)
         if let note {
             if precision == .auto { logger.info("\(note)") } else { logger.warning("\(note)") }
         }

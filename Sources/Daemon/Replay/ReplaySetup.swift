@@ -15,7 +15,7 @@ struct ReplayModelOptions: ParsableArguments {
     @Option(help: "Model directory (overrides the configuration's).") var weights: String?
     @Option(help: "Class names, comma separated ('a|b' = synonyms), or @file (overrides the configuration's).") var vocab: String?
     @Option(help: "regionspot or clip-crop.") var recognizer: String?
-    @Option(help: "auto, fp32, bf16 or int8 (overrides the configuration's models.precision, default auto: bf16 where the CPU runs it natively).") var precision: Precision?
+    @Option(help: "auto, fp32, bf16 or int8 (overrides the configuration's models.precision, default auto: int8 where `models check` recorded a pass on these weights and the CPU runs it, else bf16 where the CPU runs it natively).") var precision: Precision?
     @Option(help: "Recognizer threads (BLAS and kernels); default: the configuration's limits.blas_threads, else all cores.")
     var threads: Int?
     @Flag(help: "Recognize every frame (ignore the keyframe policy).") var everyFrame = false

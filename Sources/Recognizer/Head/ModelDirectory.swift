@@ -18,6 +18,9 @@ import Foundation
 ///                     RegionSpot's build_model resizes it (default: the weights' own size).
 ///                     "allow_extra_tensors": true loads weight files holding tensors the
 ///                     models do not read (an error otherwise).
+///                     "acceptance": region acceptance calibrated for the model
+///                     (AcceptanceSettings); "precision_checks": bf16/int8 verdicts on
+///                     these weights, written by `regionspotd models check` (PrecisionCheck).
 public struct ModelSettings: Sendable, Equatable {
     public var variant: String?
     public var files: [String: String] = [:]
@@ -31,6 +34,9 @@ public struct ModelSettings: Sendable, Equatable {
     public var allowExtraTensors = false
     /// Region acceptance calibrated for this model (model.json "acceptance").
     public var acceptance = AcceptanceSettings()
+    /// Accuracy checks of bf16 and int8 on these weights (model.json "precision_checks",
+    /// written by `regionspotd models check`): what `models.precision: auto` may pick.
+    public var precisionChecks: [Precision: PrecisionCheck.Record] = [:]
 
     /// The settings of `obj` (model.json at `path`); unsupported values are errors.
     init(json obj: [String: Any], path: String) throws(RecognizerError) {
@@ -66,6 +72,7 @@ public struct ModelSettings: Sendable, Equatable {
         clipTextHeads = try heads(clip?["text_heads"], "clip.text_heads")
         headHeads = try heads(head?["num_heads"], "head.num_heads")
         acceptance = try AcceptanceSettings(json: obj["acceptance"], file: path)
+        precisionChecks = try PrecisionCheck.records(obj[PrecisionCheck.key], path: path)
 
         if let v = obj["clip_input_size"] {
             guard let n = Self.integer(v), n > 0 else { throw fail("clip_input_size", "expected a positive integer, found \(v)") }
@@ -133,15 +140,8 @@ public struct ModelDirectory: Sendable {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
             throw RecognizerError("model directory \(path): does not exist")
         }
-        var settings = ModelSettings()
         let jsonPath = path + "/model.json"
-        if FileManager.default.fileExists(atPath: jsonPath) {
-            guard let d = FileManager.default.contents(atPath: jsonPath),
-                  let obj = try? JSONSerialization.jsonObject(with: d) as? [String: Any] else {
-                throw RecognizerError("\(jsonPath): not a JSON object")
-            }
-            settings = try ModelSettings(json: obj, path: jsonPath)
-        }
+        let settings = try Self.settings(path: path)
         self.settings = settings
         // One SafeTensors per file name: roles may share a file (one checkpoint holding
         // SAM, CLIP and the head), and the extra-tensor check below counts reads per file.
@@ -189,6 +189,17 @@ public struct ModelDirectory: Sendable {
         if !settings.allowExtraTensors {
             try WeightSource.checkNoUnexpectedTensors(sources, hint: "; \"allow_extra_tensors\": true in \(jsonPath) loads it anyway")
         }
+    }
+
+    /// The settings of the model directory at `path` (its model.json; defaults without one).
+    public static func settings(path: String) throws(RecognizerError) -> ModelSettings {
+        let jsonPath = path + "/model.json"
+        guard FileManager.default.fileExists(atPath: jsonPath) else { return ModelSettings() }
+        guard let d = FileManager.default.contents(atPath: jsonPath),
+              let obj = try? JSONSerialization.jsonObject(with: d) as? [String: Any] else {
+            throw RecognizerError("\(jsonPath): not a JSON object")
+        }
+        return try ModelSettings(json: obj, path: jsonPath)
     }
 
     /// Where the tokenizer files are (OpenAI .gz or HF vocab.json + merges.txt).

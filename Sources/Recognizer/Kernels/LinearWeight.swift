@@ -12,8 +12,10 @@ import Foundation
 /// products, the first blocks and the CLIP text tower (run once per vocabulary, cached:
 /// in int8 it moved the fixture's probabilities by 4e-2); LayerNorm, softmax and GELU fp32.
 /// auto (the configuration's default): the fastest that passes the accuracy checks on
-/// this CPU, resolved by `effective()` before any weight loads: bf16 where the CPU runs it
-/// natively (BENCHMARKS.md: about half fp32's CPU per keyframe, every check held), else fp32.
+/// this CPU, resolved by `effective(modelDirectory:)` before any weight loads: int8 where
+/// the CPU runs it and `models check` recorded a pass on these weights (PrecisionCheck),
+/// else bf16 where the CPU runs it natively (BENCHMARKS.md: about half fp32's CPU per
+/// keyframe, every check held), else fp32. `effective()` alone knows no weights: bf16/fp32.
 public enum Precision: String, Sendable, CaseIterable, Equatable {
     case auto, fp32, bf16, int8
 

@@ -73,14 +73,16 @@ public struct StableHash: Sendable {
         h = (h ^ 0xff) &* 0x100_0000_01b3
     }
     public mutating func add(_ t: Tensor) {
-        t.data.withUnsafeBytes { raw in
-            let n = raw.count / 8
-            for i in 0..<n {
-                h = (h ^ raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)) &* 0x9E37_79B9_7F4A_7C15
-                h ^= h >> 29
-            }
-            for i in (n * 8)..<raw.count { h = (h ^ UInt64(raw[i])) &* 0x100_0000_01b3 }
+        t.data.withUnsafeBytes { add(bytes: $0) }
+    }
+    /// Mixes raw bytes in (8 at a time; the tail byte-wise).
+    public mutating func add(bytes raw: UnsafeRawBufferPointer) {
+        let n = raw.count / 8
+        for i in 0..<n {
+            h = (h ^ raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)) &* 0x9E37_79B9_7F4A_7C15
+            h ^= h >> 29
         }
+        for i in (n * 8)..<raw.count { h = (h ^ UInt64(raw[i])) &* 0x100_0000_01b3 }
     }
     public var hex: String { String(h, radix: 16).leftPadded(16) }
 }
