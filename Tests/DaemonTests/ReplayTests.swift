@@ -1,6 +1,7 @@
 // `regionspotd replay` end to end: the built binary on generated clips with the tiny
 // random-weight models (Tests/RecognizerTests/Fixtures/model_tiny).
 import Foundation
+import Recognizer
 import Testing
 @testable import Daemon
 
@@ -265,7 +266,8 @@ struct ReplayProgressTests {
         let plain = try ReplayFixture.replay([clip], ["--out", dir.file("p.jsonl")], dir: dir, quiet: false)
         #expect(plain.status == 0)
         #expect(!plain.stderr.contains("\r") && !plain.stderr.contains("ETA"), "stderr: \(plain.stderr)")
-        for part in ["frames 30 (3.00 s of video)", "keyframes recognized", "tracks", "labels: ", "x real time"] {
+        let precision = OneDNN.nativeBF16 ? "precision bf16 (precision auto: bf16" : "precision fp32 (precision auto: fp32"
+        for part in ["frames 30 (3.00 s of video)", "keyframes recognized", "tracks", "labels: ", "x real time", "models: \(ReplayFixture.model), " + precision] {
             #expect(plain.stderr.contains(part), "summary lacks '\(part)': \(plain.stderr)")
         }
         // the label age line agrees with the ages published in the JSON lines

@@ -61,6 +61,11 @@ struct ReplayCommand: AsyncParsableCommand {
         let setup: ReplaySetup
         do { setup = try ReplaySetup(models, logger: logger) } catch let e as ReplaySetupFailure { throw fail(e.description, e.status) }
         let engine = setup.engine
+        if !quiet {
+            // Which precision the encoders run at is part of what a replay measured.
+            let why = engine.precisionNote.map { " (\($0))" } ?? ""
+            FileHandle.standardError.write(Data("models: \(engine.model.path), precision \(engine.precision.rawValue)\(why)\n".utf8))
+        }
 
         // Where messages go.
         var sinks: [any MessageSink] = []

@@ -23,6 +23,9 @@ final class RecognitionEngine: @unchecked Sendable {
     /// The model's acceptance settings overridden by the configuration's.
     let acceptanceSettings: AcceptanceSettings
     let minProposalScore: Float
+    /// The precision the encoders run at, and why when it was chosen or fell back.
+    let precision: Precision
+    let precisionNote: String?
 
     /// Loads the model directory and embeds the vocabulary (from the cache when the same
     /// text weights and vocabulary were embedded before).
@@ -34,6 +37,7 @@ final class RecognitionEngine: @unchecked Sendable {
         lanePool = (0..<max(1, lanes)).map { _ in (NSLock(), FrameConverter()) }
         let t0 = Date()
         let (effective, note) = try precision.effective(modelDirectory: modelDirectory)
+        (self.precision, precisionNote) = (effective, note)
         if let note {
             if precision == .auto { logger.info("\(note)") } else { logger.warning("\(note)") }
         }
