@@ -85,6 +85,7 @@ public struct Tracker: Sendable {
                 tracks[t].method = .motionVectors
                 tracks[t].motionFrames += 1
             } else {
+                tracks[t].kalman.holdSize(previous[t])
                 tracks[t].box = tracks[t].kalman.box
                 tracks[t].method = .kalman
             }
@@ -106,8 +107,11 @@ public struct Tracker: Sendable {
     /// whole box, so an object half out of the frame keeps its shape and can come back.
     public func regions() -> [TrackedRegion] {
         guard let frame else { return [] }
-        return tracks.filter { $0.state == .confirmed && $0.box.clipped(width: frame.width, height: frame.height).area > 0 }
-            .map { region(for: $0, at: frame) }
+        return tracks.filter { t in
+            guard t.state == .confirmed else { return false }
+            let visible = t.box.clipped(width: frame.width, height: frame.height).area
+            return visible > 0 && visible >= config.minVisibleFraction * t.box.area
+        }.map { region(for: $0, at: frame) }
     }
 
     func region(for t: Track, at frame: FrameInfo) -> TrackedRegion {

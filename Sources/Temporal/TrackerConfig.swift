@@ -36,6 +36,11 @@ public struct TrackerConfig: Sendable, Equatable {
     public var lowScore: Float = 0.1
     /// Stage-two gate (IoU only).
     public var lowScoreMinIoU: Float = 0.4
+    /// A confirmed track is published only while at least this fraction of its box is
+    /// inside the picture: an object leaving the frame is not a 1-pixel sliver at the
+    /// edge (vtest.avi published 0-6 px wide boxes for a few frames at each exit). The
+    /// track lives on unpublished until the tracker ends it.
+    public var minVisibleFraction: Float = 0.2
     /// Unmatched proposals at or above this start a tentative track.
     public var birthScore: Float = 0.6
     /// ...unless live tracks already cover at least this share of the proposal's area

@@ -53,6 +53,25 @@ import Testing
         #expect(abs(r.box.y1 - 100) < 2)
     }
 
+    /// A lost object's box moves on with its velocity but keeps its size: a size velocity
+    /// learnt from measurements (here shrinking 2 px a frame) extrapolated without them
+    /// collapsed boxes to 1-pixel slivers within a second (vtest.avi).
+    @Test func coastingKeepsTheSize() throws {
+        var c = TrackerConfig()
+        c.useMotionVectors = false
+        var t = Tracker(config: c)
+        for f in 0..<10 {
+            t.propagate(to: frameInfo(f), motion: nil)
+            t.update(frame: frameInfo(f), proposals: [Proposal(box: box(100 + Float(f) * 3, 100, 60 - Float(f) * 2, 80 - Float(f) * 2), score: 0.9)])
+        }
+        let last = try #require(t.regions().first).box
+        for f in 10...30 { t.propagate(to: frameInfo(f), motion: nil) }
+        let r = try #require(t.regions().first)
+        #expect(r.provenance.boxMethod == .kalman)
+        #expect(abs(r.box.width - last.width) < 0.01 && abs(r.box.height - last.height) < 0.01, "\(r.box) vs \(last)")
+        #expect(r.box.cx > last.cx + 30, "the centre keeps moving: \(r.box.cx) vs \(last.cx)")
+    }
+
     @Test func outputIsClippedToTheFrameButTheTrackKeepsItsBox() {
         var t = Tracker()
         t.update(frame: frameInfo(0), proposals: [Proposal(box: box(560, 100, 60, 60), score: 0.9)])
@@ -64,6 +83,26 @@ import Testing
         let r = t.regions()[0]
         #expect(r.box.x2 == 640)
         #expect(abs(t.tracks[0].box.x2 - 660) < 1 && abs(t.tracks[0].box.width - 60) < 1)
+    }
+
+    /// An object leaving the picture is published while at least 20% of its box is
+    /// inside (minVisibleFraction), not as a sliver at the edge; its track lives on (the
+    /// tracker, not the publisher, decides when it ends).
+    @Test func aSliverAtTheEdgeIsNotPublished() throws {
+        var t = Tracker()
+        var b = box(560, 100, 60, 60)
+        t.update(frame: frameInfo(0), proposals: [Proposal(box: b, score: 0.9)])
+        let id = try #require(t.regions().first).trackID
+        var published: [Int: Float] = [:]  // frame -> published width
+        for f in 1...19 {
+            t.propagate(to: frameInfo(f), motion: vectors(in: b.clipped(width: 640, height: 360), dx: 4, dy: 0))
+            b = b.translated(dx: 4, dy: 0)
+            if let r = t.regions().first { published[f] = r.box.width }
+        }
+        // visible width 80 - 4f of 60: published through f = 17 (12 px, 20%), not at 18 (8 px)
+        #expect(published.keys.sorted() == Array(1...17), "\(published)")
+        #expect(published[17].map { abs($0 - 12) < 1 } == true)
+        #expect(t.liveTracks.map(\.id) == [id])
     }
 
     @Test func occludedTrackCoastsInsteadOfBeingDragged() {
