@@ -21,6 +21,20 @@ struct RecognitionTriggerTests {
         #expect(RecognitionTrigger.decide(inputs { $0.sinceRecognition = nil }) == [.maxInterval])
     }
 
+    @Test("a moving region the last run rejected (a swaying tree, a flag) does not ask again; one that moved on does")
+    func rejectedMotion() {
+        let flag = box(200, 50, 60, 30)
+        // the same place, moving again: answered ("no object here") until max_interval
+        #expect(RecognitionTrigger.decide(inputs { $0.moving = [box(203, 52, 58, 30)]; $0.rejected = [flag] }).isEmpty)
+        // covered by the rejected box (a piece of the tree)
+        #expect(RecognitionTrigger.decide(inputs { $0.moving = [box(210, 55, 20, 20)]; $0.rejected = [flag] }).isEmpty)
+        // a region that moved away from what was rejected (a person seen badly at the edge
+        // walks in) asks again, and so does one elsewhere
+        #expect(RecognitionTrigger.decide(inputs { $0.moving = [box(240, 50, 60, 30)]; $0.rejected = [flag] }) == [.newMotion])
+        #expect(RecognitionTrigger.decide(inputs { $0.moving = [flag, box(20, 150)]; $0.rejected = [flag] }) == [.newMotion])
+        #expect(RecognitionTrigger.decide(inputs { $0.moving = [flag]; $0.rejected = [flag]; $0.sinceRecognition = 10 }) == [.maxInterval])
+    }
+
     @Test("every reason that holds, most important first")
     func reasons() {
         let all = inputs {

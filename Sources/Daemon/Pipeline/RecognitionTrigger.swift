@@ -14,7 +14,8 @@ enum RecognitionTrigger: String, CaseIterable, Sendable {
     case everything
     /// External boxes arrived, or zones (asked on every keyframe) are configured.
     case external, zones
-    /// A moving region that no live track explains: maybe a new object.
+    /// A moving region that no live track explains and the last encoder run did not
+    /// reject: maybe a new object.
     case newMotion = "new_motion"
     /// A tentative track waits for its second accepted sighting.
     case tentative
@@ -46,6 +47,9 @@ enum RecognitionTrigger: String, CaseIterable, Sendable {
         /// Indices of `moving` the tracker accounts for (Tracker.explained: an object its
         /// track lags behind, a piece of one, a group of tracked objects).
         var explained: Set<Int> = []
+        /// Boxes the last encoder run rejected ("no object here"): a moving region that
+        /// is one of them (this IoU, or covered this much) was answered already.
+        var rejected: [Box] = []
         var tentative = false
         var requests: [RecognitionReason] = []
         /// Between codec keyframes while they are the preferred recognition points
@@ -71,6 +75,7 @@ enum RecognitionTrigger: String, CaseIterable, Sendable {
             let m = i.moving[k]
             return !i.explained.contains(k) && !i.tracks.contains { $0.iou(m) >= i.explainedIoU }
                 && Tracker.coverage(of: m, by: i.tracks) < i.explainedCoverage
+                && !i.rejected.contains { $0.iou(m) >= i.explainedIoU } && Tracker.coverage(of: m, by: i.rejected) < i.explainedCoverage
         }) { out.append(.newMotion) }
         if i.tentative { out.append(.tentative) }
         for r in i.requests.map(RecognitionTrigger.init) where !out.contains(r) { out.append(r) }

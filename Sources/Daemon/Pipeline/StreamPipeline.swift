@@ -62,6 +62,11 @@ final class StreamPipeline: @unchecked Sendable {
     /// re-prompted only while the picture there still looks like it (a track whose object
     /// walked away must not confirm itself on the empty ground it left).
     private var appearance: [UInt64: [Float]] = [:]
+    /// The boxes the last encoder run looked at and rejected ("no object here"): a moving
+    /// region that is one of them (a swaying tree, a flag, rain on the lens) was answered
+    /// and does not ask for the encoders again; it is looked at again at max_interval,
+    /// when the next run replaces this list.
+    private var rejectedBoxes: [Box] = []
     /// This frame's moving regions, computed at most once (follow and proposals share them).
     private var movingNow: [MotionRegion]?
     /// A non-finite region was logged (once per stream).
@@ -285,7 +290,8 @@ final class StreamPipeline: @unchecked Sendable {
             onDemand: k.onDemand, sinceRecognition: lastRecognitionPTS.map { frame.pts - $0 },
             maxInterval: k.maxInterval, everything: plan.everything != nil,
             external: plan.candidates.contains { $0.source == .external }, zones: plan.candidates.contains { $0.source == .zone },
-            moving: plan.moving, tracks: held.map(\.box), explained: tracker.explained(plan.moving), tentative: held.contains { $0.state == .tentative },
+            moving: plan.moving, tracks: held.map(\.box), explained: tracker.explained(plan.moving), rejected: rejectedBoxes,
+            tentative: held.contains { $0.state == .tentative },
             requests: tracker.recognitionRequests().map(\.reason),
             betweenCodecKeyframes: k.preferCodecKeyframes && !frame.isKeyframe))
     }
@@ -337,10 +343,12 @@ final class StreamPipeline: @unchecked Sendable {
             seen = LatencyCompensation.carry(seen, trackTags: tags, then: r.tracks, now: LatencyCompensation.boxes(tracker.liveTracks))
         }
         var props: [Proposal] = []
+        rejectedBoxes = []
         for (i, reg) in r.regions.enumerated() {
             let v = i < r.verdicts.count ? r.verdicts[i] : nil
             if let reason = v?.reason {
                 metrics?.rejected(reason)
+                rejectedBoxes.append(seen[i])
                 continue
             }
             metrics?.regionsAccepted.inc()
