@@ -51,7 +51,8 @@ public enum PrecisionCheck {
 
     /// A 64-bit fingerprint of every byte of the weight files the model reads (SAM, CLIP
     /// and, when present, the head; names from model.json "files"). Word-wise mixing over
-    /// the mapped files: about 0.1 s for BB's 0.7 GB once they are in the page cache.
+    /// the mapped files: about 0.3-0.4 s at start-up for BB's 0.7 GB in the page cache
+    /// (`recognize` at auto against int8, same weights).
     public static func fingerprint(directory: String, settings: ModelSettings) throws(RecognizerError) -> String {
         var hash = StableHash()
         var seen = Set<String>()
