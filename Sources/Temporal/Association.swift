@@ -253,5 +253,6 @@ extension Tracker {
         tracks[ti].lastInferredFrame = frame.index
         tracks[ti].lastInferredTime = frame.time
         tracks[ti].lastInferredBox = p.box
+        tracks[ti].metOthersSinceLook = false
     }
 }

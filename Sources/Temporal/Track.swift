@@ -41,6 +41,9 @@ public struct Track: Sendable {
     /// Looks in a row after which the label margin stayed below the policy's minimum
     /// (0 after a look that left it decided): the low-margin retry backs off with it.
     public internal(set) var lowMarginLooks = 0
+    /// Whether its box touched another live track's since its last look: a size or place
+    /// change is an identity question only then (Tracker.recognitionRequests).
+    public internal(set) var metOthersSinceLook = false
     /// Frame and time of the last keyframe match (any proposal).
     public internal(set) var lastSeenFrame: Int
     public internal(set) var lastSeenBox: Box

@@ -91,7 +91,19 @@ public struct Tracker: Sendable {
             }
             tracks[t].lastFrame = frame.index
         }
+        noteMeetings()
         self.frame = frame
+    }
+
+    /// Marks the live tracks whose boxes touch another's (`metOthersSinceLook`).
+    mutating func noteMeetings() {
+        let live = tracks.indices.filter { tracks[$0].state == .confirmed || tracks[$0].state == .tentative }
+        for (n, a) in live.enumerated() {
+            for b in live[(n + 1)...] where tracks[a].box.iou(tracks[b].box) > 0 {
+                tracks[a].metOthersSinceLook = true
+                tracks[b].metOthersSinceLook = true
+            }
+        }
     }
 
     /// True when a motion estimate matches an expected displacement (prior tolerance).
@@ -155,7 +167,8 @@ public struct Tracker: Sendable {
                 // there sees less than the one before; entering with labels from a sliver
                 // of it, a look at the larger part it now shows is worth having.
                 let entering = t.labelsFromPartialView && visible.area > inferred.area * (1 + p.maxAreaChange)
-                if (!atEdge || entering) && (areaChange > p.maxAreaChange || t.box.iou(inferred) < p.minIoUToInferred) {
+                if (!atEdge || entering) && (areaChange > p.maxAreaChange || t.box.iou(inferred) < p.minIoUToInferred)
+                    && (!p.driftOnlyAfterMeeting || t.metOthersSinceLook || entering) {
                     reason = .drift
                 } else if t.labelsFromPartialView && !atEdge {
                     reason = .partialView

@@ -7,6 +7,10 @@ public struct RecognitionPolicy: Sendable, Equatable {
     public var maxAreaChange: Float = 0.3
     /// IoU of the current box with the last recognized box below this.
     public var minIoUToInferred: Float = 0.5
+    /// Drift asks only for a track whose box touched another track's since its last look
+    /// (two objects crossing, merging or parting: an identity question); a lone object
+    /// that changes size or place as it walks keeps its label.
+    public var driftOnlyAfterMeeting = true
     /// Label margin (top-1 minus top-2 running score) below this.
     public var minMargin: Float = 0.15
     /// A low margin asks again only once the label is this many seconds old, doubled for

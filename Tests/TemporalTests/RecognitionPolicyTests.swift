@@ -8,6 +8,7 @@ import Testing
         var c = TrackerConfig()
         c.recognition.maxLabelAge = 2
         c.recognition.lowMarginRetry = 0   // ask on every keyframe while ambiguous (below: the back-off)
+        c.recognition.driftOnlyAfterMeeting = false  // drift alone (below: only after meeting another track)
         var t = Tracker(config: c, vocabulary: try v())
         t.update(frame: frameInfo(0), proposals: [
             Proposal(box: box(10, 10, 80, 80), score: 0.9, embedding: token(0)),              // clear label
@@ -31,6 +32,33 @@ import Testing
         t.propagate(to: frameInfo(90), motion: nil)
         reasons = Dictionary(uniqueKeysWithValues: t.recognitionRequests().map { ($0.trackID, $0.reason) })
         #expect(reasons[1] == .stale)
+    }
+
+    /// A lone object changing size as it walks keeps its label; one whose box touched
+    /// another track's since its last look (crossing, merging, parting) asks: that is an
+    /// identity question. A look clears the mark.
+    @Test("drift asks only after the track met another since its last look")
+    func driftAfterMeeting() throws {
+        var t = Tracker(vocabulary: try v())
+        t.update(frame: frameInfo(0), proposals: [Proposal(box: box(100, 200, 80, 80), score: 0.9, embedding: token(0)),
+                                                  Proposal(box: box(400, 200, 80, 80), score: 0.9, embedding: token(1))])
+        var lone = box(100, 200, 80, 80), walker = box(400, 200, 80, 80)
+        for f in 1...10 {  // the first grows 50 % where nothing is near; the second walks left
+            t.propagate(to: frameInfo(f), motion: vectors(in: lone, dx: 0, dy: 0, scale: 1.045) + vectors(in: walker, dx: -12, dy: 0))
+            lone = lone.scaled(sx: 1.045, sy: 1.045); walker = walker.translated(dx: -12, dy: 0)
+        }
+        #expect(t.tracks.map(\.metOthersSinceLook) == [false, false])
+        #expect(t.recognitionRequests().isEmpty, "alone, neither asks: \(t.recognitionRequests())")
+        for f in 11...20 {  // the walker reaches the first one's box
+            t.propagate(to: frameInfo(f), motion: vectors(in: lone, dx: 0, dy: 0) + vectors(in: walker, dx: -12, dy: 0))
+            walker = walker.translated(dx: -12, dy: 0)
+        }
+        #expect(t.tracks.map(\.metOthersSinceLook) == [true, true])
+        #expect(Set(t.recognitionRequests().map(\.reason)) == [.drift], "both changed since their look and met: \(t.recognitionRequests())")
+        t.update(frame: frameInfo(21), proposals: [Proposal(box: lone, score: 0.9, embedding: token(0)),
+                                                   Proposal(box: walker.translated(dx: -12, dy: 0), score: 0.9, embedding: token(1))])
+        #expect(t.tracks.map(\.lastInferredFrame) == [21, 21] && t.tracks.map(\.metOthersSinceLook) == [false, false], "a look clears the mark")
+        #expect(t.recognitionRequests().isEmpty)
     }
 
     @Test("a low margin asks again after 1 s, then 2 s, 4 s while looks leave it low; a decided look resets the wait")
