@@ -65,7 +65,9 @@ struct BenchCommand: AsyncParsableCommand {
             bench.report("temporal_50_tracks", gflop: 0, times: runs)
             bench.note("temporal_50_tracks", "ms per frame: 50 tracks, 14,000 motion vectors at 1080p, binning included, one core")
         }
-        guard bench.wants("decode"), !quick else { return }
+        // "decode_1080p", not "decode": a filter such as sam_decoder_tokens_16 holds "decode"
+        // and wrote and decoded a 1080p clip it never asked for.
+        guard bench.wants("decode_1080p"), !quick else { return }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rsd-bench-\(getpid())")
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
