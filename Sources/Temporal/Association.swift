@@ -11,7 +11,10 @@
 extension Tracker {
     /// Folds a keyframe's proposals into the tracks. Call after `propagate(to:)` for the
     /// same frame (if it was not, the tracks are moved by Kalman prediction first).
-    public mutating func update(frame: FrameInfo, proposals: [Proposal]) {
+    /// `stillThere(track)`: the picture inside the track's box still shows what it showed
+    /// when the track was last matched (the caller keeps the pictures): its object has not
+    /// gone anywhere, so re-identification (stage 3) never moves it to a box elsewhere.
+    public mutating func update(frame: FrameInfo, proposals: [Proposal], stillThere: ((Track) -> Bool)? = nil) {
         if self.frame?.index != frame.index { propagate(to: frame, field: nil) }
         keyframesSeen += 1
         let firstKeyframe = keyframesSeen == 1
@@ -42,6 +45,7 @@ extension Tracker {
         let reidable = tracks.indices.filter {
             !trackUsed[$0] && (tracks[$0].state == .confirmed || tracks[$0].state == .lost)
                 && frame.time - tracks[$0].lastSeenTime <= c.reidWindow
+                && !(stillThere?(tracks[$0]) ?? false)
         }
         for (pi, ti) in assign(proposals, highLeft, reidable, cost: { p, t in
             guard let a = p.regionToken, let b = t.regionToken else { return nil }

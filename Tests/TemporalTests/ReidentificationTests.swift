@@ -30,6 +30,26 @@ import Testing
         #expect(t.nextID == 3)   // no new track was born
     }
 
+    /// The same reappearance, but the caller says object 0's box still shows what it
+    /// showed when last matched (a person standing there, unmatched on this look): the
+    /// look-alike elsewhere is a newcomer, not object 0 jumping.
+    @Test func aTrackWhoseObjectIsStillThereIsNotMovedByItsToken() {
+        var t = tracker()
+        t.update(frame: frameInfo(0), proposals: [
+            Proposal(box: box(50, 50, 60, 60), score: 0.9, regionToken: token(0)),
+            Proposal(box: box(400, 50, 60, 60), score: 0.9, regionToken: token(1)),
+        ])
+        t.update(frame: frameInfo(30), proposals: [Proposal(box: box(400, 50, 60, 60), score: 0.9, regionToken: token(1))])
+        var asked: [UInt64] = []
+        t.update(frame: frameInfo(60), proposals: [
+            Proposal(box: box(400, 50, 60, 60), score: 0.9, regionToken: token(1)),
+            Proposal(box: box(200, 250, 60, 60), score: 0.9, regionToken: token(0, noise: 0.3)),
+        ], stillThere: { asked.append($0.id); return $0.id == 1 })
+        #expect(asked == [1], "asked about the unmatched track only: \(asked)")
+        #expect(t.tracks.first { $0.id == 1 }.map { $0.box.iou(box(50, 50, 60, 60)) > 0.5 } == true, "track 1 stays where its object is")
+        #expect(t.tracks.first { $0.box.iou(box(200, 250, 60, 60)) > 0.9 }?.id == 3, "the look-alike is a new track")
+    }
+
     @Test func differentTokenOrExpiredWindowGivesNewTrack() {
         var t = tracker()
         t.update(frame: frameInfo(0), proposals: [Proposal(box: box(50, 50, 60, 60), score: 0.95, regionToken: token(0))])
