@@ -70,11 +70,7 @@ struct ModelsCommand: AsyncParsableCommand {
                 let img = try decodeImage(path: image)
                 (rgb, w, h) = (img.bytes, img.width, img.height)
             }
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
-                throw RecognizerError("model directory \(directory): does not exist")
-            }
-            let settings = try ModelDirectory.settings(path: directory)
+            let settings = try ModelDirectory.settings(path: directory)  // names a missing directory
             let fingerprint = try PrecisionCheck.fingerprint(directory: directory, settings: settings)
             let probe = PrecisionCheck.probeBoxes(boxes, width: w, height: h)
             var fp32: [RecognizedRegion]?

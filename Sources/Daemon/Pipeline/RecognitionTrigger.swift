@@ -71,11 +71,12 @@ enum RecognitionTrigger: String, CaseIterable, Sendable {
         if i.everything { out.append(.everything) }
         if i.external { out.append(.external) }
         if i.zones { out.append(.zones) }
+        // `m` is one of `boxes` (this IoU), or they cover this much of it
+        func accounted(_ m: Box, by boxes: [Box]) -> Bool {
+            boxes.contains { $0.iou(m) >= i.explainedIoU } || Tracker.coverage(of: m, by: boxes) >= i.explainedCoverage
+        }
         if i.moving.indices.contains(where: { k in
-            let m = i.moving[k]
-            return !i.explained.contains(k) && !i.tracks.contains { $0.iou(m) >= i.explainedIoU }
-                && Tracker.coverage(of: m, by: i.tracks) < i.explainedCoverage
-                && !i.rejected.contains { $0.iou(m) >= i.explainedIoU } && Tracker.coverage(of: m, by: i.rejected) < i.explainedCoverage
+            !i.explained.contains(k) && !accounted(i.moving[k], by: i.tracks) && !accounted(i.moving[k], by: i.rejected)
         }) { out.append(.newMotion) }
         if i.tentative { out.append(.tentative) }
         for r in i.requests.map(RecognitionTrigger.init) where !out.contains(r) { out.append(r) }

@@ -307,20 +307,22 @@ final class StreamPipeline: @unchecked Sendable {
     /// Live tracks that hold an object now (confirmed or tentative; not lost).
     var heldTracks: [Track] { tracker.liveTracks.filter { $0.state == .confirmed || $0.state == .tentative } }
 
-    /// True when the picture inside the track's box no longer looks as when the track was
-    /// last matched (false when either thumbnail is missing: no evidence).
-    func lookChanged(_ t: Track) -> Bool {
-        guard let then = appearance[t.id], let now = background.thumbnail(t.box) else { return false }
-        return BackgroundModel.difference(then, now) > Self.appearanceTolerance
+    /// How much the picture inside the track's box differs from when the track was last
+    /// matched (mean summed Y/U/V difference per thumbnail cell); nil when either
+    /// thumbnail is missing: no evidence either way.
+    func appearanceChange(_ t: Track) -> Float? {
+        guard let then = appearance[t.id], let now = background.thumbnail(t.box) else { return nil }
+        return BackgroundModel.difference(then, now)
     }
 
+    /// True when the picture inside the track's box no longer looks as when the track was
+    /// last matched (false without evidence).
+    func lookChanged(_ t: Track) -> Bool { appearanceChange(t).map { $0 > Self.appearanceTolerance } ?? false }
+
     /// True when the picture inside the track's box still looks as when the track was last
-    /// matched (false without both thumbnails: no evidence). A standing person's track
-    /// is then not handed to a look-alike entering elsewhere (vtest.avi, frame 570).
-    func looksAsMatched(_ t: Track) -> Bool {
-        guard let then = appearance[t.id], let now = background.thumbnail(t.box) else { return false }
-        return BackgroundModel.difference(then, now) <= Self.stillThereTolerance
-    }
+    /// matched (false without evidence). A standing person's track is then not handed to a
+    /// look-alike entering elsewhere (vtest.avi, frame 570).
+    func looksAsMatched(_ t: Track) -> Bool { appearanceChange(t).map { $0 <= Self.stillThereTolerance } ?? false }
 
     /// A person standing and turning changed the thumbnail of his box by 26.5 (vtest.avi,
     /// frame 570); of the 134 unmatched tracks asked about on vtest, 126 differed by more

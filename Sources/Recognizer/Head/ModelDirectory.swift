@@ -136,10 +136,6 @@ public struct ModelDirectory: Sendable {
     /// see `Precision.effective`).
     public init(path: String, precision: Precision = .fp32) throws(RecognizerError) {
         self.path = path
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
-            throw RecognizerError("model directory \(path): does not exist")
-        }
         let jsonPath = path + "/model.json"
         let settings = try Self.settings(path: path)
         self.settings = settings
@@ -191,8 +187,13 @@ public struct ModelDirectory: Sendable {
         }
     }
 
-    /// The settings of the model directory at `path` (its model.json; defaults without one).
+    /// The settings of the model directory at `path` (its model.json; defaults without
+    /// one); a path that is not a directory is an error.
     public static func settings(path: String) throws(RecognizerError) -> ModelSettings {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
+            throw RecognizerError("model directory \(path): does not exist")
+        }
         let jsonPath = path + "/model.json"
         guard FileManager.default.fileExists(atPath: jsonPath) else { return ModelSettings() }
         guard let d = FileManager.default.contents(atPath: jsonPath),
