@@ -17,8 +17,10 @@ int rs_exp_rows_bf16_supported(void) {
 // e^x for 16 lanes: x clamped to [-87, 88], t = x log2(e), n = t rounded to nearest even
 // by adding 1.5 * 2^23 (whose low mantissa bits then hold n), f = (t - n) ln 2 in
 // [-0.347, 0.347], e^f by its degree-6 Taylor polynomial, times 2^n built in the exponent.
+// The clamp keeps a NaN (vmaxps / vminps return their second operand when either is NaN),
+// so a NaN score makes its row's sum NaN instead of becoming e^-87.
 RS_AVX512 static inline __m512 exp16(__m512 x) {
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.f)), _mm512_set1_ps(88.f));
+    x = _mm512_min_ps(_mm512_set1_ps(88.f), _mm512_max_ps(_mm512_set1_ps(-87.f), x));
     __m512 t = _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f));
     __m512 r = _mm512_add_ps(t, _mm512_set1_ps(12582912.f));
     __m512 n = _mm512_sub_ps(r, _mm512_set1_ps(12582912.f));

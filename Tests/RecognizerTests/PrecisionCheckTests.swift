@@ -29,6 +29,17 @@ struct PrecisionCheckTests {
         #expect(try Precision.fp32.effective(modelDirectory: dir).precision == .fp32)
         // a model loads with its records (the other settings untouched)
         #expect(try ModelDirectory(path: dir).settings.precisionChecks == back)
+        // a passing int8 record on these weights, made by other kernels, is not trusted either
+        try PrecisionCheck.write([.bf16: .init(passes: true, weights: fp, summary: "bf16 (passes)"),
+                                  .int8: .init(passes: true, weights: fp, summary: "int8 (passes)", kernels: PrecisionCheck.kernels - 1)], directory: dir)
+        #expect(try ModelDirectory.settings(path: dir).precisionChecks[.int8]?.kernels == PrecisionCheck.kernels - 1)
+        if OneDNN.nativeBF16 && OneDNN.nativeInt8 {
+            let (p2, note2) = try Precision.auto.effective(modelDirectory: dir)
+            #expect(p2 == .bf16)
+            #expect(note2?.contains("made by other int8 kernels (version \(PrecisionCheck.kernels - 1), this binary's: \(PrecisionCheck.kernels)") == true, "\(note2 ?? "")")
+            try PrecisionCheck.write([.int8: .init(passes: true, weights: fp, summary: "int8 (passes)")], directory: dir)
+            #expect(try Precision.auto.effective(modelDirectory: dir).precision == .int8)
+        }
 
         // the fingerprint changes with one bit of a weight (a copy of the head, changed)
         let head = dir + "/head.safetensors"
@@ -47,7 +58,9 @@ struct PrecisionCheckTests {
                             (#"{"precision_checks": {"fp16": {}}}"#, "precision_checks.fp16: unknown precision"),
                             (#"{"precision_checks": {"int8": {"passes": "yes", "weights": "0123456789abcdef"}}}"#, "precision_checks.int8.passes: expected true or false"),
                             (#"{"precision_checks": {"int8": {"passes": 1, "weights": "0123456789abcdef"}}}"#, "precision_checks.int8.passes: expected true or false"),
-                            (#"{"precision_checks": {"bf16": {"passes": true, "weights": "xyz"}}}"#, "precision_checks.bf16.weights: expected the 16-digit fingerprint")] {
+                            (#"{"precision_checks": {"bf16": {"passes": true, "weights": "xyz"}}}"#, "precision_checks.bf16.weights: expected the 16-digit fingerprint"),
+                            (#"{"precision_checks": {"int8": {"passes": true, "weights": "0123456789abcdef", "kernels": "2"}}}"#, "precision_checks.int8.kernels: expected a version number"),
+                            (#"{"precision_checks": {"int8": {"passes": true, "weights": "0123456789abcdef", "kernels": 0}}}"#, "precision_checks.int8.kernels: expected a version number")] {
             try Data(json.utf8).write(to: URL(fileURLWithPath: dir + "/model.json"))
             do {
                 _ = try ModelDirectory.settings(path: dir)

@@ -15,4 +15,16 @@ int rs_exp_rows_bf16_supported(void);
 /// Call only where `rs_exp_rows_bf16_supported()` returned 1.
 void rs_exp_rows_bf16(const float *p, long rows, long cols, float *inverse_sums, uint16_t *out);
 
+/// 1 when this CPU runs `rs_scores_int8` (AVX-512 F), else 0.
+int rs_scores_int8_supported(void);
+
+/// The int8 attention's scores over a block of `rows` queries and `cols` keys, in place
+/// allowed (out may be acc reinterpreted): out[r, j] = col_scales[j] · (row_scales[r] ·
+/// acc[r, j] + row_mins[r] · col_sums[j]), plus rel_h[r, ky] + rel_w[r, kx] for key
+/// j = ky · side + kx when rel_h is not NULL (then cols = side · side; rel_h, rel_w
+/// [rows, side]). Call only where `rs_scores_int8_supported()` returned 1.
+void rs_scores_int8(const int32_t *acc, long rows, long cols, const float *row_scales, const float *row_mins,
+                    const float *col_scales, const float *col_sums, const float *rel_h, const float *rel_w,
+                    long side, float *out);
+
 #endif

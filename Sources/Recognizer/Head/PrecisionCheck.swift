@@ -4,7 +4,7 @@ import Foundation
 /// their verdicts kept in its model.json, so that `auto` picks a reduced precision only for
 /// weights it was checked on (`regionspotd models check DIR` runs and records them):
 ///
-///   "precision_checks": {"int8": {"passes": true, "weights": "<fingerprint>",
+///   "precision_checks": {"int8": {"passes": true, "weights": "<fingerprint>", "kernels": 2,
 ///                                 "summary": "top-1 same 16/16, max |Δprob| ..."}, "bf16": {...}}
 ///
 /// int8 quantizes activations per token: weights whose activations hold outlier channels
@@ -12,9 +12,16 @@ import Foundation
 /// ones pass, so int8 is never assumed; bf16 is (the paper's own practice, every fixture
 /// and the shapes scenes hold), unless a check recorded for these weights failed.
 /// `weights` is the fingerprint of the weight files when checked: a record made on other
-/// weights (a file replaced, converted again) is not used.
+/// weights (a file replaced, converted again) is not used; nor is one made by other
+/// reduced-precision kernels than this binary's (`kernels`).
 public enum PrecisionCheck {
     public static let key = "precision_checks"
+
+    /// The version of the bf16 and int8 numerics, recorded with each check: raised by every
+    /// change that moves their results, so a check made by an older binary is not trusted.
+    /// 1: the records before it was kept (no "kernels" key). 2: int8 runs the global
+    /// attention's Q K^T in int8 (AttentionInt8.swift).
+    public static let kernels = 2
 
     public struct Record: Sendable, Equatable {
         public var passes: Bool
@@ -22,8 +29,10 @@ public enum PrecisionCheck {
         public var weights: String
         /// The comparison as printed (PrecisionComparison.description).
         public var summary: String
-        public init(passes: Bool, weights: String, summary: String) {
-            self.passes = passes; self.weights = weights; self.summary = summary
+        /// `PrecisionCheck.kernels` of the binary that ran the check.
+        public var kernels: Int
+        public init(passes: Bool, weights: String, summary: String, kernels: Int = PrecisionCheck.kernels) {
+            self.passes = passes; self.weights = weights; self.summary = summary; self.kernels = kernels
         }
     }
 
@@ -44,7 +53,14 @@ public enum PrecisionCheck {
             guard let w = o["weights"] as? String, w.count == 16, w.allSatisfy(\.isHexDigit) else {
                 throw RecognizerError("\(path): \(k).weights: expected the 16-digit fingerprint `models check` writes, found \(o["weights"] ?? "nothing")")
             }
-            out[p] = Record(passes: passes, weights: w, summary: o["summary"] as? String ?? "")
+            var version = 1
+            if let v = o["kernels"] {
+                guard let n = v as? Int, n >= 1 else {
+                    throw RecognizerError("\(path): \(k).kernels: expected a version number (1 or more), found \(v)")
+                }
+                version = n
+            }
+            out[p] = Record(passes: passes, weights: w, summary: o["summary"] as? String ?? "", kernels: version)
         }
         return out
     }
@@ -110,7 +126,7 @@ public enum PrecisionCheck {
             obj = o
         }
         var checks = obj[key] as? [String: Any] ?? [:]
-        for (p, r) in records { checks[p.rawValue] = ["passes": r.passes, "weights": r.weights, "summary": r.summary] }
+        for (p, r) in records { checks[p.rawValue] = ["passes": r.passes, "weights": r.weights, "summary": r.summary, "kernels": r.kernels] }
         obj[key] = checks
         do {
             let data = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
@@ -139,6 +155,8 @@ extension Precision {
                 why = "int8 passed its check but this CPU (oneDNN ISA \(OneDNN.isaName)) has neither AVX512_VNNI nor AVX-VNNI"
             } else if try !matches(r) {
                 why = "the int8 check in \(dir)/model.json was made on other weights (run `regionspotd models check \(dir)` again)"
+            } else if r.kernels != PrecisionCheck.kernels {
+                why = "the int8 check in \(dir)/model.json was made by other int8 kernels (version \(r.kernels), this binary's: \(PrecisionCheck.kernels); run `regionspotd models check \(dir)` again)"
             } else if r.passes {
                 return (.int8, "precision auto: int8, its accuracy check passed on these weights (\(dir)/model.json: \(r.summary))")
             } else {
@@ -147,7 +165,7 @@ extension Precision {
         } else {
             why = "int8 is not checked for this model (`regionspotd models check \(dir)` checks it)"
         }
-        if let r = checks[.bf16], !r.passes, OneDNN.nativeBF16, try matches(r) {
+        if let r = checks[.bf16], !r.passes, OneDNN.nativeBF16, r.kernels == PrecisionCheck.kernels, try matches(r) {
             return (.fp32, "precision auto: fp32, bf16 failed its accuracy check on these weights (\(r.summary)); \(why)")
         }
         let (p, note) = try effective()

@@ -9,7 +9,8 @@ import Foundation
 /// weights quantized once at load to s8 per output channel and activations per token at
 /// each call (Int8.swift), u8 x s8 -> int32 through oneDNN, dequantized to fp32 with bias;
 /// `besideInt8` (bf16 where the CPU runs bf16 natively, else fp32) for SAM's attention
-/// products, the first blocks and the CLIP text tower (run once per vocabulary, cached:
+/// products (but Q K^T of the global blocks in int8 where bf16 is native: AttentionInt8.swift),
+/// the first blocks and the CLIP text tower (run once per vocabulary, cached:
 /// in int8 it moved the fixture's probabilities by 4e-2); LayerNorm, softmax and GELU fp32.
 /// auto (the configuration's default): the fastest that passes the accuracy checks on
 /// this CPU, resolved by `effective(modelDirectory:)` before any weight loads: int8 where
@@ -87,6 +88,11 @@ public struct LinearWeight: Sendable {
     /// Whether the attention products around this layer run in bf16: with bf16 weights,
     /// and with int8 ones on a CPU with native bf16 (else fp32).
     public var attentionInBF16: Bool { precision == .bf16 || (precision == .int8 && OneDNN.nativeBF16) }
+
+    /// Whether the score product Q K^T of the global attention around this layer runs in
+    /// int8 (`multiHeadAttentionInt8`, P V in bf16): with int8 weights on a CPU with
+    /// native bf16.
+    public var attentionInInt8: Bool { precision == .int8 && OneDNN.nativeBF16 }
 
     /// The stored bf16 values, W [N, K] unpacked (empty for fp32 weights).
     public var bf16Values: [UInt16] { packed.map(OneDNN.unpack) ?? [] }

@@ -93,3 +93,15 @@ extension OneDNN {
         run(key, src: UnsafeRawPointer(src), weights: UnsafeRawPointer(w.packed.data), bias: nil, out: UnsafeMutableRawPointer(out))
     }
 }
+
+extension OneDNN {
+    /// out[M, N] int32 = src[M, K] u8 · W^T with W [N, K] s8 in plain rows `ldb` apart (the
+    /// int8 attention's keys, quantized at each call): Q K^T. src rows `lda` apart, out
+    /// rows N apart. Row slices as `matmul(m:n:k:...)`.
+    public static func matmul(m: Int, n: Int, k: Int, src: UnsafePointer<UInt8>, lda: Int, int8Keys w: UnsafePointer<Int8>, ldb: Int,
+                              out: UnsafeMutablePointer<Int32>) {
+        let key = Key(m: m, n: n, k: k, lda: lda, ldb: ldb, ldo: n, transB: true, bias: false, accumulate: false,
+                      alpha: Float(1).bitPattern, int8: true)
+        run(key, src: UnsafeRawPointer(src), weights: UnsafeRawPointer(w), bias: nil, out: UnsafeMutableRawPointer(out))
+    }
+}

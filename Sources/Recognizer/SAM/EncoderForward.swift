@@ -53,7 +53,7 @@ extension SAMImageEncoder {
         if b.window > 0 {
             windowedAttention(b, relH: relH, relW: relW, w, bf16: b.qkvW.attentionInBF16)
         } else {
-            globalAttention(b, relH: relH, relW: relW, w, bf16: b.qkvW.attentionInBF16)
+            globalAttention(b, relH: relH, relW: relW, w, bf16: b.qkvW.attentionInBF16, int8: b.qkvW.attentionInInt8)
         }
         b.projW.apply(att, m: t, bias: b.projB, out: x, accumulate: true)
         // MLP: x += lin2(GELU(lin1(LN(x)))), in row chunks whose [rows, hidden] fit in qkv.
@@ -70,14 +70,23 @@ extension SAMImageEncoder {
 
     /// Global attention of w.qkv [T, 3D] -> w.att [T, D], query blocks of whole grid rows;
     /// both products in bf16 with `bf16` (models.precision bf16, or int8 on a CPU with
-    /// native bf16: `LinearWeight.attentionInBF16`).
-    func globalAttention(_ b: SAMBlock, relH: [Float], relW: [Float], _ w: EncoderWorkspace, bf16: Bool = false) {
+    /// native bf16: `LinearWeight.attentionInBF16`); with `int8` Q K^T in int8 and P V in
+    /// bf16 (`multiHeadAttentionInt8`, the int8 blocks: `LinearWeight.attentionInInt8`).
+    func globalAttention(_ b: SAMBlock, relH: [Float], relW: [Float], _ w: EncoderWorkspace, bf16: Bool = false, int8: Bool = false) {
         let g = config.grid, d = config.embedDim, heads = config.heads, hd = d / heads, t = g * g
         let base = w.qkv.baseAddress!
         let rowsPerBlock = max(1, min(g, SAM.scoreBudget / (t * g)))
         let shape = AttentionShape(queries: t, keys: t, heads: heads, headDim: hd, ldq: 3 * d, ldk: 3 * d, ldv: 3 * d, ldo: d,
                                    blockRows: rowsPerBlock * g)
         withPointers(Tensor(shape: [relH.count], data: relH), Tensor(shape: [relW.count], data: relW)) { rh, rw in
+            if int8 {
+                let tables: RelPosTables = { h, q0, qn, th, tw in
+                    decomposedRelPosTables(q: base + h * hd, ldq: 3 * d, headDim: hd, side: g, q0: q0, qn: qn, relH: rh, relW: rw, rh: th, rw: tw)
+                }
+                multiHeadAttentionInt8(shape, scale: 1 / Float(hd).squareRoot(), q: base, k: base + d, v: base + 2 * d,
+                                       out: w.att.baseAddress!, relPos: (g, tables))
+                return
+            }
             let bias: AttentionBias = { _, h, q0, qn, scores, _ in
                 addDecomposedRelPos(q: base + h * hd, ldq: 3 * d, headDim: hd, side: g, q0: q0, qn: qn, relH: rh, relW: rw, scores: scores)
             }

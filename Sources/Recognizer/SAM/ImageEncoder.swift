@@ -162,20 +162,10 @@ func addDecomposedRelPos(
     q: UnsafePointer<Float>, ldq: Int, headDim hd: Int, side: Int, q0: Int, qn: Int,
     relH: UnsafePointer<Float>, relW: UnsafePointer<Float>, scores: UnsafeMutablePointer<Float>
 ) {
-    let rows = qn / side, y0 = q0 / side
     let rh = UnsafeMutablePointer<Float>.allocate(capacity: qn * side)  // [qn, side(ky)]
     let rw = UnsafeMutablePointer<Float>.allocate(capacity: qn * side)  // [qn, side(kx)]
     defer { rh.deallocate(); rw.deallocate() }
-    // rh[(y,x), ky] = Q[y, x, :] . Rh[y, ky, :]  — one GEMM per query row y
-    for r in 0..<rows {
-        Gemm.sgemm(transB: true, m: side, n: side, k: hd, a: q + (q0 + r * side) * ldq, lda: ldq,
-                   b: relH + (y0 + r) * side * hd, ldb: hd, c: rh + r * side * side, ldc: side)
-    }
-    // rw[(y,x), kx] = Q[y, x, :] . Rw[x, kx, :]  — one GEMM per query column x
-    for x in 0..<side {
-        Gemm.sgemm(transB: true, m: rows, n: side, k: hd, a: q + (q0 + x) * ldq, lda: ldq * side,
-                   b: relW + x * side * hd, ldb: hd, c: rw + x * side, ldc: side * side)
-    }
+    decomposedRelPosTables(q: q, ldq: ldq, headDim: hd, side: side, q0: q0, qn: qn, relH: relH, relW: relW, rh: rh, rw: rw)
     let keys = side * side
     for i in 0..<qn {
         let srow = scores + i * keys
@@ -185,6 +175,26 @@ func addDecomposedRelPos(
             let s = srow + ky * side
             for kx in 0..<side { s[kx] += hv + wrow[kx] }
         }
+    }
+}
+
+/// The two tables of SAM's decomposed relative positions for the query block q0..<q0+qn
+/// (whole rows of the side x side grid): rh [qn, side(ky)] = <q_i, Rh[y_i, ky]>,
+/// rw [qn, side(kx)] = <q_i, Rw[x_i, kx]>; key (ky, kx) of query i gets rh[i, ky] + rw[i, kx].
+func decomposedRelPosTables(
+    q: UnsafePointer<Float>, ldq: Int, headDim hd: Int, side: Int, q0: Int, qn: Int,
+    relH: UnsafePointer<Float>, relW: UnsafePointer<Float>, rh: UnsafeMutablePointer<Float>, rw: UnsafeMutablePointer<Float>
+) {
+    let rows = qn / side, y0 = q0 / side
+    // rh[(y,x), ky] = Q[y, x, :] . Rh[y, ky, :]  — one GEMM per query row y
+    for r in 0..<rows {
+        Gemm.sgemm(transB: true, m: side, n: side, k: hd, a: q + (q0 + r * side) * ldq, lda: ldq,
+                   b: relH + (y0 + r) * side * hd, ldb: hd, c: rh + r * side * side, ldc: side)
+    }
+    // rw[(y,x), kx] = Q[y, x, :] . Rw[x, kx, :]  — one GEMM per query column x
+    for x in 0..<side {
+        Gemm.sgemm(transB: true, m: rows, n: side, k: hd, a: q + (q0 + x) * ldq, lda: ldq * side,
+                   b: relW + x * side * hd, ldb: hd, c: rw + x * side, ldc: side * side)
     }
 }
 
