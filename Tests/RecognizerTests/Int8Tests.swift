@@ -104,13 +104,21 @@ struct Int8Tests {
         #expect(lw.bytes == n * k + n * 8)  // whole blocks: a quarter of fp32's bytes, plus scales and sums
     }
 
-    @Test("Precision int8 runs int8 where oneDNN reports VNNI; the attention around it is bf16 where bf16 is native")
+    @Test("Precision int8 runs int8 where oneDNN reports VNNI; the attention around it is bf16 where bf16 is native, Q K^T and the decoder's image products too")
     func effective() throws {
         let (p, note) = try Precision.int8.effective()
         #expect(p == .int8 && note == nil)
         let lw = LinearWeight(Tensor(shape: [2, 2], data: [1, 2, 3, 4]), precision: .int8)
         #expect(lw.attentionInBF16 == OneDNN.nativeBF16)
+        #expect(lw.attentionInInt8 == OneDNN.nativeBF16)
         #expect(!LinearWeight(Tensor(shape: [2, 2], data: [1, 2, 3, 4])).attentionInBF16)
+        #expect(!LinearWeight(Tensor(shape: [2, 2], data: [1, 2, 3, 4]), precision: .bf16).attentionInInt8)
+        // the mask decoder's products with the image tokens: bf16 under int8 only
+        for (precision, bf16) in [(Precision.fp32, false), (.bf16, false), (.int8, OneDNN.nativeBF16)] {
+            var w = SAMConfig.weights([try SafeTensors(path: Fixtures.path("sam_a.safetensors"))])
+            w.precision = precision
+            #expect(try SAM(weights: w).decoder.productsInBF16 == bf16, "\(precision)")
+        }
     }
 
     /// Per stage, int8 against the float64 PyTorch reference (fp32 meets 1e-4), the same

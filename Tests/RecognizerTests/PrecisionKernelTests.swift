@@ -128,6 +128,31 @@ struct PrecisionKernelTests {
         #expect(maxAbsDifference(zip(ia, ib).map { $0 / $1 }, [Float](repeating: 1, count: rows)) <= 1e-6)
     }
 
+    @Test("GemmBF16 (activations rounded to bf16, oneDNN) equals the naive product of the rounded operands: both layouts, alpha, accumulation",
+          .enabled(if: OneDNN.nativeBF16, "bf16 products run where the CPU has native bf16"),
+          arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func gemmBF16(transB: Bool, accumulate: Bool) {
+        var r = SeededRandom(transB ? 61 : 62)
+        let (m, n, k, lda, ldb, ldc) = (19, 45, 70, 73, transB ? 71 : 47, 50)
+        let a = (0..<(m * lda)).map { _ in r.next() }, b = (0..<((transB ? n : k) * ldb)).map { _ in r.next() }
+        let c0 = (0..<(m * ldc)).map { _ in r.next() }
+        let round = { (x: [Float]) in x.map { BF16.float(BF16.round($0)) } }
+        var want = c0
+        Gemm.naive(transB: transB, m: m, n: n, k: k, alpha: 0.5, a: round(a), lda: lda, b: round(b), ldb: ldb, beta: accumulate ? 1 : 0, c: &want, ldc: ldc)
+        var got = c0
+        a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in got.withUnsafeMutableBufferPointer { cp in
+            GemmBF16.gemm(transB: transB, m: m, n: n, k: k, alpha: 0.5, a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: ldb,
+                          accumulate: accumulate, c: cp.baseAddress!, ldc: ldc)
+        } } }
+        for i in 0..<m {
+            for j in 0..<ldc {
+                let (g, w) = (got[i * ldc + j], want[i * ldc + j])
+                if j >= n { #expect(g == c0[i * ldc + j], "row \(i): column \(j) beyond n written"); continue }
+                #expect(abs(g - w) <= 1e-5 * max(1, abs(w)), "[\(i), \(j)]: \(g) vs \(w)")
+            }
+        }
+    }
+
     /// The windowed (padded) blocks of the SAM fixture at bf16: `fastBlock` against the
     /// same block computed naively (Linear layers by `BF16.naiveLinear`, the attention
     /// by `naiveMultiHeadAttention(bf16: true)` on the zero-padded windows with SAM's

@@ -61,15 +61,17 @@ public func conv3x3(_ x: Tensor, height h: Int, width w: Int, weight: Tensor, bi
 }
 
 /// ConvTranspose2d(kernel 2, stride 2) on channels-last [H*W, Cin] -> [(2H)*(2W), Cout].
-/// One GEMM [HW, Cin] x [Cin, Cout*4], then each input pixel scatters a 2x2 patch.
-public func convTranspose2x2(_ x: Tensor, height h: Int, width w: Int, weight: Tensor, bias: Tensor?) -> Tensor {
+/// One GEMM [HW, Cin] x [Cin, Cout*4] (in bf16 with `bf16`: GemmBF16), then each input
+/// pixel scatters a 2x2 patch.
+public func convTranspose2x2(_ x: Tensor, height h: Int, width w: Int, weight: Tensor, bias: Tensor?, bf16: Bool = false) -> Tensor {
     let cin = x.shape.last!, cout = weight.shape[1]
     precondition(weight.shape == [cin, cout, 2, 2], "convTranspose2x2: weight \(weight.shape) for Cin \(cin)")
     var tmp = [Float](repeating: 0, count: h * w * cout * 4)
     x.data.withUnsafeBufferPointer { xp in
         weight.data.withUnsafeBufferPointer { wp in
             tmp.withUnsafeMutableBufferPointer { tp in
-                Gemm.sgemm(m: h * w, n: cout * 4, k: cin, a: xp.baseAddress!, lda: cin, b: wp.baseAddress!, ldb: cout * 4, c: tp.baseAddress!, ldc: cout * 4)
+                GemmBF16.product(bf16: bf16, m: h * w, n: cout * 4, k: cin, a: xp.baseAddress!, lda: cin, b: wp.baseAddress!, ldb: cout * 4,
+                                 c: tp.baseAddress!, ldc: cout * 4)
             }
         }
     }

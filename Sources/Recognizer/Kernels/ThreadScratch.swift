@@ -24,9 +24,10 @@ import Glibc
 //   attentionInputs  multiHeadAttentionBF16: q, k, v rounded to bf16 (the calling thread)
 //   attentionScores  attendBlockBF16: one query block's scores [qn, keys] f32, their bf16
 //                    numerators and 1/row sums (the thread running the task)
+//   gemmInputs       GemmBF16.gemm: both operands rounded to bf16 (the thread running it)
 
 enum ThreadScratch {
-    enum Slot: Int, CaseIterable { case matmulInput, matmulScratchpad, matmulAccumulator, attentionInputs, attentionScores }
+    enum Slot: Int, CaseIterable { case matmulInput, matmulScratchpad, matmulAccumulator, attentionInputs, attentionScores, gemmInputs }
 
     final class Buffers {
         var pointers = [UnsafeMutableRawPointer?](repeating: nil, count: Slot.allCases.count)

@@ -12,13 +12,16 @@ import Foundation
 // (W*_h: the head's rows of a [inner, C] projection; Wo_h: its columns of [C, inner].)
 // The key bias bk drops out of token->image (a per-row constant under softmax). Same
 // results as `SAMAttention.attend` up to float rounding, ~2.3x fewer FLOPs per prompt.
+// With `bf16` (the int8 path, `SAMMaskDecoder.productsInBF16`) the products with the
+// image tokens (the [*, G*G] ones) run in bf16 through oneDNN (GemmBF16), the rest fp32.
 
 extension SAMAttention {
     /// Token -> image for one prompt. q: projected queries [nr, inner] (ld `ldq`);
     /// keysPE, keys: [hw, C] -> out: attention output before out_proj [nr, inner].
     /// scratch: >= heads*nr*(C + hw) + heads*nr*C floats.
     func foldedTokenToImage(q: UnsafePointer<Float>, ldq: Int, nr: Int, keysPE: UnsafePointer<Float>, keys: UnsafePointer<Float>,
-                            hw: Int, dim c: Int, heads: Int, out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+                            hw: Int, dim c: Int, heads: Int, out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                            bf16: Bool = false) {
         let hd = inner / heads, rows = heads * nr
         let qk = scratch  // [heads*nr, C]
         let s = scratch + rows * c  // [heads*nr, hw]
@@ -28,9 +31,10 @@ extension SAMAttention {
                 Gemm.sgemm(m: nr, n: c, k: hd, a: q + h * hd, lda: ldq, b: kw.baseAddress! + h * hd * c, ldb: c, c: qk + h * nr * c, ldc: c)
             }
         }
-        Gemm.sgemm(transB: true, m: rows, n: hw, k: c, alpha: 1 / Float(hd).squareRoot(), a: qk, lda: c, b: keysPE, ldb: c, c: s, ldc: hw)
+        GemmBF16.product(bf16: bf16, transB: true, m: rows, n: hw, k: c, alpha: 1 / Float(hd).squareRoot(), a: qk, lda: c, b: keysPE, ldb: c,
+                         c: s, ldc: hw)
         Activation.softmaxRows(s, rows: rows, cols: hw)
-        Gemm.sgemm(m: rows, n: c, k: hw, a: s, lda: hw, b: keys, ldb: c, c: pk, ldc: c)
+        GemmBF16.product(bf16: bf16, m: rows, n: c, k: hw, a: s, lda: hw, b: keys, ldb: c, c: pk, ldc: c)
         vW.data.withUnsafeBufferPointer { vw in
             vB.data.withUnsafeBufferPointer { vb in
                 for i in 0..<nr { (out + i * inner).update(from: vb.baseAddress!, count: inner) }
@@ -49,7 +53,8 @@ extension SAMAttention {
     /// `sharedQ` [hw, inner] already projected (layer 0, shared by every prompt).
     /// k, v: projected prompt tokens [nq, inner]. scratch: >= hw*heads*nq + 2*heads*nq*C + heads*nq.
     func foldedImageToToken(keysPE: UnsafePointer<Float>?, sharedQ: UnsafePointer<Float>?, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                            nq: Int, hw: Int, dim c: Int, heads: Int, out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+                            nq: Int, hw: Int, dim c: Int, heads: Int, out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                            bf16: Bool = false) {
         let hd = inner / heads, cols = heads * nq, scale = 1 / Float(hd).squareRoot()
         let s = scratch  // [hw, heads*nq]
         let vo = s + hw * cols  // [heads*nq, C]
@@ -74,7 +79,8 @@ extension SAMAttention {
                 }
             }
             for r in 0..<hw { (s + r * cols).update(from: cb, count: cols) }
-            Gemm.sgemm(transB: true, m: hw, n: cols, k: c, alpha: scale, a: keysPE!, lda: c, b: kq, ldb: c, beta: 1, c: s, ldc: cols)
+            GemmBF16.product(bf16: bf16, transB: true, m: hw, n: cols, k: c, alpha: scale, a: keysPE!, lda: c, b: kq, ldb: c, accumulate: true,
+                             c: s, ldc: cols)
         }
         Activation.softmaxRows(s, rows: hw * heads, cols: nq)
         oW.data.withUnsafeBufferPointer { ow in
@@ -85,7 +91,7 @@ extension SAMAttention {
         oB.data.withUnsafeBufferPointer { ob in
             for r in 0..<hw { (out + r * c).update(from: ob.baseAddress!, count: c) }
         }
-        Gemm.sgemm(m: hw, n: c, k: cols, a: s, lda: cols, b: vo, ldb: c, beta: 1, c: out, ldc: c)
+        GemmBF16.product(bf16: bf16, m: hw, n: c, k: cols, a: s, lda: cols, b: vo, ldb: c, accumulate: true, c: out, ldc: c)
     }
 
     static func foldedImageToTokenScratch(nq: Int, hw: Int, dim c: Int, heads: Int) -> Int { heads * nq * (hw + 2 * c + 1) }
@@ -110,7 +116,7 @@ extension SAMMaskDecoder {
                     let ki = kb + i * hw * c
                     for j in 0..<(hw * c) { kpe[j] = ki[j] + pb[j] }
                     a.foldedTokenToImage(q: qb + i * nq * inner, ldq: inner, nr: rows, keysPE: kpe, keys: ki, hw: hw, dim: c, heads: heads,
-                                         out: ob + i * rows * inner, scratch: kpe + hw * c)
+                                         out: ob + i * rows * inner, scratch: kpe + hw * c, bf16: productsInBF16)
                 }
             }
         } } }
@@ -143,7 +149,7 @@ extension SAMMaskDecoder {
                             let oi = ob + i * hw * c
                             a.foldedImageToToken(keysPE: shared ? nil : UnsafePointer(kpe), sharedQ: shared ? sqb : nil,
                                                  k: kb + i * nq * inner, v: vb + i * nq * inner, nq: nq, hw: hw, dim: c, heads: heads,
-                                                 out: oi, scratch: kpe + hw * c)
+                                                 out: oi, scratch: kpe + hw * c, bf16: productsInBF16)
                             residualLayerNormRows(oi, residual: xi, rows: hw, dim: c, weight: nwb, bias: nbb, eps: 1e-5)
                         }
                     }

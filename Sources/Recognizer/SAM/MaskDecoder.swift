@@ -95,9 +95,15 @@ struct SAMMaskDecoder {
     let up0W, up0B, up1W, up1B, up3W, up3B: Tensor
     let hyper: [SAMMLP]
     let iouHead: SAMMLP
+    /// The products with the image tokens (the folded cross-attentions' and the mask
+    /// upscaling's) in bf16: with int8 weights on a CPU with native bf16, so that `models
+    /// check` (box prompts with masks, every probability and mask IoU) covers it; fp32
+    /// otherwise (bf16 runs without a recorded check, and keeps the decoder fp32).
+    let productsInBF16: Bool
 
     init(_ w: WeightSource, _ c: SAMConfig) throws(RecognizerError) {
         config = c
+        productsInBF16 = w.precision == .int8 && OneDNN.nativeBF16
         let d = c.promptDim
         iouToken = try w.tensor("mask_decoder.iou_token.weight", shape: [1, d])
         maskTokens = try w.tensor("mask_decoder.mask_tokens.weight", shape: [c.maskTokens, d])
@@ -232,20 +238,26 @@ struct SAMMaskDecoder {
     }
 
     /// Upscaled image tokens x hypernetwork(mask token m) -> one [B, 4G, 4G] per entry of
-    /// `tokens` (entry m: [B, C] = mask token m of each prompt, hypernetwork m).
+    /// `tokens` (entry m: [B, C] = mask token m of each prompt, hypernetwork m). One prompt
+    /// per task on the recognizer's pool: each prompt upscales its own image tokens.
     func lowResMasks(keys: Tensor, tokens: [Tensor], batch: Int) -> [Tensor] {
-        let g = config.grid, hw = g * g
+        let g = config.grid, hw = g * g, n = 16 * hw
         let hyperIn = tokens.enumerated().map { hyper[$0.offset]($0.element) }  // each [B, C/8]
-        var out = [[Float]](repeating: [], count: tokens.count)
-        for i in 0..<batch {
-            var u = convTranspose2x2(keys.slice(i * hw, (i + 1) * hw), height: g, width: g, weight: up0W, bias: up0B)
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: tokens.count * batch * n)  // [tokens, B, 16hw]
+        defer { out.deallocate() }
+        Parallel.tasks(batch) { _, i in
+            var u = convTranspose2x2(keys.slice(i * hw, (i + 1) * hw), height: g, width: g, weight: up0W, bias: up0B, bf16: productsInBF16)
             u = u.layerNorm(up1W, up1B, eps: 1e-6).gelu()
-            u = convTranspose2x2(u, height: 2 * g, width: 2 * g, weight: up3W, bias: up3B).gelu()  // [16hw, C/8]
+            u = convTranspose2x2(u, height: 2 * g, width: 2 * g, weight: up3W, bias: up3B, bf16: productsInBF16).gelu()  // [16hw, C/8]
             for t in 0..<tokens.count {
-                out[t] += linear(u, hyperIn[t].slice(i, i + 1), nil).data  // [16hw, 1]
+                linear(u, hyperIn[t].slice(i, i + 1), nil).data.withUnsafeBufferPointer {  // [16hw, 1]
+                    (out + (t * batch + i) * n).update(from: $0.baseAddress!, count: n)
+                }
             }
         }
-        return out.map { Tensor(shape: [batch, 4 * g, 4 * g], data: $0) }
+        return (0..<tokens.count).map { t in
+            Tensor(shape: [batch, 4 * g, 4 * g], data: Array(UnsafeBufferPointer(start: out + t * batch * n, count: batch * n)))
+        }
     }
 }
 
