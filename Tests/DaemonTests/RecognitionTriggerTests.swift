@@ -75,4 +75,19 @@ struct RecognitionTriggerTests {
     func off() {
         #expect(RecognitionTrigger.decide(inputs { $0.onDemand = false }) == [.everyKeyframe])
     }
+
+    /// `--every-keyframe` is the baseline encoders on demand are measured against: the
+    /// tracker's requests (which make keyframes between codec keyframes) are the ones from
+    /// before, drift on any change of size; on demand, drift after a meeting only.
+    @Test("the tracker's recognition policy: on demand drift asks after meetings only, every keyframe as before on demand")
+    func trackerPolicy() {
+        var stream = StreamConfig(id: "cam1", url: "file.mp4")
+        stream.keyframes.maxInterval = 7
+        let onDemand = StreamPipeline.trackerConfig(stream).recognition
+        #expect(onDemand.driftOnlyAfterMeeting && onDemand.minIoUToInferred == 0 && onDemand.maxLabelAge == 7)
+        stream.keyframes.onDemand = false
+        let every = StreamPipeline.trackerConfig(stream).recognition
+        #expect(!every.driftOnlyAfterMeeting)
+        #expect(every.minIoUToInferred == RecognitionPolicy().minIoUToInferred && every.maxLabelAge == RecognitionPolicy().maxLabelAge)
+    }
 }

@@ -101,6 +101,15 @@ final class StreamPipeline: @unchecked Sendable {
         self.progress = progress
         self.logger = logger
         self.options = options
+        let tc = Self.trackerConfig(config)
+        tracker = Tracker(config: tc, vocabulary: engine.trackerVocabulary)
+        throttle = RegionsThrottle(maxPerSecond: config.publishRate)
+        schedule = Proposals.schedule(for: config.proposals)
+    }
+
+    /// The tracker's settings for a stream: what encoders on demand change (docs/config.md
+    /// `keyframes.on_demand`), and nothing of it with every keyframe.
+    static func trackerConfig(_ config: StreamConfig) -> TrackerConfig {
         var tc = TrackerConfig()
         tc.topK = 3
         if config.keyframes.onDemand {
@@ -109,10 +118,14 @@ final class StreamPipeline: @unchecked Sendable {
             // change of size still asks). Labels are never older than max_interval.
             tc.recognition.minIoUToInferred = 0
             tc.recognition.maxLabelAge = min(tc.recognition.maxLabelAge, config.keyframes.maxInterval)
+        } else {
+            // Every keyframe (replay --every-keyframe) is the behaviour before encoders on
+            // demand, the baseline they are measured against: a track whose box changes
+            // size asks for a look whether or not it met another (between codec keyframes
+            // only tracks asking make a keyframe there).
+            tc.recognition.driftOnlyAfterMeeting = false
         }
-        tracker = Tracker(config: tc, vocabulary: engine.trackerVocabulary)
-        throttle = RegionsThrottle(maxPerSecond: config.publishRate)
-        schedule = Proposals.schedule(for: config.proposals)
+        return tc
     }
 
     func start() {
