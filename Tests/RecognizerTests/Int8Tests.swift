@@ -117,7 +117,11 @@ struct Int8Tests {
         for (precision, bf16) in [(Precision.fp32, false), (.bf16, false), (.int8, OneDNN.nativeBF16)] {
             var w = SAMConfig.weights([try SafeTensors(path: Fixtures.path("sam_a.safetensors"))])
             w.precision = precision
-            #expect(try SAM(weights: w).decoder.productsInBF16 == bf16, "\(precision)")
+            let sam = try SAM(weights: w)
+            #expect(sam.decoder.productsInBF16 == bf16, "\(precision)")
+            // the patch embedding's and the neck's convolutions likewise
+            let convs: [Precision] = [sam.encoder.patchLinear.precision, sam.encoder.neck0Linear.precision, sam.encoder.neck2Linear.precision]
+            #expect(convs.allSatisfy { $0 == (bf16 ? .bf16 : .fp32) }, "\(precision): \(convs)")
         }
     }
 

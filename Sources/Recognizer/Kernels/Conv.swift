@@ -7,10 +7,16 @@ import Foundation
 /// Non-overlapping patch embedding (Conv2d with kernel = stride = p, no padding).
 /// image [C, H, W] -> [(H/p)*(W/p), Cout].
 public func patchEmbed(_ image: Tensor, weight: Tensor, bias: Tensor?, patch p: Int) -> Tensor {
+    let cout = weight.shape[0], kdim = image.shape[0] * p * p
+    precondition(weight.count == cout * kdim, "patchEmbed: weight \(weight.shape) vs \(image.shape[0])x\(p)x\(p)")
+    return linear(patchColumns(image, patch: p), weight.reshaped([cout, kdim]), bias)
+}
+
+/// The patch embedding's im2col: image [C, H, W] -> cols [(H/p)*(W/p), C*p*p], index
+/// c*p*p + ky*p + kx as in the flattened torch weight.
+public func patchColumns(_ image: Tensor, patch p: Int) -> Tensor {
     let c = image.shape[0], h = image.shape[1], w = image.shape[2]
-    let gh = h / p, gw = w / p, kdim = c * p * p, cout = weight.shape[0]
-    precondition(weight.count == cout * kdim, "patchEmbed: weight \(weight.shape) vs \(c)x\(p)x\(p)")
-    // cols [gh*gw, C*p*p], index c*p*p + ky*p + kx as in the flattened torch weight
+    let gh = h / p, gw = w / p, kdim = c * p * p
     var cols = [Float](repeating: 0, count: gh * gw * kdim)
     image.data.withUnsafeBufferPointer { src in
         cols.withUnsafeMutableBufferPointer { dst in
@@ -29,12 +35,19 @@ public func patchEmbed(_ image: Tensor, weight: Tensor, bias: Tensor?, patch p: 
             }
         }
     }
-    return linear(Tensor(shape: [gh * gw, kdim], data: cols), weight.reshaped([cout, kdim]), bias)
+    return Tensor(shape: [gh * gw, kdim], data: cols)
 }
 
 /// 3x3 convolution, stride 1, zero padding 1, on a channels-last map [H*W, Cin].
 public func conv3x3(_ x: Tensor, height h: Int, width w: Int, weight: Tensor, bias: Tensor?) -> Tensor {
-    let cin = x.shape.last!, cout = weight.shape[0], kdim = cin * 9
+    let cin = x.shape.last!, cout = weight.shape[0]
+    return linear(conv3x3Columns(x, height: h, width: w), weight.reshaped([cout, cin * 9]), bias)
+}
+
+/// The 3x3 convolution's im2col: [H*W, Cin] -> cols [H*W, Cin*9], index ch*9 + ky*3 + kx
+/// as in the flattened torch weight, zero outside the map.
+public func conv3x3Columns(_ x: Tensor, height h: Int, width w: Int) -> Tensor {
+    let cin = x.shape.last!, kdim = cin * 9
     var cols = [Float](repeating: 0, count: h * w * kdim)
     x.data.withUnsafeBufferPointer { src in
         cols.withUnsafeMutableBufferPointer { dst in
@@ -57,7 +70,7 @@ public func conv3x3(_ x: Tensor, height h: Int, width w: Int, weight: Tensor, bi
             }
         }
     }
-    return linear(Tensor(shape: [h * w, kdim], data: cols), weight.reshaped([cout, kdim]), bias)
+    return Tensor(shape: [h * w, kdim], data: cols)
 }
 
 /// ConvTranspose2d(kernel 2, stride 2) on channels-last [H*W, Cin] -> [(2H)*(2W), Cout].

@@ -58,6 +58,11 @@ struct SAMImageEncoder {
     let patchW, patchB, posEmbed: Tensor
     let blocks: [SAMBlock]
     let neck0, neck1w, neck1b, neck2, neck3w, neck3b: Tensor
+    /// The patch embedding's and the neck's convolutions as Linear weights over their
+    /// im2col columns: [D, 3·p·p], [C, D], [C, 9·C]. bf16 under int8 (on a CPU with native
+    /// bf16, as the first block; `models check` covers them), else fp32 (OpenBLAS, as the
+    /// Tensors above).
+    let patchLinear, neck0Linear, neck2Linear: LinearWeight
     /// Per block: gathered rel-pos tables [S, S, hd] for h and w.
     let relH: [[Float]], relW: [[Float]]
 
@@ -83,21 +88,25 @@ struct SAMImageEncoder {
         neck1w = try w.tensor("image_encoder.neck.1.weight", shape: [oc]); neck1b = try w.tensor("image_encoder.neck.1.bias", shape: [oc])
         neck2 = try w.tensor("image_encoder.neck.2.weight", shape: [oc, oc, 3, 3])
         neck3w = try w.tensor("image_encoder.neck.3.weight", shape: [oc]); neck3b = try w.tensor("image_encoder.neck.3.bias", shape: [oc])
+        let convs: Precision = w.precision == .int8 && OneDNN.nativeBF16 ? .bf16 : .fp32
+        patchLinear = LinearWeight(patchW.reshaped([d, 3 * p * p]), precision: convs)
+        neck0Linear = LinearWeight(neck0.reshaped([oc, d]), precision: convs)
+        neck2Linear = LinearWeight(neck2.reshaped([oc, oc * 9]), precision: convs)
     }
 
     /// input [3, S, S] normalized and padded -> image embedding [G*G, C].
     func callAsFunction(_ input: Tensor) -> Tensor {
         let g = config.grid
-        var x = patchEmbed(input, weight: patchW, bias: patchB, patch: config.patchSize)  // [G*G, D]
+        var x = linear(patchColumns(input, patch: config.patchSize), patchLinear, patchB)  // [G*G, D]
         x = x + posEmbed
         let ws = EncoderWorkspace(tokens: g * g, dim: config.embedDim, hidden: blocks.first?.lin1W.shape[0] ?? 0)
         x.data.withUnsafeBufferPointer { ws.x.baseAddress!.update(from: $0.baseAddress!, count: $0.count) }
         runBlocks(ws)
         x.data.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: ws.x.baseAddress!, count: $0.count) }
         // neck
-        var y = linear(x, neck0.reshaped([config.promptDim, config.embedDim]), nil)
+        var y = linear(x, neck0Linear, nil)
         y = y.layerNorm(neck1w, neck1b, eps: 1e-6)
-        y = conv3x3(y, height: g, width: g, weight: neck2, bias: nil)
+        y = linear(conv3x3Columns(y, height: g, width: g), neck2Linear, nil)
         return y.layerNorm(neck3w, neck3b, eps: 1e-6)
     }
 
