@@ -113,8 +113,8 @@ struct Int8Tests {
         #expect(lw.attentionInInt8 == OneDNN.nativeBF16)
         #expect(!LinearWeight(Tensor(shape: [2, 2], data: [1, 2, 3, 4])).attentionInBF16)
         #expect(!LinearWeight(Tensor(shape: [2, 2], data: [1, 2, 3, 4]), precision: .bf16).attentionInInt8)
-        // the mask decoder's products with the image tokens: bf16 under int8 only
-        for (precision, bf16) in [(Precision.fp32, false), (.bf16, false), (.int8, OneDNN.nativeBF16)] {
+        // the mask decoder's products with the image tokens: bf16 under bf16 and int8
+        for (precision, bf16) in [(Precision.fp32, false), (.bf16, OneDNN.nativeBF16), (.int8, OneDNN.nativeBF16)] {
             var w = SAMConfig.weights([try SafeTensors(path: Fixtures.path("sam_a.safetensors"))])
             w.precision = precision
             let sam = try SAM(weights: w)

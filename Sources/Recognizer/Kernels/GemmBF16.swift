@@ -3,9 +3,9 @@ import Foundation
 /// `Gemm.sgemm`'s products in bf16 through oneDNN for operands that are activations (no
 /// weight packed at load): A and B are rounded to bf16 into the calling thread's scratch
 /// (`gemmInputs`), then c[m, n] = alpha · A op(B) (+ c with `accumulate`) in fp32. The
-/// int8 path's mask decoder uses it for its products with the image tokens (the folded
-/// attentions' 4,096-key products and the mask upscaling), which OpenBLAS ran at ~35
-/// GFLOP/s per core in fp32 at their shapes. `Gemm.naive` on bf16-rounded operands is the
+/// bf16 and int8 paths' mask decoder uses it for its products with the image tokens (the
+/// folded attentions' 4,096-key products and the mask upscaling), which OpenBLAS ran at
+/// ~35 GFLOP/s per core in fp32 at their shapes. `Gemm.naive` on bf16-rounded operands is the
 /// reference.
 public enum GemmBF16 {
     /// A [m, k] rows `lda` apart; B [n, k] (`transB`) or [k, n], rows `ldb` apart; c rows

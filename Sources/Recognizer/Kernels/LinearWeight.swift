@@ -3,8 +3,9 @@ import Foundation
 /// Number format of the encoders' Linear layers (`models.precision`).
 /// fp32: OpenBLAS sgemm. bf16: weights stored as bf16 (converted once at load), the
 /// activations rounded to bf16 at each GEMM input, fp32 accumulation and output through
-/// oneDNN; LayerNorm, softmax, GELU, attention scores and everything outside the SAM image
-/// encoder's and the CLIP towers' Linear layers stay fp32. int8: the Linear layers of the
+/// oneDNN, and the same for SAM's patch embedding, neck and the mask decoder's products
+/// with the image tokens (SAMImageEncoder.patchLinear, SAMMaskDecoder.productsInBF16);
+/// LayerNorm, softmax, GELU, attention scores and the rest stay fp32. int8: the Linear layers of the
 /// SAM image encoder and the CLIP vision tower, except each one's first block, with
 /// weights quantized once at load to s8 per output channel and activations per token at
 /// each call (Int8.swift), u8 x s8 -> int32 through oneDNN, dequantized to fp32 with bias;

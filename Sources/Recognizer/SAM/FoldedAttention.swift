@@ -12,7 +12,7 @@ import Foundation
 // (W*_h: the head's rows of a [inner, C] projection; Wo_h: its columns of [C, inner].)
 // The key bias bk drops out of token->image (a per-row constant under softmax). Same
 // results as `SAMAttention.attend` up to float rounding, ~2.3x fewer FLOPs per prompt.
-// With `bf16` (the int8 path, `SAMMaskDecoder.productsInBF16`) the products with the
+// With `bf16` (bf16 and int8, `SAMMaskDecoder.productsInBF16`) the products with the
 // image tokens (the [*, G*G] ones) run in bf16 through oneDNN (GemmBF16), the rest fp32.
 
 extension SAMAttention {

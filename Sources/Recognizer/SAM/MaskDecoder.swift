@@ -96,14 +96,13 @@ struct SAMMaskDecoder {
     let hyper: [SAMMLP]
     let iouHead: SAMMLP
     /// The products with the image tokens (the folded cross-attentions' and the mask
-    /// upscaling's) in bf16: with int8 weights on a CPU with native bf16, so that `models
-    /// check` (box prompts with masks, every probability and mask IoU) covers it; fp32
-    /// otherwise (bf16 runs without a recorded check, and keeps the decoder fp32).
+    /// upscaling's) in bf16: with bf16 or int8 weights on a CPU with native bf16 (`models
+    /// check` compares box prompts with masks: every probability and mask IoU), else fp32.
     let productsInBF16: Bool
 
     init(_ w: WeightSource, _ c: SAMConfig) throws(RecognizerError) {
         config = c
-        productsInBF16 = w.precision == .int8 && OneDNN.nativeBF16
+        productsInBF16 = (w.precision == .int8 || w.precision == .bf16) && OneDNN.nativeBF16
         let d = c.promptDim
         iouToken = try w.tensor("mask_decoder.iou_token.weight", shape: [1, d])
         maskTokens = try w.tensor("mask_decoder.mask_tokens.weight", shape: [c.maskTokens, d])
