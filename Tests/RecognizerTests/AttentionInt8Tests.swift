@@ -66,8 +66,10 @@ struct AttentionInt8Tests {
                 }
             }
             qkv = x
-            relH = (0..<(side * side * hd)).map { _ in r.next() * 0.2 }
-            relW = (0..<(side * side * hd)).map { _ in r.next() * 0.2 }
+            // SAM's gathered tables [side, side, hd] from position tables [2·side - 1, hd]
+            let n = 2 * side - 1
+            relH = gatherRelPos(Tensor(shape: [n, hd], data: (0..<(n * hd)).map { _ in r.next() * 0.2 }), size: side)
+            relW = gatherRelPos(Tensor(shape: [n, hd], data: (0..<(n * hd)).map { _ in r.next() * 0.2 }), size: side)
         }
         var shape: AttentionShape {
             AttentionShape(queries: tokens, keys: tokens, heads: heads, headDim: hd, ldq: 3 * d, ldk: 3 * d, ldv: 3 * d, ldo: d, blockRows: 48)
