@@ -89,6 +89,24 @@ struct AutomaticProposalsTests {
         let m0 = Array(single.lowResMasks!.data[0..<n])
         let m1 = Array(multi.lowResMasks.data[0..<n]), m2 = Array(multi.lowResMasks.data[n..<(2 * n)])
         #expect(m1 != m0 && m1 != m2)
+        // only the picture's rows (everything mode at low resolution): those rows as in the
+        // whole masks (each key upscales to its own 4x4 pixels), none computed below them
+        let g4 = 4 * sam.config.grid
+        for rows in [g4 / 2 + 1, 5] {
+            let cropped = sam.decodeMultimask(embedding: emb, prompts: prompts, rows: rows)
+            #expect(cropped.iou == multi.iou)
+            let whole = (rows + 3) / 4 * 4  // computed: whole upscaled key rows
+            var worst: Float = 0
+            for m in 0..<9 {
+                for y in 0..<g4 {
+                    for x in 0..<g4 {
+                        let i = m * g4 * g4 + y * g4 + x, got = cropped.lowResMasks.data[i]
+                        if y < whole { worst = max(worst, abs(got - multi.lowResMasks.data[i])) } else { #expect(got == 0) }
+                    }
+                }
+            }
+            #expect(worst <= 1e-4, "rows \(rows): cropped masks off by \(worst)")
+        }
     }
 
     @Test("low-resolution mode: boxes inside the picture, scores above the threshold, best first")

@@ -77,10 +77,13 @@ extension SAM {
         var kept: [AutomaticProposal] = []
         let batch = max(1, config.pointsPerBatch)
         let m1 = self.config.maskTokens - 1, g4 = 4 * self.config.grid, n = g4 * g4
+        // low-res: only the rows lowResCrop reads (below them is the square's padding:
+        // a quarter of the upscaling for 4:3 pictures, 44% for 16:9)
+        let rows = config.resolution == .lowRes ? min(g4, (nh * g4 + self.config.imageSize - 1) / self.config.imageSize) : nil
         for start in stride(from: 0, to: points.count, by: batch) {
             let chunk = points[start..<min(points.count, start + batch)]
             let prompts = chunk.map { SAMPrompt.points([(Float($0.0 * sx), Float($0.1 * sy))], [1]) }
-            let out = decodeMultimask(embedding: embedding, prompts: prompts)
+            let out = decodeMultimask(embedding: embedding, prompts: prompts, rows: rows)
             for (j, p) in chunk.enumerated() {
                 for k in 0..<m1 {
                     let iou = out.iou[j * m1 + k]

@@ -132,8 +132,11 @@ struct SAMMaskDecoder {
     /// image [G*G, C] (+ no-mask dense embedding added here), pe [G*G, C], prompts:
     /// sparse embeddings, all with the same token count S. `multimask` also returns the
     /// masks and IoUs of mask tokens 1..M-1 (what SAM returns with multimask_output=True);
-    /// the mask-0 outputs are computed exactly as without it.
-    func callAsFunction(image: Tensor, pe: Tensor, dense: Tensor, sparse: [Tensor], masks: Bool, multimask: Bool = false) -> Output {
+    /// the mask-0 outputs are computed exactly as without it. `maskRows`: only the first
+    /// rows of each low-res mask are wanted (the picture's, below it is padding); the
+    /// others are not computed and read 0.
+    func callAsFunction(image: Tensor, pe: Tensor, dense: Tensor, sparse: [Tensor], masks: Bool, multimask: Bool = false,
+                        maskRows: Int? = nil) -> Output {
         let c = config.promptDim, hw = image.shape[0], b = sparse.count
         let heads = config.decoderHeads
         let nq = 1 + config.maskTokens + sparse[0].shape[0]
@@ -204,8 +207,10 @@ struct SAMMaskDecoder {
         var out = Output(regionTokens: regionTokens, iou: iou, lowResMasks: nil)
         if masks || multimask {
             let keysB = shared ? broadcast(keys, batch: b) : keys
-            // hypernetwork inputs: mask token m is row 1 + m of each prompt's tokens
-            var tokenRows: [Tensor] = [regionTokens]
+            // hypernetwork inputs: mask token m is row 1 + m of each prompt's tokens (mask
+            // token 0's product only when its mask is asked for)
+            var tokenRows: [Tensor] = masks ? [regionTokens] : []
+            let first = masks ? 1 : 0  // entry of mask token 1 in `all`
             if multimask {
                 for m in 1..<config.maskTokens {
                     var rows = [Float]()
@@ -216,7 +221,8 @@ struct SAMMaskDecoder {
                     tokenRows.append(Tensor(shape: [b, c], data: rows))
                 }
             }
-            let all = lowResMasks(keys: keysB, tokens: tokenRows, batch: b)  // per token [B, 4G, 4G]
+            let all = lowResMasks(keys: keysB, tokens: tokenRows, hyper: (masks ? [0] : []) + (multimask ? Array(1..<config.maskTokens) : []),
+                                  batch: b, rows: maskRows)  // per entry [B, 4G, 4G]
             if masks { out.lowResMasks = all[0] }
             if multimask {
                 let g4 = 4 * config.grid, m1 = config.maskTokens - 1, n = g4 * g4
@@ -225,7 +231,7 @@ struct SAMMaskDecoder {
                 for m in 0..<m1 {
                     for i in 0..<b {
                         let dst = (i * m1 + m) * n, src = i * n
-                        mm.replaceSubrange(dst..<(dst + n), with: all[m + 1].data[src..<(src + n)])
+                        mm.replaceSubrange(dst..<(dst + n), with: all[m + first].data[src..<(src + n)])
                         mi[i * m1 + m] = iouAll.data[i * config.maskTokens + 1 + m]
                     }
                 }
@@ -237,20 +243,25 @@ struct SAMMaskDecoder {
     }
 
     /// Upscaled image tokens x hypernetwork(mask token m) -> one [B, 4G, 4G] per entry of
-    /// `tokens` (entry m: [B, C] = mask token m of each prompt, hypernetwork m). One prompt
-    /// per task on the recognizer's pool: each prompt upscales its own image tokens.
-    func lowResMasks(keys: Tensor, tokens: [Tensor], batch: Int) -> [Tensor] {
+    /// `tokens` (entry e: [B, C] = mask token hyper[e] of each prompt, through hypernetwork
+    /// hyper[e]). One prompt per task on the recognizer's pool: each prompt upscales its
+    /// own image tokens. With `rows`, only the first `rows` rows of each mask are computed
+    /// (rounded up to whole upscaled key rows: the upscaling maps each key to its own 4x4
+    /// pixels, so they are exact); the rest read 0.
+    func lowResMasks(keys: Tensor, tokens: [Tensor], hyper which: [Int], batch: Int, rows: Int? = nil) -> [Tensor] {
         let g = config.grid, hw = g * g, n = 16 * hw
-        let hyperIn = tokens.enumerated().map { hyper[$0.offset]($0.element) }  // each [B, C/8]
-        let out = UnsafeMutablePointer<Float>.allocate(capacity: tokens.count * batch * n)  // [tokens, B, 16hw]
+        let kr = rows.map { max(1, min(g, ($0 + 3) / 4)) } ?? g  // key rows upscaled
+        let hyperIn = zip(tokens, which).map { hyper[$0.1]($0.0) }  // each [B, C/8]
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: tokens.count * batch * n)  // [entries, B, 16hw]
         defer { out.deallocate() }
+        out.initialize(repeating: 0, count: tokens.count * batch * n)
         Parallel.tasks(batch) { _, i in
-            var u = convTranspose2x2(keys.slice(i * hw, (i + 1) * hw), height: g, width: g, weight: up0W, bias: up0B, bf16: productsInBF16)
+            var u = convTranspose2x2(keys.slice(i * hw, i * hw + kr * g), height: kr, width: g, weight: up0W, bias: up0B, bf16: productsInBF16)
             u = u.layerNorm(up1W, up1B, eps: 1e-6).gelu()
-            u = convTranspose2x2(u, height: 2 * g, width: 2 * g, weight: up3W, bias: up3B, bf16: productsInBF16).gelu()  // [16hw, C/8]
+            u = convTranspose2x2(u, height: 2 * kr, width: 2 * g, weight: up3W, bias: up3B, bf16: productsInBF16).gelu()  // [16 kr g, C/8]
             for t in 0..<tokens.count {
-                linear(u, hyperIn[t].slice(i, i + 1), nil).data.withUnsafeBufferPointer {  // [16hw, 1]
-                    (out + (t * batch + i) * n).update(from: $0.baseAddress!, count: n)
+                linear(u, hyperIn[t].slice(i, i + 1), nil).data.withUnsafeBufferPointer {  // [16 kr g, 1]: the first 4kr rows
+                    (out + (t * batch + i) * n).update(from: $0.baseAddress!, count: $0.count)
                 }
             }
         }
