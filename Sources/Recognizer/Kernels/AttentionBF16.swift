@@ -48,6 +48,16 @@ func attendBlockBF16(qn: Int, keys: Int, headDim hd: Int, scale: Float,
     OneDNN.matmul(m: qn, n: keys, k: hd, alpha: scale, src: q, lda: ldq, weights: k, ldb: ldkv, transB: true,
                   bias: nil, out: scores, ldo: keys, accumulate: false)
     bias(scores)
+    softmaxTimesValuesBF16(scores: scores, qn: qn, keys: keys, headDim: hd, v: v, ldkv: ldkv, inverseSums: inv, numerators: p,
+                           out: out, ldo: ldo)
+}
+
+/// The second half of a bf16 attention block (attendBlockBF16, multiHeadAttentionInt8):
+/// scores [qn, keys] f32 -> numerators P = bf16(exp(scores - max)) and 1/row sums, then
+/// out [qn, headDim] (rows `ldo` apart) = P V / rowsum; V [keys, headDim] bf16, rows `ldkv` apart.
+func softmaxTimesValuesBF16(scores: UnsafeMutablePointer<Float>, qn: Int, keys: Int, headDim hd: Int, v: UnsafePointer<UInt16>, ldkv: Int,
+                            inverseSums inv: UnsafeMutablePointer<Float>, numerators p: UnsafeMutablePointer<UInt16>,
+                            out: UnsafeMutablePointer<Float>, ldo: Int) {
     Activation.expRowsBF16(scores, rows: qn, cols: keys, inverseSums: inv, out: p)
     OneDNN.matmul(m: qn, n: hd, k: keys, src: p, lda: keys, weights: v, ldb: ldkv, transB: false,
                   bias: nil, out: out, ldo: ldo, accumulate: false)

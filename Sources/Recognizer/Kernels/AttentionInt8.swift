@@ -63,12 +63,8 @@ public enum Int8Attention {
         for j in 0..<keys { for c in 0..<hd { tmp[j * hd + c] = k[j * ld + c] - mean[c] } }
         let bytes = UnsafeMutableRawPointer(out).assumingMemoryBound(to: UInt8.self)
         Int8Quant.quantizeRows(tmp, ld: hd, rows: keys, cols: hd, offset: 0, out: bytes, scales: scales)
-        for j in 0..<keys {
-            var sum: Int32 = 0
-            for c in 0..<hd { sum += Int32(out[j * hd + c]) }
-            sums[j] = Float(sum)
-            scales[j] *= scale
-        }
+        Int8Quant.rowSums(out, rows: keys, cols: hd, sums: sums)
+        for j in 0..<keys { scales[j] *= scale }
     }
 }
 
@@ -118,13 +114,7 @@ public func multiHeadAttentionInt8(
         Int8Attention.scores(acc, rows: qn, cols: nk, rowScales: qs + h * nq + q0, rowMins: qm + h * nq + q0,
                              colScales: ks + h * nk, colSums: ksum + h * nk,
                              relH: relPos == nil ? nil : rh, relW: relPos == nil ? nil : rw, side: side, out: sc)
-        Activation.expRowsBF16(sc, rows: qn, cols: nk, inverseSums: inv, out: p)
-        let o = out + q0 * s.ldo + h * hd
-        OneDNN.matmul(m: qn, n: hd, k: nk, src: p, lda: nk, weights: vb + h * hd, ldb: d, transB: false,
-                      bias: nil, out: o, ldo: s.ldo, accumulate: false)
-        for i in 0..<qn {
-            let row = o + i * s.ldo, f = inv[i]
-            for c in 0..<hd { row[c] *= f }
-        }
+        softmaxTimesValuesBF16(scores: sc, qn: qn, keys: nk, headDim: hd, v: vb + h * hd, ldkv: d, inverseSums: inv, numerators: p,
+                               out: out + q0 * s.ldo + h * hd, ldo: s.ldo)
     }
 }

@@ -76,6 +76,16 @@ public enum Int8Quant {
         }
     }
 
+    /// sums[r] = Σ_c q[r, c] over s8 rows `cols` apart, exact (|Σ| ≤ 127 · cols < 2^24): the
+    /// column sums the per-row minimum of the other operand multiplies (`dequantize`).
+    static func rowSums(_ q: UnsafePointer<Int8>, rows: Int, cols: Int, sums: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            var s: Int32 = 0
+            for c in 0..<cols { s += Int32(q[r * cols + c]) }
+            sums[r] = Float(s)
+        }
+    }
+
     /// Asymmetric per-row quantization of activations to u8: q = round((x - min) · 255 /
     /// (max - min)) in [0, 255], x ≈ min + scale · q with scale = (max - min) / 255 (a
     /// constant row: scale 0, x = min exactly; a non-finite one: scale NaN). The whole

@@ -25,6 +25,11 @@ public enum Precision: String, Sendable, CaseIterable, Equatable {
     /// block, the CLIP text tower): bf16 where the CPU runs it natively, else fp32.
     public static var besideInt8: Precision { OneDNN.nativeBF16 ? .bf16 : .fp32 }
 
+    /// Whether the products outside the Linear layers that bf16 and int8 also reduce (SAM's
+    /// patch embedding and neck, the mask decoder's products with the image tokens) run
+    /// bf16: under bf16 or int8 on a CPU with native bf16.
+    public var bf16Products: Bool { (self == .bf16 || self == .int8) && OneDNN.nativeBF16 }
+
     /// What runs on this CPU when `self` is asked for, and a sentence for the log when it
     /// differs or was chosen: bf16 without native bf16 instructions (AVX512_BF16 or AMX)
     /// falls back to fp32 (oneDNN would emulate it, slower than fp32); auto says which it

@@ -36,11 +36,7 @@ extension OneDNN {
             var q = [UInt8](repeating: 0, count: n * k)
             q.withUnsafeMutableBufferPointer { qp in
                 Int8Quant.quantizeRows(w, ld: k, rows: n, cols: k, offset: 0, out: qp.baseAddress!, scales: scales)
-                for j in 0..<n {
-                    var s: Int32 = 0
-                    for p in 0..<k { s += Int32(Int8(bitPattern: qp[j * k + p])) }
-                    sums[j] = Float(s)
-                }
+                Int8Quant.rowSums(UnsafeRawPointer(qp.baseAddress!).assumingMemoryBound(to: Int8.self), rows: n, cols: k, sums: sums)
             }
             self.scales = scales; self.sums = sums
             packed = q.withUnsafeBytes { OneDNN.pack($0.baseAddress!.assumingMemoryBound(to: Int8.self), n: n, k: k) }

@@ -55,12 +55,12 @@ func gatherRelPos(_ table: Tensor, size: Int) -> [Float] {
 
 struct SAMImageEncoder {
     let config: SAMConfig
-    let patchW, patchB, posEmbed: Tensor
+    let patchB, posEmbed: Tensor
     let blocks: [SAMBlock]
-    let neck0, neck1w, neck1b, neck2, neck3w, neck3b: Tensor
+    let neck1w, neck1b, neck3w, neck3b: Tensor
     /// The patch embedding's and the neck's convolutions as Linear weights over their
-    /// im2col columns: [D, 3·p·p], [C, D], [C, 9·C]. bf16 under bf16 and int8 (on a CPU
-    /// with native bf16), else fp32 (OpenBLAS, as the Tensors above).
+    /// im2col columns: [D, 3·p·p], [C, D], [C, 9·C] (Precision.bf16Products: bf16 under bf16
+    /// and int8 on a CPU with native bf16, else fp32).
     let patchLinear, neck0Linear, neck2Linear: LinearWeight
     /// Per block: gathered rel-pos tables [S, S, hd] for h and w.
     let relH: [[Float]], relW: [[Float]]
@@ -68,7 +68,7 @@ struct SAMImageEncoder {
     init(_ w: WeightSource, _ c: SAMConfig) throws(RecognizerError) {
         config = c
         let d = c.embedDim, p = c.patchSize, g = c.grid
-        patchW = try w.tensor("image_encoder.patch_embed.proj.weight", shape: [d, 3, p, p])
+        let patchW = try w.tensor("image_encoder.patch_embed.proj.weight", shape: [d, 3, p, p])
         patchB = try w.tensor("image_encoder.patch_embed.proj.bias", shape: [d])
         posEmbed = try w.tensor("image_encoder.pos_embed", shape: [1, g, g, d])
         var blocks: [SAMBlock] = []
@@ -83,11 +83,11 @@ struct SAMImageEncoder {
         }
         self.blocks = blocks; self.relH = relH; self.relW = relW
         let oc = c.promptDim
-        neck0 = try w.tensor("image_encoder.neck.0.weight", shape: [oc, d, 1, 1])
+        let neck0 = try w.tensor("image_encoder.neck.0.weight", shape: [oc, d, 1, 1])
         neck1w = try w.tensor("image_encoder.neck.1.weight", shape: [oc]); neck1b = try w.tensor("image_encoder.neck.1.bias", shape: [oc])
-        neck2 = try w.tensor("image_encoder.neck.2.weight", shape: [oc, oc, 3, 3])
+        let neck2 = try w.tensor("image_encoder.neck.2.weight", shape: [oc, oc, 3, 3])
         neck3w = try w.tensor("image_encoder.neck.3.weight", shape: [oc]); neck3b = try w.tensor("image_encoder.neck.3.bias", shape: [oc])
-        let convs: Precision = (w.precision == .int8 || w.precision == .bf16) && OneDNN.nativeBF16 ? .bf16 : .fp32
+        let convs: Precision = w.precision.bf16Products ? .bf16 : .fp32
         patchLinear = LinearWeight(patchW.reshaped([d, 3 * p * p]), precision: convs)
         neck0Linear = LinearWeight(neck0.reshaped([oc, d]), precision: convs)
         neck2Linear = LinearWeight(neck2.reshaped([oc, oc * 9]), precision: convs)

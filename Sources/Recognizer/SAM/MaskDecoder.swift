@@ -102,7 +102,7 @@ struct SAMMaskDecoder {
 
     init(_ w: WeightSource, _ c: SAMConfig) throws(RecognizerError) {
         config = c
-        productsInBF16 = (w.precision == .int8 || w.precision == .bf16) && OneDNN.nativeBF16
+        productsInBF16 = w.precision.bf16Products
         let d = c.promptDim
         iouToken = try w.tensor("mask_decoder.iou_token.weight", shape: [1, d])
         maskTokens = try w.tensor("mask_decoder.mask_tokens.weight", shape: [c.maskTokens, d])
@@ -209,8 +209,7 @@ struct SAMMaskDecoder {
             let keysB = shared ? broadcast(keys, batch: b) : keys
             // hypernetwork inputs: mask token m is row 1 + m of each prompt's tokens (mask
             // token 0's product only when its mask is asked for)
-            var tokenRows: [Tensor] = masks ? [regionTokens] : []
-            let first = masks ? 1 : 0  // entry of mask token 1 in `all`
+            var tokens: [Int: Tensor] = masks ? [0: regionTokens] : [:]
             if multimask {
                 for m in 1..<config.maskTokens {
                     var rows = [Float]()
@@ -218,11 +217,10 @@ struct SAMMaskDecoder {
                         let row = i * finalRows + 1 + m
                         rows += final.data[(row * c)..<(row * c + c)]
                     }
-                    tokenRows.append(Tensor(shape: [b, c], data: rows))
+                    tokens[m] = Tensor(shape: [b, c], data: rows)
                 }
             }
-            let all = lowResMasks(keys: keysB, tokens: tokenRows, hyper: (masks ? [0] : []) + (multimask ? Array(1..<config.maskTokens) : []),
-                                  batch: b, rows: maskRows)  // per entry [B, 4G, 4G]
+            let all = lowResMasks(keys: keysB, tokens: tokens, batch: b, rows: maskRows)  // per mask token [B, 4G, 4G]
             if masks { out.lowResMasks = all[0] }
             if multimask {
                 let g4 = 4 * config.grid, m1 = config.maskTokens - 1, n = g4 * g4
@@ -231,7 +229,7 @@ struct SAMMaskDecoder {
                 for m in 0..<m1 {
                     for i in 0..<b {
                         let dst = (i * m1 + m) * n, src = i * n
-                        mm.replaceSubrange(dst..<(dst + n), with: all[m + first].data[src..<(src + n)])
+                        mm.replaceSubrange(dst..<(dst + n), with: all[m + 1]!.data[src..<(src + n)])
                         mi[i * m1 + m] = iouAll.data[i * config.maskTokens + 1 + m]
                     }
                 }
@@ -242,32 +240,35 @@ struct SAMMaskDecoder {
         return out
     }
 
-    /// Upscaled image tokens x hypernetwork(mask token m) -> one [B, 4G, 4G] per entry of
-    /// `tokens` (entry e: [B, C] = mask token hyper[e] of each prompt, through hypernetwork
-    /// hyper[e]). One prompt per task on the recognizer's pool: each prompt upscales its
-    /// own image tokens. With `rows`, only the first `rows` rows of each mask are computed
-    /// (rounded up to whole upscaled key rows: the upscaling maps each key to its own 4x4
-    /// pixels, so they are exact); the rest read 0.
-    func lowResMasks(keys: Tensor, tokens: [Tensor], hyper which: [Int], batch: Int, rows: Int? = nil) -> [Tensor] {
+    /// Upscaled image tokens x hypernetwork(mask token m) -> [B, 4G, 4G] for each mask
+    /// token m of `tokens` (m -> [B, C], that token of each prompt). One prompt per task on
+    /// the recognizer's pool: each prompt upscales its own image tokens. With `rows`, only
+    /// the first `rows` rows of each mask are computed (rounded up to whole upscaled key
+    /// rows: the upscaling maps each key to its own 4x4 pixels, so they are exact); the
+    /// rest read 0.
+    func lowResMasks(keys: Tensor, tokens byToken: [Int: Tensor], batch: Int, rows: Int? = nil) -> [Int: Tensor] {
         let g = config.grid, hw = g * g, n = 16 * hw
         let kr = rows.map { max(1, min(g, ($0 + 3) / 4)) } ?? g  // key rows upscaled
-        let hyperIn = zip(tokens, which).map { hyper[$0.1]($0.0) }  // each [B, C/8]
-        let out = UnsafeMutablePointer<Float>.allocate(capacity: tokens.count * batch * n)  // [entries, B, 16hw]
+        let which = byToken.keys.sorted()
+        let hyperIn = which.map { hyper[$0](byToken[$0]!) }  // each [B, C/8]
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: which.count * batch * n)  // [entries, B, 16hw]
         defer { out.deallocate() }
-        out.initialize(repeating: 0, count: tokens.count * batch * n)
+        out.initialize(repeating: 0, count: which.count * batch * n)
         Parallel.tasks(batch) { _, i in
             var u = convTranspose2x2(keys.slice(i * hw, i * hw + kr * g), height: kr, width: g, weight: up0W, bias: up0B, bf16: productsInBF16)
             u = u.layerNorm(up1W, up1B, eps: 1e-6).gelu()
             u = convTranspose2x2(u, height: 2 * kr, width: 2 * g, weight: up3W, bias: up3B, bf16: productsInBF16).gelu()  // [16 kr g, C/8]
-            for t in 0..<tokens.count {
+            for t in 0..<which.count {
                 linear(u, hyperIn[t].slice(i, i + 1), nil).data.withUnsafeBufferPointer {  // [16 kr g, 1]: the first 4kr rows
                     (out + (t * batch + i) * n).update(from: $0.baseAddress!, count: $0.count)
                 }
             }
         }
-        return (0..<tokens.count).map { t in
-            Tensor(shape: [batch, 4 * g, 4 * g], data: Array(UnsafeBufferPointer(start: out + t * batch * n, count: batch * n)))
+        var masks: [Int: Tensor] = [:]
+        for (t, m) in which.enumerated() {
+            masks[m] = Tensor(shape: [batch, 4 * g, 4 * g], data: Array(UnsafeBufferPointer(start: out + t * batch * n, count: batch * n)))
         }
+        return masks
     }
 }
 
