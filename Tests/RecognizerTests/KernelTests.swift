@@ -155,4 +155,19 @@ struct KernelTests {
         let t = torchBilinearResize(Tensor(shape: [1, 1, 2], data: [0, 10]), toHeight: 1, width: 4)
         #expect(t.data == [0, 2.5, 7.5, 10])
     }
+
+    @Test("PIL-style resize: the fast kernel is bit-equal to the naive reference, up and down, odd sizes",
+          arguments: [(768, 576, 1024, 768), (1920, 1080, 1024, 576), (37, 53, 1024, 1024), (640, 480, 224, 224), (5, 3, 5, 9), (301, 2, 17, 1)])
+    func resizeFastMatchesReference(_ size: (Int, Int, Int, Int)) {
+        let (w, h, ow, oh) = size
+        var g = SystemRandomNumberGenerator()
+        // random pixels, with a block of 0 and one of 255 (the clamp at both ends)
+        var rgb = (0..<(w * h * 3)).map { _ in UInt8.random(in: 0...255, using: &g) }
+        for i in 0..<min(rgb.count, 3 * w) { rgb[i] = 255 }
+        for i in max(0, rgb.count - 3 * w)..<rgb.count { rgb[i] = 0 }
+        let fast = pilBilinearResize(rgb, width: w, height: h, toWidth: ow, height: oh)
+        let slow = pilBilinearResizeReference(rgb, width: w, height: h, toWidth: ow, height: oh)
+        #expect(fast.count == ow * oh * 3)
+        #expect(fast == slow)
+    }
 }

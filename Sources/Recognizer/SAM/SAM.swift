@@ -63,14 +63,19 @@ public final class SAM: @unchecked Sendable {  // immutable after init
         let s = config.imageSize
         let (nh, nw) = Self.resizedSize(height: height, width: width, longSide: s)
         let resized = pilBilinearResize(rgb, width: width, height: height, toWidth: nw, height: nh)
-        var t = [Float](repeating: 0, count: 3 * s * s)
-        for y in 0..<nh {
-            for x in 0..<nw {
-                for c in 0..<3 {
-                    t[(c * s + y) * s + x] = (Float(resized[(y * nw + x) * 3 + c]) - Self.pixelMean[c]) / Self.pixelStd[c]
+        var t = [Float](repeating: 0, count: 3 * s * s)  // [3, S, S], zero padding
+        let mean = Self.pixelMean, std = Self.pixelStd
+        resized.withUnsafeBufferPointer { rp in t.withUnsafeMutableBufferPointer { tp in
+            let r = rp.baseAddress!, o = tp.baseAddress!
+            Parallel.forRanges(nh, grain: 64) { rows in
+                for y in rows {
+                    for c in 0..<3 {
+                        let dst = o + (c * s + y) * s, m = mean[c], sd = std[c]
+                        for x in 0..<nw { dst[x] = (Float(r[(y * nw + x) * 3 + c]) - m) / sd }
+                    }
                 }
             }
-        }
+        } }
         return Input(tensor: Tensor(shape: [3, s, s], data: t), originalSize: (height, width), resizedSize: (nh, nw))
     }
 
