@@ -107,6 +107,23 @@ struct AutomaticProposalsTests {
             }
             #expect(worst <= 1e-4, "rows \(rows): cropped masks off by \(worst)")
         }
+        // only the masks whose predicted IoU passes (the generator's first filter): those as
+        // before, the others not computed (0); a threshold between the IoUs splits them
+        let sorted = multi.iou.sorted()
+        let threshold = sorted[sorted.count / 2]
+        let passing = sam.decodeMultimask(embedding: emb, prompts: prompts, minIoU: threshold)
+        #expect(passing.iou == multi.iou)
+        var computed = 0
+        for m in 0..<9 {
+            let got = passing.lowResMasks.data[(m * n)..<((m + 1) * n)], whole = multi.lowResMasks.data[(m * n)..<((m + 1) * n)]
+            if multi.iou[m] > threshold {
+                computed += 1
+                #expect(Array(got) == Array(whole), "mask \(m) (iou \(multi.iou[m]) > \(threshold)) as without the filter")
+            } else {
+                #expect(got.allSatisfy { $0 == 0 }, "mask \(m) (iou \(multi.iou[m])) not computed")
+            }
+        }
+        #expect(computed > 0 && computed < 9)
     }
 
     @Test("low-resolution mode: boxes inside the picture, scores above the threshold, best first")

@@ -7,7 +7,9 @@ import Foundation
 //   1. an n x n grid of point prompts at the cell centres ((i + 0.5) / n of the width and
 //      height, row-major: y outer, x inner), in batches of `pointsPerBatch`;
 //   2. multimask output: mask tokens 1...3 per point, with their predicted IoU;
-//   3. keep masks with predicted IoU > `predIoUThreshold` (strict, skipped when 0);
+//   3. keep masks with predicted IoU > `predIoUThreshold` (strict, skipped when 0); the
+//      IoU head reads only the tokens, so the others are never upscaled (the upscaling is
+//      most of a point's cost);
 //   4. stability score = #(logits > t + offset) / #(logits > t - offset), t = the mask
 //      threshold (0 in SAM); keep >= `stabilityScoreThreshold` (skipped when 0);
 //   5. box of (logits > t): xyxy of the first/last mask column and row (inclusive pixel
@@ -83,22 +85,30 @@ extension SAM {
         for start in stride(from: 0, to: points.count, by: batch) {
             let chunk = points[start..<min(points.count, start + batch)]
             let prompts = chunk.map { SAMPrompt.points([(Float($0.0 * sx), Float($0.1 * sy))], [1]) }
-            let out = decodeMultimask(embedding: embedding, prompts: prompts, rows: rows)
-            for (j, p) in chunk.enumerated() {
-                for k in 0..<m1 {
-                    let iou = out.iou[j * m1 + k]
-                    if config.predIoUThreshold > 0 && !(iou > config.predIoUThreshold) { continue }
-                    let low = out.lowResMasks.data[((j * m1 + k) * n)..<((j * m1 + k + 1) * n)]
-                    let (logits, lw, lh) = config.resolution == .source
-                        ? (fullLogits(lowRes: low, input: input), w, h)
-                        : Self.lowResCrop(low, side: g4, imageSize: self.config.imageSize, resized: (nh, nw))
-                    let stability = Self.stabilityScore(logits, threshold: config.maskThreshold, offset: config.stabilityScoreOffset)
-                    if config.stabilityScoreThreshold > 0 && !(stability >= config.stabilityScoreThreshold) { continue }
-                    var box = Self.maskBox(logits, width: lw, height: lh, threshold: config.maskThreshold)
-                    if config.resolution == .lowRes { box = Self.lowResBoxToSource(box, lowSize: (lh, lw), source: (h, w)) }
-                    kept.append(AutomaticProposal(box: box, predictedIoU: iou, stabilityScore: stability, point: [Float(p.0), Float(p.1)]))
+            var perPoint = [[AutomaticProposal]](repeating: [], count: chunk.count)
+            // each decoder batch read where it is (no copy of the chunk's masks); masks
+            // failing the IoU filter are never read, so not computed
+            forEachDecoderBatch(embedding: embedding, prompts: prompts, masks: false, multimask: true, maskRows: rows,
+                                multimaskMinIoU: config.predIoUThreshold > 0 ? config.predIoUThreshold : nil) { idx, out in
+                let masks = out.multiMasks!, ious = out.multiIoU!
+                for (b, j) in idx.enumerated() {
+                    let p = chunk[chunk.startIndex + j]
+                    for k in 0..<m1 {
+                        let iou = ious[b * m1 + k]
+                        if config.predIoUThreshold > 0 && !(iou > config.predIoUThreshold) { continue }
+                        let low = masks.data[((b * m1 + k) * n)..<((b * m1 + k + 1) * n)]
+                        let (logits, lw, lh) = config.resolution == .source
+                            ? (fullLogits(lowRes: low, input: input), w, h)
+                            : Self.lowResCrop(low, side: g4, imageSize: self.config.imageSize, resized: (nh, nw))
+                        let stability = Self.stabilityScore(logits, threshold: config.maskThreshold, offset: config.stabilityScoreOffset)
+                        if config.stabilityScoreThreshold > 0 && !(stability >= config.stabilityScoreThreshold) { continue }
+                        var box = Self.maskBox(logits, width: lw, height: lh, threshold: config.maskThreshold)
+                        if config.resolution == .lowRes { box = Self.lowResBoxToSource(box, lowSize: (lh, lw), source: (h, w)) }
+                        perPoint[j].append(AutomaticProposal(box: box, predictedIoU: iou, stabilityScore: stability, point: [Float(p.0), Float(p.1)]))
+                    }
                 }
             }
+            kept += perPoint.joined()
         }
         return kept
     }

@@ -130,7 +130,8 @@ extension SAMMaskDecoder {
         let c = config.promptDim, hw = pe.shape[0], heads = config.decoderHeads, inner = a.inner
         let kk = linear(queries + qpe, a.kW, a.kB), vv = linear(queries, a.vW, a.vB)  // [B*nq, inner]
         let sharedQ: Tensor? = shared ? linear(keys + pe, a.qW, a.qB) : nil  // [hw, inner]
-        var out = [Float](repeating: 0, count: b * hw * c)
+        // every element written below (bias, then the products): no zero fill of B x 4 MiB
+        var out = [Float](unsafeUninitializedCapacity: b * hw * c) { _, n in n = b * hw * c }
         let per = hw * c + SAMAttention.foldedImageToTokenScratch(nq: nq, hw: hw, dim: c, heads: heads)
         let workers = min(Parallel.workers, b)
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: per * workers)

@@ -134,9 +134,11 @@ struct SAMMaskDecoder {
     /// masks and IoUs of mask tokens 1..M-1 (what SAM returns with multimask_output=True);
     /// the mask-0 outputs are computed exactly as without it. `maskRows`: only the first
     /// rows of each low-res mask are wanted (the picture's, below it is padding); the
-    /// others are not computed and read 0.
+    /// others are not computed and read 0. `multimaskMinIoU`: a multimask mask whose
+    /// predicted IoU is not above it (the automatic generator's first filter) is not
+    /// computed and reads 0 (the IoU head does not need the masks).
     func callAsFunction(image: Tensor, pe: Tensor, dense: Tensor, sparse: [Tensor], masks: Bool, multimask: Bool = false,
-                        maskRows: Int? = nil) -> Output {
+                        maskRows: Int? = nil, multimaskMinIoU: Float? = nil) -> Output {
         let c = config.promptDim, hw = image.shape[0], b = sparse.count
         let heads = config.decoderHeads
         let nq = 1 + config.maskTokens + sparse[0].shape[0]
@@ -220,7 +222,14 @@ struct SAMMaskDecoder {
                     tokens[m] = Tensor(shape: [b, c], data: rows)
                 }
             }
-            let all = lowResMasks(keys: keysB, tokens: tokens, batch: b, rows: maskRows)  // per mask token [B, 4G, 4G]
+            // which mask tokens each prompt needs: mask 0 when asked for, the multimask ones
+            // whose IoU passes
+            let wanted: [[Int]]? = multimaskMinIoU.map { t in
+                (0..<b).map { i in
+                    (masks ? [0] : []) + (1..<config.maskTokens).filter { iouAll.data[i * config.maskTokens + $0] > t }
+                }
+            }
+            let all = lowResMasks(keys: keysB, tokens: tokens, batch: b, rows: maskRows, wanted: wanted)  // per mask token [B, 4G, 4G]
             if masks { out.lowResMasks = all[0] }
             if multimask {
                 let g4 = 4 * config.grid, m1 = config.maskTokens - 1, n = g4 * g4
@@ -245,8 +254,9 @@ struct SAMMaskDecoder {
     /// the recognizer's pool: each prompt upscales its own image tokens. With `rows`, only
     /// the first `rows` rows of each mask are computed (rounded up to whole upscaled key
     /// rows: the upscaling maps each key to its own 4x4 pixels, so they are exact); the
-    /// rest read 0.
-    func lowResMasks(keys: Tensor, tokens byToken: [Int: Tensor], batch: Int, rows: Int? = nil) -> [Int: Tensor] {
+    /// rest read 0. `wanted[i]`: the mask tokens prompt i needs (nil: all of `tokens`); a
+    /// prompt that needs none is not upscaled, and masks not wanted read 0.
+    func lowResMasks(keys: Tensor, tokens byToken: [Int: Tensor], batch: Int, rows: Int? = nil, wanted: [[Int]]? = nil) -> [Int: Tensor] {
         let g = config.grid, hw = g * g, n = 16 * hw
         let kr = rows.map { max(1, min(g, ($0 + 3) / 4)) } ?? g  // key rows upscaled
         let which = byToken.keys.sorted()
@@ -254,11 +264,14 @@ struct SAMMaskDecoder {
         let out = UnsafeMutablePointer<Float>.allocate(capacity: which.count * batch * n)  // [entries, B, 16hw]
         defer { out.deallocate() }
         out.initialize(repeating: 0, count: which.count * batch * n)
-        Parallel.tasks(batch) { _, i in
+        let entries = (0..<batch).map { i in which.indices.filter { wanted?[i].contains(which[$0]) ?? true } }  // per prompt
+        let busy = (0..<batch).filter { !entries[$0].isEmpty }
+        Parallel.tasks(busy.count) { _, task in
+            let i = busy[task]
             var u = convTranspose2x2(keys.slice(i * hw, i * hw + kr * g), height: kr, width: g, weight: up0W, bias: up0B, bf16: productsInBF16)
             u = u.layerNorm(up1W, up1B, eps: 1e-6).gelu()
             u = convTranspose2x2(u, height: 2 * kr, width: 2 * g, weight: up3W, bias: up3B, bf16: productsInBF16).gelu()  // [16 kr g, C/8]
-            for t in 0..<which.count {
+            for t in entries[i] {
                 linear(u, hyperIn[t].slice(i, i + 1), nil).data.withUnsafeBufferPointer {  // [16 kr g, 1]: the first 4kr rows
                     (out + (t * batch + i) * n).update(from: $0.baseAddress!, count: $0.count)
                 }

@@ -122,7 +122,7 @@ public final class SAM: @unchecked Sendable {  // immutable after init
     /// with the same token count (boxes and points decode separately); `body` gets each
     /// batch's prompt indices (into `prompts`) and the decoder's output for them.
     func forEachDecoderBatch(embedding: Tensor, prompts: [SAMPrompt], masks: Bool, multimask: Bool, maskRows: Int? = nil,
-                             _ body: (_ indices: [Int], _ out: SAMMaskDecoder.Output) -> Void) {
+                             multimaskMinIoU: Float? = nil, _ body: (_ indices: [Int], _ out: SAMMaskDecoder.Output) -> Void) {
         let sparse = prompts.map { self.prompts.sparse($0) }
         var groups: [Int: [Int]] = [:]
         for (i, s) in sparse.enumerated() { groups[s.shape[0], default: []].append(i) }
@@ -130,7 +130,8 @@ public final class SAM: @unchecked Sendable {  // immutable after init
             for start in stride(from: 0, to: members.count, by: decoderGroup) {
                 let idx = Array(members[start..<min(members.count, start + decoderGroup)])
                 body(idx, decoder(image: embedding, pe: densePE, dense: self.prompts.noMask,
-                                  sparse: idx.map { sparse[$0] }, masks: masks, multimask: multimask, maskRows: maskRows))
+                                  sparse: idx.map { sparse[$0] }, masks: masks, multimask: multimask, maskRows: maskRows,
+                                  multimaskMinIoU: multimaskMinIoU))
             }
         }
     }
@@ -145,12 +146,13 @@ public final class SAM: @unchecked Sendable {  // immutable after init
     /// SAM's multimask output for prompts in the input frame (points, as the automatic
     /// mask generator uses): three masks and IoU predictions per prompt. Groups of
     /// `decoderGroup` prompts; results keep the given order. `rows`: only the masks' first
-    /// rows are wanted (the picture's); the others read 0.
-    public func decodeMultimask(embedding: Tensor, prompts: [SAMPrompt], rows: Int? = nil) -> MultimaskResult {
+    /// rows are wanted (the picture's); the others read 0. `minIoU`: only masks whose
+    /// predicted IoU is above it are computed; the others read 0.
+    public func decodeMultimask(embedding: Tensor, prompts: [SAMPrompt], rows: Int? = nil, minIoU: Float? = nil) -> MultimaskResult {
         let g4 = 4 * config.grid, m1 = config.maskTokens - 1, n = m1 * g4 * g4
         var masks = [Float](repeating: 0, count: prompts.count * n)
         var iou = [Float](repeating: 0, count: prompts.count * m1)
-        forEachDecoderBatch(embedding: embedding, prompts: prompts, masks: false, multimask: true, maskRows: rows) { idx, out in
+        forEachDecoderBatch(embedding: embedding, prompts: prompts, masks: false, multimask: true, maskRows: rows, multimaskMinIoU: minIoU) { idx, out in
             let mm = out.multiMasks!, mi = out.multiIoU!
             for (j, i) in idx.enumerated() {
                 masks.replaceSubrange((i * n)..<((i + 1) * n), with: mm.data[(j * n)..<((j + 1) * n)])
