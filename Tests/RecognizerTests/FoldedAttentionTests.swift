@@ -40,9 +40,12 @@ struct FoldedAttentionTests {
         let ref = naive(q.slice(0, rows), linear(kpe, a.kW, a.kB), linear(keys, a.vW, a.vB))
         var out = [Float](repeating: 0, count: rows * inner)
         var scratch = [Float](repeating: .nan, count: SAMAttention.foldedTokenToImageScratch(nr: rows, hw: hw, dim: c, heads: heads))
-        q.data.withUnsafeBufferPointer { qp in kpe.data.withUnsafeBufferPointer { kp in keys.data.withUnsafeBufferPointer { xp in
-            a.foldedTokenToImage(q: qp.baseAddress!, ldq: inner, nr: rows, keysPE: kp.baseAddress!, keys: xp.baseAddress!, hw: hw, dim: c,
-                                 heads: heads, out: &out, scratch: &scratch, bf16: bf16)
+        var prep = [Float](repeating: .nan, count: FoldedKeys.scratch(hw: hw, dim: c))
+        pe.data.withUnsafeBufferPointer { pp in q.data.withUnsafeBufferPointer { qp in keys.data.withUnsafeBufferPointer { xp in
+            prep.withUnsafeMutableBufferPointer { sp in
+                let x = FoldedKeys.prepare(keys: xp.baseAddress!, pe: pp.baseAddress!, count: hw * c, bf16: bf16, scratch: sp.baseAddress!)
+                a.foldedTokenToImage(q: qp.baseAddress!, ldq: inner, nr: rows, keys: x, hw: hw, dim: c, heads: heads, out: &out, scratch: &scratch)
+            }
         } } }
         let got = Tensor(shape: [rows, inner], data: out)
         expectClose(got, ref, bf16 ? 2e-2 : 1e-5, "folded token->image")
@@ -61,11 +64,16 @@ struct FoldedAttentionTests {
         let ref = linear(naive(qImg, k, v), a.oW, a.oB)
         var out = [Float](repeating: .nan, count: hw * c)
         var scratch = [Float](repeating: .nan, count: SAMAttention.foldedImageToTokenScratch(nq: nq, hw: hw, dim: c, heads: heads))
+        var prep = [Float](repeating: .nan, count: FoldedKeys.scratch(hw: hw, dim: c))
         k.data.withUnsafeBufferPointer { kp in v.data.withUnsafeBufferPointer { vp in
-            kpe.data.withUnsafeBufferPointer { ep in qImg.data.withUnsafeBufferPointer { qp in
-                a.foldedImageToToken(keysPE: sharedQ ? nil : ep.baseAddress!, sharedQ: sharedQ ? qp.baseAddress! : nil, k: kp.baseAddress!,
-                                     v: vp.baseAddress!, nq: nq, hw: hw, dim: c, heads: heads, out: &out, scratch: &scratch, bf16: bf16)
-            } }
+            keys.data.withUnsafeBufferPointer { xp in pe.data.withUnsafeBufferPointer { pp in qImg.data.withUnsafeBufferPointer { qp in
+                prep.withUnsafeMutableBufferPointer { sp in
+                    let x = sharedQ ? nil
+                        : FoldedKeys.prepare(keys: xp.baseAddress!, pe: pp.baseAddress!, count: hw * c, bf16: bf16, needKeys: false, scratch: sp.baseAddress!)
+                    a.foldedImageToToken(keys: x, sharedQ: sharedQ ? qp.baseAddress! : nil, k: kp.baseAddress!,
+                                         v: vp.baseAddress!, nq: nq, hw: hw, dim: c, heads: heads, out: &out, scratch: &scratch, bf16: bf16)
+                }
+            } } }
         } }
         let got = Tensor(shape: [hw, c], data: out)
         expectClose(got, ref, bf16 ? 2e-2 : 1e-5, "folded image->token")

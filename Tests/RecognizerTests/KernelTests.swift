@@ -156,6 +156,33 @@ struct KernelTests {
         #expect(t.data == [0, 2.5, 7.5, 10])
     }
 
+    @Test("softmax over short rows (one exp pass over the block) is bit-equal to row by row, near the naive one, NaN stays NaN",
+          arguments: [1, 2, 5, 7])
+    func softmaxShortRows(_ cols: Int) {
+        let rows = 1000
+        var g = SystemRandomNumberGenerator()
+        var x = (0..<(rows * cols)).map { _ in Float.random(in: -30...30, using: &g) }
+        x[3 * cols] = .nan
+        var bulk = x, byRow = x
+        bulk.withUnsafeMutableBufferPointer { Activation.softmaxShortRows($0.baseAddress!, rows: rows, cols: cols) }
+        byRow.withUnsafeMutableBufferPointer { p in
+            for r in 0..<rows {  // the general path, one row at a time
+                let row = p.baseAddress! + r * cols
+                let inv = 1 / expShiftRow(row, cols)
+                for j in 0..<cols { row[j] *= inv }
+            }
+        }
+        #expect(bulk.map(\.bitPattern) == byRow.map(\.bitPattern))
+        #expect(bulk[3 * cols].isNaN)
+        var viaPublic = x
+        viaPublic.withUnsafeMutableBufferPointer { Activation.softmaxRows($0.baseAddress!, rows: rows, cols: cols) }
+        #expect(viaPublic.map(\.bitPattern) == bulk.map(\.bitPattern))
+        let naive = Activation.naiveSoftmax(x, cols: cols)
+        var worst: Float = 0
+        for i in x.indices where !x[i].isNaN && (i / cols) != 3 { worst = max(worst, abs(bulk[i] - naive[i])) }
+        #expect(worst < 1e-6)
+    }
+
     @Test("PIL-style resize: the fast kernel is bit-equal to the naive reference, up and down, odd sizes",
           arguments: [(768, 576, 1024, 768), (1920, 1080, 1024, 576), (37, 53, 1024, 1024), (640, 480, 224, 224), (5, 3, 5, 9), (301, 2, 17, 1)])
     func resizeFastMatchesReference(_ size: (Int, Int, Int, Int)) {

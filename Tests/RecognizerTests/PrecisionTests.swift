@@ -17,6 +17,16 @@ struct PrecisionTests {
         #expect(BF16.float(BF16.round(.nan)).isNaN)
         let x = (0..<1003).map { Float(sin(Double($0)) * 1000) }
         #expect(BF16.array(x) == x.map(BF16.round))
+        // large enough to split across the workers, odd tail
+        let big = (0..<(1 << 19) + 7).map { Float(sin(Double($0) * 0.37) * 3e4) }
+        #expect(BF16.array(big) == big.map(BF16.round))
+        // the sum rounded once (keys + positions for the mask decoder), as rounding the fp32 sum
+        let y = (0..<1003).map { Float(cos(Double($0)) * 700) }
+        var sum = [UInt16](repeating: 0, count: x.count)
+        x.withUnsafeBufferPointer { a in y.withUnsafeBufferPointer { b in
+            sum.withUnsafeMutableBufferPointer { BF16.convertSum(a.baseAddress!, b.baseAddress!, $0.baseAddress!, count: x.count) }
+        } }
+        #expect(sum == zip(x, y).map { BF16.round($0 + $1) })
     }
 
     /// (m, k, n, bias, accumulate, ldx, ldo): odd sizes, strided rows, the epilogues.

@@ -114,6 +114,8 @@ struct BenchCommand: AsyncParsableCommand {
         bench.row("sam_vit_b_encoder", reps: quick ? 1 : 3) { emb = sam.encode(input) }
         guard bench.wants("sam") else { return (sam, input) }
         if emb.count == 1 { emb = sam.encode(input) }
+        // everything mode as a stream runs it: 16 x 16 points, three masks each, low-res
+        bench.row("sam_everything_16", reps: quick ? 1 : 3) { _ = sam.automaticProposals(embedding: emb, input: input) }
         for n in quick ? [16] : [1, 16, 64] {
             let boxes = Self.boxes(n)
             bench.row("sam_decoder_tokens_\(n)") { _ = sam.decode(embedding: emb, input: input, boxes: boxes) }

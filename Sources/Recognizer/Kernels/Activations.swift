@@ -114,9 +114,31 @@ public enum Activation {
     @inline(__always)
     public static func softmaxRows(_ p: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int? = nil) {
         let ld = ld ?? cols
+        if ld == cols && cols < 8 && rows > 1 { return softmaxShortRows(p, rows: rows, cols: cols) }
         for r in 0..<rows {
             let row = p + r * ld
             let inv = 1 / expShiftRow(row, cols)
+            for j in 0..<cols { row[j] *= inv }
+        }
+    }
+
+    /// softmaxRows of a contiguous block of rows shorter than 8 (the mask decoder's image
+    /// tokens over ~7 prompt tokens, 32,768 rows a prompt): per row the loop over `fastExp`
+    /// is all remainder, so scalar; here the exps run as one vectorized pass over the whole
+    /// block between the per-row max and sum passes. Bit-equal to the row-by-row form
+    /// (same max, same differences, same exps, sums in the same order).
+    static func softmaxShortRows(_ p: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
+        for r in 0..<rows {
+            let row = p + r * cols
+            let m = rowMax(row, cols)
+            for j in 0..<cols { row[j] -= m }
+        }
+        for i in 0..<(rows * cols) { p[i] = fastExp(p[i]) }
+        for r in 0..<rows {
+            let row = p + r * cols
+            var s: Float = 0
+            for j in 0..<cols { s += row[j] }
+            let inv = 1 / s
             for j in 0..<cols { row[j] *= inv }
         }
     }

@@ -24,17 +24,28 @@ public enum BF16 {
     /// pixels stay finite), in parallel for large counts.
     public static func convert(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<UInt16>, count: Int) {
         Parallel.forRanges(count, grain: 1 << 18) { r in
-            var i = r.lowerBound
-            let s = UnsafeRawPointer(src), d = UnsafeMutableRawPointer(dst)
-            let half = SIMD16<UInt32>(repeating: 0x7FFF), one = SIMD16<UInt32>(repeating: 1)
-            while i + 16 <= r.upperBound {
-                let bits = s.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<UInt32>.self)
-                let rounded = (bits &+ half &+ ((bits &>> 16) & one)) &>> 16
-                d.storeBytes(of: SIMD16<UInt16>(truncatingIfNeeded: rounded), toByteOffset: i * 2, as: SIMD16<UInt16>.self)
-                i += 16
-            }
-            while i < r.upperBound { dst[i] = round(src[i]); i += 1 }
+            // whole groups of 16 as a plain loop LLVM vectorizes (SIMD16<UInt16>(truncatingIfNeeded:)
+            // was an out-of-line generic call per group); the rest through `round`
+            let body = r.lowerBound + (r.count / 16) * 16
+            for i in r.lowerBound..<body { dst[i] = roundFinite(src[i]) }
+            for i in body..<r.upperBound { dst[i] = round(src[i]) }
         }
+    }
+
+    /// dst[i] = round(a[i] + b[i]) (the sum rounded to fp32 first, as converting a sum
+    /// computed in fp32): the mask decoder's image keys plus their positions, straight to
+    /// the bf16 a product reads, without the fp32 sum in memory.
+    public static func convertSum(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<UInt16>, count: Int) {
+        let body = (count / 16) * 16
+        for i in 0..<body { dst[i] = roundFinite(a[i] + b[i]) }
+        for i in body..<count { dst[i] = round(a[i] + b[i]) }
+    }
+
+    /// `round` without the NaN case (what the vectorized loops use).
+    @inline(__always)
+    static func roundFinite(_ f: Float) -> UInt16 {
+        let bits = f.bitPattern
+        return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) &>> 16)
     }
 
     /// Rows of a strided matrix: dst[r, 0..<cols] = round(src[r * ld + 0..<cols]).

@@ -20,6 +20,25 @@ public enum GemmBF16 {
                       bias: nil, out: c, ldo: ldc, accumulate: accumulate)
     }
 
+    /// `gemm` with B already rounded to bf16 (only A is rounded here).
+    public static func gemm(transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                            b16: UnsafePointer<UInt16>, ldb: Int, accumulate: Bool = false, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let buf = ThreadScratch.buffer(.gemmInputs, UInt16.self, count: m * k)
+        BF16.convertRows(a, ld: lda, rows: m, cols: k, buf)
+        OneDNN.matmul(m: m, n: n, k: k, alpha: alpha, src: buf, lda: k, weights: b16, ldb: ldb, transB: transB,
+                      bias: nil, out: c, ldo: ldc, accumulate: accumulate)
+    }
+
+    /// `gemm` with A already rounded to bf16 (only B is rounded here).
+    public static func gemm(transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1, a16: UnsafePointer<UInt16>, lda: Int,
+                            b: UnsafePointer<Float>, ldb: Int, accumulate: Bool = false, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let bRows = transB ? n : k, bCols = transB ? k : n
+        let buf = ThreadScratch.buffer(.gemmInputs, UInt16.self, count: bRows * bCols)
+        BF16.convertRows(b, ld: ldb, rows: bRows, cols: bCols, buf)
+        OneDNN.matmul(m: m, n: n, k: k, alpha: alpha, src: a16, lda: lda, weights: buf, ldb: bCols, transB: transB,
+                      bias: nil, out: c, ldo: ldc, accumulate: accumulate)
+    }
+
     /// The product in fp32 (OpenBLAS) or bf16 (`gemm`), as `bf16` says.
     @inline(__always)
     static func product(bf16: Bool, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,

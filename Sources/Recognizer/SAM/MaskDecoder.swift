@@ -175,7 +175,7 @@ struct SAMMaskDecoder {
             let m = linear(linear(queries, layer.lin1W, layer.lin1B).relu(), layer.lin2W, layer.lin2B)
             queries = layer.norm3(queries + m)
             // (4) image -> tokens: image tokens query the prompt tokens; keys = norm4(keys + upd)
-            keys = imageToToken(layer, queries: queries, qpe: qpe, nq: nq, keys: keys, pe: pe, batch: b, shared: shared)
+            imageToToken(layer, queries: queries, qpe: qpe, nq: nq, keys: &keys, pe: pe, batch: b, shared: shared)
             shared = false
         }
         // final token -> image attention and norm; only the IoU token and mask token 0
