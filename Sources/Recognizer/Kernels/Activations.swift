@@ -172,10 +172,7 @@ public enum Activation {
         for r in 0..<rows {
             let row = p + r * cols, o = out + r * cols
             inverseSums[r] = 1 / expShiftRow(row, cols)
-            for j in 0..<cols {  // round to nearest even, as BF16.round (no NaN here); vectorized
-                let b = row[j].bitPattern
-                o[j] = UInt16(truncatingIfNeeded: (b &+ 0x7FFF &+ ((b &>> 16) & 1)) &>> 16)
-            }
+            for j in 0..<cols { o[j] = BF16.roundFinite(row[j]) }  // no NaN here; vectorized
         }
     }
 

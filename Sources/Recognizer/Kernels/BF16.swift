@@ -13,7 +13,7 @@ public enum BF16 {
     public static func round(_ f: Float) -> UInt16 {
         let bits = f.bitPattern
         if f.isNaN { return UInt16(truncatingIfNeeded: bits >> 16) | 0x40 }
-        return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
+        return roundFinite(f)
     }
 
     @inline(__always)

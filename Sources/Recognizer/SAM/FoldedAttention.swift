@@ -33,7 +33,7 @@ struct FoldedKeys {
             let raw = UnsafeMutableRawPointer(scratch)
             let kpe = raw.bindMemory(to: UInt16.self, capacity: 2 * count), k16 = kpe + count
             BF16.convertSum(keys, pe, kpe, count: count)
-            if needKeys { BF16.convertRows(keys, ld: count, rows: 1, cols: count, k16) }
+            if needKeys { BF16.convert(keys, k16, count: count) }
             return FoldedKeys(keys: UnsafeRawPointer(k16), keysPE: UnsafeRawPointer(kpe), bf16: true)
         }
         for j in 0..<count { scratch[j] = keys[j] + pe[j] }
@@ -48,6 +48,19 @@ struct FoldedKeys {
                           accumulate: accumulate, c: c, ldc: ldc)
         } else {
             Gemm.sgemm(transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: x.assumingMemoryBound(to: Float.self), ldb: dim,
+                       beta: accumulate ? 1 : 0, c: c, ldc: ldc)
+        }
+    }
+
+    /// c = alpha · x · op(b) (+ c), x = keys or keys + pe [hw, C] on the left (`times` with
+    /// the operands the other way round).
+    func timesRight(_ x: UnsafeRawPointer, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1, b: UnsafePointer<Float>, ldb: Int,
+                    accumulate: Bool = false, c: UnsafeMutablePointer<Float>, ldc: Int, dim: Int) {
+        if bf16 {
+            GemmBF16.gemm(transB: transB, m: m, n: n, k: k, alpha: alpha, a16: x.assumingMemoryBound(to: UInt16.self), lda: dim, b: b, ldb: ldb,
+                          accumulate: accumulate, c: c, ldc: ldc)
+        } else {
+            Gemm.sgemm(transB: transB, m: m, n: n, k: k, alpha: alpha, a: x.assumingMemoryBound(to: Float.self), lda: dim, b: b, ldb: ldb,
                        beta: accumulate ? 1 : 0, c: c, ldc: ldc)
         }
     }
@@ -116,13 +129,7 @@ extension SAMAttention {
             }
             for r in 0..<hw { (s + r * cols).update(from: cb, count: cols) }
             let x = keys!
-            if x.bf16 {
-                GemmBF16.gemm(transB: true, m: hw, n: cols, k: c, alpha: scale, a16: x.keysPE.assumingMemoryBound(to: UInt16.self), lda: c,
-                              b: kq, ldb: c, accumulate: true, c: s, ldc: cols)
-            } else {
-                Gemm.sgemm(transB: true, m: hw, n: cols, k: c, alpha: scale, a: x.keysPE.assumingMemoryBound(to: Float.self), lda: c,
-                           b: kq, ldb: c, beta: 1, c: s, ldc: cols)
-            }
+            x.timesRight(x.keysPE, transB: true, m: hw, n: cols, k: c, alpha: scale, b: kq, ldb: c, accumulate: true, c: s, ldc: cols, dim: c)
         }
         Activation.softmaxRows(s, rows: hw * heads, cols: nq)
         oW.data.withUnsafeBufferPointer { ow in
