@@ -76,6 +76,28 @@ struct Int8Tests {
         #expect(fp32Diff > 1e-5, "case \(c): int8 really quantized (max |Δ| vs fp32 \(fp32Diff))")
     }
 
+    @Test("applyGelu: the int8 Linear's GELU epilogue gives the bits of the Linear followed by biasGelu; fp32 and bf16 take that path",
+          arguments: [Precision.int8, .bf16, .fp32])
+    func geluEpilogue(_ precision: Precision) {
+        var r = SeededRandom(77)
+        let (m, k, n) = (300, 96, 200)  // more rows than a chunk, columns not a multiple of 16
+        let x = (0..<(m * k)).map { _ in r.next() * 3 }, w = (0..<(n * k)).map { _ in r.next() * 0.2 }
+        let bias = Tensor(shape: [n], data: (0..<n).map { _ in r.next() })
+        let lw = LinearWeight(Tensor(shape: [n, k], data: w), precision: precision)
+        var fused = [Float](repeating: .nan, count: m * n), twoPass = fused
+        x.withUnsafeBufferPointer { xp in
+            fused.withUnsafeMutableBufferPointer { lw.applyGelu(xp.baseAddress!, m: m, bias: bias, out: $0.baseAddress!) }
+            twoPass.withUnsafeMutableBufferPointer { o in
+                lw.apply(xp.baseAddress!, m: m, bias: nil, out: o.baseAddress!)
+                bias.data.withUnsafeBufferPointer { biasGelu(o.baseAddress!, rows: m, cols: n, bias: $0.baseAddress!) }
+            }
+        }
+        #expect(fused.allSatisfy { $0.isFinite })
+        #expect(fused == twoPass, "\(zip(fused, twoPass).filter { $0 != $1 }.count) of \(fused.count) outputs differ")
+        // GELU's range (>= -0.17), and negative outputs: the epilogue really ran
+        #expect(fused.min()! >= -0.1701 && fused.contains { $0 < 0 })
+    }
+
     @Test("a NaN or infinity in an input row makes that row's outputs NaN, the other rows stay finite and exact")
     func nonFinite() {
         let m = 4, k = 40, n = 20

@@ -93,35 +93,24 @@ public enum Int8Quant {
     /// LayerNorm (rows off zero). Rows `ld` apart in, `cols` apart out. 16 lanes at a time.
     static func quantizeRowsAsymmetric(_ x: UnsafePointer<Float>, ld: Int, rows: Int, cols: Int, out: UnsafeMutablePointer<UInt8>,
                                        scales: UnsafeMutablePointer<Float>, minimums: UnsafeMutablePointer<Float>) {
-        let raw = UnsafeRawPointer(x), dst = UnsafeMutableRawPointer(out)
-        let unbias = SIMD16<Int32>(repeating: Int32(bitPattern: magic.bitPattern))
         for r in 0..<rows {
             let row = r * ld
             let (mn, mx, b) = rowRange(x + row, cols)
-            let o = dst + r * cols
             guard b == 0, mx > mn else {
                 scales[r] = b == 0 ? 0 : .nan; minimums[r] = b == 0 ? mn : .nan
-                o.initializeMemory(as: UInt8.self, repeating: 0, count: cols)
+                (out + r * cols).initialize(repeating: 0, count: cols)
                 continue
             }
             scales[r] = (mx - mn) / 255; minimums[r] = mn
             // pass 2: q = round((x - min) · 255 / (max - min)); x - min ≥ 0 and the product
             // exceeds 255 by a few ulps at most, so it needs no clamping (the naive one's
             // clamp changes no rounded value)
-            let inv = 255 / (mx - mn), vinv = SIMD16<Float>(repeating: inv), vmn = SIMD16<Float>(repeating: mn)
-            let vm = SIMD16<Float>(repeating: magic)
-            var c = 0
-            while c + 16 <= cols {
-                let v = raw.loadUnaligned(fromByteOffset: (row + c) * 4, as: SIMD16<Float>.self)
-                let y = (v - vmn) * vinv + vm
-                let q = unsafeBitCast(y, to: SIMD16<Int32>.self) &- unbias
-                o.storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: q), toByteOffset: c, as: SIMD16<UInt8>.self)
-                c += 16
-            }
-            while c < cols {
-                let y = (x[row + c] - mn) * inv + magic
-                o.storeBytes(of: UInt8(truncatingIfNeeded: Int32(bitPattern: y.bitPattern) &- unbias[0]), toByteOffset: c, as: UInt8.self)
-                c += 1
+            // A plain loop LLVM vectorizes (SIMD16<UInt8>(truncatingIfNeeded:) ran out of line).
+            let inv = 255 / (mx - mn), unbias = Int32(bitPattern: magic.bitPattern)
+            let src = x + row, o = out + r * cols
+            for c in 0..<cols {
+                let y = (src[c] - mn) * inv + magic
+                o[c] = UInt8(truncatingIfNeeded: Int32(bitPattern: y.bitPattern) &- unbias)
             }
         }
     }
@@ -129,31 +118,21 @@ public enum Int8Quant {
     /// out[r, j] (rows `ldo` apart) = (acc[r, j] · rowScales[r] + rowMins[r] · colSums[j]) ·
     /// colScales[j] (+ bias[j]) (+ out[r, j] when `accumulate`): Σ_k x̂ ŵ with x̂ = min +
     /// s_x q_x and ŵ = s_w q_w; acc [rows, cols] int32 = Σ_k q_x q_w, colSums[j] = Σ_k q_w.
+    /// With `gelu`, GELU of that (`geluExact`, as `biasGelu`), each row while it is in L1.
+    /// Plain loops LLVM vectorizes (SIMD16<Float>(SIMD16<Int32>) ran out of line).
     static func dequantize(_ acc: UnsafePointer<Int32>, rows: Int, cols: Int, colSums: UnsafePointer<Float>,
                            rowScales: UnsafePointer<Float>, rowMins: UnsafePointer<Float>, colScales: UnsafePointer<Float>,
-                           bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool) {
-        let a = UnsafeRawPointer(acc), csum = UnsafeRawPointer(colSums), cs = UnsafeRawPointer(colScales)
-        let bp = bias.map(UnsafeRawPointer.init)
+                           bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool,
+                           gelu: Bool = false) {
         for r in 0..<rows {
-            let rs = SIMD16<Float>(repeating: rowScales[r]), rm = SIMD16<Float>(repeating: rowMins[r])
-            let o = UnsafeMutableRawPointer(out + r * ldo)
-            var j = 0
-            while j + 16 <= cols {
-                let i = a.loadUnaligned(fromByteOffset: (r * cols + j) * 4, as: SIMD16<Int32>.self)
-                let t = SIMD16<Float>(i) * rs + rm * csum.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self)
-                var v = t * cs.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self)
-                if let bp { v += bp.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self) }
-                if accumulate { v = o.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self) + v }
-                o.storeBytes(of: v, toByteOffset: j * 4, as: SIMD16<Float>.self)
-                j += 16
+            let rs = rowScales[r], rm = rowMins[r], a = acc + r * cols, o = out + r * ldo
+            switch (bias, accumulate) {
+            case (let b?, false): for j in 0..<cols { o[j] = (Float(a[j]) * rs + rm * colSums[j]) * colScales[j] + b[j] }
+            case (let b?, true): for j in 0..<cols { o[j] = o[j] + ((Float(a[j]) * rs + rm * colSums[j]) * colScales[j] + b[j]) }
+            case (nil, false): for j in 0..<cols { o[j] = (Float(a[j]) * rs + rm * colSums[j]) * colScales[j] }
+            case (nil, true): for j in 0..<cols { o[j] = o[j] + (Float(a[j]) * rs + rm * colSums[j]) * colScales[j] }
             }
-            while j < cols {
-                let t = Float(acc[r * cols + j]) * rowScales[r] + rowMins[r] * colSums[j]
-                var v = t * colScales[j]
-                if let bias { v += bias[j] }
-                out[r * ldo + j] = accumulate ? out[r * ldo + j] + v : v
-                j += 1
-            }
+            if gelu { for j in 0..<cols { o[j] = geluExact(o[j]) } }
         }
     }
 

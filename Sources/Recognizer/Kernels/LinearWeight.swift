@@ -151,6 +151,21 @@ extension LinearWeight {
     func apply(_ x: UnsafePointer<Float>, m: Int, bias: Tensor, out: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
         bias.data.withUnsafeBufferPointer { apply(x, m: m, bias: $0.baseAddress!, out: out, accumulate: accumulate) }
     }
+
+    /// out[M, N] = GELU(x W^T + bias) (`biasGelu`'s epilogue). int8 applies the bias and GELU
+    /// in its dequantization pass, each row while it is in L1 (the same bits as the separate
+    /// pass); fp32 and bf16 run the product, then `biasGelu`.
+    func applyGelu(_ x: UnsafePointer<Float>, m: Int, bias: Tensor, out: UnsafeMutablePointer<Float>) {
+        guard m > 0 else { return }
+        bias.data.withUnsafeBufferPointer { b in
+            if let int8 {
+                OneDNN.matmul(m: m, x: x, int8: int8, bias: b.baseAddress!, out: out, ldo: shape[0], accumulate: false, gelu: true)
+            } else {
+                apply(x, m: m, bias: nil, out: out)
+                biasGelu(out, rows: m, cols: shape[0], bias: b.baseAddress!)
+            }
+        }
+    }
 }
 
 extension WeightSource {

@@ -56,8 +56,10 @@ extension OneDNN {
 
     /// out[M, N] = dequant(quant(x)[M, K] · Wq^T) (+ bias[N]) (+ out when `accumulate`):
     /// the int8 path's Linear. x fp32, rows `ldx` apart (default K); out rows `ldo` apart.
+    /// `gelu`: GELU of each output in the same pass (SAM's MLP, `LinearWeight.applyGelu`).
     public static func matmul(m: Int, x: UnsafePointer<Float>, ldx: Int? = nil, int8 w: Int8Weights,
-                              bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool) {
+                              bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool,
+                              gelu: Bool = false) {
         let n = w.n, k = w.k, ldx = ldx ?? k
         let key = Key(m: m, n: n, k: k, lda: k, ldb: k, ldo: n, transB: true, bias: false, accumulate: false,
                       alpha: Float(1).bitPattern, layout: w.packed.layout, int8: true)
@@ -75,7 +77,8 @@ extension OneDNN {
                 Int8Quant.quantizeRowsAsymmetric(x + first * ldx, ld: ldx, rows: rows, cols: k, out: q, scales: rowScales, minimums: rowMins)
                 execute(chunk, src: q, weights: UnsafeRawPointer(w.packed.data), bias: nil, out: acc)
                 Int8Quant.dequantize(acc, rows: rows, cols: n, colSums: w.sums, rowScales: rowScales, rowMins: rowMins,
-                                     colScales: w.scales, bias: bias, out: out + first * ldo, ldo: ldo, accumulate: accumulate)
+                                     colScales: w.scales, bias: bias, out: out + first * ldo, ldo: ldo, accumulate: accumulate,
+                                     gelu: gelu)
                 done += rows
             }
         }

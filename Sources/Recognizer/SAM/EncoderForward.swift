@@ -62,8 +62,7 @@ extension SAMImageEncoder {
         let chunk = (t + chunks - 1) / chunks
         for r0 in stride(from: 0, to: t, by: chunk) {
             let rows = min(chunk, t - r0)
-            b.lin1W.apply(h + r0 * d, m: rows, bias: nil, out: m)
-            b.lin1B.data.withUnsafeBufferPointer { biasGelu(m, rows: rows, cols: hidden, bias: $0.baseAddress!) }
+            b.lin1W.applyGelu(h + r0 * d, m: rows, bias: b.lin1B, out: m)
             b.lin2W.apply(m, m: rows, bias: b.lin2B, out: x + r0 * d, accumulate: true)
         }
     }
