@@ -46,6 +46,42 @@ struct AttentionInt8Tests {
         }
     }
 
+    @Test("scores and softmax numerators a row at a time equal the two passes bit for bit, with and without relative positions",
+          arguments: shapes)
+    func scoresSoftmaxFused(_ shape: (Int, Int, Int)) {
+        let (rows, cols, side) = shape
+        var r = SeededRandom(UInt64(53 + cols))
+        let acc = (0..<(rows * cols)).map { _ in Int32(r.next() * 300_000) }
+        let rs = (0..<rows).map { _ in abs(r.next()) * 1e-4 + 1e-6 }, rm = (0..<rows).map { _ in r.next() * 2 }
+        let cs = (0..<cols).map { _ in abs(r.next()) * 1e-2 + 1e-4 }, csum = (0..<cols).map { _ in (r.next() * 2000).rounded() }
+        let rh = (0..<(rows * side)).map { _ in r.next() * 3 }, rw = (0..<(rows * side)).map { _ in r.next() * 3 }
+        var scores = [Float](repeating: .nan, count: rows * cols), row = [Float](repeating: .nan, count: cols)
+        var fused = [UInt16](repeating: 0xFFFF, count: rows * cols), twoPass = fused
+        var invFused = [Float](repeating: .nan, count: rows), invTwo = invFused
+        acc.withUnsafeBufferPointer { a in rs.withUnsafeBufferPointer { rsp in rm.withUnsafeBufferPointer { rmp in
+            cs.withUnsafeBufferPointer { csp in csum.withUnsafeBufferPointer { sp in rh.withUnsafeBufferPointer { hp in
+                rw.withUnsafeBufferPointer { wp in scores.withUnsafeMutableBufferPointer { sc in row.withUnsafeMutableBufferPointer { rowp in
+                    let h = side > 0 ? hp.baseAddress : nil, w = side > 0 ? wp.baseAddress : nil
+                    fused.withUnsafeMutableBufferPointer { o in invFused.withUnsafeMutableBufferPointer { i in
+                        Int8Attention.scoresSoftmax(a.baseAddress!, rows: rows, cols: cols, rowScales: rsp.baseAddress!, rowMins: rmp.baseAddress!,
+                                                    colScales: csp.baseAddress!, colSums: sp.baseAddress!, relH: h, relW: w, side: side,
+                                                    row: rowp.baseAddress!, scores: sc.baseAddress!, inverseSums: i.baseAddress!, numerators: o.baseAddress!)
+                    } }
+                    Int8Attention.scores(a.baseAddress!, rows: rows, cols: cols, rowScales: rsp.baseAddress!, rowMins: rmp.baseAddress!,
+                                         colScales: csp.baseAddress!, colSums: sp.baseAddress!, relH: h, relW: w, side: side, out: sc.baseAddress!)
+                    twoPass.withUnsafeMutableBufferPointer { o in invTwo.withUnsafeMutableBufferPointer { i in
+                        Activation.expRowsBF16(sc.baseAddress!, rows: rows, cols: cols, inverseSums: i.baseAddress!, out: o.baseAddress!)
+                    } }
+                } } }
+            } } }
+        } } }
+        #expect(invFused.allSatisfy { $0.isFinite && $0 > 0 } && fused.contains { $0 != 0 && $0 != 0x3F80 })
+        #expect(fused == twoPass, "\(zip(fused, twoPass).filter { $0 != $1 }.count) of \(fused.count) numerators differ")
+        #expect(invFused == invTwo)
+        // each row's largest numerator is exp(0) = 1
+        for i in 0..<rows { #expect(fused[(i * cols)..<((i + 1) * cols)].map(BF16.float).max() == 1) }
+    }
+
     /// q, k, v [tokens, heads * hd] in one qkv row [tokens, 3D]; keys carry a per-channel
     /// offset (what smoothing removes), relative positions as SAM's tables.
     struct Case {

@@ -27,4 +27,13 @@ void rs_scores_int8(const int32_t *acc, long rows, long cols, const float *row_s
                     const float *col_scales, const float *col_sums, const float *rel_h, const float *rel_w,
                     long side, float *out);
 
+/// `rs_scores_int8` and then `rs_exp_rows_bf16` on its scores, a row at a time: each row's
+/// scores go to `row` (cols floats, the caller's), its numerators to out [rows, cols] bf16
+/// and 1 / its sum to inverse_sums[r]; the same bits as the two passes. acc is only read.
+/// Call only where both `rs_scores_int8_supported()` and `rs_exp_rows_bf16_supported()`
+/// returned 1.
+void rs_scores_softmax_int8(const int32_t *acc, long rows, long cols, const float *row_scales, const float *row_mins,
+                            const float *col_scales, const float *col_sums, const float *rel_h, const float *rel_w,
+                            long side, float *row, float *inverse_sums, uint16_t *out);
+
 #endif

@@ -52,13 +52,21 @@ func attendBlockBF16(qn: Int, keys: Int, headDim hd: Int, scale: Float,
                            out: out, ldo: ldo)
 }
 
-/// The second half of a bf16 attention block (attendBlockBF16, multiHeadAttentionInt8):
+/// The second half of a bf16 attention block (attendBlockBF16; the int8 attention fuses the
+/// numerators into its scores, `Int8Attention.scoresSoftmax`):
 /// scores [qn, keys] f32 -> numerators P = bf16(exp(scores - max)) and 1/row sums, then
 /// out [qn, headDim] (rows `ldo` apart) = P V / rowsum; V [keys, headDim] bf16, rows `ldkv` apart.
 func softmaxTimesValuesBF16(scores: UnsafeMutablePointer<Float>, qn: Int, keys: Int, headDim hd: Int, v: UnsafePointer<UInt16>, ldkv: Int,
                             inverseSums inv: UnsafeMutablePointer<Float>, numerators p: UnsafeMutablePointer<UInt16>,
                             out: UnsafeMutablePointer<Float>, ldo: Int) {
     Activation.expRowsBF16(scores, rows: qn, cols: keys, inverseSums: inv, out: p)
+    numeratorsTimesValuesBF16(p, qn: qn, keys: keys, headDim: hd, v: v, ldkv: ldkv, inverseSums: inv, out: out, ldo: ldo)
+}
+
+/// out [qn, headDim] (rows `ldo` apart) = P V / rowsum: numerators P [qn, keys] bf16, V
+/// [keys, headDim] bf16 (rows `ldkv` apart), inv[r] = 1 / row r's sum.
+func numeratorsTimesValuesBF16(_ p: UnsafePointer<UInt16>, qn: Int, keys: Int, headDim hd: Int, v: UnsafePointer<UInt16>, ldkv: Int,
+                               inverseSums inv: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, ldo: Int) {
     OneDNN.matmul(m: qn, n: hd, k: keys, src: p, lda: keys, weights: v, ldb: ldkv, transB: false,
                   bias: nil, out: out, ldo: ldo, accumulate: false)
     for i in 0..<qn {

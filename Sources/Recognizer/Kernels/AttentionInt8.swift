@@ -10,7 +10,7 @@ import Foundation
 // bits on what tells keys apart (SageAttention's "smoothing K", Zhang et al. 2024). The
 // int32 products become fp32 scores with SAM's relative positions added in one pass
 // (`Int8Attention.scores`, CKernels' `rs_scores_int8`); then the softmax numerators in
-// bf16 and P V in bf16 as the bf16 path does: quantizing P to 8 bits would round the many
+// bf16 (both a row at a time: `Int8Attention.scoresSoftmax`) and P V in bf16 as the bf16 path does: quantizing P to 8 bits would round the many
 // small weights of a 4,096-key softmax to zero. On this Zen 4 a 256 x 4,096 x 64 block
 // product takes 0.36 ms in u8 x s8 against 0.66 in bf16 (one core).
 
@@ -36,6 +36,29 @@ public enum Int8Attention {
             naiveScores(acc, rows: rows, cols: cols, rowScales: rowScales, rowMins: rowMins, colScales: colScales, colSums: colSums,
                         relH: relH, relW: relW, side: side, out: out)
         }
+    }
+
+    /// Whether `scoresSoftmax` runs the fused AVX-512 kernel on this CPU.
+    public static let scoresSoftmaxNative = scoresNative && Activation.expRowsBF16Native
+
+    /// `scores`, then the bf16 softmax numerators of each row (`Activation.expRowsBF16`):
+    /// numerators [rows, cols] bf16, inverseSums[r] = 1 / row r's sum. Where the CPU has the
+    /// kernels, one row at a time (`rs_scores_softmax_int8`: the row's scores stay in
+    /// `row`, cols floats, and the bits are the two passes'); else the two passes, with the
+    /// scores in `scores` [rows, cols] (may be acc's memory). acc is read only on the fused path.
+    public static func scoresSoftmax(_ acc: UnsafePointer<Int32>, rows: Int, cols: Int, rowScales: UnsafePointer<Float>, rowMins: UnsafePointer<Float>,
+                                     colScales: UnsafePointer<Float>, colSums: UnsafePointer<Float>,
+                                     relH: UnsafePointer<Float>?, relW: UnsafePointer<Float>?, side: Int,
+                                     row: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>,
+                                     inverseSums: UnsafeMutablePointer<Float>, numerators: UnsafeMutablePointer<UInt16>) {
+        precondition(relH == nil || cols == side * side, "Int8Attention.scoresSoftmax: \(cols) keys for a side of \(side)")
+        if scoresSoftmaxNative {
+            rs_scores_softmax_int8(acc, rows, cols, rowScales, rowMins, colScales, colSums, relH, relW, side, row, inverseSums, numerators)
+            return
+        }
+        Self.scores(acc, rows: rows, cols: cols, rowScales: rowScales, rowMins: rowMins, colScales: colScales, colSums: colSums,
+                    relH: relH, relW: relW, side: side, out: scores)
+        Activation.expRowsBF16(scores, rows: rows, cols: cols, inverseSums: inverseSums, out: numerators)
     }
 
     /// Reference of `scores`, element by element in the same order of operations.
@@ -101,20 +124,23 @@ public func multiHeadAttentionInt8(
     Parallel.tasks(heads * blocks) { _, t in
         let blk = t % blocks, h = t / blocks
         let q0 = blk * s.blockRows, qn = min(s.blockRows, nq - q0)
-        // products then scores [qn, nk] (int32, then f32 in place), 1/sums [qn], rel tables
-        // [qn, side] x2 (f32), numerators [qn, nk] bf16
-        let extra = qn + 2 * qn * side
+        // products then scores [qn, nk] (int32, then f32 in place where the kernels are not
+        // fused), 1/sums [qn], rel tables [qn, side] x2, one row of scores [nk] (f32),
+        // numerators [qn, nk] bf16
+        let extra = qn + 2 * qn * side + nk
         let scratch = ThreadScratch.buffer(.attentionScores, bytes: qn * nk * 6 + extra * 4)
         let acc = scratch.bindMemory(to: Int32.self, capacity: qn * nk)
         let inv = (scratch + qn * nk * 4).bindMemory(to: Float.self, capacity: extra), rh = inv + qn, rw = rh + qn * side
+        let row = rw + qn * side
         let p = (scratch + (qn * nk + extra) * 4).bindMemory(to: UInt16.self, capacity: qn * nk)
         OneDNN.matmul(m: qn, n: nk, k: hd, src: qu + (h * nq + q0) * hd, lda: hd, int8Keys: ku + h * nk * hd, ldb: hd, out: acc)
         relPos?.tables(h, q0, qn, rh, rw)
-        let sc = UnsafeMutableRawPointer(acc).assumingMemoryBound(to: Float.self)
-        Int8Attention.scores(acc, rows: qn, cols: nk, rowScales: qs + h * nq + q0, rowMins: qm + h * nq + q0,
-                             colScales: ks + h * nk, colSums: ksum + h * nk,
-                             relH: relPos == nil ? nil : rh, relW: relPos == nil ? nil : rw, side: side, out: sc)
-        softmaxTimesValuesBF16(scores: sc, qn: qn, keys: nk, headDim: hd, v: vb + h * hd, ldkv: d, inverseSums: inv, numerators: p,
+        Int8Attention.scoresSoftmax(acc, rows: qn, cols: nk, rowScales: qs + h * nq + q0, rowMins: qm + h * nq + q0,
+                                    colScales: ks + h * nk, colSums: ksum + h * nk,
+                                    relH: relPos == nil ? nil : rh, relW: relPos == nil ? nil : rw, side: side,
+                                    row: row, scores: UnsafeMutableRawPointer(acc).assumingMemoryBound(to: Float.self),
+                                    inverseSums: inv, numerators: p)
+        numeratorsTimesValuesBF16(p, qn: qn, keys: nk, headDim: hd, v: vb + h * hd, ldkv: d, inverseSums: inv,
                                out: out + q0 * s.ldo + h * hd, ldo: s.ldo)
     }
 }
