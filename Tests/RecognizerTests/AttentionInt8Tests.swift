@@ -9,14 +9,23 @@ struct AttentionInt8Tests {
     /// (rows, cols, side: 0 = no relative positions)
     static let shapes = [(3, 7, 0), (5, 33, 0), (4, 25, 5), (6, 196, 14), (3, 4096, 64)]
 
+    /// A block's int32 products, row scales (about `rowScale`) and minimums, column scales
+    /// and sums, and relative-position tables (values up to `rel`) for (rows, cols, side).
+    static func scoreInputs(_ shape: (Int, Int, Int), seed: UInt64, rowScale: Float, rel: Float)
+        -> (acc: [Int32], rs: [Float], rm: [Float], cs: [Float], csum: [Float], rh: [Float], rw: [Float]) {
+        let (rows, cols, side) = shape
+        var r = SeededRandom(seed)
+        let acc = (0..<(rows * cols)).map { _ in Int32(r.next() * 300_000) }
+        let rs = (0..<rows).map { _ in abs(r.next()) * rowScale + rowScale / 100 }, rm = (0..<rows).map { _ in r.next() * 2 }
+        let cs = (0..<cols).map { _ in abs(r.next()) * 1e-2 + 1e-4 }, csum = (0..<cols).map { _ in (r.next() * 2000).rounded() }
+        let rh = (0..<(rows * side)).map { _ in r.next() * rel }, rw = (0..<(rows * side)).map { _ in r.next() * rel }
+        return (acc, rs, rm, cs, csum, rh, rw)
+    }
+
     @Test("the score kernel equals its reference loop bit for bit, with and without relative positions", arguments: shapes)
     func scoresKernel(_ shape: (Int, Int, Int)) {
         let (rows, cols, side) = shape
-        var r = SeededRandom(UInt64(31 + cols))
-        let acc = (0..<(rows * cols)).map { _ in Int32(r.next() * 300_000) }
-        let rs = (0..<rows).map { _ in abs(r.next()) * 1e-2 + 1e-4 }, rm = (0..<rows).map { _ in r.next() * 2 }
-        let cs = (0..<cols).map { _ in abs(r.next()) * 1e-2 + 1e-4 }, csum = (0..<cols).map { _ in (r.next() * 2000).rounded() }
-        let rh = (0..<(rows * side)).map { _ in r.next() }, rw = (0..<(rows * side)).map { _ in r.next() }
+        let (acc, rs, rm, cs, csum, rh, rw) = Self.scoreInputs(shape, seed: UInt64(31 + cols), rowScale: 1e-2, rel: 1)
         func run(_ native: Bool) -> [Float] {
             var out = [Float](repeating: .nan, count: rows * cols)
             acc.withUnsafeBufferPointer { a in rs.withUnsafeBufferPointer { rsp in rm.withUnsafeBufferPointer { rmp in
@@ -50,11 +59,7 @@ struct AttentionInt8Tests {
           arguments: shapes)
     func scoresSoftmaxFused(_ shape: (Int, Int, Int)) {
         let (rows, cols, side) = shape
-        var r = SeededRandom(UInt64(53 + cols))
-        let acc = (0..<(rows * cols)).map { _ in Int32(r.next() * 300_000) }
-        let rs = (0..<rows).map { _ in abs(r.next()) * 1e-4 + 1e-6 }, rm = (0..<rows).map { _ in r.next() * 2 }
-        let cs = (0..<cols).map { _ in abs(r.next()) * 1e-2 + 1e-4 }, csum = (0..<cols).map { _ in (r.next() * 2000).rounded() }
-        let rh = (0..<(rows * side)).map { _ in r.next() * 3 }, rw = (0..<(rows * side)).map { _ in r.next() * 3 }
+        let (acc, rs, rm, cs, csum, rh, rw) = Self.scoreInputs(shape, seed: UInt64(53 + cols), rowScale: 1e-4, rel: 3)
         var scores = [Float](repeating: .nan, count: rows * cols), row = [Float](repeating: .nan, count: cols)
         var fused = [UInt16](repeating: 0xFFFF, count: rows * cols), twoPass = fused
         var invFused = [Float](repeating: .nan, count: rows), invTwo = invFused
