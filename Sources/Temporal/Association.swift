@@ -28,7 +28,8 @@ extension Tracker {
         // Stage 1: confident proposals x live tracks, IoU + token.
         let live = tracks.indices.filter { tracks[$0].state != .ended }
         for (pi, ti) in assign(proposals, high, live, cost: { p, t in self.mixedCost(p, t) }) {
-            match(track: ti, proposal: proposals[pi], frame: frame)
+            let track = tracks[ti]
+            match(track: ti, proposal: proposals[pi], frame: frame, stillThere: { stillThere?(track) ?? false })
             proposalUsed[pi] = true; trackUsed[ti] = true
         }
         // Stage 2: low-score proposals x unmatched confirmed tracks, IoU only.
@@ -37,7 +38,8 @@ extension Tracker {
             let iou = self.gatingIoU(t, p.box)
             return iou >= c.lowScoreMinIoU ? 1 - iou : nil
         }) {
-            match(track: ti, proposal: proposals[pi], frame: frame)
+            let track = tracks[ti]
+            match(track: ti, proposal: proposals[pi], frame: frame, stillThere: { stillThere?(track) ?? false })
             proposalUsed[pi] = true; trackUsed[ti] = true
         }
         // Stage 3: re-identification by region token.
@@ -181,7 +183,18 @@ extension Tracker {
             .map { (proposalIndices[$0.row], trackIndices[$0.col]) }
     }
 
-    mutating func match(track ti: Int, proposal p: Proposal, frame: FrameInfo) {
+    /// `stillThere`: whether the lost track's picture still shows its object (a piece can
+    /// match it; asked only then).
+    mutating func match(track ti: Int, proposal p: Proposal, frame: FrameInfo, stillThere: () -> Bool = { false }) {
+        // A piece of the object (TrackerConfig.pieceAreaRatio): seen where it was, its box
+        // and region token kept; the look still labels it, and drift is measured from the box.
+        if isPiece(p, of: ti, stillThere: stillThere) {
+            let kept = tracks[ti].box
+            seen(track: ti, at: kept, frame: frame)
+            observeLabel(track: ti, proposal: p, frame: frame)
+            tracks[ti].lastInferredBox = kept
+            return
+        }
         // The filter learns the velocity from the residual; the box re-anchors on the
         // proposal (motion-vector drift is correlated, so the filter's own variance is
         // too optimistic to average it with the proposal).
@@ -211,26 +224,44 @@ extension Tracker {
             newVar = (1 - k) * pVar
         }
         tracks[ti].anchorVariance = newVar
-        tracks[ti].kalman.anchor(at: newBox)
+        seen(track: ti, at: newBox, frame: frame)
+        tracks[ti].lastSeenBox = p.box
+        tracks[ti].source = p.source
+        tracks[ti].regionToken = Track.blend(tracks[ti].regionToken, p.regionToken, momentum: config.tokenMomentum)
+        tracks[ti].embedding = Track.blend(tracks[ti].embedding, p.embedding, momentum: config.tokenMomentum)
+        if tracks[ti].state == .tentative && tracks[ti].consecutiveHits >= config.birthHits { tracks[ti].state = .confirmed }
+        observeLabel(track: ti, proposal: p, frame: frame)
+    }
+
+    /// Whether proposal `p` is a piece of track `ti`'s object (`TrackerConfig.pieceAreaRatio`):
+    /// a confirmed track, or a lost one whose picture is unchanged (`stillThere`: missed
+    /// while only its pieces moved), and a proposal whose best class is the track's label
+    /// (a smaller object of another class passing in front is not a piece).
+    func isPiece(_ p: Proposal, of ti: Int, stillThere: () -> Bool) -> Bool {
+        let t = tracks[ti].box
+        guard tracks[ti].state == .confirmed || tracks[ti].state == .lost, p.box.area < config.pieceAreaRatio * t.area,
+              Self.coverage(of: p.box, by: [t]) >= config.pieceCoverage else { return false }
+        if tracks[ti].state == .lost && !stillThere() { return false }
+        guard let label = tracks[ti].labels.label, let scores = p.classScores,
+              let best = scores.indices.max(by: { scores[$0] < scores[$1] }) else { return true }
+        return best == label
+    }
+
+    /// Track `ti` observed at this keyframe with its box anchored at `box`: hits counted,
+    /// misses cleared, a lost track confirmed again.
+    mutating func seen(track ti: Int, at box: Box, frame: FrameInfo) {
+        tracks[ti].kalman.anchor(at: box)
         tracks[ti].motionFrames = 0
-        tracks[ti].box = newBox
+        tracks[ti].box = box
         tracks[ti].method = .observed
         tracks[ti].hits += 1
         tracks[ti].consecutiveHits += 1
         tracks[ti].misses = 0
         tracks[ti].lastSeenFrame = frame.index
-        tracks[ti].lastSeenBox = p.box
+        tracks[ti].lastSeenBox = box
         tracks[ti].lastSeenTime = frame.time
         tracks[ti].lastFrame = frame.index
-        tracks[ti].source = p.source
-        tracks[ti].regionToken = Track.blend(tracks[ti].regionToken, p.regionToken, momentum: config.tokenMomentum)
-        tracks[ti].embedding = Track.blend(tracks[ti].embedding, p.embedding, momentum: config.tokenMomentum)
-        switch tracks[ti].state {
-        case .tentative where tracks[ti].consecutiveHits >= config.birthHits: tracks[ti].state = .confirmed
-        case .lost: tracks[ti].state = .confirmed
-        default: break
-        }
-        observeLabel(track: ti, proposal: p, frame: frame)
+        if tracks[ti].state == .lost { tracks[ti].state = .confirmed }
     }
 
     /// Folds a recognition result into the track's label history.
