@@ -90,7 +90,8 @@ public enum Int8Quant {
     /// (max - min)) in [0, 255], x ≈ min + scale · q with scale = (max - min) / 255 (a
     /// constant row: scale 0, x = min exactly; a non-finite one: scale NaN). The whole
     /// byte serves each row's range, which matters after GELU (outputs ≥ -0.17) and
-    /// LayerNorm (rows off zero). Rows `ld` apart in, `cols` apart out. 16 lanes at a time.
+    /// LayerNorm (rows off zero). Rows `ld` apart in, `cols` apart out. The range in 16
+    /// running lanes (`rowRange`), the bytes in a loop LLVM vectorizes.
     static func quantizeRowsAsymmetric(_ x: UnsafePointer<Float>, ld: Int, rows: Int, cols: Int, out: UnsafeMutablePointer<UInt8>,
                                        scales: UnsafeMutablePointer<Float>, minimums: UnsafeMutablePointer<Float>) {
         for r in 0..<rows {
