@@ -1,7 +1,8 @@
 // Row kernels shared by the AVX-512 entry points (private to CKernels): one row of the
 // int8 attention's scores (ScoresInt8.c) and one row of bf16 softmax numerators
-// (ExpRowsBF16.c). The fused kernel (ScoresSoftmaxInt8.c) runs both on a row while it is
-// in L1, with the same instructions in the same order, so its bits are the two passes'.
+// (ExpRowsBF16.c). The fused kernel (rs_scores_softmax_int8, ScoresInt8.c) runs both on a
+// row while it is in L1, with the same instructions in the same order, so its bits are
+// the two passes'.
 #ifndef REGIONSPOTD_CKERNELS_ROWS_H
 #define REGIONSPOTD_CKERNELS_ROWS_H
 #include <immintrin.h>

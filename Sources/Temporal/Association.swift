@@ -38,8 +38,7 @@ extension Tracker {
             let iou = self.gatingIoU(t, p.box)
             return iou >= c.lowScoreMinIoU ? 1 - iou : nil
         }) {
-            let track = tracks[ti]
-            match(track: ti, proposal: proposals[pi], frame: frame, stillThere: { stillThere?(track) ?? false })
+            match(track: ti, proposal: proposals[pi], frame: frame)  // confirmed tracks: stillThere is not asked
             proposalUsed[pi] = true; trackUsed[ti] = true
         }
         // Stage 3: re-identification by region token.
@@ -69,8 +68,7 @@ extension Tracker {
             // The same object is the same class: a labelled track takes back only a
             // proposal whose best class is its label (region tokens describe a mask's
             // shape more than an object's identity).
-            if c.reidNeedsSameLabel, let label = t.labels.label, let scores = p.classScores, let best = scores.indices.max(by: { scores[$0] < scores[$1] }),
-               best != label { return nil }
+            if c.reidNeedsSameLabel, let label = t.labels.label, let best = p.bestClass, best != label { return nil }
             let sim = cosineSimilarity(a, b)
             return sim >= c.reidMinSimilarity ? 1 - sim : nil
         }) {
@@ -242,8 +240,7 @@ extension Tracker {
         guard tracks[ti].state == .confirmed || tracks[ti].state == .lost, p.box.area < config.pieceAreaRatio * t.area,
               Self.coverage(of: p.box, by: [t]) >= config.pieceCoverage else { return false }
         if tracks[ti].state == .lost && !stillThere() { return false }
-        guard let label = tracks[ti].labels.label, let scores = p.classScores,
-              let best = scores.indices.max(by: { scores[$0] < scores[$1] }) else { return true }
+        guard let label = tracks[ti].labels.label, let best = p.bestClass else { return true }
         return best == label
     }
 

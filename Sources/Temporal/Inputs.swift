@@ -40,6 +40,9 @@ public struct Proposal: Sendable {
         self.embedding = embedding; self.classScores = classScores; self.source = source
     }
 
+    /// The index of the largest of `classScores` (nil without them).
+    public var bestClass: Int? { classScores.flatMap { s in s.indices.max(by: { s[$0] < s[$1] }) } }
+
     /// True when the proposal carries a recognition result (so it refreshes a label).
     public var isRecognized: Bool { embedding != nil || classScores != nil }
 }

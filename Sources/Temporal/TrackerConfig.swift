@@ -45,12 +45,13 @@ public struct TrackerConfig: Sendable, Equatable {
     /// edge (vtest.avi published 0-6 px wide boxes for a few frames at each exit). The
     /// track lives on unpublished until the tracker ends it.
     public var minVisibleFraction: Float = 0.2
-    /// A proposal matched to a confirmed or lost track that is under this share of the track's box
-    /// area and lies inside it (`pieceCoverage` of it) is a piece of the object: the head or
-    /// leg of someone standing, whose still body the background absorbed. It says the object
-    /// is there, not where its box is: the track is seen and keeps its box, tokens and label
-    /// (the box no longer collapses onto the piece, and the other pieces, inside the box, are
-    /// no births). 0: every match moves the box.
+    /// A proposal matched to a confirmed track (or a lost one whose picture is unchanged)
+    /// that is under this share of the track's box area, lies inside it (`pieceCoverage` of
+    /// it) and has the track's label is a piece of the object: the head or leg of someone
+    /// standing, whose still body the background absorbed. It says the object is there, not
+    /// where its box is: the track is seen and keeps its box and region token, the look
+    /// still labels it (the box no longer collapses onto the piece, and the other pieces,
+    /// inside the box, are no births). 0: every match moves the box.
     public var pieceAreaRatio: Float = 0.25
     public var pieceCoverage: Float = 0.8
     /// Unmatched proposals at or above this start a tentative track.

@@ -4,6 +4,11 @@ import Foundation
 // Element-wise activations and softmax. Each fast kernel has a naive reference below it
 // (`naive*`) computed with libm in Double, and a test compares the two on random inputs.
 
+/// GELU with erf (torch's default): 0.5 x (1 + erf(x / sqrt 2)), erf by `fastErf`. One
+/// formula for `Activation.gelu`, `biasGelu` and the int8 Linear's GELU epilogue.
+@inline(__always)
+func geluExact(_ x: Float) -> Float { 0.5 * x * (1 + fastErf(x * 0.70710678118654752)) }
+
 /// erf(x) as a rational function of x^2 on [-4, 4] (the single-precision minimax fit
 /// used by XLA/Eigen); |error| < 2e-7, no exp, vectorizes.
 @inline(__always)
@@ -91,10 +96,7 @@ public enum Activation {
     /// GELU, erf form: 0.5 x (1 + erf(x / sqrt 2)) — torch.nn.GELU().
     public static func gelu(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
         Parallel.forRanges(n) { r in
-            for i in r {
-                let x = p[i]
-                p[i] = 0.5 * x * (1 + fastErf(x * 0.70710678118654752))
-            }
+            for i in r { p[i] = geluExact(p[i]) }
         }
     }
     /// QuickGELU: x * sigmoid(1.702 x) — OpenAI CLIP.

@@ -38,11 +38,6 @@ public func layerNorm(_ x: UnsafePointer<Float>, rows: Int, dim: Int, weight: Un
     }
 }
 
-/// GELU with erf (torch's default): 0.5 x (1 + erf(x / sqrt 2)), erf by `fastErf`. One
-/// formula for `biasGelu` and the int8 Linear's GELU epilogue, so both give the same bits.
-@inline(__always)
-func geluExact(_ x: Float) -> Float { 0.5 * x * (1 + fastErf(x * 0.70710678118654752)) }
-
 /// p[r, j] = GELU(p[r, j] + bias[j]) over [rows, cols] — Linear + GELU's epilogue.
 public func biasGelu(_ p: UnsafeMutablePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>) {
     Parallel.forRanges(rows, grain: max(1, 16384 / cols)) { r in

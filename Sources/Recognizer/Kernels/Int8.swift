@@ -41,37 +41,28 @@ public enum Int8Quant {
     /// Symmetric per-row quantization (weights): `rows` rows of `cols` values (rows `ld`
     /// apart) to q + `offset` per byte (0: s8 bit patterns), rows `cols` apart in `out`;
     /// scales[r] = max|row r| / 127 (0 for a zero row, NaN for a non-finite one, whose
-    /// bytes are then `offset`). 16 lanes at a time.
+    /// bytes are then `offset`). The range in 16 running lanes (`rowRange`), the bytes in
+    /// a loop LLVM vectorizes, as `quantizeRowsAsymmetric`.
     static func quantizeRows(_ x: UnsafePointer<Float>, ld: Int, rows: Int, cols: Int, offset: Int32,
                              out: UnsafeMutablePointer<UInt8>, scales: UnsafeMutablePointer<Float>) {
-        let raw = UnsafeRawPointer(x), dst = UnsafeMutableRawPointer(out)
-        let bias = SIMD16<Int32>(repeating: offset) &- SIMD16<Int32>(repeating: Int32(bitPattern: magic.bitPattern))
+        let bias = offset &- Int32(bitPattern: magic.bitPattern)
         for r in 0..<rows {
             let row = r * ld
             let (lo, hi, b) = rowRange(x + row, cols)
             let m = Swift.max(-lo, hi)
-            let o = dst + r * cols
+            let o = out + r * cols
             guard b == 0, m > 0 else {
                 scales[r] = b == 0 ? 0 : .nan
-                o.initializeMemory(as: UInt8.self, repeating: UInt8(truncatingIfNeeded: offset), count: cols)
+                o.initialize(repeating: UInt8(truncatingIfNeeded: offset), count: cols)
                 continue
             }
             scales[r] = m / 127
-            // pass 2: q = round(x · 127 / m) (within ±127: no clamping), plus the offset
-            let inv = 127 / m, vinv = SIMD16<Float>(repeating: inv)
-            let vm = SIMD16<Float>(repeating: magic)
-            var c = 0
-            while c + 16 <= cols {
-                let v = raw.loadUnaligned(fromByteOffset: (row + c) * 4, as: SIMD16<Float>.self)
-                let y = v * vinv + vm  // |x| · 127 / max|x| exceeds 127 by a few ulps at most
-                let q = unsafeBitCast(y, to: SIMD16<Int32>.self) &+ bias
-                o.storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: q), toByteOffset: c, as: SIMD16<UInt8>.self)
-                c += 16
-            }
-            while c < cols {
-                let y = x[row + c] * inv + magic
-                o.storeBytes(of: UInt8(truncatingIfNeeded: Int32(bitPattern: y.bitPattern) &+ bias[0]), toByteOffset: c, as: UInt8.self)
-                c += 1
+            // pass 2: q = round(x · 127 / m) (within ±127: no clamping; |x| · 127 / max|x|
+            // exceeds 127 by a few ulps at most), plus the offset
+            let inv = 127 / m, src = x + row
+            for c in 0..<cols {
+                let y = src[c] * inv + magic
+                o[c] = UInt8(truncatingIfNeeded: Int32(bitPattern: y.bitPattern) &+ bias)
             }
         }
     }
