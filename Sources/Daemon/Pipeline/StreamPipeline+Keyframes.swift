@@ -18,12 +18,16 @@ extension StreamPipeline {
         var everything: AutomaticMaskConfig?
         /// This keyframe's moving regions (also among the candidates).
         var moving: [Box]
+        /// Tracks inside a moving region dropped for holding two or more of them: something
+        /// moves where they are, so a look that changed is no sign their objects left.
+        var crowded: Set<UInt64> = []
     }
 
     func proposals(_ frame: VideoFrame, info: FrameInfo) -> KeyframePlan {
         let run = Set(schedule.sources(at: frame.pts))
         var c: [ProposalCandidate] = []
         var moving: [ProposalCandidate] = []
+        var crowded: Set<UInt64> = []
         if run.contains(.motion) {
             // While the background warms up (its first ~1.5 s) nothing moves for sure; a
             // picture without YUV planes has no background and uses the codec's vectors.
@@ -33,10 +37,9 @@ extension StreamPipeline {
             // A region holding most of two or more live tracks is objects that touch or
             // cross: as one box it would drag a track over both. It is dropped, and those
             // tracks are re-prompted where they are.
-            let held = heldTracks.map(\.box)
-            moving = Proposals.motion(regions.filter { r in
-                held.filter { $0.area > 0 && $0.intersection(r.box) >= 0.5 * $0.area }.count < 2
-            })
+            let split = Self.separateCrowds(regions.map(\.box), held: heldTracks.map { ($0.id, $0.box) })
+            moving = Proposals.motion(split.kept.map { regions[$0] })
+            crowded = split.crowded
         }
         if run.contains(.tracked) {
             let own = heldTracks.filter { t in !moving.contains { $0.box.iou(t.box) >= 0.2 } && !lookChanged(t) }
@@ -50,6 +53,18 @@ extension StreamPipeline {
         var merge = Proposals.mergeConfig(for: config.proposals)
         merge.maxBoxes = min(merge.maxBoxes, options.maxBoxes)
         return KeyframePlan(candidates: c, merge: merge, everything: run.contains(.everything) ? Proposals.everythingConfig(for: config.proposals) : nil,
-                            moving: moving.map(\.box))
+                            moving: moving.map(\.box), crowded: crowded)
+    }
+
+    /// Splits a keyframe's moving regions (xyxy, source pixels) into those kept as
+    /// candidates (indices) and the tracks inside the others: a region holding at least half
+    /// of the boxes of two or more held tracks is objects that touch or cross, dropped.
+    static func separateCrowds(_ regions: [Box], held: [(id: UInt64, box: Box)]) -> (kept: [Int], crowded: Set<UInt64>) {
+        var kept: [Int] = [], crowded: Set<UInt64> = []
+        for (k, r) in regions.enumerated() {
+            let inside = held.filter { $0.box.area > 0 && $0.box.intersection(r) >= 0.5 * $0.box.area }
+            if inside.count >= 2 { crowded.formUnion(inside.map(\.id)) } else { kept.append(k) }
+        }
+        return (kept, crowded)
     }
 }
