@@ -39,19 +39,26 @@ extension Tracker {
 
 extension Tracker {
     /// Between keyframes: each moving region that overlaps exactly one confirmed track, and
-    /// that track no other region, with IoU >= `minIoU`, moves the track's box to it
-    /// (box only: no label, no hit counted). Ambiguous pairs (objects touching or
-    /// crossing) are left to propagation, so identities never swap here. Returns the
-    /// number of tracks moved.
+    /// that track no other region, moves the track's box to it (box only: no label, no hit
+    /// counted) when they overlap by IoU >= `minIoU` and are of comparable size (areas
+    /// within `maxAreaRatio` of each other, as `restingCost` pairs them), or by IoU >=
+    /// `minIoUResized` otherwise. A walking person's region jumps 20-30 px in one frame as a
+    /// stride or an arm swings out (vtest.avi at 0:22.5: IoU 0.33); with 0.5 the box stayed
+    /// on the ground he had left, where the vectors (still background, zeroed) held it.
+    /// Ambiguous pairs (objects touching or crossing) are left to propagation, so
+    /// identities never swap here. Returns the number of tracks moved.
     @discardableResult
-    public mutating func follow(_ boxes: [Box], minIoU: Float = 0.5) -> Int {
+    public mutating func follow(_ boxes: [Box], minIoU: Float = 0.3, minIoUResized: Float = 0.5, maxAreaRatio: Float = 2) -> Int {
         let live = tracks.indices.filter { tracks[$0].state == .confirmed }
         guard !live.isEmpty, !boxes.isEmpty else { return 0 }
         var moved = 0
         for (bi, b) in boxes.enumerated() {
             // Visible parts: an object half out of the frame is compared by what shows.
             let touching = live.filter { visibleBox(tracks[$0]).iou(b) > 0.05 }
-            guard touching.count == 1, let ti = touching.first, visibleBox(tracks[ti]).iou(b) >= minIoU else { continue }
+            guard touching.count == 1, let ti = touching.first else { continue }
+            let v = visibleBox(tracks[ti])
+            let comparable = max(v.area, b.area) <= maxAreaRatio * min(v.area, b.area)
+            guard v.iou(b) >= (comparable ? minIoU : minIoUResized) else { continue }
             let others = boxes.indices.filter { $0 != bi && boxes[$0].iou(visibleBox(tracks[ti])) > 0.05 }
             guard others.isEmpty else { continue }
             tracks[ti].kalman.anchor(at: b)

@@ -28,8 +28,25 @@ struct FollowTests {
         var u = tracker([box(100, 100, 50, 50)])
         u.propagate(to: frameInfo(1), motion: nil)
         #expect(u.follow([box(100, 100, 30, 50), box(125, 100, 25, 50)]) == 0)
-        #expect(u.follow([box(130, 100, 50, 50)]) == 0)  // IoU 0.25 < 0.5
+        #expect(u.follow([box(130, 100, 50, 50)]) == 0)  // IoU 0.25 < 0.3
+        #expect(u.follow([box(100, 100, 120, 50)]) == 0)  // IoU 0.42 with a region 2.4x its size: < 0.5
         #expect(u.liveTracks[0].box == box(100, 100, 50, 50))
+    }
+
+    @Test("a walking person's region a stride ahead (IoU 0.33, same size) keeps the box on him; a larger one needs 0.5")
+    func stride() {
+        // vtest.avi at 0:22.5: box 558-591 x 288-402, the region 531-579 x 285-399 (200 px
+        // higher here: the test frame is 640x360)
+        var t = tracker([Box(x1: 558, y1: 88, x2: 591, y2: 202)])
+        t.propagate(to: frameInfo(1), motion: nil)
+        let region = Box(x1: 531, y1: 85, x2: 579, y2: 199)
+        #expect(abs(t.liveTracks[0].box.iou(region) - 0.33) < 0.01)
+        #expect(t.follow([region]) == 1)
+        #expect(t.liveTracks[0].box == region)
+        var u = tracker([box(100, 100, 40, 100)])
+        u.propagate(to: frameInfo(1), motion: nil)
+        #expect(u.follow([box(110, 100, 100, 100)]) == 0)  // IoU 0.27, 2.5x the area: no
+        #expect(u.follow([box(100, 100, 60, 100)]) == 1)  // IoU 0.67, 1.5x: yes
     }
 
     @Test("reanchor on a keyframe without encoders: matched tracks move, nothing is born, only tracks said gone miss")
