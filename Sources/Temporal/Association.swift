@@ -54,7 +54,10 @@ extension Tracker {
             let last = t.lastSeenBox
             let diagonal = (last.width * last.width + last.height * last.height).squareRoot()
             let elapsed = Float(max(0, frame.time - t.lastSeenTime))
-            let reach = diagonal * (1 + c.reidDiagonalsPerSecond * elapsed)
+            // plus the way its own velocity carries it (a fast object's reach grows with it)
+            let v = t.kalman.velocity
+            let travelled = (v.x * v.x + v.y * v.y).squareRoot() * Float(max(1, frame.index - t.lastSeenFrame))
+            let reach = diagonal * (1 + c.reidDiagonalsPerSecond * elapsed) + travelled
             guard p.box.centreDistance(to: last) <= reach else { return nil }
             // Last seen at the frame's edge, it left there: it comes back through the same
             // edge, not through another one (a newcomer of the same class entering elsewhere

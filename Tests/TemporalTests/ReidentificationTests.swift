@@ -71,10 +71,23 @@ import Testing
         var t = tracker()
         t.update(frame: frameInfo(0), proposals: [Proposal(box: box(10, 10, 40, 40), score: 0.95, regionToken: token(0))])
         t.update(frame: frameInfo(15), proposals: [])
-        // Half a second later, same token, 560 px away: farther than (1 + 3 x 1 s) x 57 px.
+        // Half a second later, same token, 560 px away: farther than (1 + 1 x 0.5 s) x 57 px.
         t.update(frame: frameInfo(30), proposals: [Proposal(box: box(570, 300, 40, 40), score: 0.95, regionToken: token(0))])
         #expect(t.tracks.contains { $0.id == 2 && $0.box.x1 == 570 })
         #expect(t.tracks.first { $0.id == 1 }?.state == .lost)
+    }
+
+    @Test("a person lost for 2 s is not re-identified 440 px away (vtest.avi), but 300 px away he is")
+    func reidReachIsAWalkersReach() {
+        for (x, back) in [(Float(180), true), (40, false)] {
+            var t = tracker()
+            // a person 33 x 117 (diagonal 122), last seen at x 500
+            t.update(frame: frameInfo(0), proposals: [Proposal(box: box(500, 100, 33, 117), score: 0.95, regionToken: token(0))])
+            t.update(frame: frameInfo(30), proposals: [])
+            // 2 s after: 320 px from where he was, within (1 + 1 x 2) x 122 = 366, or 460 px
+            t.update(frame: frameInfo(60), proposals: [Proposal(box: box(x, 110, 33, 117), score: 0.95, regionToken: token(0, noise: 0.1))])
+            #expect(t.tracks.contains { $0.id == 1 && $0.box.x1 == x } == back, "x \(x): \(t.tracks.map { ($0.id, $0.box) })")
+        }
     }
 
     @Test("a track that left by the bottom edge comes back only through the bottom edge")
