@@ -32,6 +32,13 @@ public struct MotionConfig: Sendable, Equatable {
     /// motion (an object crossing in front does not drag the box along); otherwise the
     /// overall median is used only if at least `switchFraction` of the vectors agree on
     /// it (a real change of motion, e.g. a bounce), else there is no estimate.
+    /// Vectors of exactly zero come only from the pipeline's still-background zeroing
+    /// (`BackgroundModel.stillBackgroundZeroed`; the decoder drops zero vectors). A box
+    /// holding nothing else shows still background only, which says nothing about where its
+    /// object is: no estimate, and the track coasts on its filter (its velocity) until a
+    /// moving region or a keyframe finds it. vtest.avi at 1:08: 4-9 such vectors held a
+    /// walker's box on the road for a second while he walked on at 6 px a frame.
+    public var stillOnlyGivesNoEstimate = true
     public var priorPixels: Float = 1.5
     public var priorSpread: Float = 0.3
     public var priorFraction: Float = 0.3
@@ -148,6 +155,7 @@ public struct MotionField: Sendable {
         if scratch.n < config.minVectors { gather(box, into: &scratch); region = box }
         let n = scratch.n
         if n < config.minVectors || n == 0 { return nil }
+        if config.stillOnlyGivesNoEstimate && (0..<n).allSatisfy({ scratch.dx[$0] == 0 && scratch.dy[$0] == 0 }) { return nil }
         // Blocks the decoder left out count as one still pseudo-vector of their area.
         var stillWeight: Float = 0
         if config.missingBlocksAreStatic && scratch.area > 0 {

@@ -21,6 +21,36 @@ import Testing
         #expect(abs(r.box.width - 96) < 1 && abs(r.box.height - 80) < 1)
     }
 
+    /// vtest.avi at 1:08: a walker (6 px a frame) left his box within two frames; the
+    /// vectors left in it were still background the pipeline zeroed, and their median (0)
+    /// held the box on the road. Only zero vectors say nothing about the object: it coasts.
+    @Test func aBoxOfStillBackgroundOnlyCoastsOnItsVelocity() {
+        for still in [true, false] {
+            var c = TrackerConfig()
+            c.motion.stillOnlyGivesNoEstimate = still
+            var t = Tracker(config: c)
+            // seen walking left at 6 px a frame on three keyframes
+            for k in 0..<3 {
+                let f = k * 10
+                if f > 0 { for g in (f - 9)...f { t.propagate(to: frameInfo(g), motion: nil) } }
+                t.update(frame: frameInfo(f), proposals: [Proposal(box: box(400 - 6 * Float(f), 100, 36, 100), score: 0.9)])
+            }
+            let left = t.tracks[0].box
+            for g in 21...25 { t.propagate(to: frameInfo(g), motion: vectors(in: t.tracks[0].box, dx: 0, dy: 0)) }
+            let moved = left.cx - t.tracks[0].box.cx
+            if still {
+                #expect(t.tracks[0].method == .kalman && moved > 20, "coasted \(moved) px")
+            } else {
+                #expect(t.tracks[0].method == .motionVectors && abs(moved) < 1, "held \(moved) px")
+            }
+        }
+        // a box with moving vectors among the zeroed ones still moves by their median
+        var t = Tracker()
+        t.update(frame: frameInfo(0), proposals: [Proposal(box: box(200, 100, 64, 64), score: 0.9)])
+        t.propagate(to: frameInfo(1), motion: vectors(in: box(200, 100, 64, 64), dx: 3, dy: 0) + vectors(in: box(200, 100, 20, 64), dx: 0, dy: 0))
+        #expect(t.tracks[0].method == .motionVectors && abs(t.tracks[0].box.cx - 235) < 0.5, "\(t.tracks[0].box)")
+    }
+
     @Test func scaleChangeFromTheSpreadOfVectors() {
         var t = Tracker()
         let start = box(200, 100, 160, 160)
