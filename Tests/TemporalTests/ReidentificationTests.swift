@@ -108,6 +108,22 @@ import Testing
         #expect(t.tracks.first { $0.id == 1 }.map { $0.state == .confirmed && $0.box.y2 == 360 } == true)
     }
 
+    @Test("wholly inside the picture: the track hidden near the edge comes back, the one that went out of it does not", arguments: [true, false])
+    func leftOrHidden(walkingOut: Bool) {
+        // a person last seen at the left edge (frames 640x360), walking out at 5 px a frame
+        // or standing there
+        var t = tracker()
+        for k in 0..<3 {
+            let x: Float = walkingOut ? 30 - 15 * Float(k) : 0
+            t.update(frame: frameInfo(3 * k), proposals: [Proposal(box: box(x, 150, 30, 80), score: 0.95, regionToken: token(0))])
+        }
+        for f in 7...40 { t.propagate(to: frameInfo(f), motion: nil) }
+        // well over a second later the same token is seen wholly inside, 100 px from the edge
+        t.update(frame: frameInfo(40), proposals: [Proposal(box: box(100, 150, 30, 80), score: 0.95, regionToken: token(0, noise: 0.1))])
+        let back = t.tracks.first { $0.box.x1 == 100 }
+        #expect((back?.id == 1) == !walkingOut, "\(t.tracks.map { ($0.id, $0.box, $0.state) })")
+    }
+
     @Test func reidNeedsAnObjectOfItsSize() {
         // Within reach and with its token, but a sliver a tenth of its size (a limb, an
         // edge fragment): not the object. A box of its size is.
