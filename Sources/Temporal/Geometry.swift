@@ -76,6 +76,11 @@ public struct Box: Sendable, Equatable, Hashable, Codable {
 
     public func contains(x: Float, y: Float) -> Bool { x >= x1 && x < x2 && y >= y1 && y < y2 }
 
+    /// Whether both areas are positive and the larger is at most `ratio` times the smaller.
+    public func hasComparableArea(to other: Box, within ratio: Float) -> Bool {
+        area > 0 && other.area > 0 && max(area, other.area) <= ratio * min(area, other.area)
+    }
+
     /// Distance between the two boxes' centres.
     public func centreDistance(to other: Box) -> Float {
         let dx = cx - other.cx, dy = cy - other.cy

@@ -26,12 +26,6 @@ public struct MotionConfig: Sendable, Equatable {
     /// one is not dragged along by the few vectors that spill into its box. (Intra blocks
     /// are counted as still too; they are rare in P-frames.)
     public var missingBlocksAreStatic: Bool = false
-    /// Motion prior (the track's own velocity, when the filter is sure of it): vectors
-    /// within `priorPixels + priorSpread x |prior|` of it form the track's own cluster.
-    /// When that cluster holds at least `priorFraction` of the vectors, its median is the
-    /// motion (an object crossing in front does not drag the box along); otherwise the
-    /// overall median is used only if at least `switchFraction` of the vectors agree on
-    /// it (a real change of motion, e.g. a bounce), else there is no estimate.
     /// Vectors of exactly zero come only from the pipeline's still-background zeroing
     /// (`BackgroundModel.stillBackgroundZeroed`; the decoder drops zero vectors). A box
     /// holding nothing else shows still background only, which says nothing about where its
@@ -39,6 +33,12 @@ public struct MotionConfig: Sendable, Equatable {
     /// moving region or a keyframe finds it. vtest.avi at 1:08: 4-9 such vectors held a
     /// walker's box on the road for a second while he walked on at 6 px a frame.
     public var stillOnlyGivesNoEstimate = true
+    /// Motion prior (the track's own velocity, when the filter is sure of it): vectors
+    /// within `priorPixels + priorSpread x |prior|` of it form the track's own cluster.
+    /// When that cluster holds at least `priorFraction` of the vectors, its median is the
+    /// motion (an object crossing in front does not drag the box along); otherwise the
+    /// overall median is used only if at least `switchFraction` of the vectors agree on
+    /// it (a real change of motion, e.g. a bounce), else there is no estimate.
     public var priorPixels: Float = 1.5
     public var priorSpread: Float = 0.3
     public var priorFraction: Float = 0.3

@@ -57,9 +57,8 @@ extension Tracker {
             let touching = live.filter { visibleBox(tracks[$0]).iou(b) > 0.05 }
             guard touching.count == 1, let ti = touching.first else { continue }
             let v = visibleBox(tracks[ti])
-            let comparable = max(v.area, b.area) <= maxAreaRatio * min(v.area, b.area)
-            guard v.iou(b) >= (comparable ? minIoU : minIoUResized) else { continue }
-            let others = boxes.indices.filter { $0 != bi && boxes[$0].iou(visibleBox(tracks[ti])) > 0.05 }
+            guard v.iou(b) >= (v.hasComparableArea(to: b, within: maxAreaRatio) ? minIoU : minIoUResized) else { continue }
+            let others = boxes.indices.filter { $0 != bi && boxes[$0].iou(v) > 0.05 }
             guard others.isEmpty else { continue }
             tracks[ti].kalman.anchor(at: b)
             tracks[ti].box = b
@@ -108,7 +107,7 @@ extension Tracker {
     /// box lags a walking person by more than an overlap allows.
     func restingCost(_ t: Track, _ b: Box, minIoU: Float) -> Float? {
         let v = visibleBox(t)
-        guard v.area > 0, b.area > 0, max(v.area, b.area) <= 2 * min(v.area, b.area) else { return nil }
+        guard v.hasComparableArea(to: b, within: 2) else { return nil }
         let iou = gatingIoU(t, b)
         if iou >= minIoU { return 1 - iou }
         let reach = max(v.width, v.height, b.width, b.height)
