@@ -52,13 +52,21 @@ extension Tracker {
             guard let a = p.regionToken, let b = t.regionToken else { return nil }
             // Spatial sanity: no farther from where it was last seen than it could have gone.
             let last = t.lastSeenBox
-            let diagonal = (last.width * last.width + last.height * last.height).squareRoot()
+            let diagonal = last.diagonal
             let elapsed = Float(max(0, frame.time - t.lastSeenTime))
             // plus the way its own velocity carries it (a fast object's reach grows with it)
             let v = t.kalman.velocity
             let travelled = (v.x * v.x + v.y * v.y).squareRoot() * Float(max(1, frame.index - t.lastSeenFrame))
             let reach = diagonal * (1 + c.reidDiagonalsPerSecond * elapsed) + travelled
             guard p.box.centreDistance(to: last) <= reach else { return nil }
+            // Carried by motion vectors since its last look, the track's box is itself a
+            // sighting of its object (TrackerConfig.reidCarriedReach): the object is under
+            // it (its proposal merged with a neighbour's, or rejected), not at a look-alike
+            // a walker's reach away from the last look.
+            if t.carried(to: frame.index) {
+                let here = self.visibleBox(t)
+                guard p.box.centreDistance(to: here) <= c.reidCarriedReach * here.diagonal else { return nil }
+            }
             // Last seen at the frame's edge, it left there: it comes back through the same
             // edge, not through another one (a newcomer of the same class entering elsewhere
             // is new). Seen again wholly inside, it may have been hidden by something near
@@ -207,8 +215,7 @@ extension Tracker {
         // comes from them, and the residual is mostly accumulated drift (or an occluder's
         // pull), not a velocity error: the filter only re-anchors. Otherwise (constant
         // velocity, intra frames) the residual is what teaches the filter the velocity.
-        let sinceLast = max(1, frame.index - tracks[ti].lastSeenFrame)
-        let carried = tracks[ti].motionFrames * 2 >= sinceLast
+        let carried = tracks[ti].carried(to: frame.index)
         if !carried {
             tracks[ti].kalman.update(p.box, relativeStd: config.kalman.proposal)
         }

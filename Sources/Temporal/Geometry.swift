@@ -33,6 +33,7 @@ public struct Box: Sendable, Equatable, Hashable, Codable {
     public var area: Float { width * height }
     public var cx: Float { (x1 + x2) / 2 }
     public var cy: Float { (y1 + y2) / 2 }
+    public var diagonal: Float { (width * width + height * height).squareRoot() }
 
     /// Intersection over union; 0 when either box is empty.
     public func iou(_ other: Box) -> Float {

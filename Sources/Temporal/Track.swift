@@ -85,6 +85,10 @@ public struct Track: Sendable {
         return l2Normalized(out)
     }
 
+    /// Whether motion vectors moved the box over most of the frames since its last keyframe
+    /// match (to frame `index`): the box is then a sighting of the object, not a prediction.
+    func carried(to index: Int) -> Bool { motionFrames * 2 >= max(1, index - lastSeenFrame) }
+
     /// Age of the label in seconds at `time` (nil if never recognized).
     public func labelAge(at time: Double) -> Double? { lastInferredTime.map { max(0, time - $0) } }
 }

@@ -92,6 +92,13 @@ public struct TrackerConfig: Sendable, Equatable {
     /// vtest.avi jumped 440-670 px across the picture to look-alikes 2 s after they were
     /// last seen; with 1 alone, track-eval's fast objects lost 0.011-0.015 IDF1.
     public var reidDiagonalsPerSecond: Float = 1
+    /// Re-identification of a track carried by motion vectors since its last look: its box
+    /// is itself a sighting, so a proposal farther than this many diagonals from that box is
+    /// someone else. Vector-carried boxes drift up to 1.4 diagonals over 4 s on track-eval's
+    /// scenes; on vtest.avi, with no such limit, tracks moved 1.5-2.7 diagonals (150-280 px)
+    /// in one frame to look-alike walkers while their own walker, merged into a neighbour's
+    /// proposal, was still under the box.
+    public var reidCarriedReach: Float = 1.5
     /// Re-identification size sanity: a proposal whose area differs from the track's last
     /// seen box by more than this factor (either way) is another object, or a fragment
     /// of one (a limb, an edge sliver), whatever its token says.

@@ -124,6 +124,25 @@ import Testing
         #expect((back?.id == 1) == !walkingOut, "\(t.tracks.map { ($0.id, $0.box, $0.state) })")
     }
 
+    @Test("a look-alike 1.8 diagonals from the box motion vectors carried is someone else; from a coasting box, it may be the track", arguments: [true, false])
+    func carriedBoxIsASighting(carried: Bool) {
+        // a walker at 2 px a frame for a second, his box carried by vectors (or coasting
+        // without them); at the next look his own proposal is missing (merged with a
+        // neighbour's) and a look-alike stands 150 px behind him, within a walker's reach
+        // of where he was last seen
+        var t = tracker()
+        t.update(frame: frameInfo(0), proposals: [Proposal(box: box(100, 150, 30, 80), score: 0.95, regionToken: token(0))])
+        for f in 1...30 {
+            let here = box(100 + 2 * Float(f - 1), 150, 30, 80)
+            t.propagate(to: frameInfo(f), motion: carried ? vectors(in: here, dx: 2, dy: 0) : nil)
+        }
+        #expect(t.tracks[0].carried(to: 30) == carried)
+        t.update(frame: frameInfo(30), proposals: [Proposal(box: box(10, 150, 30, 80), score: 0.95, regionToken: token(0, noise: 0.1))])
+        let atLookAlike = t.tracks.first { $0.box.x1 == 10 }
+        #expect((atLookAlike?.id == 1) == !carried, "\(t.tracks.map { ($0.id, $0.box, $0.state) })")
+        #expect(t.tracks.count == (carried ? 2 : 1))
+    }
+
     @Test func reidNeedsAnObjectOfItsSize() {
         // Within reach and with its token, but a sliver a tenth of its size (a limb, an
         // edge fragment): not the object. A box of its size is.
