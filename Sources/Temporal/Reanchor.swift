@@ -89,7 +89,11 @@ extension Tracker {
         for (k, b) in boxes.enumerated() where !out.contains(k) && b.area > 0 {
             let piece = visible.contains { v in
                 let reach = max(v.width, v.height)
-                return b.area < 0.5 * v.area && v.centreDistance(to: b) <= reach
+                guard b.area < 0.5 * v.area && v.centreDistance(to: b) <= reach else { return false }
+                // At an edge of the picture the track's box does not reach, the region is
+                // something entering there, not a piece of it
+                guard let f = frame else { return true }
+                return b.edges(width: f.width, height: f.height) & ~v.edges(width: f.width, height: f.height) == 0
             }
             let grown = Box(x1: b.x1 - b.width / 8, y1: b.y1 - b.height / 8, x2: b.x2 + b.width / 8, y2: b.y2 + b.height / 8)
             let inside = visible.filter { $0.cx >= grown.x1 && $0.cx <= grown.x2 && $0.cy >= grown.y1 && $0.cy <= grown.y2 }
