@@ -169,7 +169,13 @@ extension Tracker {
 
     /// Combined cost, or nil when gated out. Both terms lie in 0...1.
     func mixedCost(_ p: Proposal, _ t: Track) -> Float? {
-        let iou = gatingIoU(t, p.box)
+        var iou = gatingIoU(t, p.box)
+        // An object entering the picture grows: a track that has seen it only cut by the
+        // edge takes a larger view that contains its box (a sliver at the bottom edge
+        // inside the whole object a second later), however small their IoU.
+        if iou < config.minIoU && t.labelsFromPartialView && Self.coverage(of: visibleBox(t), by: [p.box]) >= config.pieceCoverage {
+            iou = config.minIoU
+        }
         guard iou >= config.minIoU else { return nil }
         var cost = 1 - iou
         if let a = p.regionToken, let b = t.regionToken, a.count == b.count {
@@ -288,7 +294,10 @@ extension Tracker {
         if let probs {
             // no labels yet counts as partial views only: the first view sets them either way
             let onlyPartial = tracks[ti].labelsFromPartialView || tracks[ti].labels.observations == 0
-            if onlyPartial && !partial {
+            // so does a view of twice as much of it while it enters (a sliver at the edge
+            // says little about what the rest is)
+            let larger = tracks[ti].lastInferredBox.map { p.box.area >= 2 * $0.area } ?? false
+            if onlyPartial && (!partial || larger) {
                 tracks[ti].labels.reset(to: probs)
             } else {
                 tracks[ti].labels.observe(probs)

@@ -46,6 +46,27 @@ import Testing
         #expect(!u.tracks[0].labelsFromPartialView)
     }
 
+    @Test("entering: a sliver's label gives way to a view of twice as much of the object, and that track takes the larger view however small their IoU")
+    func slivers() throws {
+        let v = try vocab(["cat", "dog"], [token(0), token(1)])
+        var t = Tracker(vocabulary: v)
+        // a 5 px sliver at the bottom edge (360), seen as a dog
+        t.update(frame: frameInfo(0), proposals: [Proposal(box: box(100, 355, 60, 5), score: 0.9, regionToken: token(2), embedding: token(1))])
+        t.propagate(to: frameInfo(30), motion: nil)
+        // a second on, 60 px of it show (still cut by the edge): a cat (IoU 0.08; the region
+        // token agrees)
+        t.update(frame: frameInfo(30), proposals: [Proposal(box: box(100, 300, 60, 60), score: 0.9, regionToken: token(2), embedding: unit([0.8, 0.6, 0, 0, 0, 0, 0, 0]))])
+        #expect(t.tracks.count == 1, "\(t.tracks.map { ($0.id, $0.box) })")
+        #expect(t.tracks[0].box.iou(box(100, 300, 60, 60)) > 0.9)
+        #expect(t.regions()[0].labelName == "cat")
+        #expect(t.tracks[0].labelsFromPartialView)
+        // a view under twice the last one is folded in as before (alpha 0.4): still a cat
+        t.propagate(to: frameInfo(60), motion: nil)
+        t.update(frame: frameInfo(60), proposals: [Proposal(box: box(100, 280, 60, 80), score: 0.9, regionToken: token(2), embedding: unit([0.6, 0.8, 0, 0, 0, 0, 0, 0]))])
+        #expect(t.regions()[0].labelName == "cat")
+        #expect(t.tracks[0].labels.observations == 2)
+    }
+
     @Test func vocabularyChangeRescoresFromStoredEmbedding() throws {
         var t = Tracker(vocabulary: try vocab(["cat", "dog"], [token(0), token(1)]))
         t.update(frame: frameInfo(0), proposals: [
