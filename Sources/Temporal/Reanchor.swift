@@ -76,7 +76,8 @@ extension Tracker {
     /// - paired with a confirmed or tentative track by the optimal one-to-one assignment at
     ///   `restingCost` (the pairing `reanchor` makes: the object moved on, its track lags);
     /// - a piece of a track: under half its box's area, its centre within one box size of
-    ///   the track's (a head, a leg, a swinging bag seen apart from the body);
+    ///   the track's (a head, a leg, a swinging bag seen apart from the body), and at no
+    ///   edge of the picture the track's box does not reach (there it is something entering);
     /// - a group of tracks: the tracks whose centres lie inside it (grown by a quarter)
     ///   cover at least half its area (people walking together, their tracks a step behind).
     /// A region holding a tracked object and about as much again that no track holds is
