@@ -177,6 +177,8 @@ extension Tracker {
             iou = config.minIoU
         }
         guard iou >= config.minIoU else { return nil }
+        // going out of the picture, it is not half as large again at the next look
+        if t.shrinkingAtEdge && p.box.area > 1.5 * visibleBox(t).area { return nil }
         var cost = 1 - iou
         if let a = p.regionToken, let b = t.regionToken, a.count == b.count {
             let tokenDistance = min(max(1 - cosineSimilarity(a, b), 0), 1)

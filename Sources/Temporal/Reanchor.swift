@@ -60,6 +60,14 @@ extension Tracker {
             guard v.iou(b) >= (v.hasComparableArea(to: b, within: maxAreaRatio) ? minIoU : minIoUResized) else { continue }
             let others = boxes.indices.filter { $0 != bi && boxes[$0].iou(v) > 0.05 }
             guard others.isEmpty else { continue }
+            // A box at the picture's edge that shrank as it followed its region is an object
+            // going out; a region suddenly a quarter larger there is something else coming
+            // in beside it (scene 1002: a star entering at the corner a triangle left by, whose
+            // track then followed the star and kept the triangle's label). An entering
+            // object's box grows and follows on.
+            let atEdge = frame.map { v.touchesEdge(width: $0.width, height: $0.height) } ?? false
+            if atEdge && tracks[ti].shrinkingAtEdge && b.area > 1.25 * v.area { continue }
+            tracks[ti].shrinkingAtEdge = atEdge && b.area < v.area
             tracks[ti].kalman.anchor(at: b)
             tracks[ti].box = b
             tracks[ti].motionFrames = 0

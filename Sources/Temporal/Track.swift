@@ -58,6 +58,9 @@ public struct Track: Sendable {
     public internal(set) var motionFrames = 0
     /// Variance of the last keyframe box, relative to the box height squared.
     public internal(set) var anchorVariance: Float = 0.0025
+    /// Whether its box, at an edge of the picture, shrank the last time it followed a
+    /// moving region (its object going out; Tracker.follow).
+    public internal(set) var shrinkingAtEdge = false
     /// Source tag of the last matched proposal.
     public internal(set) var source: String
 

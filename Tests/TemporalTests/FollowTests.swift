@@ -66,6 +66,29 @@ struct FollowTests {
         #expect(t.regions().map(\.trackID).contains(ids[1]) == false)
     }
 
+    @Test("at the edge, a box going out does not follow a region that suddenly grows (another object coming in), nor take it at the next look; one coming in does follow")
+    func leavingOrEntering() {
+        // going out by the left edge: its region shrinks, then the region of a newcomer
+        // entering beside it joins it (1.4x the box)
+        var out = tracker([box(0, 100, 40, 40)])
+        out.propagate(to: frameInfo(1), motion: nil)
+        #expect(out.follow([box(0, 100, 36, 40)]) == 1)
+        #expect(out.liveTracks[0].shrinkingAtEdge)
+        out.propagate(to: frameInfo(2), motion: nil)
+        #expect(out.follow([box(0, 90, 34, 60)]) == 0)
+        // at the next look the newcomer (1.65x) is a track of its own
+        out.update(frame: frameInfo(3), proposals: [Proposal(box: box(0, 85, 36, 66), score: 0.9)])
+        #expect(out.liveTracks.contains { $0.id != out.liveTracks[0].id && $0.box == box(0, 85, 36, 66) })
+        #expect(out.liveTracks.first { $0.box == box(0, 85, 36, 66) }?.hits == 1)
+        // coming in by the left edge: its region grows, a quarter and more a frame
+        var coming = tracker([box(0, 100, 20, 40)])
+        coming.propagate(to: frameInfo(1), motion: nil)
+        #expect(coming.follow([box(0, 100, 24, 40)]) == 1)
+        #expect(!coming.liveTracks[0].shrinkingAtEdge)
+        coming.propagate(to: frameInfo(2), motion: nil)
+        #expect(coming.follow([box(0, 100, 34, 40)]) == 1)
+    }
+
     @Test("explained moving regions: a lagging track's object, a piece of it, a group of tracks; not a newcomer beside one")
     func explained() {
         // person-sized tracks, 30x80
