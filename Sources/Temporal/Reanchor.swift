@@ -46,7 +46,9 @@ extension Tracker {
     /// stride or an arm swings out (vtest.avi at 0:22.5: IoU 0.33); with 0.5 the box stayed
     /// on the ground he had left, where the vectors (still background, zeroed) held it.
     /// Ambiguous pairs (objects touching or crossing) are left to propagation, so
-    /// identities never swap here. Returns the number of tracks moved.
+    /// identities never swap here, and so is a region suddenly a quarter larger than a box
+    /// going out at the picture's edge (`Track.shrinkingAtEdge`: someone coming in beside
+    /// it). Returns the number of tracks moved.
     @discardableResult
     public mutating func follow(_ boxes: [Box], minIoU: Float = 0.3, minIoUResized: Float = 0.5, maxAreaRatio: Float = 2) -> Int {
         let live = tracks.indices.filter { tracks[$0].state == .confirmed }
