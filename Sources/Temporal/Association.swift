@@ -63,8 +63,8 @@ extension Tracker {
             // sighting of its object (TrackerConfig.reidCarriedReach): the object is under
             // it (its proposal merged with a neighbour's, or rejected), not at a look-alike
             // a walker's reach away from the last look.
+            let here = self.visibleBox(t)
             if t.carried(to: frame.index) {
-                let here = self.visibleBox(t)
                 guard p.box.centreDistance(to: here) <= c.reidCarriedReach * here.diagonal else { return nil }
             }
             // Last seen at the frame's edge, it left there: it comes back through the same
@@ -76,7 +76,7 @@ extension Tracker {
             // a track that left by the left edge was given a walker 430 px inside, 4 s on).
             let exits = last.edges(width: frame.width, height: frame.height)
             let enters = p.box.edges(width: frame.width, height: frame.height)
-            let left = self.visibleBox(t).area < 0.5 * t.box.area
+            let left = here.area < 0.5 * t.box.area
             guard exits == 0 || (enters == 0 && !left) || exits & enters != 0 else { return nil }
             let ratio = p.box.area / max(last.area, 1)
             guard ratio <= c.reidMaxAreaRatio && ratio >= 1 / c.reidMaxAreaRatio else { return nil }
