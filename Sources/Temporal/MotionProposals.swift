@@ -304,5 +304,7 @@ public struct MotionMemory: Sendable {
 
     /// The remembered vectors, oldest frame first.
     public var samples: [MotionSample] { recent.flatMap { $0 } }
+    /// The remembered vectors frame by frame, oldest first.
+    public var perFrame: [[MotionSample]] { recent }
     public mutating func reset() { recent.removeAll() }
 }

@@ -91,13 +91,15 @@ extension Tracker {
     /// - a group of tracks: the tracks whose centres lie inside it (grown by a quarter)
     ///   cover at least half its area (people walking together, their tracks a step behind).
     /// A region holding a tracked object and about as much again that no track holds is
-    /// none of these: maybe someone new walking beside it.
-    public func explained(_ boxes: [Box], minIoU: Float = 0.3) -> Set<Int> {
+    /// none of these: maybe someone new walking beside it. Regions in `apart` (cut from one
+    /// by their motion: objects that touch, moving apart) count only by the pairing: a
+    /// track over both is not either one.
+    public func explained(_ boxes: [Box], apart: Set<Int> = [], minIoU: Float = 0.3) -> Set<Int> {
         let held = tracks.indices.filter { tracks[$0].state == .confirmed || tracks[$0].state == .tentative }
         let proposals = boxes.map { Proposal(box: $0, score: 1) }
         var out = Set(assign(proposals, Array(proposals.indices), held) { p, t in self.restingCost(t, p.box, minIoU: minIoU) }.map(\.0))
         let visible = held.map { visibleBox(tracks[$0]) }.filter { $0.area > 0 }
-        for (k, b) in boxes.enumerated() where !out.contains(k) && b.area > 0 {
+        for (k, b) in boxes.enumerated() where !out.contains(k) && !apart.contains(k) && b.area > 0 {
             let piece = visible.contains { v in
                 let reach = max(v.width, v.height)
                 guard b.area < 0.5 * v.area && v.centreDistance(to: b) <= reach else { return false }

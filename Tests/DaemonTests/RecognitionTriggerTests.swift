@@ -56,6 +56,13 @@ struct RecognitionTriggerTests {
         // a region the tracker's association explains (Tracker.explained) asks nothing
         #expect(RecognitionTrigger.decide(inputs { $0.moving = [box(100, 100)]; $0.tracks = [box(140, 100)]; $0.explained = [0] }).isEmpty)
         #expect(RecognitionTrigger.decide(inputs { $0.moving = [box(100, 100), box(300, 300)]; $0.tracks = [box(140, 100)]; $0.explained = [0] }) == [.newMotion])
+        // the parts of a region the motion vectors cut are covered by the one track over
+        // both, which is neither of them: they ask (MotionSeparation)
+        let over = Box(x1: 100, y1: 100, x2: 200, y2: 150)
+        let cut = [Box(x1: 100, y1: 100, x2: 145, y2: 150), Box(x1: 150, y1: 100, x2: 200, y2: 150)]
+        #expect(RecognitionTrigger.decide(inputs { $0.moving = cut; $0.tracks = [over] }).isEmpty)
+        #expect(RecognitionTrigger.decide(inputs { $0.moving = cut; $0.tracks = [over]; $0.apart = [0, 1] }) == [.newMotion])
+        #expect(RecognitionTrigger.decide(inputs { $0.moving = cut; $0.tracks = cut; $0.apart = [0, 1] }).isEmpty)
     }
 
     @Test("between codec keyframes (preferred) the scheduled passes wait; max_interval, tracks asking and new objects count")

@@ -113,6 +113,13 @@ struct FollowTests {
         var atEdge = tracker([box(0, 100, 200, 120)])
         atEdge.propagate(to: frameInfo(30), motion: nil)
         #expect(atEdge.explained([entering]) == [0])
+        // the parts of a region the vectors cut (objects that touch, moving apart) are no
+        // pieces of the track over both (scene 1002: a triangle and a circle under one box)
+        var both = tracker([box(150, 80, 150, 120)])
+        both.propagate(to: frameInfo(30), motion: nil)
+        let parts = [box(208, 112, 94, 90), box(160, 84, 64, 85)]
+        #expect(both.explained(parts) == [0, 1])
+        #expect(both.explained(parts, apart: [0, 1]).isEmpty)
         // reanchor pairs the same way: the lagging track moves to its object's region, a piece moves nothing
         #expect(t.reanchor(frame: frameInfo(30), boxes: [box(105, 150, 20, 30)]).isEmpty)
         #expect(t.reanchor(frame: frameInfo(31), boxes: [box(135, 100, 30, 80)]).count == 1)

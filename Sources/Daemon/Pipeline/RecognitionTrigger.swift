@@ -47,6 +47,10 @@ enum RecognitionTrigger: String, CaseIterable, Sendable {
         /// Indices of `moving` the tracker accounts for (Tracker.explained: an object its
         /// track lags behind, a piece of one, a group of tracked objects).
         var explained: Set<Int> = []
+        /// Indices of `moving` cut from one region by their motion (objects that touch,
+        /// moving apart): a track's box covering them is one track over two objects, so
+        /// only a track that is one of them (`explainedIoU`) accounts for them.
+        var apart: Set<Int> = []
         /// Boxes the last encoder run rejected ("no object here"): a moving region that
         /// is one of them (this IoU, or covered this much) was answered already.
         var rejected: [Box] = []
@@ -72,11 +76,12 @@ enum RecognitionTrigger: String, CaseIterable, Sendable {
         if i.external { out.append(.external) }
         if i.zones { out.append(.zones) }
         // `m` is one of `boxes` (this IoU), or they cover this much of it
-        func accounted(_ m: Box, by boxes: [Box]) -> Bool {
-            boxes.contains { $0.iou(m) >= i.explainedIoU } || Tracker.coverage(of: m, by: boxes) >= i.explainedCoverage
+        func accounted(_ m: Box, by boxes: [Box], cover: Bool = true) -> Bool {
+            boxes.contains { $0.iou(m) >= i.explainedIoU } || (cover && Tracker.coverage(of: m, by: boxes) >= i.explainedCoverage)
         }
         if i.moving.indices.contains(where: { k in
-            !i.explained.contains(k) && !accounted(i.moving[k], by: i.tracks) && !accounted(i.moving[k], by: i.rejected)
+            !i.explained.contains(k) && !accounted(i.moving[k], by: i.tracks, cover: !i.apart.contains(k))
+                && !accounted(i.moving[k], by: i.rejected)
         }) { out.append(.newMotion) }
         if i.tentative { out.append(.tentative) }
         for r in i.requests.map(RecognitionTrigger.init) where !out.contains(r) { out.append(r) }

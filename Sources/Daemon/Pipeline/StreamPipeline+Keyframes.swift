@@ -21,6 +21,9 @@ extension StreamPipeline {
         /// Tracks inside a moving region dropped for holding two or more of them: something
         /// moves where they are, so a look that changed is no sign their objects left.
         var crowded: Set<UInt64> = []
+        /// Indices into `moving` of the parts of a region the motion vectors cut (objects
+        /// that touch, moving apart): a track's box covering them does not account for them.
+        var apart: Set<Int> = []
     }
 
     func proposals(_ frame: VideoFrame, info: FrameInfo) -> KeyframePlan {
@@ -28,17 +31,22 @@ extension StreamPipeline {
         var c: [ProposalCandidate] = []
         var moving: [ProposalCandidate] = []
         var crowded: Set<UInt64> = []
+        var apart: Set<Int> = []
         if run.contains(.motion) {
             // While the background warms up (its first ~1.5 s) nothing moves for sure; a
             // picture without YUV planes has no background and uses the codec's vectors.
-            let regions = background.frames > 0
-                ? movingRegions()
-                : MotionProposals.fromVectors(motionMemory.samples, width: info.width, height: info.height)
+            // Objects touching as they move are one region of the background; the codec's
+            // vectors cut it where they move apart (MotionSeparation).
+            // (the last two inter frames' vectors: a cut must hold on both)
+            let vectors = motionMemory.perFrame.map { MotionProposals.fromVectors($0, width: info.width, height: info.height) }
+            let (regions, cut) = background.frames > 0
+                ? MotionSeparation.separate(movingRegions(), by: vectors) : (vectors.last ?? [], [])
             // A region holding most of two or more live tracks is objects that touch or
             // cross: as one box it would drag a track over both. It is dropped, and those
             // tracks are re-prompted where they are.
             let split = Self.separateCrowds(regions.map(\.box), held: heldTracks.map { ($0.id, $0.box) })
             moving = Proposals.motion(split.kept.map { regions[$0] })
+            apart = Set(split.kept.indices.filter { cut.contains(split.kept[$0]) })
             crowded = split.crowded
         }
         if run.contains(.tracked) {
@@ -53,7 +61,7 @@ extension StreamPipeline {
         var merge = Proposals.mergeConfig(for: config.proposals)
         merge.maxBoxes = min(merge.maxBoxes, options.maxBoxes)
         return KeyframePlan(candidates: c, merge: merge, everything: run.contains(.everything) ? Proposals.everythingConfig(for: config.proposals) : nil,
-                            moving: moving.map(\.box), crowded: crowded)
+                            moving: moving.map(\.box), crowded: crowded, apart: apart)
     }
 
     /// Splits a keyframe's moving regions (xyxy, source pixels) into those kept as

@@ -53,9 +53,9 @@ final class StreamPipeline: @unchecked Sendable {
     var announced: [UInt64: (label: String, box: [Double])] = [:]
     var inferredAt: [UInt64: (frame: Int, pts: Double)] = [:]
     private var lastFrame: (index: Int, pts: Double, time: Double)?
-    /// The latest inter frame's motion (I-frames carry none, and codec keyframes are
-    /// I-frames: motion proposals read the P-frame before).
-    var motionMemory = MotionMemory()
+    /// The last two inter frames' motion (I-frames carry none, and codec keyframes are
+    /// I-frames: motion proposals read the P-frame before; motion separation both).
+    var motionMemory = MotionMemory(frames: 2)
     /// Running background of the picture at reduced resolution: pixel-tight motion proposals.
     var background = BackgroundModel()
     /// Each track's picture where it was last matched on a keyframe: a track's own box is
@@ -303,7 +303,7 @@ final class StreamPipeline: @unchecked Sendable {
             onDemand: k.onDemand, sinceRecognition: lastRecognitionPTS.map { frame.pts - $0 },
             maxInterval: k.maxInterval, everything: plan.everything != nil,
             external: plan.candidates.contains { $0.source == .external }, zones: plan.candidates.contains { $0.source == .zone },
-            moving: plan.moving, tracks: held.map(\.box), explained: tracker.explained(plan.moving), rejected: rejectedBoxes,
+            moving: plan.moving, tracks: held.map(\.box), explained: tracker.explained(plan.moving, apart: plan.apart), apart: plan.apart, rejected: rejectedBoxes,
             tentative: held.contains { $0.state == .tentative },
             requests: tracker.recognitionRequests().map(\.reason),
             betweenCodecKeyframes: k.preferCodecKeyframes && !frame.isKeyframe))
