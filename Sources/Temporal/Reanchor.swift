@@ -48,9 +48,12 @@ extension Tracker {
     /// Ambiguous pairs (objects touching or crossing) are left to propagation, so
     /// identities never swap here, and so is a region suddenly a quarter larger than a box
     /// going out at the picture's edge (`Track.shrinkingAtEdge`: someone coming in beside
-    /// it). Returns the number of tracks moved.
+    /// it). A sliver's box at the edge grows into a region at that edge holding most of it,
+    /// up to `maxEntryGrowth` times its area, whatever their IoU (an object coming in).
+    /// Returns the number of tracks moved.
     @discardableResult
-    public mutating func follow(_ boxes: [Box], minIoU: Float = 0.3, minIoUResized: Float = 0.5, maxAreaRatio: Float = 2) -> Int {
+    public mutating func follow(_ boxes: [Box], minIoU: Float = 0.3, minIoUResized: Float = 0.5, maxAreaRatio: Float = 2,
+                                maxEntryGrowth: Float = 4) -> Int {
         let live = tracks.indices.filter { tracks[$0].state == .confirmed }
         guard !live.isEmpty, !boxes.isEmpty else { return 0 }
         var moved = 0
@@ -59,7 +62,15 @@ extension Tracker {
             let touching = live.filter { visibleBox(tracks[$0]).iou(b) > 0.05 }
             guard touching.count == 1, let ti = touching.first else { continue }
             let v = visibleBox(tracks[ti])
-            guard v.iou(b) >= (v.hasComparableArea(to: b, within: maxAreaRatio) ? minIoU : minIoUResized) else { continue }
+            let edges = frame.map { v.edges(width: $0.width, height: $0.height) } ?? 0
+            let atEdge = edges != 0
+            // An object coming in at the edge grows faster than an overlap keeps up with: a
+            // sliver's box (scene 1001: 8 px of a square at the top) mostly inside a region
+            // at the same edge, at most `maxEntryGrowth` times its area, grows into it.
+            let comingIn = atEdge && b.area > v.area && b.area <= maxEntryGrowth * v.area
+                && b.intersection(v) >= 0.5 * v.area
+                && (frame.map { b.edges(width: $0.width, height: $0.height) & edges != 0 } ?? false)
+            guard comingIn || v.iou(b) >= (v.hasComparableArea(to: b, within: maxAreaRatio) ? minIoU : minIoUResized) else { continue }
             let others = boxes.indices.filter { $0 != bi && boxes[$0].iou(v) > 0.05 }
             guard others.isEmpty else { continue }
             // A box at the picture's edge that shrank as it followed its region is an object
@@ -67,7 +78,6 @@ extension Tracker {
             // in beside it (scene 1002: a star entering at the corner a triangle left by, whose
             // track then followed the star and kept the triangle's label). An entering
             // object's box grows and follows on.
-            let atEdge = frame.map { v.touchesEdge(width: $0.width, height: $0.height) } ?? false
             if atEdge && tracks[ti].shrinkingAtEdge && b.area > 1.25 * v.area { continue }
             tracks[ti].shrinkingAtEdge = atEdge && b.area < v.area
             tracks[ti].kalman.anchor(at: b)

@@ -89,6 +89,29 @@ struct FollowTests {
         #expect(coming.follow([box(0, 100, 34, 40)]) == 1)
     }
 
+    @Test("a sliver at the edge grows into the object coming in, up to four times its area a frame")
+    func sliverComingIn() {
+        // scene 1001: 8 px of a square at the top edge; two frames on its region is 26 px
+        // tall (IoU 0.28 with the sliver's box): the track grows into it
+        var t = tracker([box(120, 0, 70, 8)])
+        t.propagate(to: frameInfo(1), motion: nil)
+        #expect(t.follow([box(125, 0, 69, 26)]) == 1)
+        #expect(t.liveTracks[0].box == box(125, 0, 69, 26))
+        // not: a region that does not hold the sliver's box, one away from its edge, one
+        // over four times its area
+        for region in [box(175, 0, 69, 26), box(100, 4, 120, 30), box(100, 0, 120, 30)] {
+            var u = tracker([box(120, 0, 70, 8)])
+            u.propagate(to: frameInfo(1), motion: nil)
+            #expect(u.follow([region]) == 0)
+        }
+        // not a box going out at that edge (it shrank as it followed its region)
+        var out = tracker([box(120, 0, 70, 10)])
+        out.propagate(to: frameInfo(1), motion: nil)
+        #expect(out.follow([box(121, 0, 69, 8)]) == 1)
+        out.propagate(to: frameInfo(2), motion: nil)
+        #expect(out.follow([box(125, 0, 69, 20)]) == 0)
+    }
+
     @Test("explained moving regions: a lagging track's object, a piece of it, a group of tracks; not a newcomer beside one")
     func explained() {
         // person-sized tracks, 30x80
