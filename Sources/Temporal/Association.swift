@@ -223,24 +223,26 @@ extension Tracker {
         // comes from them, and the residual is mostly accumulated drift (or an occluder's
         // pull), not a velocity error: the filter only re-anchors. Otherwise (constant
         // velocity, intra frames) the residual is what teaches the filter the velocity.
+        // An object going out by an edge keeps its size (Track.keepingSize).
+        let measured = tracks[ti].keepingSize(p.box, width: frame.width, height: frame.height)
         let carried = tracks[ti].carried(to: frame.index)
         if !carried {
-            tracks[ti].kalman.update(p.box, relativeStd: config.kalman.proposal)
+            tracks[ti].kalman.update(measured, relativeStd: config.kalman.proposal)
         }
         // The new box: a vector-carried box is itself a measurement of the object, as good
         // as the last anchor plus the drift of every vector step since; fuse the two by
         // their variances (relative to the box height squared). A carried box that hardly
         // overlaps the proposal was dragged off (occlusion): the proposal alone counts.
         let zVar = config.kalman.proposal * config.kalman.proposal
-        var newBox = p.box
+        var newBox = measured
         var newVar = zVar
         let predicted = tracks[ti].box
-        if carried && predicted.iou(p.box) >= 0.5 {
+        if carried && predicted.iou(measured) >= 0.5 {
             let drift = config.kalman.motionDrift
             let pVar = tracks[ti].anchorVariance + Float(tracks[ti].motionFrames) * drift * drift
             let k = pVar / (pVar + zVar)
-            newBox = Box(x1: predicted.x1 + k * (p.box.x1 - predicted.x1), y1: predicted.y1 + k * (p.box.y1 - predicted.y1),
-                         x2: predicted.x2 + k * (p.box.x2 - predicted.x2), y2: predicted.y2 + k * (p.box.y2 - predicted.y2))
+            newBox = Box(x1: predicted.x1 + k * (measured.x1 - predicted.x1), y1: predicted.y1 + k * (measured.y1 - predicted.y1),
+                         x2: predicted.x2 + k * (measured.x2 - predicted.x2), y2: predicted.y2 + k * (measured.y2 - predicted.y2))
             newVar = (1 - k) * pVar
         }
         tracks[ti].anchorVariance = newVar

@@ -80,8 +80,9 @@ extension Tracker {
             // object's box grows and follows on.
             if atEdge && tracks[ti].shrinkingAtEdge && b.area > 1.25 * v.area { continue }
             tracks[ti].shrinkingAtEdge = atEdge && b.area < v.area
-            tracks[ti].kalman.anchor(at: b)
-            tracks[ti].box = b
+            let whole = frame.map { tracks[ti].keepingSize(b, width: $0.width, height: $0.height) } ?? b
+            tracks[ti].kalman.anchor(at: whole)
+            tracks[ti].box = whole
             tracks[ti].motionFrames = 0
             moved += 1
         }

@@ -94,4 +94,22 @@ public struct Track: Sendable {
 
     /// Age of the label in seconds at `time` (nil if never recognized).
     public func labelAge(at time: Double) -> Double? { lastInferredTime.map { max(0, time - $0) } }
+
+    /// `b` (a region or proposal: what shows inside a `width` x `height` picture) with the
+    /// track's size kept along each axis where `b` and the track's box are both cut by the
+    /// same edge and `b` is the smaller: an object going out keeps its size, its box sliding
+    /// out of the picture, so the share still showing says when it has left
+    /// (`TrackerConfig.minVisibleFraction`). Across the picture, or growing (an object coming
+    /// in), `b` as it is.
+    func keepingSize(_ b: Box, width: Float, height: Float) -> Box {
+        let e = b.edges(width: width, height: height) & box.edges(width: width, height: height)
+        var r = b
+        if box.width > b.width {
+            if e & 1 != 0 && e & 4 == 0 { r.x1 = b.x2 - box.width } else if e & 4 != 0 && e & 1 == 0 { r.x2 = b.x1 + box.width }
+        }
+        if box.height > b.height {
+            if e & 2 != 0 && e & 8 == 0 { r.y1 = b.y2 - box.height } else if e & 8 != 0 && e & 2 == 0 { r.y2 = b.y1 + box.height }
+        }
+        return r
+    }
 }

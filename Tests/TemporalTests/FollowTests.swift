@@ -112,6 +112,37 @@ struct FollowTests {
         #expect(out.follow([box(125, 0, 69, 20)]) == 0)
     }
 
+    @Test("an object going out keeps its size, its box sliding out of the picture, and is not published once under a fifth of it shows")
+    func goingOutKeepsSize() {
+        // between keyframes: following its shrinking region at the left edge
+        var t = tracker([box(0, 100, 40, 40)])
+        t.propagate(to: frameInfo(1), motion: nil)
+        #expect(t.follow([box(0, 100, 20, 40)]) == 1)
+        #expect(t.liveTracks[0].box == Box(x1: -20, y1: 100, x2: 20, y2: 140))
+        #expect(t.regions().map(\.box) == [box(0, 100, 20, 40)])          // published as it shows
+        t.propagate(to: frameInfo(2), motion: nil)
+        #expect(t.follow([box(0, 100, 12, 40)]) == 1)
+        #expect(t.liveTracks[0].box == Box(x1: -28, y1: 100, x2: 12, y2: 140))
+        #expect(t.regions().count == 1)                                      // 30% shows
+        t.propagate(to: frameInfo(3), motion: nil)
+        #expect(t.follow([box(0, 100, 7, 40)]) == 1)
+        #expect(t.liveTracks[0].box == Box(x1: -33, y1: 100, x2: 7, y2: 140))
+        #expect(t.regions().isEmpty)                                         // 17.5% shows: gone out
+        // at a keyframe: a proposal of what still shows at the bottom edge
+        var k = tracker([box(200, 300, 40, 60)])
+        k.update(frame: frameInfo(1), proposals: [Proposal(box: box(201, 330, 40, 30), score: 0.9)])
+        #expect(k.liveTracks[0].box == Box(x1: 201, y1: 330, x2: 241, y2: 390))
+        // across the picture, or coming in, the region's box as it is
+        var inside = tracker([box(100, 100, 40, 40)])
+        inside.propagate(to: frameInfo(1), motion: nil)
+        #expect(inside.follow([box(102, 100, 30, 40)]) == 1)
+        #expect(inside.liveTracks[0].box == box(102, 100, 30, 40))
+        var coming = tracker([box(0, 100, 20, 40)])
+        coming.propagate(to: frameInfo(1), motion: nil)
+        #expect(coming.follow([box(0, 100, 26, 40)]) == 1)
+        #expect(coming.liveTracks[0].box == box(0, 100, 26, 40))
+    }
+
     @Test("explained moving regions: a lagging track's object, a piece of it, a group of tracks; not a newcomer beside one")
     func explained() {
         // person-sized tracks, 30x80
