@@ -223,8 +223,11 @@ extension Tracker {
         // comes from them, and the residual is mostly accumulated drift (or an occluder's
         // pull), not a velocity error: the filter only re-anchors. Otherwise (constant
         // velocity, intra frames) the residual is what teaches the filter the velocity.
-        // An object going out by an edge keeps its size (Track.keepingSize).
-        let measured = tracks[ti].keepingSize(p.box, width: frame.width, height: frame.height)
+        // An object seen going out by an edge (Track.shrinkingAtEdge, as it followed its
+        // region) keeps its size (Track.keepingSize); a smaller proposal at the edge of one
+        // not seen so may be a jittered box or an object coming back (track-eval's bouncing
+        // shapes lost an identity when every one kept its size).
+        let measured = tracks[ti].shrinkingAtEdge ? tracks[ti].keepingSize(p.box, width: frame.width, height: frame.height) : p.box
         let carried = tracks[ti].carried(to: frame.index)
         if !carried {
             tracks[ti].kalman.update(measured, relativeStd: config.kalman.proposal)
