@@ -19,6 +19,8 @@
 //   each other by at most `maxOverlap` of the smaller one (the parts of one fast or turning
 //   object, whose vectors differ from side to side, lie across each other; two objects
 //   side by side barely do).
+// A part's side within `snap` (about a codec block) of the region's is the region's: the
+// vectors mark blocks, the background pixels.
 // It is cut, into the last frame's parts, only when every frame given has as many parts and
 // each of the last frame's is one of the frame before's (box IoU >= `sameIoU`, similar
 // velocity): one object's vectors split now and then, and differently each time; two
@@ -38,6 +40,9 @@ public struct MotionSeparationConfig: Sendable, Equatable {
     /// similarSpread x |v|`) are one object's (MotionProposalConfig's similarity).
     public var similarPixels: Float = 0.75
     public var similarSpread: Float = 0.15
+    /// A part's side this close to the region's (pixels: about a codec block) becomes the
+    /// region's: vectors mark blocks, the background marks pixels.
+    public var snap: Float = 16
     public init() {}
 }
 
@@ -106,8 +111,12 @@ public enum MotionSeparation {
                 guard boxes[i].intersection(boxes[j]) <= c.maxOverlap * min(boxes[i].area, boxes[j].area) else { return [] }
             }
         }
+        let r = region.box, d = c.snap
         return zip(groups, boxes).map { g, b in
-            MotionRegion(box: b, cells: g.cells, dx: g.sx / Float(g.cells), dy: g.sy / Float(g.cells))
+            // a side within a block of the region's is the region's (pixel-tight) side
+            let s = Box(x1: b.x1 - r.x1 <= d ? r.x1 : b.x1, y1: b.y1 - r.y1 <= d ? r.y1 : b.y1,
+                        x2: r.x2 - b.x2 <= d ? r.x2 : b.x2, y2: r.y2 - b.y2 <= d ? r.y2 : b.y2)
+            return MotionRegion(box: s, cells: g.cells, dx: g.sx / Float(g.cells), dy: g.sy / Float(g.cells))
         }
     }
 

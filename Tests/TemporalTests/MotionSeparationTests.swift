@@ -16,14 +16,15 @@ struct MotionSeparationTests {
         MotionRegion(box: Box(x1: x1, y1: y1, x2: x2, y2: y2), cells: 20, dx: dx, dy: dy)
     }
 
-    @Test("two objects moving apart, frame after frame: the region is cut into the last frame's parts, clipped to it")
+    @Test("two objects moving apart, frame after frame: the region is cut into the last frame's parts, clipped to it, sides within a block of its own snapped to them")
     func cut() {
         let other = region(0, 28, 62, 122)
         let (out, apart) = MotionSeparation.separate([other, pair], by: [before, now])
         #expect(out.count == 3 && apart == [1, 2])
         #expect(out[0] == other)
-        // as many cells each: top-left first
-        #expect(out[1].box == Box(x1: 160, y1: 84, x2: 224, y2: 169))
+        // as many cells each: top-left first; the triangle's left and top sides lie 9 and
+        // 2 px inside the region's (pixel-tight) ones: the region's
+        #expect(out[1].box == Box(x1: 151, y1: 82, x2: 224, y2: 169))
         #expect(out[1].dx == -3.8 && out[1].dy == -3.1)
         #expect(out[2].box == Box(x1: 208, y1: 112, x2: 302, y2: 202))   // clipped to the region
     }
