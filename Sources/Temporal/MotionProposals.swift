@@ -249,8 +249,7 @@ struct CellGrid {
         func similar(_ i: Int, _ j: Int) -> Bool {
             let ax = sn[i] > 0 ? sx[i] / Float(sn[i]) : 0, ay = sn[i] > 0 ? sy[i] / Float(sn[i]) : 0
             let bx = sn[j] > 0 ? sx[j] / Float(sn[j]) : 0, by = sn[j] > 0 ? sy[j] / Float(sn[j]) : 0
-            let tol = config.similarPixels + config.similarSpread * max((ax * ax + ay * ay).squareRoot(), (bx * bx + by * by).squareRoot())
-            return abs(ax - bx) <= tol && abs(ay - by) <= tol
+            return movesAlike(ax, ay, bx, by, pixels: config.similarPixels, spread: config.similarSpread)
         }
         var merged = true
         while merged {
@@ -275,6 +274,13 @@ struct CellGrid {
         }
         return Array(sorted.prefix(max(0, config.maxRegions)))
     }
+}
+
+/// Two mean vectors (pixels per frame) within `pixels + spread x` the larger speed of each
+/// other per axis: one object's motion (regions merging here, parts in MotionSeparation).
+@inline(__always) func movesAlike(_ ax: Float, _ ay: Float, _ bx: Float, _ by: Float, pixels: Float, spread: Float) -> Bool {
+    let tol = pixels + spread * max((ax * ax + ay * ay).squareRoot(), (bx * bx + by * by).squareRoot())
+    return abs(ax - bx) <= tol && abs(ay - by) <= tol
 }
 
 @inline(__always) func union(_ a: Box, _ b: Box) -> Box {

@@ -38,8 +38,8 @@ public struct MotionSeparationConfig: Sendable, Equatable {
     public var maxOverlap: Float = 0.25
     /// Velocities this close (pixels per frame, per axis: `similarPixels +
     /// similarSpread x |v|`) are one object's (MotionProposalConfig's similarity).
-    public var similarPixels: Float = 0.75
-    public var similarSpread: Float = 0.15
+    public var similarPixels: Float = MotionProposalConfig().similarPixels
+    public var similarSpread: Float = MotionProposalConfig().similarSpread
     /// A part's side this close to the region's (pixels: about a codec block) becomes the
     /// region's: vectors mark blocks, the background marks pixels.
     public var snap: Float = 16
@@ -75,8 +75,7 @@ public enum MotionSeparation {
 
     /// Mean vectors within `similarPixels + similarSpread x |v|` per axis.
     static func similar(_ a: MotionRegion, _ b: MotionRegion, config c: MotionSeparationConfig) -> Bool {
-        let tol = c.similarPixels + c.similarSpread * max((a.dx * a.dx + a.dy * a.dy).squareRoot(), (b.dx * b.dx + b.dy * b.dy).squareRoot())
-        return abs(a.dx - b.dx) <= tol && abs(a.dy - b.dy) <= tol
+        movesAlike(a.dx, a.dy, b.dx, b.dy, pixels: c.similarPixels, spread: c.similarSpread)
     }
 
     /// The parts of `region` moving apart, or [] when it is one object as far as the
@@ -85,8 +84,8 @@ public enum MotionSeparation {
         let a = region.box.area
         guard a > 0 else { return [] }
         let inside = vectors.filter { v in
-            v.box.area > 0 && v.box.intersection(region.box) >= c.inside * v.box.area
-                && v.box.intersection(region.box) >= c.minShare * a
+            let shared = v.box.intersection(region.box)
+            return v.box.area > 0 && shared >= c.inside * v.box.area && shared >= c.minShare * a
         }
         guard inside.count >= 2 else { return [] }
         // Group by velocity, largest first (then top-left first): each vector region joins
@@ -95,7 +94,7 @@ public enum MotionSeparation {
         for v in inside.sorted(by: { $0.cells != $1.cells ? $0.cells > $1.cells : ($0.box.y1, $0.box.x1) < ($1.box.y1, $1.box.x1) }) {
             let w = Float(v.cells)
             if let g = groups.firstIndex(where: { g in
-                similar(MotionRegion(box: g.box, cells: g.cells, dx: g.sx / Float(g.cells), dy: g.sy / Float(g.cells)), v, config: c)
+                movesAlike(g.sx / Float(g.cells), g.sy / Float(g.cells), v.dx, v.dy, pixels: c.similarPixels, spread: c.similarSpread)
             }) {
                 groups[g].box = union(groups[g].box, v.box)
                 groups[g].cells += v.cells; groups[g].sx += w * v.dx; groups[g].sy += w * v.dy

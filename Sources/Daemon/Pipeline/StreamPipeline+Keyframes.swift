@@ -38,9 +38,12 @@ extension StreamPipeline {
             // Objects touching as they move are one region of the background; the codec's
             // vectors cut it where they move apart (MotionSeparation).
             // (the last two inter frames' vectors: a cut must hold on both)
-            let vectors = motionMemory.perFrame.map { MotionProposals.fromVectors($0, width: info.width, height: info.height) }
+            func vectors(_ samples: [MotionSample]) -> [MotionRegion] {
+                MotionProposals.fromVectors(samples, width: info.width, height: info.height)
+            }
             let (regions, cut) = background.frames > 0
-                ? MotionSeparation.separate(movingRegions(), by: vectors) : (vectors.last ?? [], [])
+                ? MotionSeparation.separate(movingRegions(), by: motionMemory.perFrame.map(vectors))
+                : (vectors(motionMemory.perFrame.last ?? []), [])
             // A region holding most of two or more live tracks is objects that touch or
             // cross: as one box it would drag a track over both. It is dropped, and those
             // tracks are re-prompted where they are.
