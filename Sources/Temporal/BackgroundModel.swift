@@ -45,7 +45,7 @@ public struct BackgroundConfig: Sendable, Equatable {
     /// Summed Y/U/V change between consecutive frames that counts as "changed".
     public var changeThreshold: Float = 14
     /// A region is proposed only when this share of its pixels changed on the last frame:
-    /// more than `stillPatchTolerance` (what changes less is still). A large object moving
+    /// as much as `stillPatchTolerance` (what changes less is still). A large object moving
     /// slowly changes little of itself a frame (a 94 px circle at 2 px a frame: 9%; at 0.1
     /// it went unproposed for 3 s on the shapes scenes).
     public var minMovingShare: Float = 0.05
