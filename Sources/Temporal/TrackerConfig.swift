@@ -79,6 +79,9 @@ public struct TrackerConfig: Sendable, Equatable {
     public var confirmScore: Float = 0.9
     /// Missed keyframes after which a confirmed track is lost (no longer published).
     public var lostAfterMisses: Int = 2
+    /// A track inside a moving region holding two or more tracks (objects that touch or
+    /// cross) counts no miss while unmatched, for up to this long since it was last seen.
+    public var maxHeldSeconds: Double = 2
     /// Missed keyframes after which a track ends.
     public var maxMisses: Int = 4
     /// A lost track can be re-identified by its region token for this many seconds.

@@ -49,6 +49,48 @@ import Testing
         #expect(t.nextID == 3)
     }
 
+    /// Objects that cross are one moving region, which the pipeline drops (KeyframePlan.crowded):
+    /// a track the caller says is held inside it counts no miss, so it stays published until
+    /// the objects part, but only for `maxHeldSeconds`, only once labelled from a whole view,
+    /// and never as a box lying inside another track's.
+    @Test func heldTracksCountNoMiss() {
+        var c = TrackerConfig()
+        c.lostAfterMisses = 1; c.maxMisses = 2; c.reidWindow = 100
+        func start() -> Tracker {
+            var t = Tracker(config: c)
+            t.update(frame: frameInfo(0), proposals: [
+                Proposal(box: box(100, 100, 60, 60), score: 0.95, classScores: [0.9, 0.1]),
+                Proposal(box: box(140, 110, 60, 60), score: 0.95, classScores: [0.1, 0.9]),
+                Proposal(box: box(400, 100, 60, 60), score: 0.95, classScores: [0.9, 0.1]),
+                Proposal(box: box(600, 0, 40, 8), score: 0.95, classScores: [0.9, 0.1]),  // a sliver at the edge
+            ])
+            #expect(t.tracks.map(\.state) == [.confirmed, .confirmed, .confirmed, .confirmed])
+            #expect(t.tracks[3].labelsFromPartialView && !t.tracks[0].labelsFromPartialView)
+            return t
+        }
+        // Nothing matched at 1 s: the held pair stays confirmed, the others are lost.
+        var t = start()
+        t.update(frame: frameInfo(30), proposals: [], held: { $0.id != 3 })
+        #expect(t.tracks.map(\.misses) == [0, 0, 1, 1])
+        #expect(Set(t.regions().map(\.trackID)) == [1, 2])
+        // Held past maxHeldSeconds (2 s since last seen): missed.
+        t.update(frame: frameInfo(60), proposals: [], held: { _ in true })
+        #expect(t.tracks.first { $0.id == 1 }?.misses == 0)
+        t.update(frame: frameInfo(90), proposals: [], held: { _ in true })
+        #expect(t.tracks.first { $0.id == 1 }?.state == .lost)
+        // Without the caller's word every unmatched track misses, as before.
+        t = start()
+        t.update(frame: frameInfo(30), proposals: [])
+        #expect(t.tracks.allSatisfy { $0.misses == 1 } && t.regions().isEmpty)
+        // A box lying inside another track's is a piece or a duplicate of it: missed.
+        var u = Tracker(config: c)
+        u.update(frame: frameInfo(0), proposals: [Proposal(box: box(100, 100, 100, 100), score: 0.95, classScores: [0.9, 0.1]),
+                                                  Proposal(box: box(120, 120, 30, 30), score: 0.95, classScores: [0.9, 0.1])])
+        #expect(u.tracks.count == 2)
+        u.update(frame: frameInfo(30), proposals: [], held: { _ in true })
+        #expect(u.tracks.map(\.misses) == [0, 1])
+    }
+
     @Test func hitsMissesAndTimesAreKept() {
         var t = Tracker()
         for k in 0..<3 {

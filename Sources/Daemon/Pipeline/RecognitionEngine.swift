@@ -119,7 +119,7 @@ final class RecognitionEngine: @unchecked Sendable {
         let a = acceptance
         let verdicts = regions.indices.map { a.judge(logits: regions[$0].logits, maskIoU: regions[$0].iou, proposalScore: kept[$0].score) }
         return RecognitionResult(frame: job.frame, pts: job.pts, regions: regions, boxes: kept, verdicts: verdicts, failure: failure,
-                                 tracks: job.tracks, latency: Date().timeIntervalSince1970 - job.submitted)
+                                 tracks: job.tracks, crowded: job.crowded, latency: Date().timeIntervalSince1970 - job.submitted)
     }
 
     /// Encoders once, then every box: labels, tokens, embeddings. Blocking.

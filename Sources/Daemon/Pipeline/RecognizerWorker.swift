@@ -22,6 +22,9 @@ struct RecognitionJob: Sendable {
     /// The stream's live tracks on this keyframe (id -> box), handed back with the result
     /// to carry its boxes to the frame it arrives on (LatencyCompensation).
     var tracks: [UInt64: Box]
+    /// Tracks inside a crowded moving region on this keyframe (KeyframePlan.crowded):
+    /// unmatched, they are not missed.
+    var crowded: Set<UInt64> = []
     /// Candidates from the stream's sources; merged (with everything mode's boxes when
     /// `everything` is set) by the recognizer, which has the image embedding.
     var candidates: [ProposalCandidate]
@@ -43,6 +46,8 @@ struct RecognitionResult: Sendable {
     var failure: String? = nil
     /// The job's `tracks`.
     var tracks: [UInt64: Box] = [:]
+    /// The job's `crowded`.
+    var crowded: Set<UInt64> = []
     /// Seconds from submission to result.
     var latency: Double
 }

@@ -226,7 +226,7 @@ final class StreamPipeline: @unchecked Sendable {
             } else {
                 lastRecognitionPTS = frame.pts
                 let job = RecognitionJob(stream: config.id, frame: frame.index, pts: frame.pts, picture: frame,
-                                         tracks: options.synchronous ? [:] : LatencyCompensation.boxes(tracker.liveTracks),
+                                         tracks: options.synchronous ? [:] : LatencyCompensation.boxes(tracker.liveTracks), crowded: plan.crowded,
                                          candidates: plan.candidates, merge: plan.merge, everything: plan.everything,
                                          submitted: Date().timeIntervalSince1970, completion: { [weak self] r in self?.deliver(r) })
                 if options.synchronous {
@@ -393,7 +393,7 @@ final class StreamPipeline: @unchecked Sendable {
             props.append(Proposal(box: seen[i], score: 1, regionToken: reg.regionToken, embedding: reg.embedding,
                                   classScores: v?.probabilities ?? reg.scores, source: ProposalSource(r.boxes[i].source).rawValue))
         }
-        tracker.update(frame: info, proposals: props, stillThere: { self.looksAsMatched($0) })
+        tracker.update(frame: info, proposals: props, stillThere: { self.looksAsMatched($0) }, held: { r.crowded.contains($0.id) })
         pendingMerges += tracker.mergedTracks
         for id in tracker.endedTrackIDs { appearance[id] = nil }
         for t in tracker.liveTracks where t.lastSeenFrame == info.index && t.method == .observed {
