@@ -20,6 +20,26 @@ struct RestedKeyframeTests {
         #expect(StreamPipeline.separateCrowds([pair], held: [(17, a)]).crowded.isEmpty)
     }
 
+    @Test("a crowded track the tracker holds and no box prompts asks for nothing a look can answer")
+    func unservedRequests() throws {
+        var t = Tracker()
+        let frame0 = FrameInfo(index: 0, time: 0, width: 768, height: 576)
+        // a pair crossing, a star behind the square (its box inside the square's), a lone man
+        t.update(frame: frame0, proposals: [box(160, 350, 50, 160), box(195, 388, 62, 130), box(400, 100, 120, 120),
+                                            box(420, 120, 40, 40), box(630, 300, 40, 115)].map { Proposal(box: $0, score: 0.95) })
+        let ids = t.tracks.map(\.id)
+        try #require(ids.count == 5 && t.tracks.allSatisfy { $0.state == .confirmed })
+        let at = FrameInfo(index: 10, time: 1, width: 768, height: 576)
+        let crowded: Set<UInt64> = [ids[0], ids[1], ids[2], ids[3]]
+        let prompted = [ProposalCandidate(box: box(195, 388, 62, 130), source: .tracked, tag: String(ids[1]))]
+        // the first of the pair: held, not prompted; the second is prompted; the square and
+        // the star inside it: a look can tell the star is gone; the man is not crowded
+        #expect(StreamPipeline.unserved(crowded: crowded, candidates: prompted, tracker: t, at: at) == [ids[0], ids[2]])
+        // past maxHeldSeconds the tracker holds nothing: every request can be answered
+        let late = FrameInfo(index: 90, time: 3, width: 768, height: 576)
+        #expect(StreamPipeline.unserved(crowded: crowded, candidates: prompted, tracker: t, at: late).isEmpty)
+    }
+
     @Test("gone only beyond the still-there tolerance, never inside a crowd, never without evidence")
     func goneRule() {
         #expect(!StreamPipeline.gone(change: nil, crowded: false))

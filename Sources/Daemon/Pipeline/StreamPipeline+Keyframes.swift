@@ -21,6 +21,10 @@ extension StreamPipeline {
         /// Tracks inside a moving region dropped for holding two or more of them: something
         /// moves where they are, so a look that changed is no sign their objects left.
         var crowded: Set<UInt64> = []
+        /// Crowded tracks the tracker holds (Tracker.canHold) and this keyframe gives no box
+        /// of their own (their look changed): a look can neither refresh them nor tell
+        /// that they left, so what they ask for waits until their objects part.
+        var unserved: Set<UInt64> = []
         /// Indices into `moving` of the parts of a region the motion vectors cut (objects
         /// that touch, moving apart): a track's box covering them does not account for them.
         var apart: Set<Int> = []
@@ -56,6 +60,7 @@ extension StreamPipeline {
             let own = heldTracks.filter { t in !moving.contains { $0.box.iou(t.box) >= 0.2 } && !lookChanged(t) }
             c += Proposals.tracked(own.map { (Int($0.id), $0.box, Float(1)) })
         }
+        let unserved = Self.unserved(crowded: crowded, candidates: c, tracker: tracker, at: info)
         if run.contains(.external), let external {
             c += Proposals.external(external.take(stream: config.id, frame: frame.index, pts: frame.pts))
         }
@@ -64,7 +69,14 @@ extension StreamPipeline {
         var merge = Proposals.mergeConfig(for: config.proposals)
         merge.maxBoxes = min(merge.maxBoxes, options.maxBoxes)
         return KeyframePlan(candidates: c, merge: merge, everything: run.contains(.everything) ? Proposals.everythingConfig(for: config.proposals) : nil,
-                            moving: moving.map(\.box), crowded: crowded, apart: apart)
+                            moving: moving.map(\.box), crowded: crowded, unserved: unserved, apart: apart)
+    }
+
+    /// The crowded tracks (`crowded`) that `tracker` holds (`Tracker.canHold`) and no
+    /// `.tracked` candidate prompts: a look this keyframe cannot answer their requests.
+    static func unserved(crowded: Set<UInt64>, candidates: [ProposalCandidate], tracker: Tracker, at info: FrameInfo) -> Set<UInt64> {
+        let prompted = Set(candidates.filter { $0.source == .tracked }.compactMap { $0.tag.flatMap { UInt64($0) } })
+        return Set(tracker.liveTracks.filter { crowded.contains($0.id) && !prompted.contains($0.id) && tracker.canHold($0, at: info) }.map(\.id))
     }
 
     /// Splits a keyframe's moving regions (xyxy, source pixels) into those kept as

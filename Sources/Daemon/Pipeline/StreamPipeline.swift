@@ -305,7 +305,7 @@ final class StreamPipeline: @unchecked Sendable {
             external: plan.candidates.contains { $0.source == .external }, zones: plan.candidates.contains { $0.source == .zone },
             moving: plan.moving, tracks: held.map(\.box), explained: tracker.explained(plan.moving, apart: plan.apart), apart: plan.apart, rejected: rejectedBoxes,
             tentative: held.contains { $0.state == .tentative },
-            requests: tracker.recognitionRequests().map(\.reason),
+            requests: tracker.recognitionRequests().filter { !plan.unserved.contains($0.trackID) }.map(\.reason),
             betweenCodecKeyframes: k.preferCodecKeyframes && !frame.isKeyframe))
     }
 
