@@ -307,6 +307,7 @@ extension Tracker {
         tracks[ti].hits += 1
         tracks[ti].consecutiveHits += 1
         tracks[ti].misses = 0
+        tracks[ti].vacantFrames = 0
         tracks[ti].lastSeenFrame = frame.index
         tracks[ti].lastSeenBox = box
         tracks[ti].lastSeenTime = frame.time

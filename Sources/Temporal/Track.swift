@@ -61,6 +61,9 @@ public struct Track: Sendable {
     /// Whether its box, at an edge of the picture, shrank the last time it followed a
     /// moving region (its object going out; Tracker.follow).
     public internal(set) var shrinkingAtEdge = false
+    /// Consecutive frames on which the caller found nothing of its object in its box
+    /// (`Tracker.noteVacant`): from `TrackerConfig.vacantFramesToHide` on it is not published.
+    public internal(set) var vacantFrames = 0
     /// Source tag of the last matched proposal.
     public internal(set) var source: String
 

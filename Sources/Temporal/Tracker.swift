@@ -120,7 +120,7 @@ public struct Tracker: Sendable {
     public func regions() -> [TrackedRegion] {
         guard let frame else { return [] }
         return tracks.filter { t in
-            guard t.state == .confirmed else { return false }
+            guard t.state == .confirmed, t.vacantFrames < config.vacantFramesToHide else { return false }
             let visible = t.box.clipped(width: frame.width, height: frame.height).area
             return visible > 0 && visible >= config.minVisibleFraction * t.box.area
         }.map { region(for: $0, at: frame) }
@@ -139,6 +139,16 @@ public struct Tracker: Sendable {
                 sourceFrame: t.lastInferredFrame,
                 labelAge: t.labelAge(at: frame.time),
                 boxMethod: t.method))
+    }
+
+    /// The caller's evidence on this frame, per confirmed track: `vacant(track)` is true
+    /// when nothing moves in its box and its picture is not what it was when last matched
+    /// (its object walked out of it, leaving the box on still background). Counts such
+    /// frames in a row (`Track.vacantFrames`); any other answer resets the count.
+    public mutating func noteVacant(_ vacant: (Track) -> Bool) {
+        for t in tracks.indices where tracks[t].state == .confirmed {
+            tracks[t].vacantFrames = vacant(tracks[t]) ? tracks[t].vacantFrames + 1 : 0
+        }
     }
 
     /// Live tracks (not ended), any state.

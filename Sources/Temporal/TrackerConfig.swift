@@ -82,6 +82,11 @@ public struct TrackerConfig: Sendable, Equatable {
     /// A track inside a moving region holding two or more tracks (objects that touch or
     /// cross) counts no miss while unmatched, for up to this long since it was last seen.
     public var maxHeldSeconds: Double = 2
+    /// Frames in a row on which nothing moves in a confirmed track's box and its picture is
+    /// not what it was when last matched (`Tracker.noteVacant`) before the track goes
+    /// unpublished: until a keyframe matches it or a frame's evidence says otherwise
+    /// (something moves in its box again). Hidden, not lost: keyframes decide that.
+    public var vacantFramesToHide = 3
     /// Missed keyframes after which a track ends.
     public var maxMisses: Int = 4
     /// A lost track can be re-identified by its region token for this many seconds.

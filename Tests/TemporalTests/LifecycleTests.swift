@@ -91,6 +91,31 @@ import Testing
         #expect(u.tracks.map(\.misses) == [0, 1])
     }
 
+    /// A box its object walked out of (vtest.avi at 5.6 s: a man crossing behind another
+    /// left his box on a sign) goes unpublished after `vacantFramesToHide` frames in a row
+    /// of the caller's evidence, and comes back when a keyframe matches it.
+    @Test func vacantBoxesGoUnpublished() {
+        var t = Tracker()
+        t.update(frame: frameInfo(0), proposals: [Proposal(box: box(10, 10, 50, 50), score: 0.95),
+                                                  Proposal(box: box(200, 10, 50, 50), score: 0.95)])
+        func step(_ i: Int, vacant: Set<UInt64>) -> Set<UInt64> {
+            t.propagate(to: frameInfo(i), motion: nil)
+            t.noteVacant { vacant.contains($0.id) }
+            return Set(t.regions().map(\.trackID))
+        }
+        #expect(step(1, vacant: [1]) == [1, 2])
+        #expect(step(2, vacant: [1]) == [1, 2])
+        #expect(step(3, vacant: [2]) == [1, 2], "a frame with something in the box starts the count again")
+        #expect(step(4, vacant: [1, 2]) == [1, 2])
+        #expect(step(5, vacant: [1, 2]) == [1], "three frames in a row: track 2 is hidden")
+        #expect(step(6, vacant: [1, 2]) == [])
+        #expect(t.tracks.allSatisfy { $0.state == .confirmed }, "hidden, not lost: a keyframe decides that")
+        #expect(step(7, vacant: [1]) == [2], "something in track 2's box again: published again")
+        t.update(frame: frameInfo(8), proposals: [Proposal(box: box(12, 10, 50, 50), score: 0.95)])
+        #expect(t.tracks.first { $0.id == 1 }?.vacantFrames == 0, "matched at a keyframe")
+        #expect(Set(t.regions().map(\.trackID)) == [1, 2])
+    }
+
     @Test func hitsMissesAndTimesAreKept() {
         var t = Tracker()
         for k in 0..<3 {
