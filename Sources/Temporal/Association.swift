@@ -101,7 +101,7 @@ extension Tracker {
             proposalUsed[pi] = true; trackUsed[ti] = true
         }
         // Misses and deaths.
-        for ti in tracks.indices where !trackUsed[ti] && tracks[ti].state != .ended && !isHeld(ti, frame: frame, held: held) {
+        for ti in tracks.indices where !trackUsed[ti] && tracks[ti].state != .ended && !(canHold(tracks[ti], at: frame) && held(tracks[ti])) {
             registerMiss(ti, frame: frame)
         }
         removeEndedTracks()
@@ -120,23 +120,17 @@ extension Tracker {
         mergeDuplicates()
     }
 
-    /// Whether unmatched track `ti` counts no miss: the caller says it is held (`update`'s
-    /// `held`) and the tracker can hold it (`canHold`).
-    func isHeld(_ ti: Int, frame: FrameInfo, held: (Track) -> Bool) -> Bool {
-        canHold(tracks[ti], at: frame) && held(tracks[ti])
-    }
-
-    /// Whether `t`, said to be held, counts no miss while unmatched at `frame`: confirmed,
-    /// seen within `maxHeldSeconds`, labelled from a whole view (two slivers of one object
-    /// coming in, each a track, lie in one region too), and not a box lying inside another
-    /// live track's (`mergeContainment`: a piece or a duplicate of that object, or an object
-    /// hidden behind it). Scene 1003 with the demo configuration held both slivers of a
-    /// star for 2 s without the last two rules.
+    /// Whether `t`, said to be held (`update`'s `held`), counts no miss while unmatched at
+    /// `frame`: confirmed, seen within `maxHeldSeconds`, labelled from a whole view (two
+    /// slivers of one object coming in, each a track, lie in one region too), and not a box
+    /// lying inside another live track's (`mergeContainment`: a piece or a duplicate of
+    /// that object, or an object hidden behind it). Scene 1003 with the demo configuration
+    /// held both slivers of a star for 2 s without the last two rules.
     public func canHold(_ t: Track, at frame: FrameInfo) -> Bool {
         guard t.state == .confirmed, !t.labelsFromPartialView, frame.time - t.lastSeenTime <= config.maxHeldSeconds,
               t.box.area > 0 else { return false }
         return !tracks.contains { u in
-            u.id != t.id && u.state != .ended && u.box.intersection(t.box) >= config.mergeContainment * t.box.area
+            u.id != t.id && u.state != .ended && Self.coverage(of: t.box, by: [u.box]) >= config.mergeContainment
         }
     }
 

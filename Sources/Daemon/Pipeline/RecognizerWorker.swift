@@ -23,7 +23,8 @@ struct RecognitionJob: Sendable {
     /// to carry its boxes to the frame it arrives on (LatencyCompensation).
     var tracks: [UInt64: Box]
     /// Tracks inside a crowded moving region on this keyframe (KeyframePlan.crowded):
-    /// unmatched, they are not missed.
+    /// unmatched, they count no miss where the tracker can hold them (Tracker.update's
+    /// `held`, Tracker.canHold).
     var crowded: Set<UInt64> = []
     /// Candidates from the stream's sources; merged (with everything mode's boxes when
     /// `everything` is set) by the recognizer, which has the image embedding.

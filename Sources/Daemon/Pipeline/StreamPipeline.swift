@@ -203,14 +203,15 @@ final class StreamPipeline: @unchecked Sendable {
         // model's ~320 px); propagation carries the rest.
         if config.proposals.sources.contains(.motion), background.frames > background.config.warmupFrames,
            tracker.liveTracks.contains(where: { $0.state == .confirmed }) {
-            tracker.follow(movingRegions().map(\.box))
+            let regions = movingRegions().map(\.box)
+            tracker.follow(regions)
             // A box its object walked out of (crossing behind someone, vectors held it on
             // the still ground) is published no longer (vtest.avi at 5.6 s: a box left on
-            // a sign while the man walked on unboxed).
-            let regions = movingRegions().map(\.box)
+            // a sign while the man walked on unboxed): nothing moves in it, and its picture
+            // says its object is gone.
             tracker.noteVacant { t in
                 !regions.contains { $0.intersection(t.box) >= Self.vacantOverlap * t.box.area }
-                    && (self.appearanceChange(t).map { $0 > Self.stillThereTolerance } ?? false)
+                    && Self.gone(change: self.appearanceChange(t), crowded: false)
             }
         }
 
