@@ -98,7 +98,9 @@ extension Tracker {
     ///   `restingCost` (the pairing `reanchor` makes: the object moved on, its track lags);
     /// - a piece of a track: under half its box's area, its centre within one box size of
     ///   the track's (a head, a leg, a swinging bag seen apart from the body), and at no
-    ///   edge of the picture the track's box does not reach (there it is something entering);
+    ///   edge of the picture the track's box does not reach (there it is something entering),
+    ///   unless the box has two such pieces apart, each over `largePieceShare` of it (two
+    ///   objects under one box: a piece of neither);
     /// - a group of tracks: the tracks whose centres lie inside it (grown by a quarter)
     ///   cover at least half its area (people walking together, their tracks a step behind).
     /// A region holding a tracked object and about as much again that no track holds is
@@ -110,15 +112,25 @@ extension Tracker {
         let proposals = boxes.map { Proposal(box: $0, score: 1) }
         var out = Set(assign(proposals, Array(proposals.indices), held) { p, t in self.restingCost(t, p.box, minIoU: minIoU) }.map(\.0))
         let visible = held.map { visibleBox(tracks[$0]) }.filter { $0.area > 0 }
-        for (k, b) in boxes.enumerated() where !out.contains(k) && !apart.contains(k) && b.area > 0 {
-            let piece = visible.contains { v in
-                let reach = max(v.width, v.height)
-                guard b.area < 0.5 * v.area && v.centreDistance(to: b) <= reach else { return false }
-                // At an edge of the picture the track's box does not reach, the region is
-                // something entering there, not a piece of it
-                guard let f = frame else { return true }
-                return b.edges(width: f.width, height: f.height) & ~v.edges(width: f.width, height: f.height) == 0
-            }
+        let open = boxes.indices.filter { !out.contains($0) && !apart.contains($0) && boxes[$0].area > 0 }
+        func isPiece(_ b: Box, of v: Box) -> Bool {
+            let reach = max(v.width, v.height)
+            guard b.area < 0.5 * v.area && v.centreDistance(to: b) <= reach else { return false }
+            // At an edge of the picture the track's box does not reach, the region is
+            // something entering there, not a piece of it
+            guard let f = frame else { return true }
+            return b.edges(width: f.width, height: f.height) & ~v.edges(width: f.width, height: f.height) == 0
+        }
+        // A box with two large pieces apart from each other holds two objects, not one
+        // (one box over a triangle and a square that entered together and now part): it
+        // explains neither.
+        let spread = visible.map { v in
+            let large = open.filter { boxes[$0].area >= Self.largePieceShare * v.area && isPiece(boxes[$0], of: v) }
+            return large.contains { a in large.contains { boxes[a].intersection(boxes[$0]) == 0 } }
+        }
+        for k in open {
+            let b = boxes[k]
+            let piece = visible.indices.contains { !spread[$0] && isPiece(b, of: visible[$0]) }
             let grown = Box(x1: b.x1 - b.width / 8, y1: b.y1 - b.height / 8, x2: b.x2 + b.width / 8, y2: b.y2 + b.height / 8)
             let inside = visible.filter { $0.cx >= grown.x1 && $0.cx <= grown.x2 && $0.cy >= grown.y1 && $0.cy <= grown.y2 }
             let group = inside.count >= 2 && inside.reduce(0) { $0 + $1.area } >= 0.5 * b.area
@@ -126,6 +138,10 @@ extension Tracker {
         }
         return out
     }
+
+    /// Share of a track's box a piece must cover to count as a second object when another
+    /// such piece lies apart from it (`explained`).
+    static let largePieceShare: Float = 0.25
 
     /// The cost of pairing a track with a moving region when the encoders rest, or nil: a
     /// region of comparable size (area ratio at most 2: a blob that swallowed a second
