@@ -52,45 +52,7 @@ extension Tracker {
                 && frame.time - tracks[$0].lastSeenTime <= c.reidWindow
                 && !(stillThere?(tracks[$0]) ?? false)
         }
-        for (pi, ti) in assign(proposals, highLeft, reidable, cost: { p, t in
-            guard let a = p.regionToken, let b = t.regionToken else { return nil }
-            // Spatial sanity: no farther from where it was last seen than it could have gone.
-            let last = t.lastSeenBox
-            let diagonal = last.diagonal
-            let elapsed = Float(max(0, frame.time - t.lastSeenTime))
-            // plus the way its own velocity carries it (a fast object's reach grows with it)
-            let v = t.kalman.velocity
-            let travelled = (v.x * v.x + v.y * v.y).squareRoot() * Float(max(1, frame.index - t.lastSeenFrame))
-            let reach = diagonal * (1 + c.reidDiagonalsPerSecond * elapsed) + travelled
-            guard p.box.centreDistance(to: last) <= reach else { return nil }
-            // Carried by motion vectors since its last look, the track's box is itself a
-            // sighting of its object (TrackerConfig.reidCarriedReach): the object is under
-            // it (its proposal merged with a neighbour's, or rejected), not at a look-alike
-            // a walker's reach away from the last look.
-            let here = self.visibleBox(t)
-            if t.carried(to: frame.index) {
-                guard p.box.centreDistance(to: here) <= c.reidCarriedReach * here.diagonal else { return nil }
-            }
-            // Last seen at the frame's edge, it left there: it comes back through the same
-            // edge, not through another one (a newcomer of the same class entering elsewhere
-            // is new). Seen again wholly inside, it may have been hidden by something near
-            // the edge: allowed (track-eval's 0.5 s row lost an identity without that), but
-            // not once its coasting box has gone out of the picture (under half of it
-            // inside): then it left, and someone wholly inside is someone else (vtest.avi:
-            // a track that left by the left edge was given a walker 430 px inside, 4 s on).
-            let exits = last.edges(width: frame.width, height: frame.height)
-            let enters = p.box.edges(width: frame.width, height: frame.height)
-            let left = here.area < 0.5 * t.box.area
-            guard exits == 0 || (enters == 0 && !left) || exits & enters != 0 else { return nil }
-            let ratio = p.box.area / max(last.area, 1)
-            guard ratio <= c.reidMaxAreaRatio && ratio >= 1 / c.reidMaxAreaRatio else { return nil }
-            // The same object is the same class: a labelled track takes back only a
-            // proposal whose best class is its label (region tokens describe a mask's
-            // shape more than an object's identity).
-            if c.reidNeedsSameLabel, let label = t.labels.label, let best = p.bestClass, best != label { return nil }
-            let sim = cosineSimilarity(a, b)
-            return sim >= c.reidMinSimilarity ? 1 - sim : nil
-        }) {
+        for (pi, ti) in assign(proposals, highLeft, reidable, cost: { p, t in self.reidCost(p, t, at: frame) }) {
             // The box jumps to the proposal: restart the motion model there, with the mean
             // velocity since the track was last seen.
             let last = tracks[ti].lastSeenBox, newBox = proposals[pi].box
@@ -185,6 +147,53 @@ extension Tracker {
         guard slack > 0 else { return iou }
         let dx = min(max(p.cx - b.cx, -slack), slack), dy = min(max(p.cy - b.cy, -slack), slack)
         return max(iou, b.translated(dx: dx, dy: dy).iou(p))
+    }
+
+    /// Stage 3's cost of giving proposal `p` to track `t` (re-identification), or nil when
+    /// the pair is ruled out: 1 - token similarity, plus `reidDistanceWeight` x the
+    /// proposal's distance from the track's box now over the track's reach.
+    func reidCost(_ p: Proposal, _ t: Track, at frame: FrameInfo) -> Float? {
+        let c = config
+        guard let a = p.regionToken, let b = t.regionToken else { return nil }
+        // Spatial sanity: no farther from where it was last seen than it could have gone.
+        let last = t.lastSeenBox
+        let diagonal = last.diagonal
+        let elapsed = Float(max(0, frame.time - t.lastSeenTime))
+        // plus the way its own velocity carries it (a fast object's reach grows with it)
+        let v = t.kalman.velocity
+        let travelled = (v.x * v.x + v.y * v.y).squareRoot() * Float(max(1, frame.index - t.lastSeenFrame))
+        let reach = diagonal * (1 + c.reidDiagonalsPerSecond * elapsed) + travelled
+        guard p.box.centreDistance(to: last) <= reach else { return nil }
+        // Carried by motion vectors since its last look, the track's box is itself a
+        // sighting of its object (TrackerConfig.reidCarriedReach): the object is under
+        // it (its proposal merged with a neighbour's, or rejected), not at a look-alike
+        // a walker's reach away from the last look.
+        let here = self.visibleBox(t)
+        if t.carried(to: frame.index) {
+            guard p.box.centreDistance(to: here) <= c.reidCarriedReach * here.diagonal else { return nil }
+        }
+        // Last seen at the frame's edge, it left there: it comes back through the same
+        // edge, not through another one (a newcomer of the same class entering elsewhere
+        // is new). Seen again wholly inside, it may have been hidden by something near
+        // the edge: allowed (track-eval's 0.5 s row lost an identity without that), but
+        // not once its coasting box has gone out of the picture (under half of it
+        // inside): then it left, and someone wholly inside is someone else (vtest.avi:
+        // a track that left by the left edge was given a walker 430 px inside, 4 s on).
+        let exits = last.edges(width: frame.width, height: frame.height)
+        let enters = p.box.edges(width: frame.width, height: frame.height)
+        let left = here.area < 0.5 * t.box.area
+        guard exits == 0 || (enters == 0 && !left) || exits & enters != 0 else { return nil }
+        let ratio = p.box.area / max(last.area, 1)
+        guard ratio <= c.reidMaxAreaRatio && ratio >= 1 / c.reidMaxAreaRatio else { return nil }
+        // The same object is the same class: a labelled track takes back only a
+        // proposal whose best class is its label (region tokens describe a mask's
+        // shape more than an object's identity).
+        if c.reidNeedsSameLabel, let label = t.labels.label, let best = p.bestClass, best != label { return nil }
+        let sim = cosineSimilarity(a, b)
+        guard sim >= c.reidMinSimilarity else { return nil }
+        // Look-alikes' tokens are close: of two, the one nearer to where its track is now
+        // takes the proposal (TrackerConfig.reidDistanceWeight).
+        return 1 - sim + c.reidDistanceWeight * min(1, p.box.centreDistance(to: here) / max(reach, 1))
     }
 
     /// Combined cost, or nil when gated out. Both terms lie in 0...1.

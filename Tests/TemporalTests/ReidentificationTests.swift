@@ -90,6 +90,31 @@ import Testing
         }
     }
 
+    /// Two look-alikes (vtest.avi, 22 s): a walker's own track beside him and another one
+    /// lost 160 px away whose token happens to be a little closer. By similarity alone the
+    /// far one takes him (stage 3's assignment picks the lower cost); with the distance
+    /// term the near one does.
+    @Test("of two look-alike tracks, the nearer one costs less to re-identify")
+    func nearerLookAlikeWins() {
+        let near = unit([1, 0.25, 0, 0, 0, 0, 0, 0]), far = unit([1, 0.05, 0, 0, 0, 0, 0, 0]), seen = unit([1, 0, 0, 0, 0, 0, 0, 0])
+        for weight: Float in [0.25, 0] {
+            var c = TrackerConfig()
+            c.lostAfterMisses = 1; c.maxMisses = 5; c.reidWindow = 4; c.reidDistanceWeight = weight
+            var t = Tracker(config: c)
+            t.update(frame: frameInfo(0), proposals: [Proposal(box: box(140, 100, 33, 117), score: 0.95, regionToken: near),
+                                                      Proposal(box: box(360, 100, 33, 117), score: 0.95, regionToken: far)])
+            t.update(frame: frameInfo(30), proposals: [])
+            t.propagate(to: frameInfo(60), motion: nil)
+            #expect(t.tracks.map(\.state) == [.lost, .lost])
+            // 60 px beside track 1, 160 px from track 2
+            let p = Proposal(box: box(200, 100, 33, 117), score: 0.95, regionToken: seen)
+            let costs = t.tracks.map { t.reidCost(p, $0, at: frameInfo(60)) }
+            #expect(costs.allSatisfy { $0 != nil }, "both within reach: \(costs)")
+            let cheaper = costs[0]! < costs[1]! ? 1 : 2
+            #expect(cheaper == (weight > 0 ? 1 : 2), "weight \(weight): costs \(costs)")
+        }
+    }
+
     @Test("a track that left by the bottom edge comes back only through the bottom edge")
     func exitsAreExits() {
         // frames are 640x360; the object leaves at the bottom (y2 = 360)
