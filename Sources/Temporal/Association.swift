@@ -4,7 +4,8 @@
 //  2. low-score proposals against the confirmed tracks still unmatched, by IoU alone
 //     (their tokens are less trustworthy);
 //  3. confident proposals still unmatched against unmatched confirmed or lost tracks
-//     (within the re-id window) by region-token similarity alone: re-identification.
+//     (within the re-id window) by region-token similarity, the nearer of look-alikes
+//     first (reidCost): re-identification.
 // Then births (tentative tracks, confirmed after N consecutive hits) and deaths (after M
 // missed keyframes).
 
