@@ -98,13 +98,14 @@ def mean_row(name, keep):
         xs = [x for seed, x in values[k] if keep(seed) and x is not None]
         mean.append(sum(xs) / len(xs) if xs else None)
     print(f"| **{name}** | | | | " + " | ".join(fmt(k, m, mean=True) for (_, k), m in zip(cols, mean)) + " |")
+sets = [("1000-1005", lambda seed: seed < 2000), ("2000-2023", lambda seed: seed >= 2000)]
 if len(scenes) > 6:
-    mean_row("mean 1000-1005", lambda seed: seed < 2000)
-    mean_row("mean 2000-2023", lambda seed: seed >= 2000)
+    for name, keep in sets:
+        mean_row(f"mean {name}", keep)
     mean_row("mean of all 30", lambda seed: True)
 else:
     mean_row("mean", lambda seed: True)
 print()
-print("encoder runs: " + ", ".join(f"{sum(n for seed, n in runs.items() if keep(seed))} ({name})" for name, keep in
-      [("1000-1005", lambda seed: seed < 2000), ("2000-2023", lambda seed: seed >= 2000)] if any(keep(seed) for seed in runs)))
+print("encoder runs: " + ", ".join(f"{sum(n for seed, n in runs.items() if keep(seed))} ({name})" for name, keep in sets
+                                   if any(keep(seed) for seed in runs)))
 EOF
