@@ -113,13 +113,26 @@ final class RecognitionEngine: @unchecked Sendable {
                 candidates += Proposals.everything(model.sam.automaticProposals(embedding: f.samEmbedding, input: f.samInput, config: e))
             }
             let kept = ProposalMerge.merge(candidates, config: job.merge, width: Float(rgb.width), height: Float(rgb.height))
-            let boxes = kept.map { [$0.box.x1, $0.box.y1, $0.box.x2, $0.box.y2] }
-            return (kept, recognizer.recognize(f, boxes: boxes, masks: masks, topK: 3))
+            let company = Self.company(job.context, kept: kept.map(\.box), maxBoxes: job.merge.maxBoxes)
+            let boxes = (kept.map(\.box) + company).map { [$0.x1, $0.y1, $0.x2, $0.y2] }
+            return (kept, Array(recognizer.recognize(f, boxes: boxes, masks: masks, topK: 3).prefix(kept.count)))
         }
         let a = acceptance
         let verdicts = regions.indices.map { a.judge(logits: regions[$0].logits, maskIoU: regions[$0].iou, proposalScore: kept[$0].score) }
         return RecognitionResult(frame: job.frame, pts: job.pts, regions: regions, boxes: kept, verdicts: verdicts, failure: failure,
                                  tracks: job.tracks, crowded: job.crowded, latency: Date().timeIntervalSince1970 - job.submitted)
+    }
+
+    /// The context boxes (RecognitionJob.context) recognized beside `kept` as company: those
+    /// no kept box stands for (IoU below `sameIoU` with each, and with each other), within
+    /// `maxBoxes` in all. A keyframe with nothing to look at has no company to give.
+    static func company(_ context: [Box], kept: [Box], maxBoxes: Int, sameIoU: Float = 0.5) -> [Box] {
+        guard !kept.isEmpty else { return [] }
+        var out: [Box] = []
+        for b in context where kept.count + out.count < maxBoxes && !(kept + out).contains(where: { $0.iou(b) >= sameIoU }) {
+            out.append(b)
+        }
+        return out
     }
 
     /// Encoders once, then every box: labels, tokens, embeddings. Blocking.

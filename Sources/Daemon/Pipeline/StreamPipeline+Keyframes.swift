@@ -28,6 +28,14 @@ extension StreamPipeline {
         /// Indices into `moving` of the parts of a region the motion vectors cut (objects
         /// that touch, moving apart): a track's box covering them does not account for them.
         var apart: Set<Int> = []
+        /// The held tracks' boxes (clipped to the picture), company for the candidates in
+        /// the recognizer's call (RecognitionEngine.run keeps those no kept box stands for).
+        /// RegionSpot's region tokens attend to each other (tools/REGIONSPOT_FACTS.md,
+        /// decoder): a box recognized alone is labelled from itself only, which its head
+        /// never saw in training (every image had all its objects boxed). On the shapes
+        /// scenes a shape recognized alone was labelled right 70 % of the time, with the
+        /// frame's other shapes 89 % (docs/quality.md, fifteenth step).
+        var context: [Box] = []
     }
 
     func proposals(_ frame: VideoFrame, info: FrameInfo) -> KeyframePlan {
@@ -68,8 +76,9 @@ extension StreamPipeline {
         c += moving
         var merge = Proposals.mergeConfig(for: config.proposals)
         merge.maxBoxes = min(merge.maxBoxes, options.maxBoxes)
+        let context = heldTracks.map { $0.box.clipped(width: info.width, height: info.height) }.filter { $0.area > 0 }
         return KeyframePlan(candidates: c, merge: merge, everything: run.contains(.everything) ? Proposals.everythingConfig(for: config.proposals) : nil,
-                            moving: moving.map(\.box), crowded: crowded, unserved: unserved, apart: apart)
+                            moving: moving.map(\.box), crowded: crowded, unserved: unserved, apart: apart, context: context)
     }
 
     /// The crowded tracks (`crowded`) that `tracker` holds (`Tracker.canHold`) and no

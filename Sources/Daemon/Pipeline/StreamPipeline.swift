@@ -236,7 +236,7 @@ final class StreamPipeline: @unchecked Sendable {
                 lastRecognitionPTS = frame.pts
                 let job = RecognitionJob(stream: config.id, frame: frame.index, pts: frame.pts, picture: frame,
                                          tracks: options.synchronous ? [:] : LatencyCompensation.boxes(tracker.liveTracks), crowded: plan.crowded,
-                                         candidates: plan.candidates, merge: plan.merge, everything: plan.everything,
+                                         candidates: plan.candidates, merge: plan.merge, everything: plan.everything, context: plan.context,
                                          submitted: Date().timeIntervalSince1970, completion: { [weak self] r in self?.deliver(r) })
                 if options.synchronous {
                     done.append(engine.run(job, masks: options.masks))
