@@ -108,10 +108,20 @@ extension Tracker {
     /// by their motion: objects that touch, moving apart) count only by the pairing: a
     /// track over both is not either one.
     public func explained(_ boxes: [Box], apart: Set<Int> = [], minIoU: Float = 0.3) -> Set<Int> {
+        explanation(boxes, apart: apart, minIoU: minIoU).regions
+    }
+
+    /// `explained`'s regions, and the held tracks whose box holds two objects (`spread`):
+    /// two moving pieces apart from each other, each over `largePieceShare` of the box, or
+    /// each over `sizablePieceShare` and together spanning `spanShare` of it (a circle and a
+    /// triangle that came in together and part inside a box that grew over both). Such a
+    /// box accounts for neither piece, by overlap or by covering them.
+    public func explanation(_ boxes: [Box], apart: Set<Int> = [], minIoU: Float = 0.3) -> (regions: Set<Int>, spread: Set<UInt64>) {
         let held = tracks.indices.filter { tracks[$0].state == .confirmed || tracks[$0].state == .tentative }
         let proposals = boxes.map { Proposal(box: $0, score: 1) }
         var out = Set(assign(proposals, Array(proposals.indices), held) { p, t in self.restingCost(t, p.box, minIoU: minIoU) }.map(\.0))
-        let visible = held.map { visibleBox(tracks[$0]) }.filter { $0.area > 0 }
+        let shown = held.filter { visibleBox(tracks[$0]).area > 0 }
+        let visible = shown.map { visibleBox(tracks[$0]) }
         let open = boxes.indices.filter { !out.contains($0) && !apart.contains($0) && boxes[$0].area > 0 }
         func isPiece(_ b: Box, of v: Box) -> Bool {
             let reach = max(v.width, v.height)
@@ -123,10 +133,14 @@ extension Tracker {
         }
         // A box with two large pieces apart from each other holds two objects, not one
         // (one box over a triangle and a square that entered together and now part): it
-        // explains neither.
+        // explains neither. A person's arms or legs are smaller, or span less of the box.
         let spread = visible.map { v in
-            let large = open.filter { boxes[$0].area >= Self.largePieceShare * v.area && isPiece(boxes[$0], of: v) }
-            return large.contains { a in large.contains { boxes[a].intersection(boxes[$0]) == 0 } }
+            let sizable = open.filter { boxes[$0].area >= Self.sizablePieceShare * v.area && isPiece(boxes[$0], of: v) }
+            return sizable.contains { a in sizable.contains { b in
+                guard boxes[a].intersection(boxes[b]) == 0 else { return false }
+                if min(boxes[a].area, boxes[b].area) >= Self.largePieceShare * v.area { return true }
+                return union(boxes[a], boxes[b]).intersection(v) >= Self.spanShare * v.area
+            } }
         }
         for k in open {
             let b = boxes[k]
@@ -136,12 +150,15 @@ extension Tracker {
             let group = inside.count >= 2 && inside.reduce(0) { $0 + $1.area } >= 0.5 * b.area
             if piece || group { out.insert(k) }
         }
-        return out
+        return (out, Set(shown.indices.filter { spread[$0] }.map { tracks[shown[$0]].id }))
     }
 
     /// Share of a track's box a piece must cover to count as a second object when another
-    /// such piece lies apart from it (`explained`).
+    /// such piece lies apart from it (`explanation`); or `sizablePieceShare` when the two
+    /// together span `spanShare` of the box (their enclosing box's overlap with it).
     static let largePieceShare: Float = 0.25
+    static let sizablePieceShare: Float = 0.15
+    static let spanShare: Float = 0.6
 
     /// The cost of pairing a track with a moving region when the encoders rest, or nil: a
     /// region of comparable size (area ratio at most 2: a blob that swallowed a second

@@ -192,6 +192,20 @@ struct FollowTests {
         #expect(spread.explained([square, triangle]).isEmpty)
         #expect(spread.explained([square]) == [0])
         #expect(t.explained([box(96, 120, 8, 20), box(126, 120, 8, 20)]) == [0, 1])
+        // a box grown over two objects as they part (scene 2010 at 9 s: a circle and a
+        // triangle that came in together; the triangle is under a quarter of the box): two
+        // pieces apart that together span most of it. The tracker names the track, whose
+        // box then covers neither for the trigger (the encoders had rested 2 s on it).
+        var grown = tracker([Box(x1: 162, y1: 31, x2: 287, y2: 210)])
+        grown.propagate(to: frameInfo(30), motion: nil)
+        let circle = Box(x1: 168, y1: 118, x2: 248, y2: 198), corner = Box(x1: 216, y1: 22, x2: 290, y2: 96)
+        #expect(grown.explanation([circle, corner]).regions.isEmpty)
+        #expect(grown.explanation([circle, corner]).spread == [grown.liveTracks[0].id])
+        #expect(grown.explanation([circle]).spread.isEmpty)
+        #expect(spread.explanation([square, triangle]).spread == [spread.liveTracks[0].id])
+        // a person's legs apart, each over 0.15 of the box but spanning under half of it
+        let legs = [box(100, 145, 12, 35), box(118, 145, 12, 35)]
+        #expect(t.explanation(legs).regions == [0, 1] && t.explanation(legs).spread.isEmpty)
         // reanchor pairs the same way: the lagging track moves to its object's region, a piece moves nothing
         #expect(t.reanchor(frame: frameInfo(30), boxes: [box(105, 150, 20, 30)]).isEmpty)
         #expect(t.reanchor(frame: frameInfo(31), boxes: [box(135, 100, 30, 80)]).count == 1)

@@ -308,11 +308,14 @@ final class StreamPipeline: @unchecked Sendable {
     private func trigger(_ plan: KeyframePlan, frame: VideoFrame) -> [RecognitionTrigger] {
         let held = heldTracks
         let k = config.keyframes
+        // a box over two objects parting (Tracker.explanation's spread) accounts for neither
+        let explanation = tracker.explanation(plan.moving, apart: plan.apart)
         return RecognitionTrigger.decide(RecognitionTrigger.Inputs(
             onDemand: k.onDemand, sinceRecognition: lastRecognitionPTS.map { frame.pts - $0 },
             maxInterval: k.maxInterval, everything: plan.everything != nil,
             external: plan.candidates.contains { $0.source == .external }, zones: plan.candidates.contains { $0.source == .zone },
-            moving: plan.moving, tracks: held.map(\.box), explained: tracker.explained(plan.moving, apart: plan.apart), apart: plan.apart, rejected: rejectedBoxes,
+            moving: plan.moving, tracks: held.filter { !explanation.spread.contains($0.id) }.map(\.box),
+            explained: explanation.regions, apart: plan.apart, rejected: rejectedBoxes,
             tentative: held.contains { $0.state == .tentative },
             requests: tracker.recognitionRequests().filter { !plan.unserved.contains($0.trackID) }.map(\.reason),
             betweenCodecKeyframes: k.preferCodecKeyframes && !frame.isKeyframe))
