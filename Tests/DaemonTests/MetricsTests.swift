@@ -15,6 +15,7 @@ struct MetricsTests {
         m.liveTracks.set(3)
         m.lag.set(0.25)
         m.rejected(.background); m.rejected(.background)
+        m.companyBoxes.inc(4)
         #expect(StreamMetrics(registry: r, stream: "cam\"1").framesDecoded === m.framesDecoded)
         let text = r.render()
         #expect(text.contains("# TYPE regionspotd_frames_decoded_total counter\nregionspotd_frames_decoded_total{stream=\"cam\\\"1\"} 25\n"))
@@ -29,9 +30,10 @@ struct MetricsTests {
         #expect(text.contains("regionspotd_recognition_latency_seconds_count{stream=\"cam\\\"1\"} 3\n"))
         // Every sample line is NAME{labels} VALUE; every family has HELP and TYPE once.
         let lines = text.split(separator: "\n")
-        // 20 families per stream; the rejected-regions, encoder-runs and frames-shed
+        // 21 families per stream; the rejected-regions, encoder-runs and frames-shed
         // families have one series per reason.
-        #expect(lines.filter { $0.hasPrefix("# TYPE") }.count == 20)
+        #expect(lines.filter { $0.hasPrefix("# TYPE") }.count == 21)
+        #expect(text.contains("# TYPE regionspotd_company_boxes_total counter\nregionspotd_company_boxes_total{stream=\"cam\\\"1\"} 4\n"))
         #expect(lines.filter { $0.hasPrefix("regionspotd_frames_shed_total{") }.count == StreamMetrics.shedReasons.count)
         #expect(text.contains("regionspotd_regions_dropped_total{stream=\"cam\\\"1\",reason=\"non_finite\"} 0\n"))
         #expect(lines.filter { $0.hasPrefix("regionspotd_encoder_runs_total{") }.count == RecognitionTrigger.allCases.count)

@@ -49,6 +49,7 @@ struct RecognitionCompanyTests {
         let alone = engine.run(job([]))
         try #require(withCompany.regions.count == 1 && alone.regions.count == 1)
         #expect(withCompany.boxes.count == 1 && withCompany.verdicts.count == 1)
+        #expect(withCompany.company == boxes.count - 1 && alone.company == 0, "company counted: \(withCompany.company)")
 
         let rgb = try FrameConverter().rgb(picture)
         let all = engine.recognize(rgb: rgb.bytes, width: rgb.width, height: rgb.height,
@@ -59,5 +60,12 @@ struct RecognitionCompanyTests {
         #expect(alone.regions[0].logits == one[0].logits)
         let change = zip(all[0].logits, one[0].logits).map { abs($0 - $1) }.max() ?? 0
         #expect(change > 1e-3, "the company changes the first shape's logits (max |Δ| \(change))")
+
+        // clip-crop labels each crop on its own: no company (it would cost a CLIP run a box)
+        let crop = try RecognitionEngine(modelDirectory: scene.model, kind: .clipCrop, vocabulary: vocabulary, blasThreads: 1,
+                                         cacheDirectory: dir.file("cache"), logger: Logger(label: "test"))
+        let cropped = crop.run(job(boxes))
+        #expect(cropped.regions.count == 1 && cropped.company == 0)
+        #expect(cropped.regions[0].logits == crop.run(job([])).regions[0].logits)
     }
 }

@@ -170,6 +170,8 @@ public final class StreamMetrics: Sendable {
     public let lag: GaugeMetric
     public let lagMax: GaugeMetric
     public let framesLate: CounterMetric
+    /// Live tracks' boxes recognized as company for a keyframe's boxes (RecognitionEngine.company).
+    public let companyBoxes: CounterMetric
     /// Recognized regions that passed acceptance, and those rejected, per reason.
     public let regionsAccepted: CounterMetric
     let regionsRejected: [String: CounterMetric]
@@ -211,6 +213,9 @@ public final class StreamMetrics: Sendable {
                                 help: "The largest lag since start.", labels: l)
         framesLate = registry.counter("regionspotd_frames_late_total",
                                       help: "Frames tracked 0.5 s or more behind real time.", labels: l)
+        companyBoxes = registry.counter("regionspotd_company_boxes_total",
+                                        help: "Live tracks' boxes recognized beside a keyframe's boxes as their company (RegionSpot's boxes attend to each other); their own results are not used.",
+                                        labels: l)
         regionsAccepted = registry.counter("regionspotd_regions_accepted_total",
                                            help: "Recognized boxes accepted as objects (they may start, feed or keep a track).", labels: l)
         var rejected: [String: CounterMetric] = [:]

@@ -104,6 +104,7 @@ final class RecognitionEngine: @unchecked Sendable {
     func run(_ job: RecognitionJob, masks: Bool = false, lane: Int = 0) -> RecognitionResult {
         let (lock, converter) = lanePool[lane]
         var failure: String?
+        var companions = 0
         let (kept, regions) = lock.withLock { () -> ([ProposalCandidate], [RecognizedRegion]) in
             let rgb: RGBImage
             do { rgb = try converter.rgb(job.picture) } catch { failure = "\(error)"; return ([], []) }
@@ -113,14 +114,16 @@ final class RecognitionEngine: @unchecked Sendable {
                 candidates += Proposals.everything(model.sam.automaticProposals(embedding: f.samEmbedding, input: f.samInput, config: e))
             }
             let kept = ProposalMerge.merge(candidates, config: job.merge, width: Float(rgb.width), height: Float(rgb.height))
-            let company = Self.company(job.context, kept: kept.map(\.box), maxBoxes: job.merge.maxBoxes)
+            // clip-crop labels each crop on its own: company would cost a CLIP run a box for nothing
+            let company = recognizer.kind == .regionspot ? Self.company(job.context, kept: kept.map(\.box), maxBoxes: job.merge.maxBoxes) : []
+            companions = company.count
             let boxes = (kept.map(\.box) + company).map { [$0.x1, $0.y1, $0.x2, $0.y2] }
             return (kept, Array(recognizer.recognize(f, boxes: boxes, masks: masks, topK: 3).prefix(kept.count)))
         }
         let a = acceptance
         let verdicts = regions.indices.map { a.judge(logits: regions[$0].logits, maskIoU: regions[$0].iou, proposalScore: kept[$0].score) }
         return RecognitionResult(frame: job.frame, pts: job.pts, regions: regions, boxes: kept, verdicts: verdicts, failure: failure,
-                                 tracks: job.tracks, crowded: job.crowded, latency: Date().timeIntervalSince1970 - job.submitted)
+                                 tracks: job.tracks, crowded: job.crowded, company: companions, latency: Date().timeIntervalSince1970 - job.submitted)
     }
 
     /// The context boxes (RecognitionJob.context) recognized beside `kept` as company: those

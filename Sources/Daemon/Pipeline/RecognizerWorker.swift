@@ -52,6 +52,8 @@ struct RecognitionResult: Sendable {
     var tracks: [UInt64: Box] = [:]
     /// The job's `crowded`.
     var crowded: Set<UInt64> = []
+    /// Context boxes recognized beside the kept ones as their company (results dropped).
+    var company = 0
     /// Seconds from submission to result.
     var latency: Double
 }

@@ -391,6 +391,7 @@ final class StreamPipeline: @unchecked Sendable {
             metrics?.recognitions.inc()
             metrics?.recognitionLatency.observe(r.latency)
         }
+        metrics?.companyBoxes.inc(UInt64(r.company))
         var seen = r.regions.map { Box(x1: $0.box[0], y1: $0.box[1], x2: $0.box[2], y2: $0.box[3]) }
         if r.frame != info.index {  // a live result, frames after its keyframe
             let tags = r.boxes.map { $0.source == .tracked ? $0.tag.flatMap { UInt64($0) } : nil }
