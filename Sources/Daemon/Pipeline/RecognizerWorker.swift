@@ -31,8 +31,9 @@ struct RecognitionJob: Sendable {
     var candidates: [ProposalCandidate]
     var merge: ProposalMergeConfig
     var everything: AutomaticMaskConfig?
-    /// Live tracks' boxes that no candidate stands for (KeyframePlan.context): recognized
-    /// with the candidates as company for them, their own results dropped.
+    /// The held tracks' boxes (KeyframePlan.context): those no kept box stands for are
+    /// recognized with the kept boxes as their company, their own results dropped
+    /// (RecognitionEngine.company).
     var context: [Box] = []
     var submitted: Double
     var completion: @Sendable (RecognitionResult) -> Void
