@@ -92,30 +92,24 @@ extension Tracker {
 
 extension Tracker {
     /// Which of `boxes` (xyxy, source pixels, a keyframe's moving regions) the live tracks
-    /// account for without an encoder run; returns their indices. A region is accounted for
-    /// when it is
+    /// account for without an encoder run (`regions`: their indices), and which held tracks'
+    /// boxes hold two objects (`spread`: their ids). A region is accounted for when it is
     /// - paired with a confirmed or tentative track by the optimal one-to-one assignment at
     ///   `restingCost` (the pairing `reanchor` makes: the object moved on, its track lags);
     /// - a piece of a track: under half its box's area, its centre within one box size of
     ///   the track's (a head, a leg, a swinging bag seen apart from the body), and at no
     ///   edge of the picture the track's box does not reach (there it is something entering),
-    ///   unless the box has two such pieces apart, each over `largePieceShare` of it (two
-    ///   objects under one box: a piece of neither);
+    ///   unless the track's box is spread: it has two such pieces apart, each over
+    ///   `largePieceShare` of it, or each over `sizablePieceShare` and together spanning
+    ///   `spanShare` of it (two objects under one box, as a circle and a triangle that came
+    ///   in together and part inside a box that grew over both: a piece of neither, and the
+    ///   caller lets that box cover neither);
     /// - a group of tracks: the tracks whose centres lie inside it (grown by a quarter)
     ///   cover at least half its area (people walking together, their tracks a step behind).
     /// A region holding a tracked object and about as much again that no track holds is
     /// none of these: maybe someone new walking beside it. Regions in `apart` (cut from one
     /// by their motion: objects that touch, moving apart) count only by the pairing: a
     /// track over both is not either one.
-    public func explained(_ boxes: [Box], apart: Set<Int> = [], minIoU: Float = 0.3) -> Set<Int> {
-        explanation(boxes, apart: apart, minIoU: minIoU).regions
-    }
-
-    /// `explained`'s regions, and the held tracks whose box holds two objects (`spread`):
-    /// two moving pieces apart from each other, each over `largePieceShare` of the box, or
-    /// each over `sizablePieceShare` and together spanning `spanShare` of it (a circle and a
-    /// triangle that came in together and part inside a box that grew over both). Such a
-    /// box accounts for neither piece, by overlap or by covering them.
     public func explanation(_ boxes: [Box], apart: Set<Int> = [], minIoU: Float = 0.3) -> (regions: Set<Int>, spread: Set<UInt64>) {
         let held = tracks.indices.filter { tracks[$0].state == .confirmed || tracks[$0].state == .tentative }
         let proposals = boxes.map { Proposal(box: $0, score: 1) }

@@ -157,13 +157,13 @@ struct FollowTests {
         var t = tracker([box(100, 100, 30, 80)])
         t.propagate(to: frameInfo(30), motion: nil)
         // the person walked 35 px on: no overlap with the track's box, well within its reach
-        #expect(t.explained([box(135, 100, 30, 80)]) == [0])
-        #expect(t.explained([box(400, 100, 30, 80)]).isEmpty)            // someone far away
-        #expect(t.explained([box(105, 150, 20, 30)]) == [0])              // a leg moving apart
-        #expect(t.explained([box(100, 100, 65, 80)]).isEmpty)             // the person and as much again
+        #expect(t.explanation([box(135, 100, 30, 80)]).regions == [0])
+        #expect(t.explanation([box(400, 100, 30, 80)]).regions.isEmpty)            // someone far away
+        #expect(t.explanation([box(105, 150, 20, 30)]).regions == [0])              // a leg moving apart
+        #expect(t.explanation([box(100, 100, 65, 80)]).regions.isEmpty)             // the person and as much again
         var pair = tracker([box(100, 100, 30, 80), box(140, 100, 30, 80)])
         pair.propagate(to: frameInfo(30), motion: nil)
-        #expect(pair.explained([box(108, 96, 72, 88)]) == [0])            // the two walking together
+        #expect(pair.explanation([box(108, 96, 72, 88)]).regions == [0])            // the two walking together
         // at an edge of the picture a large track's box does not reach, a small region is
         // something entering there (scene 1002: a circle entering at the left edge went
         // unlooked-at for 2 s as a "piece" of a 220 px box); where the box reaches that
@@ -171,17 +171,17 @@ struct FollowTests {
         let entering = box(0, 150, 20, 60)
         var large = tracker([box(60, 100, 200, 120)])
         large.propagate(to: frameInfo(30), motion: nil)
-        #expect(large.explained([entering]).isEmpty)
+        #expect(large.explanation([entering]).regions.isEmpty)
         var atEdge = tracker([box(0, 100, 200, 120)])
         atEdge.propagate(to: frameInfo(30), motion: nil)
-        #expect(atEdge.explained([entering]) == [0])
+        #expect(atEdge.explanation([entering]).regions == [0])
         // the parts of a region the vectors cut (objects that touch, moving apart) are no
         // pieces of the track over both (scene 1002: a triangle and a circle under one box)
         var both = tracker([box(150, 80, 150, 120)])
         both.propagate(to: frameInfo(30), motion: nil)
         let parts = [box(208, 112, 94, 90), box(160, 84, 64, 85)]
-        #expect(both.explained(parts) == [0, 1])
-        #expect(both.explained(parts, apart: [0, 1]).isEmpty)
+        #expect(both.explanation(parts).regions == [0, 1])
+        #expect(both.explanation(parts, apart: [0, 1]).regions.isEmpty)
         // two large pieces apart from each other are two objects under one box, pieces of
         // neither (scene 2022: a triangle and a square that entered together parted inside
         // one box, and nothing looked for 2 s); one of them alone, or two small pieces apart
@@ -189,9 +189,9 @@ struct FollowTests {
         var spread = tracker([box(93, 36, 178, 109)])
         spread.propagate(to: frameInfo(30), motion: nil)
         let square = box(170, 38, 92, 94), triangle = box(81, 84, 71, 72)
-        #expect(spread.explained([square, triangle]).isEmpty)
-        #expect(spread.explained([square]) == [0])
-        #expect(t.explained([box(96, 120, 8, 20), box(126, 120, 8, 20)]) == [0, 1])
+        #expect(spread.explanation([square, triangle]).regions.isEmpty)
+        #expect(spread.explanation([square]).regions == [0])
+        #expect(t.explanation([box(96, 120, 8, 20), box(126, 120, 8, 20)]).regions == [0, 1])
         // a box grown over two objects as they part (scene 2010 at 9 s: a circle and a
         // triangle that came in together; the triangle is under a quarter of the box): two
         // pieces apart that together span most of it. The tracker names the track, whose

@@ -132,7 +132,8 @@ final class RecognitionEngine: @unchecked Sendable {
     static func company(_ context: [Box], kept: [Box], maxBoxes: Int, sameIoU: Float = 0.5) -> [Box] {
         guard !kept.isEmpty else { return [] }
         var out: [Box] = []
-        for b in context where kept.count + out.count < maxBoxes && !(kept + out).contains(where: { $0.iou(b) >= sameIoU }) {
+        for b in context where kept.count + out.count < maxBoxes
+            && !kept.contains(where: { $0.iou(b) >= sameIoU }) && !out.contains(where: { $0.iou(b) >= sameIoU }) {
             out.append(b)
         }
         return out

@@ -44,7 +44,7 @@ enum RecognitionTrigger: String, CaseIterable, Sendable {
         /// This keyframe's moving regions and the live (confirmed or tentative) tracks' boxes.
         var moving: [Box] = []
         var tracks: [Box] = []
-        /// Indices of `moving` the tracker accounts for (Tracker.explained: an object its
+        /// Indices of `moving` the tracker accounts for (Tracker.explanation: an object its
         /// track lags behind, a piece of one, a group of tracked objects).
         var explained: Set<Int> = []
         /// Indices of `moving` cut from one region by their motion (objects that touch,

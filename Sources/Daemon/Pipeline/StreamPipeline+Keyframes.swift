@@ -40,6 +40,7 @@ extension StreamPipeline {
 
     func proposals(_ frame: VideoFrame, info: FrameInfo) -> KeyframePlan {
         let run = Set(schedule.sources(at: frame.pts))
+        let held = heldTracks
         var c: [ProposalCandidate] = []
         var moving: [ProposalCandidate] = []
         var crowded: Set<UInt64> = []
@@ -59,13 +60,13 @@ extension StreamPipeline {
             // A region holding most of two or more live tracks is objects that touch or
             // cross: as one box it would drag a track over both. It is dropped, and those
             // tracks are re-prompted where they are.
-            let split = Self.separateCrowds(regions.map(\.box), held: heldTracks.map { ($0.id, $0.box) })
+            let split = Self.separateCrowds(regions.map(\.box), held: held.map { ($0.id, $0.box) })
             moving = Proposals.motion(split.kept.map { regions[$0] })
             apart = Set(split.kept.indices.filter { cut.contains(split.kept[$0]) })
             crowded = split.crowded
         }
         if run.contains(.tracked) {
-            let own = heldTracks.filter { t in !moving.contains { $0.box.iou(t.box) >= 0.2 } && !lookChanged(t) }
+            let own = held.filter { t in !moving.contains { $0.box.iou(t.box) >= 0.2 } && !lookChanged(t) }
             c += Proposals.tracked(own.map { (Int($0.id), $0.box, Float(1)) })
         }
         let unserved = Self.unserved(crowded: crowded, candidates: c, tracker: tracker, at: info)
@@ -76,7 +77,7 @@ extension StreamPipeline {
         c += moving
         var merge = Proposals.mergeConfig(for: config.proposals)
         merge.maxBoxes = min(merge.maxBoxes, options.maxBoxes)
-        let context = heldTracks.map { $0.box.clipped(width: info.width, height: info.height) }.filter { $0.area > 0 }
+        let context = held.map { $0.box.clipped(width: info.width, height: info.height) }.filter { $0.area > 0 }
         return KeyframePlan(candidates: c, merge: merge, everything: run.contains(.everything) ? Proposals.everythingConfig(for: config.proposals) : nil,
                             moving: moving.map(\.box), crowded: crowded, unserved: unserved, apart: apart, context: context)
     }
