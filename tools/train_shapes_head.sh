@@ -10,7 +10,13 @@
 # whose shapes cross the edge as well (model.json
 # clip_input_size, ShapesModel.clipInputSize): a fresh head at 224 px learned far more
 # slowly (held-out top-1 0.66 after 24 epochs against 0.85 fine-tuned; docs/training.md).
-# About 40 minutes on 2 cores (feature extraction ~12, training ~12, evaluations ~5).
+# Last, on site: 8 epochs with frames decoded from crossing scenes' videos beside the
+# pictures (tools/scene_frames.py), as an operator would train on their camera's footage.
+# About 50 minutes on 2 cores (pictures and frames ~15, feature extraction ~12, training
+# ~15, evaluations ~5). EDGE_HEAD=FILE starts at the last stage from that head instead of
+# training the first two (the committed head before that stage: git show
+# 6b8a12d:Tests/RecognizerTests/Fixtures/head_shapes.safetensors; the committed head was
+# made that way).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(realpath "${1:?usage: tools/train_shapes_head.sh BINARY [WORK_DIR]}")
@@ -29,6 +35,10 @@ classes="red square,blue circle,green triangle,yellow star"
 # ... and video-like pictures with half the shapes across an edge (entering or leaving)
 [[ -f $work/c/train.json ]] || "$bin" make-shapes --out "$work/c" --count 4000 --val-count 0 --seed 27 --max-shapes 5 \
   --min-size 40 --max-size 110 --min-resolution 300 --max-resolution 640 --varied-backgrounds --overlap --edge-shapes 0.5
+# ... and frames of crossing scenes decoded from their H.264 videos (every 4th of seeds
+#     360-519; held out: every 5th of 340-351), as the product sees them
+[[ -f $work/v/train.json ]] || python3 tools/scene_frames.py "$bin" "$work/v" 360 520 4
+[[ -f $work/vval/train.json ]] || python3 tools/scene_frames.py "$bin" "$work/vval" 340 352 5
 # held out: the previous held-out set, the original 224 px style, and video-like pictures
 [[ -f $work/mtest/val.json ]] || "$bin" make-shapes --out "$work/mtest" --count 400 --val-count 400 --seed 5 --max-shapes 3 \
   --min-size 64 --max-size 120 --min-resolution 224 --max-resolution 448 --varied-backgrounds --overlap --scale-sizes
@@ -39,7 +49,8 @@ classes="red square,blue circle,green triangle,yellow star"
 python3 - "$work" <<'EOF'
 import json, sys
 work = sys.argv[1]
-for name, sets in [("train.json", ["a", "b"]), ("train_edges.json", ["a", "b", "c"])]:
+for name, sets in [("train.json", ["a", "b"]), ("train_edges.json", ["a", "b", "c"]),
+                   ("train_video.json", ["a", "b", "c", "v"])]:
   out = {"images": [], "annotations": [], "categories": None}
   for d in sets:
     j = json.load(open(f"{work}/{d}/train.json"))
@@ -54,6 +65,10 @@ for name, sets in [("train.json", ["a", "b"]), ("train_edges.json", ["a", "b", "
 EOF
 
 # 2. the base: the tiny model with the previous head, CLIP at 224 px
+if [[ -n ${EDGE_HEAD:-} ]]; then
+  "$bin" make-shapes --out "$work/edge-shapes" --count 1 --seed 7 --tiny-model "$work/model-edge" \
+    --tiny-head "$(realpath "$EDGE_HEAD")" --fixtures "$fx" >/dev/null
+else
 git show 83c6399:$fx/head_shapes.safetensors >"$work/previous_head.safetensors"
 "$bin" make-shapes --out "$work/base-shapes" --count 1 --seed 7 --tiny-model "$work/base" \
   --tiny-head "$work/previous_head.safetensors" --fixtures "$fx" >/dev/null
@@ -66,7 +81,14 @@ git show 83c6399:$fx/head_shapes.safetensors >"$work/previous_head.safetensors"
   --data "$work/train_edges.json" --images "$work" --val "$work/hb/val.json" --val-images "$work/hb/images" \
   --weights "$work/model" --out "$work/model-edge" --lr 5e-4 --epochs 12 --seed 3 --half --cache "$work/cache" \
   --negatives 1 --poor-fraction 0.5 --loose-positives 1
-model="$work/model-edge"
+fi
+# then 8 epochs with the decoded frames too: on video frames the head above labels 0.87 of
+# the shapes right, the pictures' style 0.96 (docs/quality.md, sixteenth step)
+[[ -f $work/model-video/training.csv && $(wc -l <"$work/model-video/training.csv") -gt 8 ]] || "$bin" train \
+  --data "$work/train_video.json" --images "$work" --val "$work/vval/train.json" --val-images "$work/vval/images" \
+  --weights "$work/model-edge" --out "$work/model-video" --lr 5e-4 --epochs 8 --seed 5 --half --cache "$work/cache" \
+  --negatives 1 --poor-fraction 0.5 --loose-positives 1
+model="$work/model-video"
 
 # 3. evaluations at the still-picture threshold: the smallest rejecting 95% of the
 #    validation set's background boxes
@@ -74,8 +96,10 @@ model="$work/model-edge"
 still=$(python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['background_95']['min_score'], 3))" "$work/eval-a.json")
 "$bin" eval --data "$work/a/val.json" --images "$work/a/images" --weights "$model" --cache "$work/cache" --json \
   --min-score "$still" >"$work/eval-a.json"
-for s in mtest legacy hb; do
-  "$bin" eval --data "$work/$s/val.json" --images "$work/$s/images" --weights "$model" --cache "$work/cache" \
+for s in mtest legacy hb vval; do
+  data=$work/$s/val.json
+  [[ -f $data ]] || data=$work/$s/train.json
+  "$bin" eval --data "$data" --images "$work/$s/images" --weights "$model" --cache "$work/cache" \
     --json --min-score "$still" >"$work/eval-$s.json"
 done
 
@@ -131,9 +155,10 @@ out = {
     "held_out": rates(f"{work}/eval-mtest.json", "make-shapes --seed 5 (224-448 px, 64-120 px shapes scaled)")[0],
     "held_out_original_style": rates(f"{work}/eval-legacy.json", "make-shapes --seed 777 (224 px, 56-110 px shapes)")[0],
     "held_out_video_like": rates(f"{work}/eval-hb.json", "make-shapes --seed 99 (300-640 px, 40-110 px shapes, up to 5)")[0],
+    "held_out_video_frames": rates(f"{work}/eval-vval.json", "every 5th frame decoded from crossing scenes 340-351 (tools/scene_frames.py)")[0],
     "video_acceptance": {"min_score": float(best), "training_scenes": video,
         "calibration": "F1-best best-class sigmoid threshold for video (ties: the higher): eval-video with demo/regionspotd.yaml on 8 crossing scenes never used for the held-out table (make-shapes --video-scene crossing, seeds 2,3,5,6,8,9,11,12, 400x300/480x270/560x316, 120 frames)"},
-    "training": {"script": "tools/train_shapes_head.sh", "from": "git 83c6399 head_shapes.safetensors (trained with CLIP A at 64 px), fine-tuned with CLIP A at 224 px for 40 epochs (a + b), then 12 epochs with the edge pictures (a + b + c); training.csv is the second run's log"},
+    "training": {"script": "tools/train_shapes_head.sh", "from": "git 83c6399 head_shapes.safetensors (trained with CLIP A at 64 px), fine-tuned with CLIP A at 224 px for 40 epochs (a + b), then 12 epochs with the edge pictures (a + b + c), then 8 epochs with frames decoded from crossing scenes 360-519 too (a + b + c + v); training.csv is the last run's log"},
 }
 json.dump(out, open(f"{fx}/head_shapes.json", "w"), indent=1, sort_keys=True)
 shutil.copy(f"{model}/head.safetensors", f"{fx}/head_shapes.safetensors")

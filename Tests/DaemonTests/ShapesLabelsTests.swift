@@ -1,5 +1,5 @@
 // Correct labels, not only well-formed messages: the head trained on site by
-// `regionspotd train` (committed as Fixtures/head_shapes.safetensors, held-out top-1 0.95)
+// `regionspotd train` (committed as Fixtures/head_shapes.safetensors, held-out top-1 0.96)
 // on the frozen tiny encoders, replayed and run on a synthetic video of its shapes with
 // ground truth (`regionspotd make-shapes --video-frames`).
 import Foundation
