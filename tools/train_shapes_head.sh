@@ -12,7 +12,7 @@
 # slowly (held-out top-1 0.66 after 24 epochs against 0.85 fine-tuned; docs/training.md).
 # Last, on site: 8 epochs with frames decoded from crossing scenes' videos beside the
 # pictures (tools/scene_frames.py), as an operator would train on their camera's footage.
-# About 50 minutes on 2 cores (pictures and frames ~15, feature extraction ~12, training
+# About 60 minutes on 2 cores (pictures and frames ~25, feature extraction ~15, training
 # ~15, evaluations ~5). EDGE_HEAD=FILE starts at the last stage from that head instead of
 # training the first two (the committed head before that stage: git show
 # 6b8a12d:Tests/RecognizerTests/Fixtures/head_shapes.safetensors; the committed head was
@@ -36,8 +36,9 @@ classes="red square,blue circle,green triangle,yellow star"
 [[ -f $work/c/train.json ]] || "$bin" make-shapes --out "$work/c" --count 4000 --val-count 0 --seed 27 --max-shapes 5 \
   --min-size 40 --max-size 110 --min-resolution 300 --max-resolution 640 --varied-backgrounds --overlap --edge-shapes 0.5
 # ... and frames of crossing scenes decoded from their H.264 videos (every 4th of seeds
-#     360-519; held out: every 5th of 340-351), as the product sees them
+#     360-759; held out: every 5th of 340-351), as the product sees them
 [[ -f $work/v/train.json ]] || python3 tools/scene_frames.py "$bin" "$work/v" 360 520 4
+[[ -f $work/v2/train.json ]] || python3 tools/scene_frames.py "$bin" "$work/v2" 520 760 4
 [[ -f $work/vval/train.json ]] || python3 tools/scene_frames.py "$bin" "$work/vval" 340 352 5
 # held out: the previous held-out set, the original 224 px style, and video-like pictures
 [[ -f $work/mtest/val.json ]] || "$bin" make-shapes --out "$work/mtest" --count 400 --val-count 400 --seed 5 --max-shapes 3 \
@@ -50,7 +51,7 @@ python3 - "$work" <<'EOF'
 import json, sys
 work = sys.argv[1]
 for name, sets in [("train.json", ["a", "b"]), ("train_edges.json", ["a", "b", "c"]),
-                   ("train_video.json", ["a", "b", "c", "v"])]:
+                   ("train_video.json", ["a", "b", "c", "v", "v2"])]:
   out = {"images": [], "annotations": [], "categories": None}
   for d in sets:
     j = json.load(open(f"{work}/{d}/train.json"))
@@ -83,7 +84,8 @@ git show 83c6399:$fx/head_shapes.safetensors >"$work/previous_head.safetensors"
   --negatives 1 --poor-fraction 0.5 --loose-positives 1
 fi
 # then 8 epochs with the decoded frames too: on video frames the head above labels 0.87 of
-# the shapes right, the pictures' style 0.96 (docs/quality.md, sixteenth step)
+# the shapes right, the pictures' style 0.96 (docs/quality.md, sixteenth step; 160 scenes'
+# frames gave 0.924, 400 scenes' 0.948)
 [[ -f $work/model-video/training.csv && $(wc -l <"$work/model-video/training.csv") -gt 8 ]] || "$bin" train \
   --data "$work/train_video.json" --images "$work" --val "$work/vval/train.json" --val-images "$work/vval/images" \
   --weights "$work/model-edge" --out "$work/model-video" --lr 5e-4 --epochs 8 --seed 5 --half --cache "$work/cache" \
@@ -158,7 +160,7 @@ out = {
     "held_out_video_frames": rates(f"{work}/eval-vval.json", "every 5th frame decoded from crossing scenes 340-351 (tools/scene_frames.py)")[0],
     "video_acceptance": {"min_score": float(best), "training_scenes": video,
         "calibration": "F1-best best-class sigmoid threshold for video (ties: the higher): eval-video with demo/regionspotd.yaml on 8 crossing scenes never used for the held-out table (make-shapes --video-scene crossing, seeds 2,3,5,6,8,9,11,12, 400x300/480x270/560x316, 120 frames)"},
-    "training": {"script": "tools/train_shapes_head.sh", "from": "git 83c6399 head_shapes.safetensors (trained with CLIP A at 64 px), fine-tuned with CLIP A at 224 px for 40 epochs (a + b), then 12 epochs with the edge pictures (a + b + c), then 8 epochs with frames decoded from crossing scenes 360-519 too (a + b + c + v); training.csv is the last run's log"},
+    "training": {"script": "tools/train_shapes_head.sh", "from": "git 83c6399 head_shapes.safetensors (trained with CLIP A at 64 px), fine-tuned with CLIP A at 224 px for 40 epochs (a + b), then 12 epochs with the edge pictures (a + b + c), then 8 epochs with frames decoded from crossing scenes 360-759 too (a + b + c + v + v2); training.csv is the last run's log"},
 }
 json.dump(out, open(f"{fx}/head_shapes.json", "w"), indent=1, sort_keys=True)
 shutil.copy(f"{model}/head.safetensors", f"{fx}/head_shapes.safetensors")
