@@ -6,6 +6,7 @@
 import Decode
 import Foundation
 import Logging
+import Recognizer
 import Temporal
 import Testing
 @testable import Daemon
@@ -35,7 +36,7 @@ struct RecognitionCompanyTests {
         defer { source.close() }
         var picture = try #require(try source.nextFrame())
         while picture.index < index { picture = try #require(try source.nextFrame()) }
-        let vocabulary = ShapesScene.vocabulary.split(separator: ",").map { VocabularyEntry(label: $0.trimmingCharacters(in: .whitespaces), names: [$0.trimmingCharacters(in: .whitespaces)]) }
+        let vocabulary = VocabularyEntry.entries(try Recognizer.Vocabulary.load(ShapesScene.vocabulary))
         let engine = try RecognitionEngine(modelDirectory: scene.model, kind: .regionspot, vocabulary: vocabulary, blasThreads: 1,
                                            cacheDirectory: dir.file("cache"), logger: Logger(label: "test"))
         let boxes = objects.map { o in Box(x1: Float(o.0[0]), y1: Float(o.0[1]), x2: Float(o.0[2]), y2: Float(o.0[3])) }

@@ -47,7 +47,7 @@ struct RecognizeCommand: AsyncParsableCommand {
             // vocabulary so the verdict can use them, chosen as the daemon chooses them (a
             // name the vocabulary asks for is not background); labels come from the
             // vocabulary only.
-            let entries = zip(classes.labels, classes.names).map { VocabularyEntry(label: $0, names: $1) }
+            let entries = VocabularyEntry.entries(classes)
             let background = RecognitionEngine.backgroundEntries(model.settings.acceptance.background ?? [], vocabulary: entries)
             let v = try Recognizer.Vocabulary(labels: classes.labels + background.map(\.label), names: classes.names + background.map(\.names))
             let emb = try VocabularyEmbedder.embed(v, text: model.text, tokenizer: try model.tokenizer(), textWeightsHash: model.text.weightsHash,

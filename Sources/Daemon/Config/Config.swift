@@ -30,6 +30,11 @@ public struct VocabularyEntry: Sendable, Equatable {
     public var label: String
     public var names: [String]
     public init(label: String, names: [String]) { self.label = label; self.names = names }
+
+    /// One entry per label of a parsed vocabulary (`--vocab "a,b|c"` or `@file`).
+    static func entries(_ v: Recognizer.Vocabulary) -> [VocabularyEntry] {
+        zip(v.labels, v.names).map { VocabularyEntry(label: $0, names: $1) }
+    }
 }
 
 public struct Zone: Sendable, Equatable {

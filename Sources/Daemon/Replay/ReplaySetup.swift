@@ -55,7 +55,7 @@ struct ReplaySetup {
         if let vocab = o.vocab {
             do {
                 let v = try Recognizer.Vocabulary.load(vocab)
-                vocabulary = zip(v.labels, v.names).map { VocabularyEntry(label: $0, names: $1) }
+                vocabulary = VocabularyEntry.entries(v)
             } catch { throw ReplaySetupFailure(description: "--vocab: \(error)", status: ExitStatus.config) }
         } else {
             vocabulary = cfg!.vocabulary
