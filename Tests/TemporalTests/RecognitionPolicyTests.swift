@@ -61,10 +61,10 @@ import Testing
         #expect(t.recognitionRequests().isEmpty)
     }
 
-    @Test("a low margin asks again after 1 s, then 2 s, 4 s while looks leave it low; a decided look resets the wait")
+    @Test("a low margin asks again after 2 s, then 4 s, 8 s while looks leave it low; a decided look resets the wait")
     func lowMarginBacksOff() throws {
         let ambiguous = unit([1, 1, 0, 0, 0, 0, 0, 0]), b = box(200, 10, 80, 80)
-        var t = Tracker(vocabulary: try v())   // defaults: lowMarginRetry 1 s, maxLabelAge 10 s
+        var t = Tracker(vocabulary: try v())   // defaults: lowMarginRetry 2 s, maxLabelAge 10 s
         func asks(at f: Int) -> [RecognitionReason] {
             t.propagate(to: frameInfo(f), motion: nil)
             return t.recognitionRequests().map(\.reason)
@@ -72,18 +72,18 @@ import Testing
         func look(at f: Int, _ e: [Float]) { t.update(frame: frameInfo(f), proposals: [Proposal(box: b, score: 0.9, embedding: e)]) }
         look(at: 0, ambiguous)                  // 30 frames a second
         #expect(t.tracks[0].labels.margin < 0.15 && t.tracks[0].lowMarginLooks == 1)
-        #expect(asks(at: 29).isEmpty)            // 0.97 s
-        #expect(asks(at: 30) == [.lowMargin])   // 1 s
-        look(at: 30, ambiguous)
+        #expect(asks(at: 59).isEmpty)            // 1.97 s
+        #expect(asks(at: 60) == [.lowMargin])   // 2 s
+        look(at: 60, ambiguous)
         #expect(t.tracks[0].lowMarginLooks == 2)
-        #expect(asks(at: 89).isEmpty)            // 1.97 s after the second look
-        #expect(asks(at: 90) == [.lowMargin])   // 2 s
-        look(at: 90, ambiguous)
-        #expect(asks(at: 209).isEmpty && asks(at: 210) == [.lowMargin])   // then 4 s
+        #expect(asks(at: 179).isEmpty)           // 3.97 s after the second look
+        #expect(asks(at: 180) == [.lowMargin])   // 4 s
+        look(at: 180, ambiguous)
+        #expect(asks(at: 419).isEmpty && asks(at: 420) == [.lowMargin])   // then 8 s
         // a clear look: the margin rises above 0.15 and the count starts again
-        look(at: 210, token(0)); look(at: 213, token(0)); look(at: 216, token(0))
+        look(at: 420, token(0)); look(at: 423, token(0)); look(at: 426, token(0))
         #expect(t.tracks[0].labels.margin >= 0.15 && t.tracks[0].lowMarginLooks == 0)
-        #expect(asks(at: 240).isEmpty)
+        #expect(asks(at: 486).isEmpty)
     }
 
     @Test("a track labelled only while cut by the frame's edge asks for a look once it is wholly inside, and not after")
