@@ -63,7 +63,9 @@ let package = Package(
         .testTarget(name: "DecodeTests", dependencies: ["Decode", "FuzzSupport"]),
         .testTarget(name: "RecognizerTests", dependencies: ["Recognizer", "FuzzSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TemporalTests", dependencies: ["Temporal"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "FuzzSupport", .product(name: "Yams", package: "Yams")]),
+        // Fixtures/ is read by path (ConfigFuzzTests), not bundled.
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "FuzzSupport", .product(name: "Yams", package: "Yams")],
+                    exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

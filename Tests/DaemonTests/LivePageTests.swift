@@ -341,7 +341,7 @@ struct LivePageTests {
             guard UInt32(bigEndian: addr.s_addr) >> 24 != 127 else { continue }
             var buf = [CChar](repeating: 0, count: 64)
             inet_ntop(AF_INET, &addr, &buf, 64)
-            return String(cString: buf)
+            return String(nulTerminated: buf)
         }
         return nil
     }()

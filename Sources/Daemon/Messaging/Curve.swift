@@ -32,7 +32,7 @@ public struct CurveKeys: Sendable, CustomStringConvertible {
         let secret = try Curve.readKey(path, what: "secret key")
         var pub = [CChar](repeating: 0, count: 41)
         guard zmq_curve_public(&pub, secret) == 0 else { throw CurveError(description: "\(path): cannot derive the public key: \(zmqError())") }
-        return CurveKeys(secret: secret, publicKey: String(cString: pub))
+        return CurveKeys(secret: secret, publicKey: String(nulTerminated: pub))
     }
 }
 
@@ -45,7 +45,7 @@ public enum Curve {
         guard available else { throw CurveError(description: "this libzmq has no CURVE support") }
         var pub = [CChar](repeating: 0, count: 41), sec = [CChar](repeating: 0, count: 41)
         guard zmq_curve_keypair(&pub, &sec) == 0 else { throw CurveError(description: "zmq_curve_keypair failed: \(zmqError())") }
-        return (String(cString: pub), String(cString: sec))
+        return (String(nulTerminated: pub), String(nulTerminated: sec))
     }
 
     /// The Z85 key in `path` (first line that is not blank or a comment), checked to decode to 32 bytes.

@@ -31,7 +31,7 @@ enum OpenBLASIdle {
         let n = readlink("/proc/self/exe", &buf, buf.count - 1)
         guard n > 0 else { return nil }
         buf[n] = 0
-        let path = String(cString: buf)
+        let path = String(nulTerminated: buf)
         return path.hasSuffix(" (deleted)") ? nil : path
     }
 }

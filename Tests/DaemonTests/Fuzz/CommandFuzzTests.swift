@@ -42,7 +42,7 @@ struct CommandFuzzTests {
         var bytes = original
         let what = ByteMutation.random(&bytes, &dice, keep: i % 3 == 2 ? 0 : 64)
         let path = dir.file(name)
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)), "cannot write \(path)")
         return (path, what)
     }
 

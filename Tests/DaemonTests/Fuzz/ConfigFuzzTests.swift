@@ -205,7 +205,7 @@ struct ConfigFuzzTests {
         }
         for (i, (what, bytes, status, fragments)) in cases.enumerated() {
             let path = dir.file(i < 3 ? "case\(i).yaml" : "c\(i - 3).yaml")
-            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
             let r = try Child.run(binary, ["check-config", "--no-files", path], dir: dir, timeout: 20)
             let tag = "case \(i) (\(what)): status \(String(describing: r.status)) stdout \(r.stdout) stderr \(r.stderr)"
             #expect(r.status == 0 || r.status == 78, "\(tag)")
