@@ -251,6 +251,25 @@ public struct BackgroundModel: Sendable {
         return sums
     }
 
+    /// Shares of the model's cells inside `box` (source pixels) that changed between the
+    /// last two pictures (`changeThreshold`) and that differ from the background; nil
+    /// before a second picture, or for a box outside the picture.
+    public func shares(in box: Box) -> (changed: Float, foreground: Float)? {
+        guard width > 0, frames > 1 else { return nil }
+        let x0 = max(0, Int(box.x1 / scale)), x1 = min(width, Int((box.x2 / scale).rounded(.up)))
+        let y0 = max(0, Int(box.y1 / scale)), y1 = min(height, Int((box.y2 / scale).rounded(.up)))
+        guard x1 > x0, y1 > y0 else { return nil }
+        var c = 0, f = 0
+        for y in y0..<y1 {
+            for x in x0..<x1 {
+                if changed[y * width + x] { c += 1 }
+                if foreground[y * width + x] { f += 1 }
+            }
+        }
+        let n = Float((x1 - x0) * (y1 - y0))
+        return (Float(c) / n, Float(f) / n)
+    }
+
     /// Mean over grid cells of the summed |dY| + |dU| + |dV| between two thumbnails
     /// (infinity when they do not fit).
     public static func difference(_ a: [Float], _ b: [Float]) -> Float {

@@ -125,6 +125,16 @@ public struct BoxKalman: Sendable, Equatable {
         h.p = size.height; h.v = 0
     }
 
+    /// Nothing moved where the object is (its picture did not change since the last
+    /// frame): the box stays `b` and the centre stops. Coasting on would carry a box away
+    /// from an object that stopped (a car parking, someone waiting), and the track would be
+    /// dropped as vacant while its object stands in plain view.
+    public mutating func stop(at b: Box) {
+        cx.p = b.cx; cy.p = b.cy
+        cx.v = 0; cy.v = 0
+        holdSize(b)
+    }
+
     /// Sets the centre velocity (pixels per frame).
     public mutating func setVelocity(x: Float, y: Float) { cx.v = x; cy.v = y }
 

@@ -44,6 +44,9 @@ public struct Track: Sendable {
     /// Whether its box touched another live track's since its last look: a size or place
     /// change is an identity question only then (Tracker.recognitionRequests).
     public internal(set) var metOthersSinceLook = false
+    /// Whether the last propagation held the box where it was because the picture said
+    /// nothing moved there (`Tracker.propagate`'s `still`: an object that stopped).
+    public internal(set) var stoodStill = false
     /// Frame and time of the last keyframe match (any proposal).
     public internal(set) var lastSeenFrame: Int
     public internal(set) var lastSeenBox: Box

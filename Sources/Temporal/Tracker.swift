@@ -35,16 +35,18 @@ public struct Tracker: Sendable {
     /// Moves every live track to `frame`: by the median motion of the vectors inside its
     /// box when they are usable, otherwise by the constant-velocity Kalman prediction.
     /// `motion` is nil (or empty) on intra frames and for codecs without vectors.
-    public mutating func propagate(to frame: FrameInfo, motion: [MotionSample]?) {
+    /// `still(box)`: nothing in the picture moved inside `box` since the last frame; a
+    /// track without a motion estimate then stays where it is instead of coasting.
+    public mutating func propagate(to frame: FrameInfo, motion: [MotionSample]?, still: (Box) -> Bool = { _ in false }) {
         let field: MotionField? =
             if config.useMotionVectors, let motion, !motion.isEmpty {
                 MotionField(samples: motion, width: frame.width, height: frame.height, config: config.motion)
             } else { nil }
-        propagate(to: frame, field: field)
+        propagate(to: frame, field: field, still: still)
     }
 
     /// As above with a field binned by the caller (lets one field serve several trackers).
-    public mutating func propagate(to frame: FrameInfo, field: MotionField?) {
+    public mutating func propagate(to frame: FrameInfo, field: MotionField?, still: (Box) -> Bool = { _ in false }) {
         // Pass 1: predict every track and read its motion from the field. Vectors describe
         // one frame step, so they are only used between consecutive frames. The filter's
         // velocity serves as the prior once it is sure of it.
@@ -79,13 +81,20 @@ public struct Tracker: Sendable {
         // Pass 3: move.
         for t in tracks.indices where moving[t] {
             if let m = estimates[t] {
+                tracks[t].stoodStill = false
                 let moved = m.apply(to: previous[t])
                 tracks[t].kalman.update(moved, relativeStd: config.kalman.motion)
                 tracks[t].box = moved
                 tracks[t].method = .motionVectors
                 tracks[t].motionFrames += 1
             } else {
-                tracks[t].kalman.holdSize(previous[t])
+                // consecutive frames only: a gap says nothing about what moved in it
+                tracks[t].stoodStill = frame.index - tracks[t].lastFrame == 1 && still(previous[t])
+                if tracks[t].stoodStill {
+                    tracks[t].kalman.stop(at: previous[t])
+                } else {
+                    tracks[t].kalman.holdSize(previous[t])
+                }
                 tracks[t].box = tracks[t].kalman.box
                 tracks[t].method = .kalman
             }

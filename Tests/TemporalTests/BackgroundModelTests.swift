@@ -62,6 +62,25 @@ struct BackgroundModelTests {
         #expect(bg.regions().isEmpty)
     }
 
+    @Test("shares(in:): what changed since the last picture and what differs from the background, inside a box")
+    func sharesInABox() throws {
+        var bg = BackgroundModel()
+        #expect(bg.shares(in: Box(x1: 0, y1: 0, x2: 10, y2: 10)) == nil, "no picture yet")
+        for _ in 0..<15 { bg.update(yuvPicture(squares: []), width: 160, height: 120, scale: 1) }
+        // a square moves 4 px a frame, then stands still
+        for f in 0..<5 { bg.update(yuvPicture(squares: [(20 + 4 * f, 40, 30, blue)]), width: 160, height: 120, scale: 1) }
+        let square = Box(x1: 36, y1: 40, x2: 66, y2: 70)
+        let moving = try #require(bg.shares(in: square))
+        // its leading 4 px columns changed (from stripes to blue): 4 of 30 columns
+        #expect(abs(moving.changed - 4.0 / 30) < 0.02 && moving.foreground > 0.95, "\(moving)")
+        bg.update(yuvPicture(squares: [(36, 40, 30, blue)]), width: 160, height: 120, scale: 1)
+        let stopped = try #require(bg.shares(in: square))
+        #expect(stopped.changed == 0 && stopped.foreground > 0.95, "\(stopped)")
+        let ground = try #require(bg.shares(in: Box(x1: 100, y1: 80, x2: 140, y2: 110)))
+        #expect(ground.changed == 0 && ground.foreground == 0, "\(ground)")
+        #expect(bg.shares(in: Box(x1: 200, y1: 0, x2: 220, y2: 10)) == nil, "outside the picture")
+    }
+
     @Test("nothing is proposed while warming up, nor for a static scene")
     func warmupAndStatic() {
         var bg = BackgroundModel()

@@ -51,6 +51,36 @@ import Testing
         #expect(t.tracks[0].method == .motionVectors && abs(t.tracks[0].box.cx - 235) < 0.5, "\(t.tracks[0].box)")
     }
 
+    /// A car that parks, someone who stops to wait: no vectors move its box any more, and
+    /// coasting on its velocity carried the box off the object, which was then dropped as
+    /// vacant while it stood in plain view. Where the picture says nothing moved (`still`),
+    /// the box stays and the velocity is gone; elsewhere it coasts as before, and only
+    /// between consecutive frames (a gap says nothing about what moved in it).
+    @Test func aStillPictureStopsACoastingBox() {
+        func walked() -> Tracker {
+            var t = Tracker()
+            for k in 0..<3 {
+                let f = k * 10
+                if f > 0 { for g in (f - 9)...f { t.propagate(to: frameInfo(g), motion: nil) } }
+                t.update(frame: frameInfo(f), proposals: [Proposal(box: box(400 - 6 * Float(f), 100, 36, 100), score: 0.9)])
+            }
+            return t
+        }
+        var stopped = walked(), coasting = walked(), skipped = walked()
+        let at = stopped.tracks[0].box
+        for g in 21...30 {
+            stopped.propagate(to: frameInfo(g), motion: nil, still: { _ in true })
+            coasting.propagate(to: frameInfo(g), motion: nil, still: { _ in false })
+        }
+        skipped.propagate(to: frameInfo(25), motion: nil, still: { _ in true })
+        #expect(stopped.tracks[0].box == at && stopped.tracks[0].kalman.velocity.x == 0, "\(stopped.tracks[0].box) vs \(at)")
+        #expect(at.cx - coasting.tracks[0].box.cx > 50, "coasted \(at.cx - coasting.tracks[0].box.cx) px")
+        #expect(at.cx - skipped.tracks[0].box.cx > 25, "five frames apart: coasted \(at.cx - skipped.tracks[0].box.cx) px")
+        // and it moves on when vectors say so
+        stopped.propagate(to: frameInfo(31), motion: vectors(in: at, dx: -5, dy: 0), still: { _ in true })
+        #expect(stopped.tracks[0].method == .motionVectors && abs(at.cx - stopped.tracks[0].box.cx - 5) < 0.5)
+    }
+
     @Test func scaleChangeFromTheSpreadOfVectors() {
         var t = Tracker()
         let start = box(200, 100, 160, 160)

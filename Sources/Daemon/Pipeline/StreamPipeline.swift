@@ -196,7 +196,11 @@ final class StreamPipeline: @unchecked Sendable {
         }
         movingNow = nil
         let motion = frame.motionSamples.map { background.stillBackgroundZeroed($0) }
-        tracker.propagate(to: info, motion: motion)
+        tracker.propagate(to: info, motion: motion, still: { self.standsStill($0) })
+        // An object that stopped looks as it looks now: its picture is what later frames
+        // are compared with (`gone`, `lookChanged`), not the one from when it last moved
+        // through a look, or its still box would count as vacant and be dropped.
+        for t in heldTracks where t.stoodStill { appearance[t.id] = background.thumbnail(t.box) }
         if let motion { motionMemory.add(motion) }
         // Between keyframes a track whose object is a moving region of its own (nothing
         // else touching either) takes that region's pixel-tight box (~1 ms a frame at the
@@ -295,7 +299,11 @@ final class StreamPipeline: @unchecked Sendable {
     private func wantsRecognition(_ frame: VideoFrame) -> Bool {
         let p = config.keyframes
         guard let lastCheck = lastCheckPTS else { return true }
-        if frame.pts - (lastRecognitionPTS ?? -.infinity) >= p.maxInterval { return true }
+        // max_interval is due: look now, once. A look since it fell due that had nothing to
+        // recognize (no box, no pass due) rested, and the window's own pace holds after it
+        // (before, every frame of an empty scene was looked at and counted).
+        let last = lastRecognitionPTS ?? -.infinity
+        if frame.pts - last >= p.maxInterval && lastCheck - last < p.maxInterval { return true }
         guard frame.pts - lastCheck >= p.minInterval else { return false }
         // On demand, looking is cheap (moving regions re-anchor tracks without encoders):
         // every min_interval, codec keyframe or not.
@@ -357,6 +365,21 @@ final class StreamPipeline: @unchecked Sendable {
     /// from his last match, nothing moving) and the pair standing beside him (40-55, one
     /// region over both) went unpublished for a second when that counted as gone.
     static func gone(change: Float?, crowded: Bool) -> Bool { !crowded && (change.map { $0 > stillThereTolerance } ?? false) }
+
+    /// Whether an object stands in `box` and did not move since the last frame, so a track
+    /// there without motion vectors stays put instead of coasting on its velocity
+    /// (`Tracker.propagate`'s `still`): at most `stillShare` of the box changed, at least
+    /// `stoppedForeground` of it differs from the background, and no moving region touches
+    /// it. A box lagging its object over bare ground is still but shows no object; a box
+    /// inside a plain-coloured object moving across it is unchanged inside, but the object
+    /// is a moving region (scene 2022: a hidden square's track stopped there). Both coast on.
+    func standsStill(_ box: Box) -> Bool {
+        guard background.frames > background.config.warmupFrames, let s = background.shares(in: box),
+              s.changed <= Self.stillShare, s.foreground >= Self.stoppedForeground else { return false }
+        return !movingRegions().contains { $0.box.intersection(box) > 0 }
+    }
+    static let stillShare: Float = 0.02
+    static let stoppedForeground: Float = 0.2
 
     /// Share of a track's box a moving region must cover for something of its object to
     /// still be there (`Tracker.noteVacant`).
