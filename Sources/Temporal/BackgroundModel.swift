@@ -231,13 +231,18 @@ public struct BackgroundModel: Sendable {
         foreground.isEmpty ? 0 : Float(foreground.lazy.filter { $0 }.count) / Float(foreground.count)
     }
 
+    /// The model cells `box` (source pixels) covers, clipped to the picture: columns
+    /// x0..<x1, rows y0..<y1; nil when none.
+    private func cells(_ box: Box) -> (x0: Int, x1: Int, y0: Int, y1: Int)? {
+        let x0 = max(0, Int(box.x1 / scale)), x1 = min(width, Int((box.x2 / scale).rounded(.up)))
+        let y0 = max(0, Int(box.y1 / scale)), y1 = min(height, Int((box.y2 / scale).rounded(.up)))
+        return x1 > x0 && y1 > y0 ? (x0, x1, y0, y1) : nil
+    }
+
     /// The latest picture inside `box` (source pixels) as a `grid` x `grid` x 3 thumbnail
     /// (mean Y, U, V per grid cell); nil before the first picture or for an empty box.
     public func thumbnail(_ box: Box, grid: Int = 8) -> [Float]? {
-        guard width > 0, !previous.isEmpty else { return nil }
-        let x0 = max(0, Int(box.x1 / scale)), x1 = min(width, Int((box.x2 / scale).rounded(.up)))
-        let y0 = max(0, Int(box.y1 / scale)), y1 = min(height, Int((box.y2 / scale).rounded(.up)))
-        guard x1 > x0, y1 > y0 else { return nil }
+        guard width > 0, !previous.isEmpty, let (x0, x1, y0, y1) = cells(box) else { return nil }
         var sums = [Float](repeating: 0, count: grid * grid * 3), counts = [Float](repeating: 0, count: grid * grid)
         for y in y0..<y1 {
             let gy = (y - y0) * grid / (y1 - y0)
@@ -255,10 +260,7 @@ public struct BackgroundModel: Sendable {
     /// last two pictures (`changeThreshold`) and that differ from the background; nil
     /// before a second picture, or for a box outside the picture.
     public func shares(in box: Box) -> (changed: Float, foreground: Float)? {
-        guard width > 0, frames > 1 else { return nil }
-        let x0 = max(0, Int(box.x1 / scale)), x1 = min(width, Int((box.x2 / scale).rounded(.up)))
-        let y0 = max(0, Int(box.y1 / scale)), y1 = min(height, Int((box.y2 / scale).rounded(.up)))
-        guard x1 > x0, y1 > y0 else { return nil }
+        guard width > 0, frames > 1, let (x0, x1, y0, y1) = cells(box) else { return nil }
         var c = 0, f = 0
         for y in y0..<y1 {
             for x in x0..<x1 {
